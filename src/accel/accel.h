@@ -1,0 +1,82 @@
+/* One interface, two ways to run guest code: kvm (hardware) and emu
+ * (software). A vCPU runs until it needs the monitor and returns an exit;
+ * the machine dispatches it. Devices never see which accelerator runs. */
+#ifndef VMON_ACCEL_ACCEL_H
+#define VMON_ACCEL_ACCEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "accel/cpu_state.h"
+
+struct machine;
+struct accel_vm;
+struct accel_vcpu;
+
+enum vcpu_exit_reason {
+	VCPU_EXIT_NONE,           /* nothing for the monitor (kicked, signal) */
+	VCPU_EXIT_IO,             /* port I/O: io */
+	VCPU_EXIT_MMIO,           /* MMIO outside RAM: mmio */
+	VCPU_EXIT_HLT,            /* HLT with interrupts off, nothing can wake it */
+	VCPU_EXIT_SHUTDOWN,       /* triple fault */
+	VCPU_EXIT_SYSTEM_RESET,   /* the guest asked for a reset */
+	VCPU_EXIT_SYSTEM_OFF,     /* the guest asked for poweroff */
+	VCPU_EXIT_FAIL_ENTRY,     /* the hardware refused the vCPU state */
+	VCPU_EXIT_INTERNAL_ERROR, /* the accelerator could not go on (emulation failure) */
+};
+
+struct vcpu_exit {
+	enum vcpu_exit_reason reason;
+	union {
+		struct {
+			uint16_t port;
+			uint8_t size;     /* 1, 2 or 4 */
+			uint8_t write;
+			uint32_t count;   /* > 1 for rep ins/outs */
+			uint8_t *data;    /* count * size bytes, in and out */
+		} io;
+		struct {
+			uint64_t addr;
+			uint8_t len;      /* 1..8 */
+			uint8_t write;
+			uint8_t *data;    /* len bytes, in and out */
+		} mmio;
+		struct {
+			uint64_t code;    /* accelerator-specific reason */
+			char what[96];    /* one line for the user */
+		} error;
+	};
+};
+
+struct accel_ops {
+	const char *name;
+	/* 0 when usable on this host, else -errno with *why set to a short reason. */
+	int (*probe)(const char **why);
+
+	int (*vm_create)(struct machine *m, struct accel_vm **out);
+	void (*vm_destroy)(struct accel_vm *vm);
+	/* Guest RAM: [gpa, gpa + size) backed by host memory. */
+	int (*vm_map_ram)(struct accel_vm *vm, uint64_t gpa, void *host, uint64_t size);
+	/* Level of an interrupt line (GSI) of the IOAPIC/PIC. */
+	int (*vm_set_irq)(struct accel_vm *vm, unsigned gsi, int level);
+	/* A message-signalled interrupt. */
+	int (*vm_send_msi)(struct accel_vm *vm, uint64_t addr, uint32_t data);
+
+	int (*vcpu_create)(struct accel_vm *vm, unsigned index, struct accel_vcpu **out);
+	void (*vcpu_destroy)(struct accel_vcpu *vcpu);
+	/* Runs the vCPU on the calling thread until an exit; -errno on host failure.
+	 * The exit's data pointers stay valid until the next vcpu_run. */
+	int (*vcpu_run)(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
+	/* Makes a vcpu_run in progress on another thread return soon. */
+	void (*vcpu_kick)(struct accel_vcpu *vcpu);
+	int (*vcpu_get_state)(struct accel_vcpu *vcpu, struct cpu_state *s);
+	int (*vcpu_set_state)(struct accel_vcpu *vcpu, const struct cpu_state *s);
+};
+
+extern const struct accel_ops accel_kvm;
+extern const struct accel_ops accel_emu;
+
+/* The accelerator called name ("kvm", "emu"), or NULL. */
+const struct accel_ops *accel_find(const char *name);
+
+#endif

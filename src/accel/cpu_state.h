@@ -1,0 +1,60 @@
+/* The architectural state of one x86-64 vCPU: one plain struct that both
+ * accelerators read and write, and that loaders, tests and (later)
+ * snapshots use. No pointers, no host resources. */
+#ifndef VMON_ACCEL_CPU_STATE_H
+#define VMON_ACCEL_CPU_STATE_H
+
+#include <stdint.h>
+
+enum cpu_reg {
+	CPU_RAX, CPU_RCX, CPU_RDX, CPU_RBX, CPU_RSP, CPU_RBP, CPU_RSI, CPU_RDI,
+	CPU_R8, CPU_R9, CPU_R10, CPU_R11, CPU_R12, CPU_R13, CPU_R14, CPU_R15,
+	CPU_COUNT
+};
+
+enum cpu_segreg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDT, SEG_TR, SEG_COUNT };
+
+struct cpu_segment {
+	uint64_t base;
+	uint32_t limit;    /* byte granular (already scaled when g = 1) */
+	uint16_t selector;
+	uint8_t type;      /* descriptor type field, 4 bits */
+	uint8_t s, dpl, present, avl, l, db, g;
+	uint8_t unusable;  /* a null selector loaded in protected mode */
+};
+
+struct cpu_dtable {
+	uint64_t base;
+	uint16_t limit;
+};
+
+/* Where a vCPU is in the INIT/SIPI protocol (KVM's MP states). */
+enum cpu_mp_state {
+	CPU_MP_RUNNABLE,
+	CPU_MP_UNINITIALIZED, /* an AP waiting for INIT */
+	CPU_MP_INIT_RECEIVED, /* waiting for SIPI */
+	CPU_MP_HALTED,
+};
+
+struct cpu_state {
+	uint64_t gpr[CPU_COUNT];
+	uint64_t rip, rflags;
+	struct cpu_segment seg[SEG_COUNT];
+	struct cpu_dtable gdt, idt;
+	uint64_t cr0, cr2, cr3, cr4, cr8;
+	uint64_t efer, apic_base, xcr0;
+	/* MSRs the guest OS programs. */
+	uint64_t star, lstar, cstar, fmask, kernel_gs_base;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint64_t tsc, pat, misc_enable, tsc_aux;
+	uint32_t mp_state;   /* enum cpu_mp_state */
+	uint8_t fxsave[512] __attribute__((aligned(16))); /* x87/SSE, FXSAVE layout */
+	uint8_t lapic[1024]; /* local APIC register page, KVM's layout */
+};
+
+/* Entry states the boot loaders need. */
+void cpu_state_reset(struct cpu_state *s);     /* power-on: real mode at f000:fff0 */
+void cpu_state_flat32(struct cpu_state *s);    /* protected mode, flat 4 GiB segments, no paging */
+void cpu_state_long64(struct cpu_state *s, uint64_t cr3); /* long mode, flat, paging at cr3 */
+
+#endif

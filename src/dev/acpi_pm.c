@@ -1,0 +1,8 @@
+/* PLACEHOLDER: replaced by the device work. */
+#include "dev/devices.h"
+
+int acpi_pm_init(struct machine *m)
+{
+	(void)m;
+	return 0;
+}

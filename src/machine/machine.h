@@ -1,0 +1,94 @@
+/* The VM: guest RAM, the bus and its devices, firmware tables, vCPUs. */
+#ifndef VMON_MACHINE_MACHINE_H
+#define VMON_MACHINE_MACHINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "accel/accel.h"
+#include "dev/bus.h"
+#include "machine/exitcode.h"
+#include "util/gmem.h"
+
+#define MACHINE_MAX_CPUS 64
+
+struct chardev;
+
+struct machine_config {
+	const char *kernel, *initrd, *cmdline;
+	uint64_t mem_size;
+	unsigned ncpus;
+	const struct accel_ops *accel;
+	const char *console;   /* stdio | none | file:PATH */
+	bool kernel_decompressor; /* run the bzImage's own decompressor (no host decompression) */
+};
+
+struct machine_vcpu {
+	struct machine *m;
+	unsigned index;
+	struct accel_vcpu *acc;
+	pthread_t thread;
+	bool started;
+};
+
+struct machine_device {
+	const char *name;
+	void *state;
+	void (*destroy)(void *state);
+};
+
+#define MACHINE_MAX_DEVICES 64
+
+struct machine {
+	struct machine_config cfg;
+	struct gmem mem;
+	struct bus bus;
+	const struct accel_ops *accel;
+	struct accel_vm *vm;
+	unsigned ncpus;
+	struct machine_vcpu vcpus[MACHINE_MAX_CPUS];
+	struct cpu_state boot_state;     /* the BSP's entry state, set by the loader */
+	uint64_t rsdp;                   /* guest-physical address of the ACPI RSDP */
+	struct chardev *console;         /* the serial port's host side, opened last */
+	/* Where console input goes: set by the serial device at its init. */
+	void (*console_rx)(void *opaque, const uint8_t *buf, size_t len);
+	void *console_rx_opaque;
+
+	struct machine_device devices[MACHINE_MAX_DEVICES];
+	unsigned ndevices;
+	atomic_uint halted;              /* vCPUs halted for good (HLT, interrupts off) */
+
+	atomic_bool stopping;
+	int exit_status;                 /* enum vmon_exit or a debug-exit status */
+	pthread_mutex_t exit_lock;
+	pthread_cond_t exit_cond;
+};
+
+/* Builds the whole VM from cfg. Returns 0, or the vmon exit status to end
+ * with (VMON_EXIT_USAGE for bad input, VMON_EXIT_HOST for host failures),
+ * the problem already reported. */
+int machine_create(struct machine *m, const struct machine_config *cfg);
+
+/* Records a device's state so that it is destroyed with the machine. */
+int machine_add_device(struct machine *m, const char *name, void *state,
+		       void (*destroy)(void *state));
+/* A device's state by name, or NULL (tests, later snapshots). */
+void *machine_device(struct machine *m, const char *name);
+
+/* Prints a vCPU's registers to stderr (internal errors, triple faults). */
+void machine_dump_vcpu(struct machine *m, unsigned index);
+/* Starts the vCPUs and waits until the guest ends; returns the exit status. */
+int machine_run(struct machine *m);
+void machine_destroy(struct machine *m);
+
+/* Asks every vCPU to stop and machine_run to return status. The first
+ * request wins. Safe from any thread. */
+void machine_request_exit(struct machine *m, int status);
+
+/* Interrupts for devices: a level on a GSI, or an MSI. */
+int machine_set_irq(struct machine *m, unsigned gsi, int level);
+int machine_send_msi(struct machine *m, uint64_t addr, uint32_t data);
+
+#endif

@@ -1,0 +1,71 @@
+#include "util/gmem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "machine/memmap.h"
+
+int gmem_init(struct gmem *m, uint64_t size)
+{
+	void *p;
+
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	/* Ask for huge pages where the host offers them: fewer TLB misses. */
+	madvise(p, size, MADV_HUGEPAGE);
+	m->host = p;
+	m->size = size;
+	m->low_size = size < MEMMAP_LOW_RAM_MAX ? size : MEMMAP_LOW_RAM_MAX;
+	return 0;
+}
+
+void gmem_destroy(struct gmem *m)
+{
+	if (m->host)
+		munmap(m->host, m->size);
+	m->host = NULL;
+}
+
+void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	uint64_t high = m->size - m->low_size;
+
+	if (!len)
+		len = 1;
+	if (gpa < m->low_size)
+		return len <= m->low_size - gpa ? m->host + gpa : NULL;
+	if (gpa >= MEMMAP_HIGH_RAM && gpa - MEMMAP_HIGH_RAM < high &&
+	    len <= high - (gpa - MEMMAP_HIGH_RAM))
+		return m->host + m->low_size + (gpa - MEMMAP_HIGH_RAM);
+	return NULL;
+}
+
+int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, size_t len)
+{
+	void *p = gmem_ptr(m, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, size_t len)
+{
+	void *p = gmem_ptr(m, gpa, len);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}
+
+uint64_t gmem_high_end(const struct gmem *m)
+{
+	if (m->size > m->low_size)
+		return MEMMAP_HIGH_RAM + (m->size - m->low_size);
+	return m->low_size;
+}

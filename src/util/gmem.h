@@ -1,0 +1,34 @@
+/* Guest RAM and the one checked way to reach it.
+ *
+ * RAM is one host mapping; the guest sees its first low_size bytes at
+ * guest-physical 0 and the rest at 4 GiB (the PCI/APIC hole is between).
+ * Every address and length that comes from the guest goes through
+ * gmem_ptr(), which returns NULL unless the whole range is RAM. */
+#ifndef VMON_UTIL_GMEM_H
+#define VMON_UTIL_GMEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gmem {
+	uint8_t *host;     /* host mapping of all guest RAM */
+	uint64_t size;     /* total bytes of RAM */
+	uint64_t low_size; /* bytes at guest-physical 0; the rest is at 4 GiB */
+};
+
+int gmem_init(struct gmem *m, uint64_t size);
+void gmem_destroy(struct gmem *m);
+
+/* Host pointer for [gpa, gpa + len), or NULL when any byte of it is not RAM
+ * or the range overflows. len 0 is treated as 1. */
+void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
+
+/* Copies with the same check; -EFAULT when the range is not RAM. */
+int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, size_t len);
+int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, size_t len);
+
+/* The guest-physical end of RAM above 4 GiB (or of low RAM when none is high). */
+uint64_t gmem_high_end(const struct gmem *m);
+
+#endif
