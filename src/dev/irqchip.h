@@ -1,0 +1,65 @@
+/* The interrupt controllers of the emu accelerator (with kvm, the in-kernel
+ * irqchip and PIT do this work): 8259 PIC pair, 8254 PIT, IOAPIC and one
+ * local APIC per vCPU, assembled here. The emu CPU asks this module what to
+ * deliver; devices reach it through machine_set_irq/machine_send_msi, which
+ * the emu accelerator forwards to irqchip_set_irq/irqchip_send_msi.
+ *
+ * Time: every timer is computed from clock_ns(); nothing runs on its own
+ * thread. Each vCPU calls irqchip_poll() between instruction blocks and
+ * sleeps in HLT at most until the deadline it returns. The TSC used by the
+ * TSC-deadline timer is clock_ns() + tsc_offset (CLOCK_EMU_TSC_HZ). */
+#ifndef VMON_DEV_IRQCHIP_H
+#define VMON_DEV_IRQCHIP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct machine;
+struct irqchip;
+
+/* Wakes vCPU cpu (from HLT, or out of its run loop) because it has
+ * something to handle; called with no irqchip lock held. */
+typedef void (*irqchip_kick_fn)(void *opaque, unsigned cpu);
+
+/* Creates the PIC, PIT (ports 0x40-0x43, 0x61), IOAPIC (MMIO MEMMAP_IOAPIC)
+ * and ncpus local APICs (APIC id = cpu index); registers the port and IOAPIC
+ * ranges on m->bus and itself with machine_add_device(m, "irqchip", ...). */
+int irqchip_create(struct machine *m, unsigned ncpus, irqchip_kick_fn kick,
+		   void *kick_opaque, struct irqchip **out);
+
+/* Device interrupt lines: GSI < 16 drives the PIC (ISA IRQ, with IRQ0 ->
+ * GSI 2 on the IOAPIC per the MADT override) and the IOAPIC pin. */
+void irqchip_set_irq(struct irqchip *c, unsigned gsi, int level);
+void irqchip_send_msi(struct irqchip *c, uint64_t addr, uint32_t data);
+
+/* Local APIC access for vCPU cpu: xAPIC MMIO page (the CPU routes accesses
+ * to its own APIC base itself, the bus has no LAPIC range) and MSRs: 0x1b
+ * APIC_BASE, 0x6e0 TSC_DEADLINE, 0x800-0x8ff x2APIC. The MSR calls return
+ * -EINVAL where the CPU must raise #GP. */
+uint64_t irqchip_lapic_read(struct irqchip *c, unsigned cpu, uint64_t off, unsigned size);
+void irqchip_lapic_write(struct irqchip *c, unsigned cpu, uint64_t off, unsigned size, uint64_t val);
+int irqchip_msr_read(struct irqchip *c, unsigned cpu, uint32_t msr, uint64_t *val);
+int irqchip_msr_write(struct irqchip *c, unsigned cpu, uint32_t msr, uint64_t val);
+
+/* Fires due timers (this CPU's APIC timer; the PIT on any CPU) and returns
+ * the next deadline in clock_ns() time, UINT64_MAX if none. */
+uint64_t irqchip_poll(struct irqchip *c, unsigned cpu, uint64_t now_ns);
+
+/* The vector of the highest-priority maskable interrupt vCPU cpu may take
+ * now (LAPIC IRR above PPR, or the PIC through LINT0 ExtINT on an APIC that
+ * is disabled or in virtual-wire mode), or -1. The CPU calls it only when
+ * RFLAGS.IF = 1 and no interrupt shadow; then irqchip_ack() with that vector
+ * when it delivers it (IRR -> ISR, or the PIC's INTA). */
+int irqchip_pending(struct irqchip *c, unsigned cpu);
+void irqchip_ack(struct irqchip *c, unsigned cpu, int vector);
+
+/* Events outside IF: NMI, INIT, SIPI (with its vector). Taking clears them. */
+enum { IRQCHIP_EV_NMI = 1, IRQCHIP_EV_INIT = 2, IRQCHIP_EV_SIPI = 4 };
+unsigned irqchip_take_events(struct irqchip *c, unsigned cpu, uint8_t *sipi_vector);
+
+/* Whether anything (maskable or not) is pending for cpu: used to leave HLT. */
+bool irqchip_has_work(struct irqchip *c, unsigned cpu);
+
+void irqchip_set_tsc_offset(struct irqchip *c, int64_t offset);
+
+#endif
