@@ -58,6 +58,13 @@ static const uint8_t code_ud2[] = {
 	0x0f, 0x0b,                            /* ud2 */
 };
 /* 16-bit */
+static const uint8_t code_rm_hlt[] = {
+	0xfa,                                  /* cli */
+	0xe6, 0x80,                            /* out %al, $0x80 */
+	0xf4,                                  /* hlt */
+	0xe6, 0x81,                            /* out %al, $0x81 */
+};
+/* 16-bit */
 static const uint8_t code_rm_loop[] = {
 	0xeb, 0xfe,                            /* jmp . */
 };
@@ -398,8 +405,7 @@ static void test_state_roundtrip(void **state)
 	assert_int_equal(g.rip, s.rip);
 	assert_int_equal(g.rflags, s.rflags);
 	for (int i = 0; i < SEG_COUNT; i++)
-		if (i != SEG_LDT)
-			kt_seg_equal(&g.seg[i], &s.seg[i]);
+		kt_seg_equal(&g.seg[i], &s.seg[i]);
 	assert_int_equal(g.gdt.base, s.gdt.base);
 	assert_int_equal(g.gdt.limit, s.gdt.limit);
 	assert_int_equal(g.idt.base, s.idt.base);
@@ -605,6 +611,53 @@ static void test_triple_fault(void **state)
 	kt_stop(k);
 }
 
+/* With the in-kernel irqchip, HLT waits in KVM (an NMI or INIT could
+ * still wake it): no exit, until a kick; the vCPU then says it is halted. */
+static void test_hlt_waits(void **state)
+{
+	struct kt *k = kt_start(1);
+	struct kt_runner t = { .k = k, .cpu = 0 };
+	struct cpu_state s;
+	pthread_t th;
+
+	(void)state;
+	kt_load(k, CODE, code_rm_hlt, sizeof(code_rm_hlt));
+	kt_real_mode(&s, CODE);
+	assert_int_equal(kvm->vcpu_set_state(k->cpu[0], &s), 0);
+	kt_expect_out(k, 0x80, 1, s.gpr[CPU_RAX] & 0xff);
+	assert_int_equal(pthread_create(&th, NULL, kt_runner_once, &t), 0);
+	kt_sleep_ms(200);
+	assert_false(atomic_load(&t.done));
+	kvm->vcpu_kick(k->cpu[0]);
+	assert_true(kt_join(&t, th, 5));
+	assert_int_equal(t.r, 0);
+	assert_int_equal(t.e.reason, VCPU_EXIT_NONE);
+	assert_int_equal(kvm->vcpu_get_state(k->cpu[0], &s), 0);
+	assert_int_equal(s.mp_state, CPU_MP_HALTED);
+	assert_int_equal(s.rip, CODE + 4);
+	kt_stop(k);
+}
+
+/* KVM cannot fetch instructions from MMIO: an emulation failure, which
+ * must come back as an internal error with a readable reason. */
+static void test_internal_error(void **state)
+{
+	struct kt *k = kt_start(1);
+	struct vcpu_exit e;
+	struct cpu_state s;
+
+	(void)state;
+	cpu_state_flat32(&s);
+	s.rip = 0xd0000000;
+	assert_int_equal(kvm->vcpu_set_state(k->cpu[0], &s), 0);
+	kt_run(k, 0, &e);
+	assert_int_equal(e.reason, VCPU_EXIT_INTERNAL_ERROR);
+	assert_int_equal(e.error.code, 1); /* KVM_INTERNAL_ERROR_EMULATION */
+	assert_true(!strncmp(e.error.what, "emulation failure", 17));
+	print_message("internal error: %s\n", e.error.what);
+	kt_stop(k);
+}
+
 static void test_ap_init_sipi(void **state)
 {
 	struct kt *k = kt_start(2);
@@ -663,6 +716,8 @@ int main(void)
 		cmocka_unit_test(test_kick_running),
 		cmocka_unit_test(test_kick_before_run),
 		cmocka_unit_test(test_triple_fault),
+		cmocka_unit_test(test_hlt_waits),
+		cmocka_unit_test(test_internal_error),
 		cmocka_unit_test(test_ap_init_sipi),
 		cmocka_unit_test(test_irq_lines),
 	};

@@ -34,8 +34,9 @@ struct accel_vcpu {
 	unsigned index;
 	struct kvm_run *run;            /* mmap of the vCPU fd, vm->run_size bytes */
 	pthread_mutex_t lock;           /* thread and in_run, for kicks */
-	pthread_t thread;               /* the thread in vcpu_run while in_run */
-	bool in_run;
+	pthread_t thread;               /* the thread that last ran it, once had_thread */
+	bool had_thread;
+	bool in_run;                    /* thread is inside vcpu_run: kicks signal it */
 };
 
 /* ioctl that returns -errno on failure instead of -1. */

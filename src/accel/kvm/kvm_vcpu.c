@@ -218,7 +218,7 @@ static void kvm_exit_internal(const struct kvm_run *run, struct vcpu_exit *e)
 		return;
 	}
 	for (unsigned i = 0; i < run->internal.ndata && i < 4; i++)
-		kvm_exit_append(e, " %llx", run->internal.data[i]);
+		kvm_exit_append(e, i ? " %llx" : " data %llx", run->internal.data[i]);
 }
 
 static void kvm_exit_io(const struct accel_vcpu *v, struct vcpu_exit *e)
@@ -324,7 +324,15 @@ int kvm_vcpu_run(struct accel_vcpu *v, struct vcpu_exit *e)
 
 	memset(e, 0, sizeof(*e));
 	pthread_mutex_lock(&v->lock);
-	v->thread = pthread_self();
+	if (!v->had_thread || !pthread_equal(v->thread, pthread_self())) {
+		/* A new thread: the kick signal must reach it. */
+		sigset_t kick;
+		sigemptyset(&kick);
+		sigaddset(&kick, KVM_KICK_SIGNAL);
+		pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+		v->thread = pthread_self();
+		v->had_thread = true;
+	}
 	v->in_run = true;
 	pthread_mutex_unlock(&v->lock);
 	r = ioctl(v->fd, KVM_RUN, 0);
