@@ -119,15 +119,21 @@ static void *kt_watchdog(void *arg)
 {
 	struct kt *k = arg;
 	struct timespec ts;
+	bool kicked = false;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += WATCHDOG_S;
 	pthread_mutex_lock(&k->lock);
 	while (!k->done)
 		if (pthread_cond_timedwait(&k->cond, &k->lock, &ts) == ETIMEDOUT) {
-			for (unsigned i = 0; i < k->m.ncpus; i++)
-				kvm->vcpu_kick(k->cpu[i]);
-			break;
+			if (kicked) {
+				/* Kicks do not work: fail rather than hang. */
+				print_error("watchdog: the test hung and kicks did not end it\n");
+				_exit(1);
+			}
+			machine_request_exit(&k->m, 99); /* kicks every vCPU */
+			kicked = true;
+			ts.tv_sec += WATCHDOG_S;
 		}
 	pthread_mutex_unlock(&k->lock);
 	return NULL;
@@ -150,8 +156,13 @@ static struct kt *kt_start(unsigned ncpus)
 	assert_int_equal(bus_init(&k->m.bus), 0);
 	assert_int_equal(kvm->vm_create(&k->m, &k->vm), 0);
 	assert_int_equal(kvm->vm_map_ram(k->vm, 0, k->m.mem.host, k->m.mem.size), 0);
-	for (unsigned i = 0; i < ncpus; i++)
+	for (unsigned i = 0; i < ncpus; i++) {
 		assert_int_equal(kvm->vcpu_create(k->vm, i, &k->cpu[i]), 0);
+		k->m.vcpus[i] = (struct machine_vcpu){ .m = &k->m, .index = i, .acc = k->cpu[i] };
+	}
+	k->m.vm = k->vm;
+	pthread_mutex_init(&k->m.exit_lock, NULL);
+	pthread_cond_init(&k->m.exit_cond, NULL);
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->cond, NULL);
 	assert_int_equal(pthread_create(&k->watchdog, NULL, kt_watchdog, k), 0);
@@ -168,6 +179,8 @@ static void kt_stop(struct kt *k)
 	for (unsigned i = 0; i < k->m.ncpus; i++)
 		kvm->vcpu_destroy(k->cpu[i]);
 	kvm->vm_destroy(k->vm);
+	pthread_mutex_destroy(&k->m.exit_lock);
+	pthread_cond_destroy(&k->m.exit_cond);
 	bus_destroy(&k->m.bus);
 	gmem_destroy(&k->m.mem);
 	free(k);
@@ -692,6 +705,41 @@ static void test_ap_init_sipi(void **state)
 	kt_stop(k);
 }
 
+/* A port that ends the machine with the value written to it. */
+static void kt_exit_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
+{
+	(void)off, (void)size;
+	machine_request_exit(opaque, (int)(val & 0xff));
+}
+
+static uint64_t kt_exit_read(void *opaque, uint64_t off, unsigned size)
+{
+	(void)opaque, (void)off, (void)size;
+	return 0;
+}
+
+static const struct bus_ops kt_exit_ops = { kt_exit_read, kt_exit_write };
+
+/* The machine's own vCPU loop on kvm: the BSP prints through a port and
+ * ends the machine; the AP, still waiting for INIT, is kicked out of KVM
+ * and joined. */
+static void test_machine_run(void **state)
+{
+	struct kt *k = kt_start(2);
+	struct cpu_state s;
+
+	(void)state;
+	assert_int_equal(bus_register(&k->m.bus, BUS_PIO, 0x80, 1, &kt_exit_ops, &k->m), 0);
+	kt_load(k, CODE, code_rm_out, sizeof(code_rm_out));
+	kt_real_mode(&s, CODE);
+	assert_int_equal(kvm->vcpu_set_state(k->cpu[0], &s), 0);
+	cpu_state_reset(&s);
+	s.mp_state = CPU_MP_UNINITIALIZED;
+	assert_int_equal(kvm->vcpu_set_state(k->cpu[1], &s), 0);
+	assert_int_equal(machine_run(&k->m), 0x42);
+	kt_stop(k);
+}
+
 static void test_irq_lines(void **state)
 {
 	struct kt *k = kt_start(1);
@@ -719,6 +767,7 @@ int main(void)
 		cmocka_unit_test(test_hlt_waits),
 		cmocka_unit_test(test_internal_error),
 		cmocka_unit_test(test_ap_init_sipi),
+		cmocka_unit_test(test_machine_run),
 		cmocka_unit_test(test_irq_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
