@@ -66,7 +66,6 @@ struct rtc_regs {
 	struct rtc_time offset;  /* guest time = host CLOCK_REALTIME + offset */
 	int64_t last_sec;        /* guest second whose update was last seen */
 	int64_t last_period;     /* periodic tick last seen */
-	uint8_t last_rate;
 };
 
 struct rtc {
@@ -284,11 +283,8 @@ static void rtc_tick(struct rtc *rtc, struct rtc_time host)
 		r->last_sec = sec;
 	}
 	p = rtc_period_index(r, host);
-	if (r->last_rate != (r->cmos[RTC_REG_A] & A_RS_MASK)) {
-		r->last_rate = r->cmos[RTC_REG_A] & A_RS_MASK;
-	} else if (rtc_divider_runs(r) && r->last_rate && p != r->last_period) {
+	if (rtc_divider_runs(r) && p != r->last_period) /* index 0 when off */
 		r->cmos[RTC_REG_C] |= C_PF;
-	}
 	r->last_period = p;
 	rtc_update_irq(rtc);
 }
@@ -331,6 +327,8 @@ static void rtc_write_reg(struct rtc *rtc, struct rtc_time host, uint8_t v)
 	switch (i) {
 	case RTC_REG_A:
 		r->cmos[i] = v & ~A_UIP;
+		/* A new rate counts its periods from now. */
+		r->last_period = rtc_period_index(r, host);
 		break;
 	case RTC_REG_B:
 		if (v & B_SET)
@@ -492,7 +490,6 @@ int rtc_init(struct machine *m)
 	rtc->r.cmos[RTC_REG_B] = B_24H;
 	rtc->r.cmos[RTC_REG_D] = D_VRT;
 	rtc->r.last_sec = host.s;
-	rtc->r.last_rate = rtc->r.cmos[RTC_REG_A] & A_RS_MASK;
 	rtc->r.last_period = rtc_period_index(&rtc->r, host);
 	rtc_latch(&rtc->r, host.s);  /* the century byte and the rest, for the record */
 	rtc_memory_sizes(&rtc->r, &m->mem);
