@@ -144,7 +144,9 @@ static int mb_cmdline(struct machine *m)
 	char buf[MEMMAP_CMDLINE_MAX];
 	int n;
 
-	n = snprintf(buf, sizeof(buf), "%s%s%s", k, c && *c ? " " : "", c ? c : "");
+	if (!c)
+		c = "";
+	n = snprintf(buf, sizeof(buf), "%s%s%s", k, *k && *c ? " " : "", c);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return boot_fail(-E2BIG, "the command line has %d bytes, the most is %zu",
 				 n, sizeof(buf) - 1);
