@@ -157,9 +157,9 @@ static void check_e820_entries(struct machine *m, const uint8_t *p, unsigned n,
 
 /* ---- bzImage ---------------------------------------------------------- */
 
-#define BZ_SETUP_SECTS 3
+#define BZ_SETUP_SECTS 1
 #define BZ_SETUP ((BZ_SETUP_SECTS + 1) * 512)
-#define BZ_PM 0x3000
+#define BZ_PM 0x1000
 #define BZ_LEN (BZ_SETUP + BZ_PM)
 
 /* A bzImage: boot sector and setup header, then a protected-mode part
@@ -183,7 +183,7 @@ static uint8_t *bz_build(void)
 	boot_wr16(img + 0x236, 0x3); /* KERNEL_64 | CAN_BE_LOADED_ABOVE_4G */
 	boot_wr32(img + 0x238, 2047);
 	boot_wr32(img + 0x248, 0x100);
-	boot_wr32(img + 0x24c, 0x2000);
+	boot_wr32(img + 0x24c, 0x800);
 	boot_wr64(img + 0x258, 0x1000000);
 	boot_wr32(img + 0x260, 0x400000);
 	memcpy(img + BZ_SETUP + 0x100, "\x02\x21\x4c\x18", 4);
@@ -367,11 +367,11 @@ static void test_linux_payload(void **state)
 	(void)state;
 	assert_int_equal(linux_bzimage_payload(img, BZ_LEN, &off, &len), 0);
 	assert_int_equal(off, BZ_SETUP + 0x100);
-	assert_int_equal(len, 0x2000);
+	assert_int_equal(len, 0x800);
 	assert_memory_equal(img + off, "\x02\x21\x4c\x18", 4);
-	boot_wr32(img + 0x24c, 0x2f00); /* exactly to the end */
+	boot_wr32(img + 0x24c, 0xf00); /* exactly to the end */
 	assert_int_equal(linux_bzimage_payload(img, BZ_LEN, &off, &len), 0);
-	boot_wr32(img + 0x24c, 0x2f01);
+	boot_wr32(img + 0x24c, 0xf01);
 	assert_int_equal(linux_bzimage_payload(img, BZ_LEN, &off, &len), -ENOEXEC);
 	boot_wr32(img + 0x24c, 0xffffffff);
 	assert_int_equal(linux_bzimage_payload(img, BZ_LEN, &off, &len), -ENOEXEC);
@@ -464,10 +464,10 @@ static size_t note_put(uint8_t *p, const char *name, uint32_t type, const void *
 	return 12 + nsz + dsz;
 }
 
-#define PVH_LEN    0x3000
+#define PVH_LEN    0x1900
 #define PVH_PADDR  0x200000ULL
 #define PVH_ENTRY  (PVH_PADDR + 0x10)
-#define PVH_NOTES  0x2000
+#define PVH_NOTES  0x1800
 
 /* A vmlinux-like ELF: one PT_LOAD with bss, a PT_NOTE holding a GNU build
  * id, a Xen note of another type, then the PVH entry note. */
@@ -625,7 +625,7 @@ static void test_pvh_bad(void **state)
 
 /* ---- Multiboot --------------------------------------------------------- */
 
-#define MB_LEN 0x2000
+#define MB_LEN 0x1800
 
 static void mb_header(uint8_t *p, uint32_t flags)
 {
@@ -638,7 +638,7 @@ static void mb_header(uint8_t *p, uint32_t flags)
  * Multiboot header at the start of its text. */
 static uint8_t *mb_elf_build(int is64)
 {
-	struct seg s = { 1, 0x1000, 0xc0100000, 0x100000, 0x1000, 0x2000, 0x1000 };
+	struct seg s = { 1, 0x1000, 0xc0100000, 0x100000, 0x800, 0x2000, 0x1000 };
 	uint8_t *img = elf_build(is64, 0xc0100020, &s, 1, MB_LEN);
 
 	mb_header(img + 0x1000, 0x3);
@@ -663,8 +663,8 @@ static void test_multiboot_elf(void **state)
 	assert_int_equal(boot_multiboot_probe(img, MB_LEN), 1);
 	assert_int_equal(boot_multiboot_load(m, img, MB_LEN, rd, rd_len), 0);
 
-	assert_memory_equal(gp(m, 0x100000, 0x1000), img + 0x1000, 0x1000);
-	for (unsigned i = 0x1000; i < 0x2000; i++)
+	assert_memory_equal(gp(m, 0x100000, 0x800), img + 0x1000, 0x800);
+	for (unsigned i = 0x800; i < 0x2000; i++)
 		assert_int_equal(*gp(m, 0x100000 + i, 1), 0);
 	/* Entry translated from the virtual e_entry. */
 	assert_int_equal(m->boot_state.rip, 0x100020);
