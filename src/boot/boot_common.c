@@ -103,8 +103,8 @@ int boot_initrd(struct machine *m, const uint8_t *rd, size_t len,
 		lo = start;
 	if (hi > end)
 		hi = end;
-	if (hi < lo || hi - lo < len || ((hi - len) & ~(PAGE - 1)) < lo ||
-	    !(p = gmem_ptr(&m->mem, addr = (hi - len) & ~(PAGE - 1), len)))
+	addr = hi >= len ? (hi - len) & ~(PAGE - 1) : 0;
+	if (hi < lo || hi - lo < len || addr < lo || !(p = gmem_ptr(&m->mem, addr, len)))
 		return boot_fail(-E2BIG, "the initrd has %zu bytes, but only %" PRIu64
 				 " are free for it in guest RAM (%#" PRIx64 "-%#" PRIx64 ")",
 				 len, hi > lo ? hi - lo : 0, lo, hi);

@@ -27,7 +27,7 @@ enum {
 	HDR_HEAP_END_PTR = 0x224, HDR_CMD_LINE_PTR = 0x228,
 	HDR_INITRD_ADDR_MAX = 0x22c, HDR_KERNEL_ALIGNMENT = 0x230,
 	HDR_RELOCATABLE = 0x234, HDR_XLOADFLAGS = 0x236, HDR_CMDLINE_SIZE = 0x238,
-	HDR_PAYLOAD_OFFSET = 0x248, HDR_PAYLOAD_LENGTH = 0x24c,
+	HDR_PAYLOAD_OFFSET = 0x248, HDR_PAYLOAD_LENGTH = 0x24c, HDR_SETUP_DATA = 0x250,
 	HDR_PREF_ADDRESS = 0x258, HDR_INIT_SIZE = 0x260,
 	HDR_MIN_END = 0x264, /* what protocol 2.12 has, through init_size */
 };
@@ -166,6 +166,10 @@ int boot_linux_load(struct machine *m, const uint8_t *img, size_t len,
 	memcpy(dst, img + setup, len - setup);
 
 	memcpy(zp + BP_HDR, img + BP_HDR, hdr_end - BP_HDR);
+	/* Fields the loader owns, whatever the image holds. */
+	boot_wr32(zp + HDR_RAMDISK_IMAGE, 0);
+	boot_wr32(zp + HDR_RAMDISK_SIZE, 0);
+	boot_wr64(zp + HDR_SETUP_DATA, 0);
 	zp[HDR_TYPE_OF_LOADER] = 0xff;
 	zp[HDR_LOADFLAGS] |= LOADFLAG_CAN_USE_HEAP;
 	boot_wr16(zp + HDR_HEAP_END_PTR, LINUX_HEAP_END);

@@ -117,6 +117,9 @@ static int mb_load_elf(struct machine *m, const uint8_t *img, size_t len,
 	struct elf_phdr ph;
 	int r;
 
+	if (!elf_is_elf(img, len))
+		return boot_fail(-ENOEXEC, "Multiboot kernel is neither an ELF file nor "
+				 "uses the a.out kludge (flag 16)");
 	if ((r = elf_parse(&e, img, len)))
 		return r;
 	if (e.is64)

@@ -5,6 +5,7 @@
  * VMON_BOOT_SEEDS=DIR also writes the synthetic images as fuzz seeds. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <lz4.h>
 
 #include "boot/boot.h"
 #include "boot/boot_common.h"
@@ -187,6 +189,10 @@ static uint8_t *bz_build(void)
 	boot_wr64(img + 0x258, 0x1000000);
 	boot_wr32(img + 0x260, 0x400000);
 	memcpy(img + BZ_SETUP + 0x100, "\x02\x21\x4c\x18", 4);
+	/* Loader fields with garbage the loader must not pass on. */
+	boot_wr32(img + 0x218, 0x12345678);
+	boot_wr32(img + 0x21c, 0x1000);
+	boot_wr64(img + 0x250, 0xdeadbeef);
 	return img;
 }
 
@@ -225,6 +231,7 @@ static void test_linux_load(void **state)
 	assert_int_equal(boot_rd32(zp + 0xc4), 0);
 	assert_memory_equal(gp(m, rd_addr, rd_len), rd, rd_len);
 	assert_int_equal(boot_rd64(zp + 0x70), RSDP);
+	assert_int_equal(boot_rd64(zp + 0x250), 0);
 	assert_int_equal(zp[0x1ef], 0); /* sentinel */
 	check_e820_entries(m, zp + 0x2d0, zp[0x1e8], 20, 0);
 	/* Nothing outside the header was taken from the image. */
@@ -957,6 +964,81 @@ static void test_debian_kernel(void **state)
 	munmap((void *)img, st.st_size);
 }
 
+/* The kernel's lz4 "legacy" stream: magic, then blocks each prefixed by
+ * its compressed size; the bzImage appends the uncompressed size. */
+static uint8_t *lz4_legacy_decode(const uint8_t *src, size_t len, size_t *out_len)
+{
+	size_t cap = (size_t)boot_rd32(src + len - 4), pos = 0, in = 4;
+	uint8_t *out = malloc(cap);
+
+	assert_non_null(out);
+	assert_int_equal(boot_rd32(src), 0x184c2102);
+	while (len - in > 4) {
+		uint32_t c = boot_rd32(src + in);
+		int n;
+
+		in += 4;
+		if (c == 0x184c2102)
+			continue;
+		assert_true(c <= len - in);
+		n = LZ4_decompress_safe((const char *)src + in, (char *)out + pos, (int)c,
+					(int)(cap - pos));
+		assert_true(n > 0);
+		pos += (size_t)n;
+		in += c;
+	}
+	assert_int_equal(pos, cap);
+	*out_len = pos;
+	return out;
+}
+
+/* The Debian kernel's vmlinux (its bzImage payload) boots through PVH. */
+static void test_debian_vmlinux_pvh(void **state)
+{
+	const char *path = getenv("VMON_TEST_VMLINUZ");
+	struct machine *m;
+	struct stat st;
+	const uint8_t *img;
+	uint8_t *elf;
+	size_t off, plen, elf_len;
+	int fd;
+
+	(void)state;
+	if (!path)
+		path = "build/images/vmlinuz";
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		print_message("no %s: skipped\n", path);
+		skip();
+	}
+	assert_int_equal(fstat(fd, &st), 0);
+	img = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	assert_true(img != MAP_FAILED);
+	close(fd);
+	assert_int_equal(linux_bzimage_payload(img, st.st_size, &off, &plen), 0);
+	if (memcmp(img + off, "\x02\x21\x4c\x18", 4)) {
+		munmap((void *)img, st.st_size);
+		print_message("payload is not lz4: skipped\n");
+		skip();
+	}
+	elf = lz4_legacy_decode(img + off, plen, &elf_len);
+	munmap((void *)img, st.st_size);
+
+	assert_int_equal(boot_linux_probe(elf, elf_len), 0);
+	assert_int_equal(boot_pvh_probe(elf, elf_len), 1);
+	m = machine_new(256 * MIB);
+	assert_int_equal(boot_pvh_load(m, elf, elf_len, NULL, 0), 0);
+	print_message("vmlinux: %zu bytes, PVH entry %#" PRIx64 "\n", elf_len,
+		      m->boot_state.rip);
+	assert_true(m->boot_state.rip >= 0x1000000 && m->boot_state.rip < 0x4000000);
+	assert_int_equal(g32(m, MEMMAP_ZERO_PAGE), 0x336ec578);
+	/* The first segment is .text at its p_paddr. */
+	assert_memory_equal(gp(m, boot_rd64(elf + 64 + 24), 4096),
+			    elf + boot_rd64(elf + 64 + 8), 4096);
+	machine_free(m);
+	free(elf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -973,6 +1055,7 @@ int main(void)
 		cmocka_unit_test(test_multiboot_bad),
 		cmocka_unit_test(test_boot_load_files),
 		cmocka_unit_test(test_debian_kernel),
+		cmocka_unit_test(test_debian_vmlinux_pvh),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
