@@ -111,8 +111,14 @@ static int linux_initrd(struct machine *m, uint8_t *zp, uint64_t kernel_end,
 	int r;
 
 	r = boot_initrd(m, rd, rd_len, kernel_end, max, &gpa);
-	if (r == -E2BIG && above_4g && m->mem.size > m->mem.low_size)
-		r = boot_initrd(m, rd, rd_len, MEMMAP_HIGH_RAM, UINT64_MAX, &gpa);
+	if (r == -E2BIG && above_4g && m->mem.size > m->mem.low_size) {
+		if (boot_initrd(m, rd, rd_len, MEMMAP_HIGH_RAM, UINT64_MAX, &gpa))
+			return boot_fail(-E2BIG, "the initrd has %zu bytes: it fits neither "
+					 "between %#" PRIx64 " and %#" PRIx64 " nor in the %"
+					 PRIu64 " MiB above 4 GiB", rd_len, kernel_end, max,
+					 (m->mem.size - m->mem.low_size) >> 20);
+		r = 0;
+	}
 	if (r)
 		return r;
 	boot_wr32(zp + HDR_RAMDISK_IMAGE, (uint32_t)gpa);
@@ -156,7 +162,7 @@ int boot_linux_load(struct machine *m, const uint8_t *img, size_t len,
 	if (hdr_end > BP_HDR_END)
 		hdr_end = BP_HDR_END;
 	setup = linux_setup_size(img);
-	if (setup >= len || hdr_end > len)
+	if (setup >= len) /* setup is at least 1 KiB: it holds the header */
 		return boot_fail(-ENOEXEC, "bzImage has no kernel after its %" PRIu64
 				 " bytes of setup code", setup);
 	if ((r = linux_place(m, img, len - setup, &load, &kernel_end)))

@@ -300,7 +300,7 @@ static void test_linux_placement(void **state)
 static void test_linux_initrd_high(void **state)
 {
 	struct machine *m = machine_new(MEMMAP_LOW_RAM_MAX + 64 * MIB);
-	uint8_t *img = bz_build();
+	uint8_t *img = bz_build(), *big;
 	uint8_t rd[8192];
 	uint64_t want = MEMMAP_HIGH_RAM + 64 * MIB - sizeof(rd);
 
@@ -311,6 +311,14 @@ static void test_linux_initrd_high(void **state)
 	assert_int_equal(g32(m, MEMMAP_ZERO_PAGE + 0x218), (uint32_t)want);
 	assert_int_equal(g32(m, MEMMAP_ZERO_PAGE + 0xc0), want >> 32);
 	assert_memory_equal(gp(m, want, sizeof(rd)), rd, sizeof(rd));
+	/* Too large for either place. */
+	big = calloc(1, 64 * MIB + 1);
+	assert_non_null(big);
+	assert_int_equal(boot_linux_load(m, img, BZ_LEN, big, 64 * MIB + 1), -E2BIG);
+	assert_int_equal(boot_linux_load(m, img, BZ_LEN, big, 64 * MIB), 0);
+	assert_int_equal(g32(m, MEMMAP_ZERO_PAGE + 0x218), 0);
+	assert_int_equal(g32(m, MEMMAP_ZERO_PAGE + 0xc0), 1);
+	free(big);
 	/* Without XLF_CAN_BE_LOADED_ABOVE_4G it does not fit. */
 	boot_wr16(img + 0x236, 0x1);
 	assert_int_equal(boot_linux_load(m, img, BZ_LEN, rd, sizeof(rd)), -E2BIG);
