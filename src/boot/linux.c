@@ -7,7 +7,12 @@
 #include <errno.h>
 #include <inttypes.h>
 
+#include <stdlib.h>
+
 #include "boot/boot_common.h"
+#include "boot/decompress.h"
+#include "boot/elf.h"
+#include "util/log.h"
 #include "machine/e820.h"
 #include "machine/machine.h"
 #include "machine/memmap.h"
@@ -137,9 +142,54 @@ static void linux_e820(struct machine *m, uint8_t *zp)
 	memcpy(zp + BP_E820_TABLE, map, n * sizeof(map[0]));
 }
 
+/* Fast boot: the payload decompressed on the host and the vmlinux ELF
+ * loaded at its physical addresses, entered at phys_startup_64 with the
+ * same boot_params. Returns 1 when the image's compression is unknown (the
+ * caller then boots the kernel's own decompressor), 0 or -errno. */
+static int linux_load_vmlinux(struct machine *m, const uint8_t *img, size_t len,
+			      uint64_t *kernel_end, uint64_t *entry)
+{
+	struct elf_image e;
+	struct elf_phdr ph;
+	size_t off, plen, vlen;
+	uint64_t lo, hi;
+	uint8_t *vmlinux;
+	int r;
+
+	if (linux_bzimage_payload(img, len, &off, &plen) ||
+	    decompress_detect(img + off, plen) == DECOMPRESS_UNKNOWN)
+		return 1;
+	r = decompress_kernel(img + off, plen, &vmlinux, &vlen);
+	if (r)
+		return boot_fail(r == -EFBIG ? -E2BIG : -ENOEXEC, "cannot decompress the %s "
+				 "payload: %s", decompress_name(decompress_detect(img + off, plen)),
+				 r == -EFBIG ? "too large" : "corrupt data");
+	r = elf_parse(&e, vmlinux, vlen);
+	if (!r)
+		r = elf_load(m, &e, &lo, &hi);
+	if (r)
+		goto out;
+	*entry = e.entry;
+	for (unsigned i = 0; i < e.phnum; i++) {
+		elf_phdr(&e, i, &ph);
+		if (ph.type == ELF_PT_LOAD && e.entry >= ph.vaddr && e.entry - ph.vaddr < ph.memsz)
+			*entry = e.entry - ph.vaddr + ph.paddr;
+	}
+	r = *entry >= lo && *entry < hi ? 0 :
+		boot_fail(-ENOEXEC, "vmlinux entry %#" PRIx64 " is outside the kernel", *entry);
+	*kernel_end = hi;
+	log_debug("fast boot: %s payload of %zu bytes -> vmlinux of %zu bytes at %#" PRIx64
+		  "-%#" PRIx64, decompress_name(decompress_detect(img + off, plen)), plen, vlen,
+		  lo, hi);
+out:
+	free(vmlinux);
+	return r;
+}
+
 int boot_linux_load(struct machine *m, const uint8_t *img, size_t len,
 		    const uint8_t *initrd, size_t initrd_len)
 {
+	uint64_t entry = 0;
 	uint8_t zp[BP_SIZE] = { 0 }, *dst;
 	uint64_t setup, hdr_end, load = 0, kernel_end = 0;
 	uint16_t version;
@@ -165,11 +215,19 @@ int boot_linux_load(struct machine *m, const uint8_t *img, size_t len,
 	if (setup >= len) /* setup is at least 1 KiB: it holds the header */
 		return boot_fail(-ENOEXEC, "bzImage has no kernel after its %" PRIu64
 				 " bytes of setup code", setup);
-	if ((r = linux_place(m, img, len - setup, &load, &kernel_end)))
+	r = m->cfg.kernel_decompressor ? 1 : linux_load_vmlinux(m, img, len, &kernel_end, &entry);
+	if (r < 0)
 		return r;
-	if (!(dst = gmem_ptr(&m->mem, load, len - setup)))
-		return boot_fail(-E2BIG, "the kernel does not fit in guest RAM");
-	memcpy(dst, img + setup, len - setup);
+	if (r == 1) {
+		if ((r = linux_place(m, img, len - setup, &load, &kernel_end)))
+			return r;
+		if (!(dst = gmem_ptr(&m->mem, load, len - setup)))
+			return boot_fail(-E2BIG, "the kernel does not fit in guest RAM");
+		memcpy(dst, img + setup, len - setup);
+		entry = load + LINUX_ENTRY64;
+	} else {
+		load = MEMMAP_KERNEL;
+	}
 
 	memcpy(zp + BP_HDR, img + BP_HDR, hdr_end - BP_HDR);
 	/* Fields the loader owns, whatever the image holds. */
@@ -192,7 +250,7 @@ int boot_linux_load(struct machine *m, const uint8_t *img, size_t len,
 		boot_wr64(zp + BP_ACPI_RSDP_ADDR, m->rsdp);
 	if (gmem_write(&m->mem, MEMMAP_ZERO_PAGE, zp, sizeof(zp)))
 		return boot_fail(-E2BIG, "guest RAM is too small for the boot tables");
-	if ((r = boot_enter_long64(m, load + LINUX_ENTRY64)))
+	if ((r = boot_enter_long64(m, entry)))
 		return r;
 	m->boot_state.gpr[CPU_RSI] = MEMMAP_ZERO_PAGE;
 	return 0;
