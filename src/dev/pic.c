@@ -57,10 +57,21 @@ static void pic_chip_line(struct pic_chip *s, unsigned irq, int level)
 		s->line &= ~bit;
 }
 
-/* The slave's INT output is the master's IR2 input. */
+/* The slave's INT output is the master's IR2 input, a request exactly
+ * while it is high (an 8259A's IRR follows its input once latched, which
+ * is what matters on the cascade: a vanished slave request is no request). */
 static void pic_update(struct pic_state *p)
 {
-	pic_chip_line(&p->chip[0], PIC_SLAVE_LINE, pic_chip_irq(&p->chip[1], false) >= 0);
+	struct pic_chip *m = &p->chip[0];
+	uint8_t bit = 1u << PIC_SLAVE_LINE;
+
+	if (pic_chip_irq(&p->chip[1], false) >= 0) {
+		m->irr |= bit;
+		m->line |= bit;
+	} else {
+		m->irr &= ~bit;
+		m->line &= ~bit;
+	}
 }
 
 static void pic_chip_reset(struct pic_chip *s, uint8_t elcr_mask)
