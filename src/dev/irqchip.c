@@ -384,6 +384,9 @@ int irqchip_create(struct machine *m, unsigned ncpus, irqchip_kick_fn kick,
 	pic_reset(&c->st.pic);
 	pit_reset(&c->st.pit, clock_ns());
 	ioapic_reset(&c->st.ioapic);
+	/* OUT of PIT channel 0 is high from power-on: IRQ 0 is up. */
+	c->st.pic.chip[0].line |= 1;
+	c->st.ioapic.lines |= 1u << 2;
 	for (i = 0; i < ncpus; i++)
 		lapic_reset(&c->st.lapic[i], i, MEMMAP_LAPIC | APIC_BASE_ENABLE |
 			    (i == 0 ? APIC_BASE_BSP : 0));

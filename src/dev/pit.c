@@ -299,9 +299,14 @@ void pit_reset(struct pit_state *p, uint64_t now_ns)
 	(void)now_ns;
 	memset(p, 0, sizeof(*p));
 	for (unsigned i = 0; i < 3; i++) {
+		/* Mode 3 as a BIOS leaves it, but idle until programmed:
+		 * OUT is high, so programming mode 2 makes no edge. */
+		p->ch[i].mode = 3;
+		p->ch[i].rw = PIT_RW_WORD;
 		p->ch[i].count = 0x10000;
 		p->ch[i].gate = i != 2; /* channel 2's gate is port 0x61 bit 0 */
 	}
+	p->irq0_level = 1;
 }
 
 uint8_t pit_read(struct pit_state *p, unsigned off, uint64_t now_ns)
