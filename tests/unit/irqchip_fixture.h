@@ -146,6 +146,15 @@ static inline void pic_init_linux(struct fix *f)
 	outb(f, 0xa1, 0x01);
 }
 
+/* The PIC initialised and fully masked, as Linux leaves it when it uses
+ * the IOAPIC. */
+static inline void pic_off(struct fix *f)
+{
+	pic_init_linux(f);
+	outb(f, 0x21, 0xff);
+	outb(f, 0xa1, 0xff);
+}
+
 /* Takes the pending interrupt of cpu as the CPU does; -1 if none. */
 static inline int take_irq(struct fix *f, unsigned cpu)
 {

@@ -1,0 +1,253 @@
+/* Unit tests: the IOAPIC at MEMMAP_IOAPIC routing lines to the local
+ * APICs of a 2-vCPU irqchip, level-triggered EOI, MSIs, the PIT on GSI 2. */
+#include "irqchip_fixture.h"
+
+#define RTE_LEVEL  (1u << 15)
+#define RTE_MASKED (1u << 16)
+#define RTE_RIRR   (1u << 14)
+#define RTE_LOGICAL (1u << 11)
+
+static void test_ioapic_registers(void **state)
+{
+	struct fix *f = *state;
+	uint64_t v;
+
+	assert_int_equal(ioapic_rd(f, 1), 0x00170011);
+	assert_int_equal(ioapic_rd(f, 0), 0);
+	ioapic_wr(f, 0, 0xff000000);
+	assert_int_equal(ioapic_rd(f, 0), 0x0f000000);
+	ioapic_wr(f, 1, 0);
+	assert_int_equal(ioapic_rd(f, 1), 0x00170011); /* read only */
+	assert_int_equal(ioapic_rd(f, 0x10), RTE_MASKED); /* reset: masked */
+	/* Status bits do not take writes, the destination does. */
+	ioapic_route(f, 5, 0xffffffff, 0xffffffff);
+	assert_int_equal(ioapic_rd(f, 0x10 + 10), 0x0001afff);
+	assert_int_equal(ioapic_rd(f, 0x11 + 10), 0xff000000);
+	/* Past the last entry: reads 0, writes go nowhere. */
+	ioapic_wr(f, 0x40, 0x1234);
+	assert_int_equal(ioapic_rd(f, 0x40), 0);
+	assert_int_equal(ioapic_rd(f, 0xff), 0);
+	/* IOREGSEL reads back; other offsets and sizes read 0. */
+	v = 0x13;
+	bus_access(&f->m.bus, BUS_MMIO, MEMMAP_IOAPIC, 1, true, &v);
+	bus_access(&f->m.bus, BUS_MMIO, MEMMAP_IOAPIC, 4, false, &v);
+	assert_int_equal(v, 0x13);
+	bus_access(&f->m.bus, BUS_MMIO, MEMMAP_IOAPIC + 0x20, 4, false, &v);
+	assert_int_equal(v, 0);
+	bus_access(&f->m.bus, BUS_MMIO, MEMMAP_IOAPIC + 0x10, 8, false, &v);
+	assert_int_equal(v, 0);
+}
+
+static void test_ioapic_edge(void **state)
+{
+	struct fix *f = *state;
+
+	pic_off(f);
+	lapic_enable(f, 0);
+	lapic_enable(f, 1);
+	ioapic_route(f, 4, 0x41, 1u << 24); /* COM1 -> vCPU 1, vector 0x41 */
+	fix_kicked(f);
+	irqchip_set_irq(f->c, 4, 1);
+	assert_int_equal(fix_kicked(f), 2);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	assert_int_equal(take_irq(f, 1), 0x41);
+	/* No new edge while the line stays up. */
+	irqchip_set_irq(f->c, 4, 1);
+	lapic_wr(f, 1, 0xb0, 0);
+	assert_int_equal(irqchip_pending(f->c, 1), -1);
+	irqchip_set_irq(f->c, 4, 0);
+	irqchip_set_irq(f->c, 4, 1);
+	assert_int_equal(take_irq(f, 1), 0x41);
+	lapic_wr(f, 1, 0xb0, 0);
+	/* A masked edge is lost. */
+	irqchip_set_irq(f->c, 4, 0);
+	ioapic_route(f, 4, 0x41 | RTE_MASKED, 1u << 24);
+	irqchip_set_irq(f->c, 4, 1);
+	ioapic_route(f, 4, 0x41, 1u << 24);
+	assert_int_equal(irqchip_pending(f->c, 1), -1);
+	/* GSI 16-23 exist on the IOAPIC only; 24 and up are ignored. */
+	ioapic_route(f, 23, 0x77, 0);
+	irqchip_set_irq(f->c, 23, 1);
+	irqchip_set_irq(f->c, 24, 1);
+	irqchip_set_irq(f->c, 1000, 1);
+	assert_int_equal(take_irq(f, 0), 0x77);
+}
+
+static void test_ioapic_level_eoi(void **state)
+{
+	struct fix *f = *state;
+
+	pic_off(f);
+	lapic_enable(f, 0);
+	ioapic_route(f, 10, 0x51 | RTE_LEVEL | RTE_MASKED, 0);
+	irqchip_set_irq(f->c, 10, 1);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	/* Unmasking an asserted level line sends at once. */
+	ioapic_wr(f, 0x10 + 20, 0x51 | RTE_LEVEL);
+	assert_int_equal(ioapic_rd(f, 0x10 + 20), 0x51 | RTE_LEVEL | RTE_RIRR);
+	assert_int_equal(lapic_rd(f, 0, 0x180 + 0x20) & (1u << 0x11), 1u << 0x11); /* TMR */
+	assert_int_equal(take_irq(f, 0), 0x51);
+	/* Remote IRR holds further messages until the EOI... */
+	irqchip_set_irq(f->c, 10, 1);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	/* ...which re-sends while the line is still up. */
+	lapic_wr(f, 0, 0xb0, 0);
+	assert_int_equal(ioapic_rd(f, 0x10 + 20) & RTE_RIRR, RTE_RIRR);
+	assert_int_equal(take_irq(f, 0), 0x51);
+	irqchip_set_irq(f->c, 10, 0);
+	lapic_wr(f, 0, 0xb0, 0);
+	assert_int_equal(ioapic_rd(f, 0x10 + 20) & RTE_RIRR, 0);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	assert_int_equal(lapic_rd(f, 0, 0x100 + 0x20), 0); /* ISR empty */
+
+	/* An edge vector's EOI leaves level entries alone. */
+	irqchip_set_irq(f->c, 10, 1);
+	lapic_wr(f, 0, 0x300, 0x40061); /* self IPI, vector 0x61, edge */
+	assert_int_equal(take_irq(f, 0), 0x61);
+	lapic_wr(f, 0, 0xb0, 0);
+	assert_int_equal(ioapic_rd(f, 0x10 + 20) & RTE_RIRR, RTE_RIRR);
+	/* Switching the entry to edge clears remote IRR. */
+	ioapic_wr(f, 0x10 + 20, 0x51);
+	assert_int_equal(ioapic_rd(f, 0x10 + 20) & RTE_RIRR, 0);
+}
+
+static void test_ioapic_destinations(void **state)
+{
+	struct fix *f = *state;
+	unsigned ev;
+	uint8_t sipi;
+
+	pic_off(f);
+	lapic_enable(f, 0);
+	lapic_enable(f, 1);
+	/* Logical flat: LDR bit 0 for vCPU 0, bit 1 for vCPU 1. */
+	lapic_wr(f, 0, 0xd0, 0x01000000);
+	lapic_wr(f, 1, 0xd0, 0x02000000);
+	ioapic_route(f, 3, 0x33 | RTE_LOGICAL, 0x02000000);
+	irqchip_set_irq(f->c, 3, 1);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	assert_int_equal(take_irq(f, 1), 0x33);
+	lapic_wr(f, 1, 0xb0, 0);
+	irqchip_set_irq(f->c, 3, 0);
+	/* Lowest priority among both: the one with the lower TPR. */
+	lapic_wr(f, 0, 0x80, 0x20);
+	ioapic_route(f, 3, 0x134 | RTE_LOGICAL, 0x03000000);
+	irqchip_set_irq(f->c, 3, 1);
+	assert_int_equal(take_irq(f, 1), 0x34);
+	lapic_wr(f, 1, 0xb0, 0);
+	irqchip_set_irq(f->c, 3, 0);
+	lapic_wr(f, 1, 0x80, 0x30);
+	irqchip_set_irq(f->c, 3, 1);
+	assert_int_equal(take_irq(f, 0), 0x34);
+	lapic_wr(f, 0, 0xb0, 0);
+	irqchip_set_irq(f->c, 3, 0);
+	/* Logical cluster: cluster 1, member bit 0 = vCPU 1. */
+	lapic_wr(f, 0, 0x80, 0);
+	lapic_wr(f, 1, 0x80, 0);
+	lapic_wr(f, 0, 0xe0, 0x0fffffff);
+	lapic_wr(f, 1, 0xe0, 0x0fffffff);
+	assert_int_equal(lapic_rd(f, 1, 0xe0), 0x0fffffff);
+	lapic_wr(f, 0, 0xd0, 0x01000000);
+	lapic_wr(f, 1, 0xd0, 0x11000000);
+	ioapic_route(f, 3, 0x35 | RTE_LOGICAL, 0x11000000);
+	irqchip_set_irq(f->c, 3, 1);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	assert_int_equal(take_irq(f, 1), 0x35);
+	lapic_wr(f, 1, 0xb0, 0);
+	irqchip_set_irq(f->c, 3, 0);
+	/* Physical broadcast 0xff. */
+	ioapic_route(f, 3, 0x36, 0xff000000);
+	irqchip_set_irq(f->c, 3, 1);
+	assert_int_equal(take_irq(f, 0), 0x36);
+	assert_int_equal(take_irq(f, 1), 0x36);
+	lapic_wr(f, 0, 0xb0, 0);
+	lapic_wr(f, 1, 0xb0, 0);
+	irqchip_set_irq(f->c, 3, 0);
+	/* NMI delivery is an event, not a vector. */
+	ioapic_route(f, 3, 0x400, 1u << 24);
+	irqchip_set_irq(f->c, 3, 1);
+	assert_true(irqchip_has_work(f->c, 1));
+	ev = irqchip_take_events(f->c, 1, &sipi);
+	assert_int_equal(ev, IRQCHIP_EV_NMI);
+	assert_int_equal(irqchip_take_events(f->c, 1, &sipi), 0);
+	irqchip_set_irq(f->c, 3, 0);
+	/* A vector below 16 is refused by the receiver (ESR bit 6). */
+	ioapic_route(f, 3, 0x03, 0);
+	irqchip_set_irq(f->c, 3, 1);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	lapic_wr(f, 0, 0x280, 0);
+	assert_int_equal(lapic_rd(f, 0, 0x280), 0x40);
+}
+
+static void test_ioapic_pit_gsi2(void **state)
+{
+	struct fix *f = *state;
+
+	lapic_enable(f, 0);
+	lapic_wr(f, 0, 0x350, 0x10700); /* LINT0 masked: no PIC path */
+	pic_off(f);
+	ioapic_route(f, 2, 0x30, 0);
+	f->now = 0;
+	outb(f, 0x43, 0x34);
+	outb(f, 0x40, 100);
+	outb(f, 0x40, 0);
+	irqchip_poll(f->c, 0, 0);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	irqchip_poll(f->c, 0, 1000000);
+	assert_int_equal(take_irq(f, 0), 0x30);
+	lapic_wr(f, 0, 0xb0, 0);
+	/* Pin 0 is not IRQ 0 (the MADT override moved it to GSI 2). */
+	ioapic_route(f, 2, 0x30 | RTE_MASKED, 0);
+	ioapic_route(f, 0, 0x31, 0);
+	irqchip_poll(f->c, 0, 2000000);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+}
+
+static void test_msi(void **state)
+{
+	struct fix *f = *state;
+
+	pic_off(f);
+	lapic_enable(f, 0);
+	lapic_enable(f, 1);
+	fix_kicked(f);
+	irqchip_send_msi(f->c, 0xfee01000, 0x0061);
+	assert_int_equal(fix_kicked(f), 2);
+	assert_int_equal(take_irq(f, 1), 0x61);
+	assert_int_equal(lapic_rd(f, 1, 0x180 + 0x30) & 2, 0); /* edge: TMR clear */
+	lapic_wr(f, 1, 0xb0, 0);
+	/* Level-triggered MSI data sets TMR. */
+	irqchip_send_msi(f->c, 0xfee00000, 0xc062);
+	assert_int_equal(lapic_rd(f, 0, 0x180 + 0x30) & 4, 4);
+	assert_int_equal(take_irq(f, 0), 0x62);
+	lapic_wr(f, 0, 0xb0, 0);
+	/* Not an interrupt address, or a reserved delivery mode: dropped. */
+	irqchip_send_msi(f->c, 0xfed00000, 0x0063);
+	irqchip_send_msi(f->c, 0x1fee00000ULL, 0x0063);
+	irqchip_send_msi(f->c, 0xfee00000, 0x0363);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	/* Logical destination mode with the redirection hint: lowest priority. */
+	lapic_wr(f, 0, 0xd0, 0x01000000);
+	lapic_wr(f, 1, 0xd0, 0x02000000);
+	lapic_wr(f, 0, 0x80, 0x70);
+	irqchip_send_msi(f->c, 0xfee0300c, 0x0064);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	assert_int_equal(take_irq(f, 1), 0x64);
+	/* NMI by MSI. */
+	irqchip_send_msi(f->c, 0xfee00000, 0x0400);
+	assert_int_equal(irqchip_take_events(f->c, 0, NULL), IRQCHIP_EV_NMI);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ioapic_registers, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_ioapic_edge, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_ioapic_level_eoi, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_ioapic_destinations, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_ioapic_pit_gsi2, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_msi, fix_setup, fix_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
