@@ -606,7 +606,8 @@ uint64_t lapic_mmio_read(struct lapic_state *l, uint64_t off, unsigned size, uin
 	if (off >= 0x1000 || !size || byte + size > 4 || !lapic_hw_enabled(l) || lapic_x2apic(l))
 		return 0;
 	lapic_reg_read(l, off >> 4, false, now_ns, &v);
-	return (uint32_t)v >> (8 * byte);
+	v = (uint32_t)v >> (8 * byte);
+	return size == 4 ? v : v & ((1u << (8 * size)) - 1);
 }
 
 void lapic_mmio_write(struct lapic_state *l, uint64_t off, unsigned size, uint64_t val,
