@@ -7,7 +7,8 @@
  * Time: every timer is computed from clock_ns(); nothing runs on its own
  * thread. Each vCPU calls irqchip_poll() between instruction blocks and
  * sleeps in HLT at most until the deadline it returns. The TSC used by the
- * TSC-deadline timer is clock_ns() + tsc_offset (CLOCK_EMU_TSC_HZ). */
+ * TSC-deadline timer is clock_ns() + tsc_offset (CLOCK_EMU_TSC_HZ). The
+ * APIC timer counts a 1 GHz bus clock through its divider (LAPIC_BUS_HZ). */
 #ifndef VMON_DEV_IRQCHIP_H
 #define VMON_DEV_IRQCHIP_H
 

@@ -1,5 +1,7 @@
 /* Unit tests: the IOAPIC at MEMMAP_IOAPIC routing lines to the local
  * APICs of a 2-vCPU irqchip, level-triggered EOI, MSIs, the PIT on GSI 2. */
+#include <errno.h>
+
 #include "irqchip_fixture.h"
 
 #define RTE_LEVEL  (1u << 15)
@@ -238,6 +240,50 @@ static void test_msi(void **state)
 	assert_int_equal(irqchip_take_events(f->c, 0, NULL), IRQCHIP_EV_NMI);
 }
 
+/* The kick runs without the irqchip lock: it may call back in. */
+struct reentry {
+	struct irqchip *c;
+	int seen[2];
+};
+
+static void reentry_kick(void *opaque, unsigned cpu)
+{
+	struct reentry *r = opaque;
+
+	r->seen[cpu] = irqchip_pending(r->c, cpu);
+}
+
+static void test_kick_unlocked(void **state)
+{
+	struct machine *m = calloc(1, sizeof(*m));
+	struct reentry r = { .seen = { -1, -1 } };
+	uint64_t v;
+
+	(void)state;
+	assert_non_null(m);
+	assert_int_equal(bus_init(&m->bus), 0);
+	assert_int_equal(irqchip_create(m, 2, reentry_kick, &r, &r.c), 0);
+	irqchip_lapic_write(r.c, 1, 0xf0, 4, 0x1ff);
+	irqchip_send_msi(r.c, 0xfee01000, 0x0071);
+	assert_int_equal(r.seen[1], 0x71);
+	assert_int_equal(r.seen[0], -1);
+	m->devices[0].destroy(m->devices[0].state);
+
+	/* A range taken already: creation fails and gives back what it took. */
+	v = 0;
+	assert_int_equal(bus_register(&m->bus, BUS_PIO, 0x61, 1, NULL, NULL), 0);
+	m->ndevices = 0;
+	assert_int_equal(irqchip_create(m, 2, NULL, NULL, &r.c), -EEXIST);
+	assert_int_equal(m->ndevices, 0);
+	assert_int_equal(m->bus.count[BUS_PIO], 1);
+	assert_int_equal(m->bus.count[BUS_MMIO], 0);
+	assert_false(bus_access(&m->bus, BUS_PIO, 0x20, 1, false, &v));
+	assert_int_equal(irqchip_create(m, 0, NULL, NULL, &r.c), -EINVAL);
+	assert_int_equal(irqchip_create(m, MACHINE_MAX_CPUS + 1, NULL, NULL, &r.c), -EINVAL);
+	bus_destroy(&m->bus);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +293,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ioapic_destinations, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_pit_gsi2, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_msi, fix_setup, fix_teardown),
+		cmocka_unit_test(test_kick_unlocked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
