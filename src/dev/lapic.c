@@ -79,7 +79,7 @@ bool lapic_accepts_pic(const struct lapic_state *l)
 	uint32_t lint0 = l->lvt[LVT_LINT0];
 
 	if (!lapic_hw_enabled(l))
-		return l->apic_base & APIC_BASE_BSP; /* INTR goes straight to the core */
+		return l->cpu == 0; /* the BSP's INTR goes straight to the core */
 	return !(lint0 & APIC_LVT_MASKED) && (lint0 >> 8 & 7) == APIC_DM_EXTINT;
 }
 
@@ -95,8 +95,9 @@ static void lapic_regs_reset(struct lapic_state *l)
 	l->icr_lo = l->icr_hi = 0;
 	for (unsigned i = 0; i < LVT_COUNT; i++)
 		l->lvt[i] = APIC_LVT_MASKED;
-	/* Virtual wire, as a BIOS leaves it: the PIC reaches the BSP. */
-	if (l->apic_base & APIC_BASE_BSP)
+	/* Virtual wire, as a BIOS leaves it: the PIC reaches the BSP (vCPU 0,
+	 * whatever the guest made of the APIC_BASE BSP bit). */
+	if (l->cpu == 0)
 		l->lvt[LVT_LINT0] = APIC_DM_EXTINT << 8;
 	l->tmict = l->tdcr = 0;
 	memset(l->irr, 0, sizeof(l->irr));

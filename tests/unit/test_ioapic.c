@@ -1,8 +1,12 @@
 /* Unit tests: the IOAPIC at MEMMAP_IOAPIC routing lines to the local
  * APICs of a 2-vCPU irqchip, level-triggered EOI, MSIs, the PIT on GSI 2. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include "irqchip_fixture.h"
+#include "util/clock.h"
 
 #define RTE_LEVEL  (1u << 15)
 #define RTE_MASKED (1u << 16)
@@ -284,6 +288,118 @@ static void test_kick_unlocked(void **state)
 	free(m);
 }
 
+/* Threads as the emu runs them: a device thread raising lines and MSIs,
+ * two vCPU threads polling, taking, EOIing and sleeping until kicked. */
+struct stress {
+	struct fix *f;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	atomic_bool done;
+	unsigned handled[2];
+};
+
+static struct stress *stress_current;
+
+static void stress_kick(void *opaque, unsigned cpu)
+{
+	struct stress *s = opaque;
+
+	(void)cpu;
+	pthread_mutex_lock(&s->lock);
+	pthread_cond_broadcast(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *stress_device(void *arg)
+{
+	struct stress *s = arg;
+	struct irqchip *c = s->f->c;
+
+	for (unsigned i = 0; i < 20000; i++) {
+		irqchip_set_irq(c, 10, 1);
+		irqchip_set_irq(c, 4, 1);
+		irqchip_set_irq(c, 4, 0);
+		irqchip_send_msi(c, 0xfee00000 | (i & 1) << 12, 0x61);
+	}
+	atomic_store(&s->done, true);
+	stress_kick(s, 0);
+	return NULL;
+}
+
+static void *stress_cpu(void *arg)
+{
+	struct stress *s = stress_current;
+	unsigned cpu = (unsigned)(uintptr_t)arg;
+	struct irqchip *c = s->f->c;
+	int v;
+
+	for (;;) {
+		irqchip_poll(c, cpu, clock_ns());
+		v = irqchip_pending(c, cpu);
+		if (v >= 0) {
+			irqchip_ack(c, cpu, v);
+			if (v == 0x51)
+				irqchip_set_irq(c, 10, 0); /* the handler quiets the device */
+			irqchip_lapic_write(c, cpu, 0xb0, 4, 0);
+			s->handled[cpu]++;
+			continue;
+		}
+		if (atomic_load(&s->done) && !irqchip_has_work(c, cpu))
+			break;
+		pthread_mutex_lock(&s->lock);
+		if (!atomic_load(&s->done) && !irqchip_has_work(c, cpu)) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct stress s = { .f = *state };
+	struct fix *f = s.f;
+	pthread_t dev, cpus[2];
+
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.wake, NULL);
+	stress_current = &s;
+	/* A kick that takes a lock of its own, as the emu's will. */
+	for (unsigned i = f->m.ndevices; i-- > 0;)
+		f->m.devices[i].destroy(f->m.devices[i].state);
+	f->m.ndevices = 0;
+	assert_int_equal(irqchip_create(&f->m, 2, stress_kick, &s, &f->c), 0);
+	pic_off(f);
+	lapic_enable(f, 0);
+	lapic_enable(f, 1);
+	ioapic_route(f, 10, 0x51 | RTE_LEVEL, 1u << 24);
+	ioapic_route(f, 4, 0x41, 0);
+	for (uintptr_t i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&cpus[i], NULL, stress_cpu, (void *)i), 0);
+	assert_int_equal(pthread_create(&dev, NULL, stress_device, &s), 0);
+	pthread_join(dev, NULL);
+	pthread_join(cpus[0], NULL);
+	pthread_join(cpus[1], NULL);
+	assert_true(s.handled[0] > 0);
+	assert_true(s.handled[1] > 0);
+	/* Everything delivered was ended: no remote IRR, nothing in service. */
+	assert_int_equal(ioapic_rd(f, 0x10 + 20) & RTE_RIRR, 0);
+	for (unsigned cpu = 0; cpu < 2; cpu++)
+		for (unsigned i = 0; i < 8; i++) {
+			assert_int_equal(lapic_rd(f, cpu, 0x100 + 0x10 * i), 0);
+			assert_int_equal(lapic_rd(f, cpu, 0x200 + 0x10 * i), 0);
+		}
+	pthread_cond_destroy(&s.wake);
+	pthread_mutex_destroy(&s.lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +410,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ioapic_pit_gsi2, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_msi, fix_setup, fix_teardown),
 		cmocka_unit_test(test_kick_unlocked),
+		cmocka_unit_test_setup_teardown(test_threads, fix_setup, fix_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
