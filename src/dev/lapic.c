@@ -505,12 +505,12 @@ int lapic_reg_read(struct lapic_state *l, unsigned reg, bool x2, uint64_t now_ns
 	return 0;
 }
 
-/* x2APIC registers have no bits above 31 but the ICR; EOI, ESR and the
- * self IPI take no reserved bits. */
+/* x2APIC registers have no bits above 31 but the ICR; EOI, ESR, the ICR
+ * and the self IPI refuse their reserved bits. */
 static bool lapic_x2_reserved(unsigned reg, uint64_t val)
 {
 	if (reg == APIC_REG_ICR)
-		return false;
+		return val & (0xfff00000ULL | 3ULL << 16 | 1ULL << 13);
 	if (val >> 32)
 		return true;
 	switch (reg) {

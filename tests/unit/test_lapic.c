@@ -316,6 +316,8 @@ static void test_x2apic(void **state)
 	assert_int_equal(irqchip_msr_write(f->c, 0, 0x828, 1), -EINVAL);
 	assert_int_equal(irqchip_msr_write(f->c, 0, 0x808, 1ULL << 32), -EINVAL);
 	assert_int_equal(irqchip_msr_write(f->c, 0, 0x83f, 0x100), -EINVAL);
+	assert_int_equal(irqchip_msr_write(f->c, 0, 0x830, 1ULL << 32 | 1u << 20 | 0x40), -EINVAL);
+	assert_int_equal(irqchip_msr_write(f->c, 0, 0x830, 1ULL << 32 | 1u << 13 | 0x40), -EINVAL);
 
 	assert_int_equal(irqchip_msr_write(f->c, 0, 0x80f, 0x1ff), 0);
 	assert_int_equal(irqchip_msr_write(f->c, 1, 0x80f, 0x1ff), 0);
