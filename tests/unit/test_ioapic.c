@@ -244,6 +244,26 @@ static void test_msi(void **state)
 	assert_int_equal(irqchip_take_events(f->c, 0, NULL), IRQCHIP_EV_NMI);
 }
 
+/* An ExtINT entry makes the CPU ask the PIC for the vector (INTA). */
+static void test_ioapic_extint(void **state)
+{
+	struct fix *f = *state;
+
+	lapic_enable(f, 1);
+	pic_init_linux(f);
+	outb(f, 0x21, 0xf7); /* IRQ 3 only */
+	irqchip_set_irq(f->c, 3, 1);
+	assert_int_equal(irqchip_pending(f->c, 1), -1); /* vCPU 1: LINT0 masked */
+	ioapic_route(f, 5, 0x700, 1u << 24);
+	irqchip_set_irq(f->c, 5, 1);
+	assert_int_equal(irqchip_pending(f->c, 1), 0x23);
+	irqchip_ack(f->c, 1, 0x23);
+	assert_int_equal(irqchip_pending(f->c, 1), -1);
+	outb(f, 0x20, 0x0b);
+	assert_int_equal(inb(f, 0x20), 0x08); /* the PIC's ISR has IRQ 3 */
+	assert_int_equal(lapic_rd(f, 1, 0x100 + 0x10), 0); /* the APIC's has nothing */
+}
+
 /* The kick runs without the irqchip lock: it may call back in. */
 struct reentry {
 	struct irqchip *c;
@@ -409,6 +429,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ioapic_destinations, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_pit_gsi2, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_msi, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_ioapic_extint, fix_setup, fix_teardown),
 		cmocka_unit_test(test_kick_unlocked),
 		cmocka_unit_test_setup_teardown(test_threads, fix_setup, fix_teardown),
 	};

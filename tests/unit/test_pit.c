@@ -207,6 +207,64 @@ static void test_pit_readback(void **state)
 	assert_int_equal(inb(f, 0x43), 0xff);
 }
 
+/* Modes 1 and 5 count from a rising gate (channel 2, port 0x61 bit 0). */
+static void test_pit_gate_triggered(void **state)
+{
+	struct fix *f = *state;
+
+	f->now = 0;
+	outb(f, 0x61, 0x00);
+	outb(f, 0x43, 0xb2); /* channel 2, word, mode 1 */
+	pit_count(f, 0x42, 100);
+	f->now = tns(500);
+	assert_int_equal(inb(f, 0x61) & 0x20, 0x20); /* idle: OUT high */
+	outb(f, 0x61, 0x01); /* trigger */
+	f->now = tns(550);
+	assert_int_equal(inb(f, 0x61) & 0x20, 0);
+	outb(f, 0x43, 0x80);
+	assert_int_equal(pit_read_word(f, 0x42), 50);
+	f->now = tns(600);
+	assert_int_equal(inb(f, 0x61) & 0x20, 0x20);
+	/* Retriggering restarts the one-shot. */
+	outb(f, 0x61, 0x00);
+	outb(f, 0x61, 0x01);
+	f->now = tns(650);
+	assert_int_equal(inb(f, 0x61) & 0x20, 0);
+	f->now = tns(700);
+	assert_int_equal(inb(f, 0x61) & 0x20, 0x20);
+
+	/* Mode 5: a strobe (OUT low for one tick) count ticks after the trigger. */
+	outb(f, 0x61, 0x00);
+	outb(f, 0x43, 0xba);
+	pit_count(f, 0x42, 10);
+	f->now = tns(1000);
+	outb(f, 0x61, 0x01);
+	f->now = tns(1009);
+	assert_int_equal(inb(f, 0x61) & 0x20, 0x20);
+	f->now = tns(1010);
+	assert_int_equal(inb(f, 0x61) & 0x20, 0);
+	f->now = tns(1011);
+	assert_int_equal(inb(f, 0x61) & 0x20, 0x20);
+}
+
+/* irqchip_poll returns the earlier of the PIT's and the APIC timer's. */
+static void test_pit_and_apic_deadlines(void **state)
+{
+	struct fix *f = *state;
+
+	f->now = 0;
+	outb(f, 0x43, 0x34);
+	pit_count(f, 0x40, 1193); /* ~1 ms */
+	lapic_enable(f, 1);
+	lapic_wr(f, 1, 0x320, 0x30);
+	lapic_wr(f, 1, 0x3e0, 0xb);
+	lapic_wr(f, 1, 0x380, 500000);
+	assert_int_equal(irqchip_poll(f->c, 1, 0), 500000);
+	assert_int_equal(irqchip_poll(f->c, 0, 0), tns(1193));
+	assert_int_equal(irqchip_poll(f->c, 1, 500000), tns(1193));
+	assert_int_equal(take_irq(f, 1), 0x30);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +272,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pit_mode0_oneshot, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_pit_channel2_port61, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_pit_readback, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_pit_gate_triggered, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_pit_and_apic_deadlines, fix_setup, fix_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
