@@ -194,6 +194,7 @@ void kit_start(void)
 {
 	serial_init();
 	idt_init();
+	pic_disable();   /* firmware may leave IRQ 0 on, at vector 8 */
 	acpi_init();
 	exit(main());
 }

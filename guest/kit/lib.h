@@ -182,7 +182,8 @@ unsigned lapic_id(void);
 int lapic_send_ipi(unsigned apic_id, uint32_t icr_lo);
 uint32_t ioapic_read(uint64_t base, unsigned reg);
 void ioapic_write(uint64_t base, unsigned reg, uint32_t v);
-/* Masks the legacy 8259 PICs (remapped to 0x20-0x2f first). */
+/* Masks the legacy 8259 PICs (remapped to 0x20-0x2f first); kit_start
+ * does it, so that firmware settings cannot send IRQ 0 to vector 8. */
 void pic_disable(void);
 
 /* --- Symbols of the link script. --- */
