@@ -190,6 +190,35 @@ void exit(int v)
 	halt_forever();
 }
 
+#define PVH_MAGIC 0x336ec578
+
+const char *boot_cmdline(void)
+{
+	uint64_t a = 0;
+	if (boot_proto == BOOT_PVH && *(uint32_t *)boot_info == PVH_MAGIC)
+		a = *(uint64_t *)(boot_info + 16);            /* cmdline_paddr */
+	else if (boot_proto == BOOT_MULTIBOOT && *(uint32_t *)boot_info & 4)
+		a = *(uint32_t *)(boot_info + 16);            /* cmdline */
+	return a && a < 0x100000000ULL ? (const char *)a : "";
+}
+
+uint64_t boot_param(const char *name, uint64_t def)
+{
+	size_t n = strlen(name);
+	for (const char *p = boot_cmdline(); *p; p++) {
+		if ((p != boot_cmdline() && p[-1] != ' ') || memcmp(p, name, n) || p[n] != '=')
+			continue;
+		p += n + 1;
+		if (*p < '0' || *p > '9')
+			return def;
+		uint64_t v = 0;
+		while (*p >= '0' && *p <= '9')
+			v = v * 10 + (uint64_t)(*p++ - '0');
+		return v;
+	}
+	return def;
+}
+
 void kit_start(void)
 {
 	serial_init();

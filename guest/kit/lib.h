@@ -23,6 +23,10 @@ int main(void);
 enum boot_proto { BOOT_PVH = 1, BOOT_MULTIBOOT = 2 };
 extern int boot_proto;
 extern uint64_t boot_info;   /* hvm_start_info or multiboot info address */
+/* The kernel command line the loader passed ("" when none). */
+const char *boot_cmdline(void);
+/* The value of NAME=number in the command line, or def. */
+uint64_t boot_param(const char *name, uint64_t def);
 
 /* --- Port I/O and CPU helpers. --- */
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
