@@ -12,6 +12,7 @@ int main(void)
 	printf("%%lx: %lx %016lx\n", 0x123456789abcdef0ul, 0xfful);
 	printf("%%ld %%lu: %ld %lu\n", -9223372036854775807l - 1, 18446744073709551615ul);
 	printf("%%c: %c%c%c\n", 'v', 'm', 'n');
+	printf("%%p: %p\n", (void *)0x1000);
 	printf("%%%%: 100%%\n");
 	putchar('o');
 	putchar('k');

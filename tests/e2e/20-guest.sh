@@ -10,7 +10,7 @@
 # default: status), qemu_needs_kvm=1.
 set -u
 . "$(dirname "$0")/../lib.sh"
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -57,7 +57,8 @@ qemu_bios=()
 for src in guest/tests/*.c; do
 	name=$(basename "$src" .c)
 	elf=$gbuild/$name.elf
-	status=1 args= qemu_args= qemu_status=unset qemu_needs_kvm=0
+	status=1 args="" qemu_args="" qemu_status=unset qemu_needs_kvm=0
+	# shellcheck disable=SC1090
 	[ -f "guest/tests/$name.conf" ] && . "guest/tests/$name.conf"
 	[ "$qemu_status" = unset ] && qemu_status=$status
 
