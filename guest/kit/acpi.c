@@ -32,7 +32,7 @@ static uint64_t rsdp_find(void)
 {
 	if (boot_proto == BOOT_PVH && boot_info &&
 	    *(uint32_t *)boot_info == PVH_MAGIC) {
-		uint64_t a = *(uint64_t *)(boot_info + 24);   /* rsdp_paddr */
+		uint64_t a = *(uint64_t *)(boot_info + 32);   /* rsdp_paddr */
 		if (a && a < 0x100000000ULL && *(uint64_t *)a == RSDP_SIG)
 			return a;
 	}

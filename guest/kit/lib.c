@@ -196,7 +196,7 @@ const char *boot_cmdline(void)
 {
 	uint64_t a = 0;
 	if (boot_proto == BOOT_PVH && *(uint32_t *)boot_info == PVH_MAGIC)
-		a = *(uint64_t *)(boot_info + 16);            /* cmdline_paddr */
+		a = *(uint64_t *)(boot_info + 24);            /* cmdline_paddr */
 	else if (boot_proto == BOOT_MULTIBOOT && *(uint32_t *)boot_info & 4)
 		a = *(uint32_t *)(boot_info + 16);            /* cmdline */
 	return a && a < 0x100000000ULL ? (const char *)a : "";
