@@ -111,6 +111,7 @@ extern volatile uint64_t trap_resume;
 
 typedef void (*irq_handler_t)(struct trap_frame *f);
 void idt_init(void);
+void idt_load(void);   /* lidt of the kit's IDT (for APs) */
 void idt_set_handler(unsigned vector, irq_handler_t h);
 
 /* --- CPL3 (user.S): runs fn(arg) at CPL3 on the kit's user stack and
@@ -189,8 +190,5 @@ void ioapic_write(uint64_t base, unsigned reg, uint32_t v);
 /* Masks the legacy 8259 PICs (remapped to 0x20-0x2f first); kit_start
  * does it, so that firmware settings cannot send IRQ 0 to vector 8. */
 void pic_disable(void);
-
-/* --- Symbols of the link script. --- */
-extern char __load_start[], __bss_end[];
 
 #endif

@@ -7,7 +7,6 @@
 #include "trampoline.h"
 
 extern char tramp_start[], tramp_end[], tramp_cr3[], tramp_stack[], tramp_entry[];
-void idt_load(void);
 
 static uint8_t ap_stack[16384] __attribute__((aligned(16)));
 static void (*volatile ap_fn)(void);
