@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <zlib.h>
 #include <lz4.h>
 
 #include "boot/boot.h"
@@ -37,6 +38,8 @@ static struct machine *machine_new(uint64_t size)
 	assert_int_equal(gmem_init(&m->mem, size), 0);
 	m->rsdp = RSDP;
 	m->cfg.cmdline = CMDLINE;
+	/* The bzImage tests check the classic path; test_linux_fast_boot the other. */
+	m->cfg.kernel_decompressor = true;
 	return m;
 }
 
@@ -462,6 +465,55 @@ static uint8_t *elf_build(int is64, uint64_t entry, const struct seg *s, unsigne
 		}
 	}
 	return img;
+}
+
+/* Fast boot: a bzImage whose gzip payload is a vmlinux ELF64 linked at
+ * 16 MiB with its entry in the virtual mapping (as Linux's is, 0xffffffff81...)
+ * is loaded at its physical address and entered there, with boot_params. */
+static void test_linux_fast_boot(void **state)
+{
+	enum { VMLINUX_LEN = 0x3000 };
+	const uint64_t virt = 0xffffffff81000000ULL, phys = 0x1000000;
+	struct seg load = { 1, 0x1000, virt, phys, 0x2000, 0x5000, 0x1000 };
+	uint8_t *vmlinux = elf_build(1, virt + 0x40, &load, 1, VMLINUX_LEN);
+	uint8_t *img, *zp, *bz = bz_build();
+	size_t cap = VMLINUX_LEN * 2, zlen;
+	struct machine *m = machine_new(64 * MIB);
+	z_stream z = { 0 };
+
+	(void)state;
+	m->cfg.kernel_decompressor = false;
+	img = calloc(1, BZ_SETUP + 0x100 + cap);
+	assert_non_null(img);
+	memcpy(img, bz, BZ_SETUP);
+	free(bz);
+	assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = vmlinux;
+	z.avail_in = VMLINUX_LEN;
+	z.next_out = img + BZ_SETUP + 0x100;
+	z.avail_out = (uInt)cap - 4;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	deflateEnd(&z);
+	zlen = z.total_out;
+	boot_wr32(img + BZ_SETUP + 0x100 + zlen, VMLINUX_LEN);
+	zlen += 4;
+	boot_wr32(img + 0x24c, (uint32_t)zlen);
+
+	assert_int_equal(boot_linux_load(m, img, BZ_SETUP + 0x100 + zlen, NULL, 0), 0);
+	assert_memory_equal(gp(m, phys, 0x2000), vmlinux + 0x1000, 0x2000);
+	assert_int_equal(g64(m, phys + 0x2000), 0); /* bss zeroed */
+	assert_int_equal(m->boot_state.rip, phys + 0x40);
+	assert_int_equal(m->boot_state.gpr[CPU_RSI], 0x7000);
+	zp = gp(m, 0x7000, 4096);
+	assert_memory_equal(zp + 0x202, "HdrS", 4);
+	assert_int_equal(zp[0x210], 0xff);
+
+	/* A corrupt payload is refused, not booted through the decompressor. */
+	img[BZ_SETUP + 0x100 + 20] ^= 0xff;
+	assert_int_equal(boot_linux_load(m, img, BZ_SETUP + 0x100 + zlen, NULL, 0), -ENOEXEC);
+	free(img);
+	free(vmlinux);
+	machine_free(m);
 }
 
 /* Writes a note at p; returns its size. */
@@ -1051,6 +1103,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_linux_load),
+		cmocka_unit_test(test_linux_fast_boot),
 		cmocka_unit_test(test_linux_placement),
 		cmocka_unit_test(test_linux_initrd_high),
 		cmocka_unit_test(test_linux_bad),

@@ -179,11 +179,25 @@ static void test_uip(void **state)
 	(void)state;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
+		struct timespec now, nap = { 0, 0 };
+		/* Sleep to just before the next second so that a loaded host
+		 * does not make the poll miss the 244 us window every time. */
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_nsec < 999000000 - 300000)
+			nap.tv_nsec = 999000000 - 300000 - now.tv_nsec;
+		nanosleep(&nap, NULL);
 		before = rd(0x00);
 		if (rd(0x0a) & 0x80)
 			break;
+		for (int i = 0; i < 100000; i++) {
+			before = rd(0x00);
+			if (rd(0x0a) & 0x80)
+				break;
+		}
+		if (rd(0x0a) & 0x80)
+			break;
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		assert_true(t.tv_sec - t0.tv_sec < 3);
+		assert_true(t.tv_sec - t0.tv_sec < 10);
 	}
 	while (rd(0x0a) & 0x80)
 		;
