@@ -112,6 +112,40 @@ static void kvm_vm_destroy(struct accel_vm *vm)
 	free(vm);
 }
 
+/* Interrupt routing as the MADT describes it: ISA IRQ n drives PIC pin n
+ * and IOAPIC pin n, except IRQ 0 (the PIT), which is IOAPIC pin 2; pin 2's
+ * own GSI is the PIC cascade. KVM's default sends GSI 0 to pin 0. */
+static int kvm_vm_route_irqs(struct accel_vm *vm)
+{
+	enum { NPINS = 24 };
+	struct kvm_irq_routing *rt;
+	unsigned n = 0;
+	int r;
+
+	rt = calloc(1, sizeof(*rt) + (16 + NPINS) * sizeof(rt->entries[0]));
+	if (!rt)
+		return -ENOMEM;
+	for (unsigned gsi = 0; gsi < 16; gsi++) {
+		if (gsi == 2)
+			continue;
+		rt->entries[n++] = (struct kvm_irq_routing_entry){
+			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+				       gsi % 8 } };
+	}
+	for (unsigned gsi = 0; gsi < NPINS; gsi++) {
+		if (gsi == 2)
+			continue;
+		rt->entries[n++] = (struct kvm_irq_routing_entry){
+			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { KVM_IRQCHIP_IOAPIC, gsi ? gsi : 2 } };
+	}
+	rt->nr = n;
+	r = kvm_ioctl(vm->fd, KVM_SET_GSI_ROUTING, rt);
+	free(rt);
+	return r < 0 ? r : 0;
+}
+
 /* The VM with its in-kernel PIC, IOAPIC and PIT, before any vCPU. */
 static int kvm_vm_setup(struct accel_vm *vm)
 {
@@ -130,6 +164,7 @@ static int kvm_vm_setup(struct accel_vm *vm)
 	if ((r = kvm_ioctl(vm->fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)MEMMAP_KVM_TSS)) < 0 ||
 	    (r = kvm_ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap)) < 0 ||
 	    (r = kvm_ioctl(vm->fd, KVM_CREATE_IRQCHIP, NULL)) < 0 ||
+	    (r = kvm_vm_route_irqs(vm)) < 0 ||
 	    (r = kvm_ioctl(vm->fd, KVM_CREATE_PIT2, &pit)) < 0)
 		return r;
 	if ((r = kvm_ioctl(vm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, NULL)) < 0)
