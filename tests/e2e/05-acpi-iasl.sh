@@ -1,0 +1,62 @@
+#!/bin/bash
+# The ACPI tables checked by ACPICA's own tools: each table of a 2-CPU
+# machine (dumped by the unit test in VMON_ACPI_DUMP mode) must disassemble
+# with `iasl -d` without an error or warning, and the disassembly must
+# compile back with 0 errors and 0 warnings; data tables must compile back
+# to the same bytes (apart from the compiler id and checksum).
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+if ! command -v iasl >/dev/null; then
+	skip "acpi-iasl (iasl not installed: apt-get install acpica-tools)"
+	exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if ! make -s "$BUILD/tests/test_acpi" >"$tmp/build.log" 2>&1 ||
+   ! VMON_ACPI_DUMP=$tmp "$BUILD/tests/test_acpi"; then
+	fail "acpi-iasl: dump the tables"
+	tail -20 "$tmp/build.log"
+	exit 0
+fi
+pass "acpi-iasl: dump the tables"
+
+# Only bytes 10 (checksum) and 29-36 (compiler id, revision) may differ.
+same_bytes() {
+	cmp -l "$1" "$2" 2>&1 | awk '$1 != 10 && ($1 < 29 || $1 > 36) { bad = 1 } END { exit bad }'
+}
+
+for sig in xsdt rsdt facp facs dsdt apic mcfg; do
+	name="acpi-iasl: $sig"
+	dat=$tmp/$sig.dat
+	if [ ! -s "$dat" ]; then
+		fail "$name (not dumped)"
+		continue
+	fi
+	mkdir -p "$tmp/$sig"
+	cp "$dat" "$tmp/$sig/"
+	out=$(cd "$tmp/$sig" && iasl -d "$sig.dat" 2>&1)
+	rc=$?
+	if [ $rc -ne 0 ] || [ ! -s "$tmp/$sig/$sig.dsl" ] ||
+	   grep -qiE 'error|warning|incorrect|invalid|unknown|\*\*\*\*' <<<"$out"; then
+		fail "$name (iasl -d, status $rc)"
+		printf '%s\n' "$out" | tail -20
+		continue
+	fi
+	mkdir -p "$tmp/$sig/rt"
+	cp "$tmp/$sig/$sig.dsl" "$tmp/$sig/rt/"
+	out=$(cd "$tmp/$sig/rt" && iasl "$sig.dsl" 2>&1)
+	rc=$?
+	if [ $rc -ne 0 ] || ! grep -q ' 0 Errors, 0 Warnings' <<<"$out"; then
+		fail "$name (recompile, status $rc)"
+		printf '%s\n' "$out" | tail -20
+		continue
+	fi
+	# The DSDT's AML may be re-encoded (shorter name paths); data tables not.
+	if [ "$sig" != dsdt ] && ! same_bytes "$dat" "$tmp/$sig/rt/$sig.aml"; then
+		fail "$name (recompiled table differs)"
+		cmp -l "$dat" "$tmp/$sig/rt/$sig.aml" | head -10
+		continue
+	fi
+	pass "$name"
+done
