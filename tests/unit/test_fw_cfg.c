@@ -156,7 +156,7 @@ static void test_fw_cfg_files(void **state)
 	assert_int_equal(fw_cfg_add_file(m, "0123456789012345678901234567890123456789012345678901234567",
 					 "x", 1), -EINVAL);
 	for (int i = 3; i < FW_CFG_MAX_FILES; i++) {
-		char name[16];
+		char name[24];
 		snprintf(name, sizeof(name), "opt/f%d", i);
 		assert_int_equal(fw_cfg_add_file(m, name, name, strlen(name)), 0);
 	}
