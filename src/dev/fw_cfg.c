@@ -51,6 +51,9 @@ struct fw_cfg_dir_entry {
 	char name[FW_CFG_NAME_MAX];
 } __attribute__((packed));
 
+/* QEMU's etc/e820 entries are exactly these packed 20-byte records. */
+_Static_assert(sizeof(struct e820_entry) == 20, "etc/e820 layout");
+
 struct fw_cfg_dma_access {
 	uint32_t control, length;   /* big-endian */
 	uint64_t address;
@@ -287,7 +290,6 @@ static int fw_cfg_fill(struct fw_cfg *f, struct machine *m)
 	    (r = fw_cfg_set(f, FW_CFG_MAX_CPUS, &cpus, sizeof(cpus))) ||
 	    (r = fw_cfg_update_dir(f)))
 		return r;
-	/* QEMU's etc/e820 layout is struct e820_entry: u64 addr, u64 size, u32 type. */
 	if ((r = fw_cfg_add(f, "etc/e820", e820, n * sizeof(e820[0]))) ||
 	    (r = fw_cfg_add(f, "opt/org.vmon/cmdline", cmdline, strlen(cmdline))))
 		return r;

@@ -60,3 +60,24 @@ for sig in xsdt rsdt facp facs dsdt apic mcfg; do
 	fi
 	pass "$name"
 done
+
+# ACPICA's interpreter loads the tables and evaluates the objects Linux uses.
+if ! command -v acpiexec >/dev/null; then
+	skip "acpi-iasl: acpiexec (not installed)"
+	exit 0
+fi
+name="acpi-iasl: acpiexec \\_S5 and _CRS"
+out=$(cd "$tmp" && timeout 60 acpiexec -b 'evaluate \_S5; evaluate \_SB.PCI0._CRS; evaluate \_SB.MRES._CRS' \
+	dsdt.dat facp.dat apic.dat mcfg.dat 2>&1)
+rc=$?
+s5=$(awk '/Evaluation of \\_S5/ { on = 1 } on && /\[Integer\]/ { printf "%s ", $NF; if (++n == 4) exit }' <<<"$out")
+if [ $rc -eq 0 ] && ! grep -qiE 'error|warning' <<<"$out" &&
+   grep -q 'Evaluation of \\_S5 returned' <<<"$out" &&
+   [ "$s5" = "0000000000000005 0000000000000005 0000000000000000 0000000000000000 " ] &&
+   grep -q 'Evaluation of \\_SB.PCI0._CRS returned' <<<"$out" &&
+   grep -q 'Evaluation of \\_SB.MRES._CRS returned' <<<"$out"; then
+	pass "$name"
+else
+	fail "$name (status $rc, _S5: $s5)"
+	printf '%s\n' "$out" | grep -iE 'error|warning|evaluat' | head -20
+fi
