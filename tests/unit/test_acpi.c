@@ -1,8 +1,8 @@
 /* Unit tests: the ACPI tables, read back from guest RAM the way a guest
  * finds them (RSDP scan, XSDT/RSDT, FADT pointers), checked at the byte
  * offsets of the ACPI specification. With VMON_ACPI_DUMP=DIR set, it writes
- * every table of a 2-CPU machine to DIR/<signature>.dat instead (for iasl,
- * tests/e2e/05-acpi-iasl.sh). */
+ * every table of a 2-CPU machine to DIR/<signature>.dat instead (for iasl
+ * and Linux, tests/e2e/05-acpi-iasl.sh). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -379,7 +379,8 @@ static void test_aml(void **state)
 	assert_int_equal(aml_eisaid_value("pnp0a08"), 0);
 }
 
-/* VMON_ACPI_DUMP=DIR: every table reachable from the RSDP, one file each. */
+/* VMON_ACPI_DUMP=DIR: every table reachable from the RSDP, one file each,
+ * and area.dat, the start of the BIOS area. */
 static int dump_tables(const char *dir)
 {
 	struct machine m;
@@ -411,6 +412,9 @@ static int dump_tables(const char *dir)
 	out[n] = (typeof(out[0])){ "dsdt", table(&m, rd32(f + 40), "DSDT", &len), 0 };
 	out[n++].len = len;
 	out[n++] = (typeof(out[0])){ "facs", gpa(&m, rd32(f + 36), 64), 64 };
+	/* The first 64 KiB of the BIOS area as the guest sees it (for loading
+	 * at 0xE0000 under another VMM). */
+	out[n++] = (typeof(out[0])){ "area", gpa(&m, MEMMAP_BIOS, 0x10000), 0x10000 };
 	for (unsigned i = 0; i < n; i++) {
 		FILE *fp;
 		snprintf(path, sizeof(path), "%s/%s.dat", dir, out[i].name);
