@@ -1,5 +1,6 @@
 /* The ACPI fixed hardware (PM1a event and control blocks, PM timer) at
  * the ports of the FADT, and the reset register at 0xcf9 (as on the PIIX).
+ * (unless the PCI host bridge decodes 0xcf9 already).
  * The machine is always in ACPI mode (SCI_EN reads 1, no SMI_CMD). Nothing
  * raises an event: there is no power or sleep button, and the timer's
  * carry status is kept for reading but never delivered as an SCI. */
@@ -171,9 +172,9 @@ int acpi_pm_init(struct machine *m)
 	}
 	if ((r = bus_register(&m->bus, BUS_PIO, ACPI_PM1_EVT, PM_BLOCK_LEN, &acpi_pm_ops, pm)))
 		return r;
-	/* 0xcf9 sits inside the dword at 0xcf8: the PCI host bridge must
-	 * claim only 0xcf8 as its own (or forward byte accesses at 0xcf9). */
-	if ((r = bus_register(&m->bus, BUS_PIO, ACPI_RESET, 1, &acpi_pm_reset_ops, pm)) == -EEXIST)
-		log_error("acpi_pm: port 0x%x is taken; the reset register needs it", ACPI_RESET);
-	return r;
+	/* 0xcf9 sits inside CONFIG_ADDRESS at 0xcf8: a PCI host bridge that
+	 * claims 0xcf8-0xcff decodes the reset register itself, as Intel
+	 * chipsets do (src/dev/pci.c). Only where none does is it ours. */
+	r = bus_register(&m->bus, BUS_PIO, ACPI_RESET, 1, &acpi_pm_reset_ops, pm);
+	return r == -EEXIST ? 0 : r;
 }

@@ -191,6 +191,28 @@ static void acpi_seal(void *table)
 	h->checksum = acpi_checksum(table, h->length);
 }
 
+/* INTx of slot s, pin p (0 = INTA) reaches GSI acpi_intx_gsi[(s + p) & 3]:
+ * the routing of the PCI host bridge (pci_intx_gsi in src/dev/pci.c). */
+static const uint8_t acpi_intx_gsi[4] = { 10, 10, 11, 11 };
+
+/* _PRT: one entry per slot and pin, straight to an IOAPIC input. */
+static void acpi_dsdt_prt(struct aml *a)
+{
+	aml_name(a, "_PRT");
+	aml_package(a, 32 * 4);
+	for (unsigned slot = 0; slot < 32; slot++) {
+		for (unsigned pin = 0; pin < 4; pin++) {
+			aml_package(a, 4);
+			aml_integer(a, (uint64_t)slot << 16 | 0xffff); /* any function */
+			aml_integer(a, pin);
+			aml_integer(a, 0);                            /* no link device */
+			aml_integer(a, acpi_intx_gsi[(slot + pin) & 3]);
+			aml_end(a);
+		}
+	}
+	aml_end(a);
+}
+
 static void acpi_dsdt_body(struct aml *a)
 {
 	uint8_t rtbuf[128];
@@ -232,6 +254,7 @@ static void acpi_dsdt_body(struct aml *a)
 		a->overflow = true;
 	aml_name(a, "_CRS");
 	aml_buffer(a, rtbuf, rt.len);
+	acpi_dsdt_prt(a);
 	aml_end(a);
 
 	/* Motherboard resources: Linux trusts an MCFG region only when

@@ -66,8 +66,8 @@ if ! command -v acpiexec >/dev/null; then
 	skip "acpi-iasl: acpiexec (not installed)"
 	exit 0
 fi
-name="acpi-iasl: acpiexec \\_S5 and _CRS"
-out=$(cd "$tmp" && timeout 60 acpiexec -b 'evaluate \_S5; evaluate \_SB.PCI0._CRS; evaluate \_SB.MRES._CRS' \
+name="acpi-iasl: acpiexec \\_S5, _CRS and _PRT"
+out=$(cd "$tmp" && timeout 60 acpiexec -b 'evaluate \_S5; evaluate \_SB.PCI0._CRS; evaluate \_SB.MRES._CRS; evaluate \_SB.PCI0._PRT' \
 	dsdt.dat facp.dat apic.dat mcfg.dat 2>&1)
 rc=$?
 s5=$(awk '/Evaluation of \\_S5/ { on = 1 } on && /\[Integer\]/ { printf "%s ", $NF; if (++n == 4) exit }' <<<"$out")
@@ -75,7 +75,9 @@ if [ $rc -eq 0 ] && ! grep -qiE 'error|warning' <<<"$out" &&
    grep -q 'Evaluation of \\_S5 returned' <<<"$out" &&
    [ "$s5" = "0000000000000005 0000000000000005 0000000000000000 0000000000000000 " ] &&
    grep -q 'Evaluation of \\_SB.PCI0._CRS returned' <<<"$out" &&
-   grep -q 'Evaluation of \\_SB.MRES._CRS returned' <<<"$out"; then
+   grep -q 'Evaluation of \\_SB.MRES._CRS returned' <<<"$out" &&
+   grep -q 'Evaluation of \\_SB.PCI0._PRT returned' <<<"$out" &&
+   grep -q '\[Package\] Contains 128 Elements' <<<"$out"; then
 	pass "$name"
 else
 	fail "$name (status $rc, _S5: $s5)"

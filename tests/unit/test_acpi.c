@@ -292,6 +292,30 @@ static void check_dsdt(struct machine *m)
 	memcpy(ecam + 8, &(uint32_t){ MEMMAP_ECAM_SIZE }, 4);
 	assert_non_null(memfind(d, len, ecam, sizeof(ecam)));
 	assert_non_null(memfind(d, len, "PCI0", 4));
+
+	/* _PRT: 128 entries {slot << 16 | 0xffff, pin, 0, GSI}; check one. */
+	static const uint8_t prt[] = { 0x08, '_', 'P', 'R', 'T', 0x12 };
+	p = memfind(d + 36, len - 36, prt, sizeof(prt));
+	assert_non_null(p);
+	p += sizeof(prt);
+	assert_int_equal(p[0] >> 6, 1);             /* two-byte PkgLength */
+	assert_int_equal(p[2], 128);
+	q = p + 3;
+	for (unsigned i = 0; i < 128; i++) {
+		uint64_t e[4];
+		assert_int_equal(q[0], 0x12);
+		assert_int_equal(q[2], 4);
+		q += 3;
+		for (int k = 0; k < 4; k++) {
+			assert_true((n = aml_int(q, &e[k])) > 0);
+			q += n;
+		}
+		assert_int_equal(e[0], (uint64_t)(i / 4) << 16 | 0xffff);
+		assert_int_equal(e[1], i % 4);
+		assert_int_equal(e[2], 0);
+		/* Slot 1 INTA and slot 0 INTB share GSI 10; slot 2 INTA is 11. */
+		assert_int_equal(e[3], ((i / 4 + i % 4) & 3) < 2 ? 10 : 11);
+	}
 }
 
 static void check_machine(unsigned ncpus)
