@@ -103,20 +103,23 @@ void aml_name(struct aml *a, const char *path)
 
 void aml_integer(struct aml *a, uint64_t v)
 {
-	if (v == 0)
-		aml_byte(a, AML_ZERO);
-	else if (v == 1)
-		aml_byte(a, AML_ONE);
-	else if (v == UINT64_MAX)
-		aml_byte(a, AML_ONES);
-	else if (v <= 0xff)
-		aml_byte(a, AML_BYTE), aml_le(a, v, 1);
-	else if (v <= 0xffff)
-		aml_byte(a, AML_WORD), aml_le(a, v, 2);
-	else if (v <= 0xffffffff)
-		aml_byte(a, AML_DWORD), aml_le(a, v, 4);
-	else
-		aml_byte(a, AML_QWORD), aml_le(a, v, 8);
+	/* The shortest encoding: a one-byte constant, else the smallest prefix. */
+	static const struct { uint64_t max; uint8_t op, bytes; } forms[] = {
+		{ 0xff, AML_BYTE, 1 }, { 0xffff, AML_WORD, 2 },
+		{ 0xffffffff, AML_DWORD, 4 }, { UINT64_MAX, AML_QWORD, 8 },
+	};
+
+	if (v == 0 || v == 1 || v == UINT64_MAX) {
+		aml_byte(a, v == 0 ? AML_ZERO : v == 1 ? AML_ONE : AML_ONES);
+		return;
+	}
+	for (unsigned i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		if (v <= forms[i].max) {
+			aml_byte(a, forms[i].op);
+			aml_le(a, v, forms[i].bytes);
+			return;
+		}
+	}
 }
 
 void aml_string(struct aml *a, const char *s)
