@@ -4,6 +4,7 @@
 #include "accel/kvm/kvm.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -258,40 +259,45 @@ static int kvm_xcr0_set(struct accel_vcpu *v, const struct cpu_state *s)
 	return r < 0 ? r : 0;
 }
 
+/* struct kvm_msrs with room for its entries (same layout, spelled out:
+ * a flexible array member may not sit inside another struct in ISO C). */
 struct kvm_msr_buf {
-	struct kvm_msrs h;
+	__u32 nmsrs, pad;
 	struct kvm_msr_entry e[KVM_STATE_MAX_MSRS];
 };
+
+_Static_assert(offsetof(struct kvm_msr_buf, e) == offsetof(struct kvm_msrs, entries),
+	       "kvm_msr_buf must match struct kvm_msrs");
 
 /* KVM_GET/SET_MSRS return how many MSRs they did; fewer is a failure. */
 static int kvm_msrs_get(struct accel_vcpu *v, struct cpu_state *s)
 {
-	struct kvm_msr_buf b = { .h.nmsrs = v->vm->nmsrs };
+	struct kvm_msr_buf b = { .nmsrs = v->vm->nmsrs };
 	int r;
 
-	for (unsigned i = 0; i < b.h.nmsrs; i++)
+	for (unsigned i = 0; i < b.nmsrs; i++)
 		b.e[i].index = kvm_state_msrs[v->vm->msrs[i]].index;
 	if ((r = kvm_ioctl(v->fd, KVM_GET_MSRS, &b)) < 0)
 		return r;
-	if ((unsigned)r != b.h.nmsrs)
+	if ((unsigned)r != b.nmsrs)
 		return -EIO;
-	for (unsigned i = 0; i < b.h.nmsrs; i++)
+	for (unsigned i = 0; i < b.nmsrs; i++)
 		*kvm_msr_field(s, v->vm->msrs[i]) = b.e[i].data;
 	return 0;
 }
 
 static int kvm_msrs_set(struct accel_vcpu *v, const struct cpu_state *s)
 {
-	struct kvm_msr_buf b = { .h.nmsrs = v->vm->nmsrs };
+	struct kvm_msr_buf b = { .nmsrs = v->vm->nmsrs };
 	int r;
 
-	for (unsigned i = 0; i < b.h.nmsrs; i++) {
+	for (unsigned i = 0; i < b.nmsrs; i++) {
 		b.e[i].index = kvm_state_msrs[v->vm->msrs[i]].index;
 		b.e[i].data = *kvm_msr_field((struct cpu_state *)s, v->vm->msrs[i]);
 	}
 	if ((r = kvm_ioctl(v->fd, KVM_SET_MSRS, &b)) < 0)
 		return r;
-	return (unsigned)r == b.h.nmsrs ? 0 : -EINVAL;
+	return (unsigned)r == b.nmsrs ? 0 : -EINVAL;
 }
 
 static const uint32_t kvm_mp_states[] = {
