@@ -62,6 +62,17 @@ struct fb_run {
 	int status;
 };
 
+/* The monitor being measured: killed with us, never left running alone. */
+static volatile pid_t fb_child;
+
+static void fb_on_signal(int sig)
+{
+	if (fb_child > 0)
+		kill(fb_child, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static double fb_now_ms(clockid_t clk)
 {
 	struct timespec ts;
@@ -175,6 +186,7 @@ static int fb_run_once(const struct fb_opts *o, struct fb_run *r)
 	}
 	t0 = fb_now_ms(CLOCK_MONOTONIC);
 	pid = fb_spawn(o->argv, in[0], fds[1]);
+	fb_child = pid;
 	close(fds[1]);
 	close(in[0]);
 	if (pid < 0) {
@@ -344,6 +356,9 @@ int main(int argc, char **argv)
 		return fb_usage();
 	o.argv = argv + optind;
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, fb_on_signal);
+	signal(SIGINT, fb_on_signal);
+	signal(SIGHUP, fb_on_signal);
 	for (int i = 0; i < o.runs; i++) {
 		if (fb_run_once(&o, &runs[i]))
 			return 1;

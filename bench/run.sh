@@ -56,13 +56,15 @@ vmon_cmd=("$VMON" run --accel "$accel" --mem "${mem}M" --console stdio)
 # measure NAME RESULTVAR FIRSTBYTE-ARGS -- COMMAND...: the median line, or
 # "fail" with the reason kept in $out/NAME.err.
 measure() {
-	local name=$1 var=$2 line
+	local name=$1 var=$2 line rc
 	shift 2
 	echo "bench: $name" >&2
-	if "$fb" "$@" > "$out/$name.runs" 2> "$out/$name.err" &&
-		line=$(grep '^median ' "$out/$name.runs"); then
+	"$fb" "$@" > "$out/$name.runs" 2> "$out/$name.err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && line=$(grep '^median ' "$out/$name.runs"); then
 		printf -v "$var" '%s' "$line"
 	else
+		[ "$rc" -le 128 ] || echo "firstbyte was killed by signal $((rc - 128))" >> "$out/$name.err"
 		printf -v "$var" 'fail'
 	fi
 }
@@ -123,7 +125,8 @@ for m in vmon qemu; do
 	for p in hello pio; do
 		v=${p}_$m
 		[ "${!v}" = fail ] || continue
-		notes+=("- $m failed on $p: $(grep -v '^$' "$out/$m-$p.err" | tail -n 1)")
+		notes+=("- $m failed on $p: $(grep -v -e '^$' -e 'warning: host doesn' "$out/$m-$p.err" |
+			tail -n 2 | paste -sd ';' | sed 's/;/; /g')")
 	done
 done
 
