@@ -3,6 +3,10 @@
  *   first_byte_ms      process start (just before fork) to the first serial byte
  *   cpu_first_byte_ms  the child's user+sys CPU time (all threads) at that byte
  *   cpu_total_ms       the child's user+sys CPU time to its exit
+ *   user_total_ms      the user-space part of that (work done in the host
+ *                      kernel for the guest, e.g. KVM_RUN, counts as sys;
+ *                      the kernel splits user/sys by tick samples, so it is
+ *                      coarse for short runs)
  *   start_end_ms       time from the first START marker to the first END
  *                      marker on the serial (-s/-e), minus the sampling pause
  *   rss_kib, guest_kib, overhead_kib (with -m)
@@ -12,7 +16,9 @@
  *                      mapping (the anonymous mapping of at least -m MiB
  *                      closest to that size, from /proc/PID/smaps), and
  *                      their difference
- *   peak_overhead_kib  the child's peak RSS (wait4's ru_maxrss) minus guest_kib
+ *   hwm_kib            VmHWM at the sample
+ *   peak_overhead_kib  the child's peak RSS (the larger of wait4's ru_maxrss
+ *                      and hwm_kib) minus guest_kib
  * and ends with one line "median KEY=VALUE ..." over the runs.
  *
  * Usage: firstbyte [-n RUNS] [-t SECONDS] [-x STATUS] [-m MIB] [-s START]
@@ -40,13 +46,13 @@
 #define FB_OUT_MAX (1 << 20)
 
 enum fb_metric {
-	FB_FIRST_BYTE, FB_CPU_FIRST_BYTE, FB_CPU_TOTAL, FB_START_END,
-	FB_RSS, FB_GUEST, FB_OVERHEAD, FB_PEAK_OVERHEAD, FB_NMETRICS
+	FB_FIRST_BYTE, FB_CPU_FIRST_BYTE, FB_CPU_TOTAL, FB_USER_TOTAL, FB_START_END,
+	FB_RSS, FB_HWM, FB_GUEST, FB_OVERHEAD, FB_PEAK_OVERHEAD, FB_NMETRICS
 };
 
 static const char *const fb_names[FB_NMETRICS] = {
-	"first_byte_ms", "cpu_first_byte_ms", "cpu_total_ms", "start_end_ms",
-	"rss_kib", "guest_kib", "overhead_kib", "peak_overhead_kib",
+	"first_byte_ms", "cpu_first_byte_ms", "cpu_total_ms", "user_total_ms", "start_end_ms",
+	"rss_kib", "hwm_kib", "guest_kib", "overhead_kib", "peak_overhead_kib",
 };
 
 struct fb_opts {
@@ -96,6 +102,8 @@ static void fb_sample_memory(pid_t pid, long mem_kib, struct fb_run *r)
 		while (fgets(line, sizeof(line), f))
 			if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
 				r->v[FB_RSS] = v;
+			else if (sscanf(line, "VmHWM: %ld kB", &v) == 1)
+				r->v[FB_HWM] = v;
 		fclose(f);
 	}
 	if (mem_kib <= 0)
@@ -262,8 +270,10 @@ static int fb_run_once(const struct fb_opts *o, struct fb_run *r)
 	}
 	r->v[FB_CPU_TOTAL] = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
 			     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+	r->v[FB_USER_TOTAL] = ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3;
 	if (!isnan(r->v[FB_GUEST]))
-		r->v[FB_PEAK_OVERHEAD] = ru.ru_maxrss - r->v[FB_GUEST];
+		r->v[FB_PEAK_OVERHEAD] = fmax(ru.ru_maxrss, isnan(r->v[FB_HWM]) ? 0 : r->v[FB_HWM]) -
+					 r->v[FB_GUEST];
 	if (!isnan(t_end))
 		r->v[FB_START_END] = t_end - t_start - pause;
 	if (o->log) {

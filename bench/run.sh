@@ -27,8 +27,9 @@ die() { echo "bench: $*" >&2; exit 1; }
 mkdir -p "$out"
 gcc -std=gnu17 -Wall -Wextra -Werror -O2 -o "$fb" bench/firstbyte.c -lm ||
 	die "cannot build bench/firstbyte.c"
-[ -f "$hello" ] && [ -f "$pio" ] ||
+if [ ! -f "$hello" ] || [ ! -f "$pio" ]; then
 	die "$hello or $pio is missing (make guest-programs builds them)"
+fi
 qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 is not installed"
 
 if [ -n "${BENCH_ACCEL:-}" ]; then
@@ -48,7 +49,9 @@ esac
 # firmware tables and no timers: microvm without option ROMs, legacy PIT/PIC,
 # RTC or ACPI (each of these made the first byte later here), the ISA serial
 # port and isa-debug-exit. The kernel is entered through its PVH note.
-qemu_cmd=("$qemu" -M microvm,x-option-roms=off,pit=off,pic=off,rtc=off,acpi=off
+qemu_machine=microvm,x-option-roms=off,pit=off,pic=off,rtc=off,acpi=off
+# shellcheck disable=SC2054 # commas inside QEMU option values
+qemu_cmd=("$qemu" -M "$qemu_machine"
 	"${qaccel[@]}" -m "${mem}M" -smp 1 -nodefaults -no-user-config -display none
 	-serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4)
 vmon_cmd=("$VMON" run --accel "$accel" --mem "${mem}M" --console stdio)
@@ -72,6 +75,7 @@ measure() {
 # get LINE KEY: a value from a median line, empty when absent.
 get() { [ "$1" != fail ] && printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
+hello_vmon=fail hello_qemu=fail pio_vmon=fail pio_qemu=fail
 for m in vmon qemu; do
 	if [ "$m" = vmon ]; then
 		cmd=("${vmon_cmd[@]}") kopt=--kernel aopt=--append

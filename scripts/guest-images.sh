@@ -127,8 +127,9 @@ else
 	poff=$(le32 "$bzimage" $((0x248)))
 	plen=$(le32 "$bzimage" $((0x24c)))
 	start=$(( (sects + 1) * 512 + poff ))
-	[ "$plen" -gt 4 ] && [ $((start + plen)) -le "$(stat -c %s "$bzimage")" ] ||
+	if [ "$plen" -le 4 ] || [ $((start + plen)) -gt "$(stat -c %s "$bzimage")" ]; then
 		die "$bzimage: payload $start+$plen lies outside the file"
+	fi
 	magic=$(od -An -tx1 -j "$start" -N4 "$bzimage" | tr -d ' ')
 	[ "$magic" = 02214c18 ] || die "$bzimage: payload is not lz4 (magic $magic); extend this script"
 	size=$(le32 "$bzimage" $((start + plen - 4)))
