@@ -17,9 +17,10 @@
 #   - vmon.run=<base64 of a shell script> from the kernel command line, if
 #     given: the way tests inject commands without rebuilding the initramfs,
 #     e.g. --append "console=ttyS0 vmon.run=$(printf 'uname -r; poweroff\n' | base64 -w0)";
-#   - an interactive shell on the console (setsid cttyhack sh, job control works).
-# When the shell exits (or poweroff/halt/reboot is typed) the guest powers off
-# with poweroff -f (reboot -f for reboot).
+#   - an interactive shell on the console (setsid cttyhack sh: it has the
+#     console as its controlling tty, so job control and ^C work).
+# When the shell exits the guest powers off (poweroff -f). poweroff, halt
+# and reboot typed in the shell or used in those scripts act at once.
 set -euo pipefail
 
 out=${1:-build/images}
@@ -240,25 +241,34 @@ while read -r mod; do
 	[ -n "$mod" ] || continue
 	err=$(insmod "$mod" 2>&1) || echo "vmon guest: insmod ${mod##*/} failed: $err"
 done < /etc/modules-order
-# busybox poweroff/halt/reboot signal PID 1 (USR2/USR1/TERM): honour them.
+# PID 1 is this shell: it runs each command below in the foreground (a
+# background job would start with ^C ignored, and keep it so), and a shell
+# acts on busybox poweroff's signal to PID 1 only once that command ends.
+# So the scripts and the interactive shell get functions that power off
+# at once (/etc/vmon-power.sh); the traps catch the rest.
 trap 'poweroff -f' USR1 USR2
 trap 'reboot -f' TERM
-[ -f /etc/rc.local ] && sh /etc/rc.local
+[ -f /etc/rc.local ] && sh -c '. /etc/vmon-power.sh; . /etc/rc.local'
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	vmon.run=*)
 		if echo "${arg#vmon.run=}" | base64 -d > /tmp/vmon-run.sh; then
-			sh /tmp/vmon-run.sh
+			sh -c '. /etc/vmon-power.sh; . /tmp/vmon-run.sh'
 		else
 			echo "vmon guest: vmon.run is not valid base64"
 		fi ;;
 	esac
 done
-# In the background so that the traps above run while we wait.
-setsid cttyhack sh -l </dev/console >/dev/console 2>&1 &
-wait $!
+setsid cttyhack sh -l </dev/console >/dev/console 2>&1
 poweroff -f
 EOF
+	cat > "$stage/etc/vmon-power.sh" <<'EOF'
+# poweroff, halt and reboot act at once: PID 1 is a plain shell (see /init).
+poweroff() { sync; busybox poweroff -f; }
+halt() { sync; busybox halt -f; }
+reboot() { sync; busybox reboot -f; }
+EOF
+	printf '. /etc/vmon-power.sh\n' > "$stage/etc/profile"
 	chmod 755 "$stage/init"
 	echo "vmon" > "$stage/etc/hostname"
 	printf 'root:x:0:0:root:/root:/bin/sh\n' > "$stage/etc/passwd"
