@@ -180,12 +180,12 @@ modules_in_order() {
 	done
 }
 
-# cpio_node NAME MODE MAJOR MINOR: one newc archive member for a device
+# cpio_node NAME INO MODE MAJOR MINOR: one newc archive member for a device
 # node, written by hand so that building the initramfs needs no root.
 cpio_node() {
 	local name=$1 n=$((${#1} + 1)) pad
 	printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%s\0' \
-		"$2" "$2" 0 0 1 0 0 0 0 "$3" "$4" "$n" 0 "$name"
+		"$2" "$3" 0 0 1 0 0 0 0 "$4" "$5" "$n" 0 "$name"
 	pad=$(( (4 - (110 + n) % 4) % 4 ))
 	head -c "$pad" /dev/zero
 }
@@ -279,8 +279,8 @@ EOF
 	{
 		(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
 			cpio -o -H newc --owner=0:0 --quiet)
-		cpio_node dev/console $((0020000 | 0600)) 5 1
-		cpio_node TRAILER!!! 0 0 0
+		cpio_node dev/console 1 $((0020000 | 0600)) 5 1
+		cpio_node TRAILER!!! 0 0 0 0
 	} | gzip -9 -n > "$out/initramfs.cpio.gz.tmp"
 	mv -f "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
 fi

@@ -4,6 +4,7 @@
 # vmlinux through its PVH entry -- to the banner, run commands, power off.
 set -u
 . "$(dirname "$0")/../lib.sh"
+cd "$(dirname "$0")/../.." || exit 1
 img=$BUILD/images
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -125,6 +126,12 @@ echo "bzImage boot, typed commands, poweroff: $(( ($(date +%s%N) - start) / 1000
 booted "guest images: vmlinuz boots under QEMU TCG, shell runs typed commands, Ctrl-C, poweroff" \
 	"^interrupted\$" \
 	"vmon guest: $kver" "Linux [(]none[)] $kver .* x86_64" "^1\$" "reboot: Power down"
+# /dev/console comes from the hand-written second cpio archive.
+if grep -q 'unable to open an initial console' "$tmp/out"; then
+	fail "guest images: the kernel opens /dev/console for init"
+else
+	pass "guest images: the kernel opens /dev/console for init"
+fi
 if grep -q 'insmod .* failed' "$tmp/out"; then
 	fail "guest images: every module loads"
 	grep 'insmod .* failed' "$tmp/out"
