@@ -38,11 +38,22 @@ want_modules="virtio virtio_ring virtio_pci virtio_pci_modern_dev virtio_pci_leg
 say() { echo "guest-images: $*"; }
 die() { echo "guest-images: $*" >&2; exit 1; }
 
-# fresh FILE: FILE exists, is not empty and is newer than this script.
-fresh() { [ -s "$1" ] && [ "$1" -nt "$script" ]; }
+# fresh FILE: FILE exists, is not empty and is newer than this script (and,
+# once the kernel is extracted, than that extraction: outputs from an older
+# kernel package are remade together).
+from=
+fresh() { [ -s "$1" ] && [ "$1" -nt "$script" ] && { [ -z "$from" ] || [ "$1" -nt "$from" ]; }; }
+
+# An interrupted run leaves no half-written output or download behind.
+dl=
+cleanup() {
+	rm -f "$out"/vmlinuz.tmp "$out"/vmlinux.tmp "$out"/initramfs.cpio.gz.tmp
+	[ -z "$dl" ] || rm -rf "$dl"
+}
+trap cleanup EXIT
 
 mkdir -p "$cache"
-trap 'rm -f "$out"/vmlinuz.tmp "$out"/vmlinux.tmp "$out"/initramfs.cpio.gz.tmp' EXIT
+[ ! -e "$cache/root/.from" ] || from=$cache/root/.from
 if fresh "$out/vmlinuz" && fresh "$out/vmlinux" && fresh "$out/initramfs.cpio.gz"; then
 	say "$out: vmlinuz, vmlinux, initramfs.cpio.gz up to date"
 	exit 0
@@ -73,8 +84,8 @@ if [ -n "$pkg" ]; then
 		sandbox=()
 		[ "$(id -u)" -ne 0 ] || sandbox=(-o APT::Sandbox::User=root)
 		(cd "$dl" && apt-get download -q "${sandbox[@]}" "$pkg" >/dev/null) ||
-			{ rm -rf "$dl"; die "apt-get download $pkg failed"; }
-		mv "$dl"/*.deb "$cache/" && rmdir "$dl"
+			die "apt-get download $pkg failed"
+		mv "$dl"/*.deb "$cache/" && rmdir "$dl" && dl=
 		deb=$(ls -t "$cache/${pkg}"_*.deb | head -n 1)
 	fi
 else
@@ -92,14 +103,14 @@ if [ ! -e "$root/.from" ] || [ "$(cat "$root/.from")" != "$(basename "$deb")" ];
 	depmod -b "$root" "$kver"
 	basename "$deb" > "$root/.from"
 fi
+from=$root/.from
 kver=$(ls "$root/lib/modules")
 [ "$(echo "$kver" | wc -l)" -eq 1 ] || die "$deb: expected one kernel, found: $kver"
 moddir=$root/lib/modules/$kver
 bzimage=$root/boot/vmlinuz-$kver
 [ -f "$bzimage" ] || die "$deb: no boot/vmlinuz-$kver"
 
-# install_file SRC DST: copy through a temporary name, so that an
-# interrupted run leaves no half-written output.
+# install_file SRC DST: copy through a temporary name.
 install_file() { cp "$1" "$2.tmp" && mv -f "$2.tmp" "$2"; }
 
 if fresh "$out/vmlinuz"; then
