@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "block/disk_opts.h"
 #include "cli/cli.h"
 #include "machine/machine.h"
 #include "util/log.h"
@@ -28,6 +29,10 @@ static const char run_usage[] =
 	"  -c, --cpus N          number of vCPUs (default 1, at most %d)\n"
 	"      --accel NAME      kvm, emu or auto (default auto)\n"
 	"      --console SPEC    stdio (default), none or file:PATH\n"
+	"      --disk PATH[,readonly=on][,serial=ID]\n"
+	"                        a raw disk image (size a multiple of 512) as a virtio-blk\n"
+	"                        PCI device; up to %d, each locked against other writers;\n"
+	"                        ID (at most 20 characters) is what the guest reads as serial\n"
 	"  -v, --verbose         more messages on stderr\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -104,14 +109,18 @@ int cli_run(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "accel", required_argument, NULL, 'A' },
 		{ "console", required_argument, NULL, 'C' },
+		{ "disk", required_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	static struct disk_opts disks[DISK_MAX];
 	struct machine_config cfg = {
 		.cmdline = "", .mem_size = 256ULL << 20, .ncpus = 1, .console = "stdio",
+		.disks = disks,
 	};
 	const char *accel = "auto", *why;
+	char err[128];
 	struct machine *m;
 	uint64_t v;
 	int c, r, status;
@@ -145,9 +154,18 @@ int cli_run(int argc, char **argv)
 			break;
 		case 'A': accel = optarg; break;
 		case 'C': cfg.console = optarg; break;
+		case 'D':
+			if (cfg.ndisks == DISK_MAX) {
+				fprintf(stderr, "vmon: --disk %s: at most %d disks\n", optarg, DISK_MAX);
+				return VMON_EXIT_USAGE;
+			}
+			if (disk_opts_parse(optarg, &disks[cfg.ndisks], err, sizeof(err)))
+				return run_bad("--disk %s", optarg, err);
+			cfg.ndisks++;
+			break;
 		case 'v': log_verbose = true; break;
 		case 'h':
-			printf(run_usage, MACHINE_MAX_CPUS);
+			printf(run_usage, MACHINE_MAX_CPUS, DISK_MAX);
 			return 0;
 		case ':':
 			fprintf(stderr, "vmon: %s needs a value\n", argv[optind - 1]);
