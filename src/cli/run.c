@@ -28,6 +28,8 @@ static const char run_usage[] =
 	"  -c, --cpus N          number of vCPUs (default 1, at most %d)\n"
 	"      --accel NAME      kvm, emu or auto (default auto)\n"
 	"      --console SPEC    stdio (default), none or file:PATH\n"
+	"      --vconsole SPEC   add a virtio-console (hvc0) on stdio, none or file:PATH\n"
+	"      --rng             add a virtio-rng device (entropy from the host)\n"
 	"  -v, --verbose         more messages on stderr\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -104,6 +106,8 @@ int cli_run(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "accel", required_argument, NULL, 'A' },
 		{ "console", required_argument, NULL, 'C' },
+		{ "vconsole", required_argument, NULL, 'V' },
+		{ "rng", no_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -145,6 +149,8 @@ int cli_run(int argc, char **argv)
 			break;
 		case 'A': accel = optarg; break;
 		case 'C': cfg.console = optarg; break;
+		case 'V': cfg.vconsole = optarg; break;
+		case 'R': cfg.rng = true; break;
 		case 'v': log_verbose = true; break;
 		case 'h':
 			printf(run_usage, MACHINE_MAX_CPUS);
@@ -173,6 +179,12 @@ int cli_run(int argc, char **argv)
 	if (strcmp(cfg.console, "stdio") && strcmp(cfg.console, "none") &&
 	    (strncmp(cfg.console, "file:", 5) || !cfg.console[5]))
 		return run_bad("--console %s", cfg.console, "expected stdio, none or file:PATH");
+	if (cfg.vconsole && strcmp(cfg.vconsole, "stdio") && strcmp(cfg.vconsole, "none") &&
+	    (strncmp(cfg.vconsole, "file:", 5) || !cfg.vconsole[5]))
+		return run_bad("--vconsole %s", cfg.vconsole, "expected stdio, none or file:PATH");
+	if (cfg.vconsole && !strcmp(cfg.vconsole, "stdio") && !strcmp(cfg.console, "stdio"))
+		return run_bad("--vconsole %s", cfg.vconsole,
+			       "stdio is the serial console's already (use --console none or file:PATH)");
 	if (!strcmp(accel, "auto"))
 		cfg.accel = run_auto_accel();
 	else if (!(cfg.accel = accel_find(accel)))

@@ -23,6 +23,8 @@ struct machine_config {
 	const struct accel_ops *accel;
 	const char *console;   /* stdio | none | file:PATH */
 	bool kernel_decompressor; /* run the bzImage's own decompressor (no host decompression) */
+	bool rng;              /* a virtio-rng device */
+	const char *vconsole;  /* a virtio-console on this chardev spec, or NULL */
 };
 
 struct machine_vcpu {
