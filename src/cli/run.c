@@ -33,6 +33,8 @@ static const char run_usage[] =
 	"                        a raw disk image (size a multiple of 512) as a virtio-blk\n"
 	"                        PCI device; up to %d, each locked against other writers;\n"
 	"                        ID (at most 20 characters) is what the guest reads as serial\n"
+	"      --vconsole SPEC   add a virtio-console (hvc0) on stdio, none or file:PATH\n"
+	"      --rng             add a virtio-rng device (entropy from the host)\n"
 	"  -v, --verbose         more messages on stderr\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -110,6 +112,8 @@ int cli_run(int argc, char **argv)
 		{ "accel", required_argument, NULL, 'A' },
 		{ "console", required_argument, NULL, 'C' },
 		{ "disk", required_argument, NULL, 'D' },
+		{ "vconsole", required_argument, NULL, 'V' },
+		{ "rng", no_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -163,6 +167,8 @@ int cli_run(int argc, char **argv)
 				return run_bad("--disk %s", optarg, err);
 			cfg.ndisks++;
 			break;
+		case 'V': cfg.vconsole = optarg; break;
+		case 'R': cfg.rng = true; break;
 		case 'v': log_verbose = true; break;
 		case 'h':
 			printf(run_usage, MACHINE_MAX_CPUS, DISK_MAX);
@@ -191,6 +197,12 @@ int cli_run(int argc, char **argv)
 	if (strcmp(cfg.console, "stdio") && strcmp(cfg.console, "none") &&
 	    (strncmp(cfg.console, "file:", 5) || !cfg.console[5]))
 		return run_bad("--console %s", cfg.console, "expected stdio, none or file:PATH");
+	if (cfg.vconsole && strcmp(cfg.vconsole, "stdio") && strcmp(cfg.vconsole, "none") &&
+	    (strncmp(cfg.vconsole, "file:", 5) || !cfg.vconsole[5]))
+		return run_bad("--vconsole %s", cfg.vconsole, "expected stdio, none or file:PATH");
+	if (cfg.vconsole && !strcmp(cfg.vconsole, "stdio") && !strcmp(cfg.console, "stdio"))
+		return run_bad("--vconsole %s", cfg.vconsole,
+			       "stdio is the serial console's already (use --console none or file:PATH)");
 	if (!strcmp(accel, "auto"))
 		cfg.accel = run_auto_accel();
 	else if (!(cfg.accel = accel_find(accel)))

@@ -9,6 +9,7 @@
 #include "boot/boot.h"
 #include "char/chardev.h"
 #include "dev/devices.h"
+#include "dev/virtio/virtio_devices.h"
 #include "machine/acpi.h"
 #include "machine/memmap.h"
 #include "util/iothread.h"
@@ -113,6 +114,16 @@ int machine_create(struct machine *m, const struct machine_config *cfg)
 			log_error("cannot create a device: %s", strerror(-r));
 			return VMON_EXIT_HOST;
 		}
+	}
+	/* Devices the command line asked for, on PCI after the fixed ones. */
+	if (cfg->rng && (r = virtio_rng_init(m))) {
+		log_error("cannot create the virtio-rng device: %s", strerror(-r));
+		return VMON_EXIT_HOST;
+	}
+	if (cfg->vconsole && (r = virtio_console_init(m, cfg->vconsole))) {
+		log_error("--vconsole %s: %s", cfg->vconsole,
+			  r == -EINVAL ? "expected stdio, none or file:PATH" : strerror(-r));
+		return r == -EINVAL ? VMON_EXIT_USAGE : VMON_EXIT_HOST;
 	}
 	if ((r = machine_create_vcpus(m))) {
 		log_error("%s: cannot create the vCPUs: %s", m->accel->name, strerror(-r));

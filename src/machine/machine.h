@@ -26,6 +26,8 @@ struct machine_config {
 	bool kernel_decompressor; /* run the bzImage's own decompressor (no host decompression) */
 	const struct disk_opts *disks; /* --disk: one virtio-blk device each */
 	unsigned ndisks;
+	bool rng;              /* a virtio-rng device */
+	const char *vconsole;  /* a virtio-console on this chardev spec, or NULL */
 };
 
 struct machine_vcpu {
