@@ -9,6 +9,8 @@
 #include "boot/boot.h"
 #include "char/chardev.h"
 #include "dev/devices.h"
+#include "block/disk_opts.h"
+#include "dev/virtio/virtio_blk.h"
 #include "dev/virtio/virtio_devices.h"
 #include "machine/acpi.h"
 #include "machine/memmap.h"
@@ -124,6 +126,13 @@ int machine_create(struct machine *m, const struct machine_config *cfg)
 		log_error("--vconsole %s: %s", cfg->vconsole,
 			  r == -EINVAL ? "expected stdio, none or file:PATH" : strerror(-r));
 		return r == -EINVAL ? VMON_EXIT_USAGE : VMON_EXIT_HOST;
+	}
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		const char *why;
+		if ((r = virtio_blk_create(m, &cfg->disks[i], &why))) {
+			log_error("--disk %s: %s", cfg->disks[i].path, why ? why : strerror(-r));
+			return why ? VMON_EXIT_USAGE : VMON_EXIT_HOST;
+		}
 	}
 	if ((r = machine_create_vcpus(m))) {
 		log_error("%s: cannot create the vCPUs: %s", m->accel->name, strerror(-r));

@@ -14,7 +14,10 @@
  *
  * Locking: vb->lock serialises popping and pushing of the queue and the
  * in-flight count; configuration accesses use atomics only, so they never
- * wait for a request. */
+ * wait for a request. Completions do not take the transport's run lock: a
+ * reset (which holds it) waits in vblk_reset until every request in flight
+ * has completed, and those completions, seeing the new generation, push
+ * nothing. Lock order: run_lock, vb->lock, the transport's lock. */
 #include "dev/virtio/virtio_blk.h"
 
 #include <assert.h>
@@ -29,6 +32,7 @@
 #include "block/block.h"
 #include "block/disk_opts.h"
 #include "dev/virtio/virtio.h"
+#include "dev/virtio/virtio_dev.h" /* virtio_pci_needs_reset: not in virtio.h yet */
 #include "machine/machine.h"
 #include "util/log.h"
 
@@ -340,14 +344,16 @@ static void vblk_process(struct virtio_blk *vb)
 		vb->inflight++;
 		rq->status = vblk_status_byte(&rq->e);
 		if (!rq->status) {
-			/* No byte to put a status in: nothing can be answered.
-			 * The buffers go back unused. */
-			log_guest("virtio-blk: request without a writable status byte");
-			virtq_push(vb->dev, 0, &rq->e, 0);
+			/* Nowhere to put a status: the driver is broken, and
+			 * the device says so (5.2.6.1: the status is the last
+			 * byte of the writable part). */
+			pthread_mutex_lock(&vb->dev->lock);
+			virtio_pci_needs_reset(vb->dev, "virtio-blk request without a writable "
+					       "status byte");
+			pthread_mutex_unlock(&vb->dev->lock);
 			vb->spare = rq;
 			vb->inflight--;
-			pushed = true;
-			continue;
+			break;
 		}
 		rq->in_len = 1;
 		if ((r = vblk_start(vb, rq)) >= 0) {
