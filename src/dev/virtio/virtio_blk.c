@@ -502,3 +502,10 @@ int virtio_blk_create(struct machine *m, const struct disk_opts *o, const char *
 	 * torn down anyway). */
 	return machine_add_device(m, "virtio-blk-disk", vb, vblk_destroy);
 }
+
+struct virtio_dev *virtio_blk_dev(struct machine *m)
+{
+	struct virtio_blk *vb = machine_device(m, "virtio-blk-disk");
+
+	return vb ? vb->dev : NULL;
+}
