@@ -98,7 +98,6 @@ struct virtio_blk {
 	atomic_uchar writeback;      /* the configuration's writeback field */
 
 	/* Host plumbing. */
-	struct virtio_dev_ops ops;   /* this disk's features */
 	struct virtio_dev *dev;
 	struct block *blk;
 	char serial[DISK_SERIAL_MAX]; /* NUL-padded, not terminated when 20 long */
@@ -450,6 +449,7 @@ static void vblk_destroy(void *state)
 
 int virtio_blk_create(struct machine *m, const struct disk_opts *o, const char **why)
 {
+	struct virtio_dev_ops *ops;
 	struct virtio_blk *vb;
 	uint64_t f;
 	int r;
@@ -479,7 +479,15 @@ int virtio_blk_create(struct machine *m, const struct disk_opts *o, const char *
 		f |= 1ULL << VIRTIO_BLK_F_DISCARD;
 	if (block_can_write_zeroes(vb->blk))
 		f |= 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
-	vb->ops = (struct virtio_dev_ops){
+	/* This disk's features are in its ops, which the transport uses until
+	 * its own teardown: recorded before it, so freed after it. */
+	if (!(ops = malloc(sizeof(*ops))) ||
+	    (r = machine_add_device(m, "virtio-blk-ops", ops, free))) {
+		free(ops);
+		vblk_destroy(vb);
+		return r ? r : -ENOMEM;
+	}
+	*ops = (struct virtio_dev_ops){
 		.name = "virtio-blk",
 		.device_id = VIRTIO_ID_BLOCK,
 		.nqueues = 1,
@@ -492,11 +500,11 @@ int virtio_blk_create(struct machine *m, const struct disk_opts *o, const char *
 		.queue_notify = vblk_queue_notify,
 		.reset = vblk_reset,
 	};
-	if ((r = virtio_pci_create(m, &vb->ops, vb, &vb->dev))) {
+	if ((r = virtio_pci_create(m, ops, vb, &vb->dev))) {
 		vblk_destroy(vb);
 		return r;
 	}
-	/* Added after the PCI function, so destroyed before it: the last
+	/* Recorded after the PCI function, so destroyed before it: the last
 	 * completions still find the transport. When this fails the PCI
 	 * function points at vb, which therefore stays (the machine is being
 	 * torn down anyway). */
