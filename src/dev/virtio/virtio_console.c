@@ -108,6 +108,11 @@ static void virtio_console_receive(void *opaque, const uint8_t *buf, size_t len)
 	virtio_run_unlock(s->dev);
 }
 
+void virtio_console_input(struct virtio_dev *d, const uint8_t *buf, size_t len)
+{
+	virtio_console_receive(virtio_priv(d), buf, len);
+}
+
 static const struct virtio_dev_ops virtio_console_ops = {
 	.name = "virtio-console",
 	.device_id = VIRTIO_ID_CONSOLE,

@@ -645,10 +645,13 @@ static int virtio_pci_setup(struct virtio_dev *d)
 			     &virtio_bar_ops, d)))
 		return r;
 	if ((c = virtio_add_cap(f, VIRTIO_CAP_COMMON, VIRTIO_COMMON_OFF, VIRTIO_COMMON_LEN, 16)) < 0 ||
-	    (c = virtio_add_cap(f, VIRTIO_CAP_ISR, VIRTIO_ISR_OFF, 1, 16)) < 0 ||
-	    (c = virtio_add_cap(f, VIRTIO_CAP_DEVICE, VIRTIO_DEVCFG_OFF,
-				ops->config_size ? ops->config_size : 0, 16)) < 0 ||
-	    (c = virtio_add_cap(f, VIRTIO_CAP_NOTIFY, VIRTIO_NOTIFY_OFF,
+	    (c = virtio_add_cap(f, VIRTIO_CAP_ISR, VIRTIO_ISR_OFF, 1, 16)) < 0)
+		return c;
+	/* Only devices with a configuration structure have its capability. */
+	if (ops->config_size &&
+	    (c = virtio_add_cap(f, VIRTIO_CAP_DEVICE, VIRTIO_DEVCFG_OFF, ops->config_size, 16)) < 0)
+		return c;
+	if ((c = virtio_add_cap(f, VIRTIO_CAP_NOTIFY, VIRTIO_NOTIFY_OFF,
 				ops->nqueues * VIRTIO_NOTIFY_MULT, 20)) < 0)
 		return c;
 	put_le(&f->cfg[c + 16], VIRTIO_NOTIFY_MULT, 4);
