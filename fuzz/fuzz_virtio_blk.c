@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <sanitizer/lsan_interface.h>
 
 #include "block/disk_opts.h"
 #include "dev/devices.h"
@@ -61,8 +60,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (fd < 0 || ftruncate(fd, 64 << 10))
 		abort();
 	snprintf(o.path, sizeof(o.path), "/proc/self/fd/%d", fd);
-	/* The I/O thread's watches are reachable only through epoll. */
-	__lsan_disable();
 	m.accel = &fuzz_accel;
 	pthread_mutex_init(&m.exit_lock, NULL);
 	pthread_cond_init(&m.exit_cond, NULL);
@@ -74,7 +71,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	mmio(MEMMAP_ECAM + (PCI_DEVFN(1, 0) << 12) + 0x24, 4, true, 0);
 	mmio(MEMMAP_ECAM + (PCI_DEVFN(1, 0) << 12) + PCI_COMMAND, 2, true,
 	     PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	__lsan_enable();
 	(void)argc, (void)argv;
 	return 0;
 }
