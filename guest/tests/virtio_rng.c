@@ -1,8 +1,8 @@
 /* virtio-rng through the modern PCI transport, driven by hand: find the
  * device on bus 0, place its BARs, walk the capabilities, negotiate
  * VERSION_1, route queue 0 to an MSI-X vector, post two 64-byte buffers,
- * poll the used ring, check the bytes and that the MSI-X interrupt came,
- * reset. */
+ * poll the used ring, check the bytes and that the MSI-X interrupt came;
+ * then a looping chain must set DEVICE_NEEDS_RESET; reset. */
 #include "virtio_guest.h"
 
 #define VEC_VIRTIO 0x45
@@ -95,6 +95,18 @@ int main(void)
 		return 11;
 	}
 	puts("virtio-rng: MSI-X interrupt received");
+	/* A hostile chain: descriptors 2 and 3 point at each other. */
+	vq.desc[2] = (struct vq_desc){ (uint64_t)buf[0], 8, 2 | 1, 3 };
+	vq.desc[3] = (struct vq_desc){ (uint64_t)buf[1], 8, 2 | 1, 2 };
+	vq_post(&vq, 2);
+	deadline_set(&d, 2000000);
+	while (!(r8(v.common + CC_STATUS) & VS_NEEDS_RESET) && !deadline_passed(&d))
+		pause();
+	if (!(r8(v.common + CC_STATUS) & VS_NEEDS_RESET)) {
+		printf("virtio-rng: looping chain: status %x\n", r8(v.common + CC_STATUS));
+		return 12;
+	}
+	puts("virtio-rng: looping chain: device needs reset");
 	vdev_reset(&v);
 	printf("virtio-rng: after reset status %u\n", r8(v.common + CC_STATUS));
 	return r8(v.common + CC_STATUS) ? 9 : 0;
