@@ -55,7 +55,7 @@ static inline void barrier(void) { __asm__ volatile("mfence" ::: "memory"); }
 #define CC_QDEVICE  0x30
 
 /* Finds vendor 0x1af4 device `id` on bus 0; 0 or -1. */
-static int vdev_find(struct vdev *v, uint16_t id)
+static inline int vdev_find(struct vdev *v, uint16_t id)
 {
 	uint64_t ecam = acpi_mcfg_base();
 
@@ -73,7 +73,7 @@ static int vdev_find(struct vdev *v, uint16_t id)
 
 /* Sizes the memory BARs and places them one after another in the window;
  * enables memory decoding and bus mastering. Returns the BARs' addresses. */
-static void vdev_place_bars(struct vdev *v, uint64_t bar[6])
+static inline void vdev_place_bars(struct vdev *v, uint64_t bar[6])
 {
 	uint64_t next = VPCI_WINDOW;
 
@@ -111,7 +111,7 @@ static void vdev_place_bars(struct vdev *v, uint64_t bar[6])
 
 /* Walks the capability list for the virtio structures; 0 when common,
  * notify and ISR were all found. */
-static int vdev_caps(struct vdev *v, const uint64_t bar[6])
+static inline int vdev_caps(struct vdev *v, const uint64_t bar[6])
 {
 	unsigned p = r8(v->cfg + 0x34), n = 0;
 
@@ -131,7 +131,7 @@ static int vdev_caps(struct vdev *v, const uint64_t bar[6])
 	return v->common && v->notify && v->isr ? 0 : -1;
 }
 
-static void vdev_reset(struct vdev *v)
+static inline void vdev_reset(struct vdev *v)
 {
 	struct deadline d;
 
@@ -143,7 +143,7 @@ static void vdev_reset(struct vdev *v)
 
 /* ACKNOWLEDGE, DRIVER, features (VERSION_1 and `want` of the low word);
  * 0 when the device accepted them. */
-static int vdev_negotiate(struct vdev *v, uint32_t want)
+static inline int vdev_negotiate(struct vdev *v, uint32_t want)
 {
 	uint32_t hi, lo;
 
@@ -163,14 +163,37 @@ static int vdev_negotiate(struct vdev *v, uint32_t want)
 	return r8(v->common + CC_STATUS) & VS_FEATURES_OK ? 0 : -1;
 }
 
-static void w64(uint64_t a, uint64_t v)
+static inline void w64(uint64_t a, uint64_t v)
 {
 	w32(a, (uint32_t)v);
 	w32(a + 4, (uint32_t)(v >> 32));
 }
 
-/* Sets up queue q on vq; 0, or -1 when the device has no such queue. */
-static int vdev_queue(struct vdev *v, unsigned q, struct vqueue *vq)
+/* Enables MSI-X with entry `entry` sending `vector` to this CPU's local
+ * APIC (all other entries stay masked); 0, or -1 without MSI-X. */
+static inline int vdev_msix(struct vdev *v, const uint64_t bar[6], unsigned entry, uint8_t vector)
+{
+	unsigned p = r8(v->cfg + 0x34), n = 0;
+
+	while (p >= 0x40 && n++ < 48 && r8(v->cfg + p) != 0x11)
+		p = r8(v->cfg + p + 1);
+	if (p < 0x40 || r8(v->cfg + p) != 0x11)
+		return -1;
+	uint32_t table = r32(v->cfg + p + 4);
+	if ((table & 7) > 5 || !bar[table & 7])
+		return -1;
+	uint64_t e = bar[table & 7] + (table & ~7u) + 16 * entry;
+	w32(e, 0xfee00000u | lapic_id() << 12);
+	w32(e + 4, 0);
+	w32(e + 8, vector);
+	w32(e + 12, 0);                          /* unmasked */
+	w16(v->cfg + p + 2, 0x8000);             /* MSI-X enable */
+	return 0;
+}
+
+/* Sets up queue q on vq with MSI-X vector msix (0xffff: none); 0, or -1
+ * when the device has no such queue. */
+static inline int vdev_queue_msix(struct vdev *v, unsigned q, struct vqueue *vq, uint16_t msix)
 {
 	unsigned max;
 
@@ -181,7 +204,9 @@ static int vdev_queue(struct vdev *v, unsigned q, struct vqueue *vq)
 		return -1;
 	vq->size = max < VQ_MAX ? max : VQ_MAX;
 	w16(v->common + CC_QSIZE, vq->size);
-	w16(v->common + CC_QMSIX, 0xffff);
+	w16(v->common + CC_QMSIX, msix);
+	if (r16(v->common + CC_QMSIX) != msix)
+		return -1;
 	w64(v->common + CC_QDESC, (uint64_t)vq->desc);
 	w64(v->common + CC_QDRIVER, (uint64_t)&vq->avail);
 	w64(v->common + CC_QDEVICE, (uint64_t)&vq->used);
@@ -190,8 +215,13 @@ static int vdev_queue(struct vdev *v, unsigned q, struct vqueue *vq)
 	return r16(v->common + CC_QENABLE) == 1 ? 0 : -1;
 }
 
+static inline int vdev_queue(struct vdev *v, unsigned q, struct vqueue *vq)
+{
+	return vdev_queue_msix(v, q, vq, 0xffff);
+}
+
 /* Posts descriptor chain head (already in desc[]) and notifies. */
-static void vq_post(struct vqueue *vq, uint16_t head)
+static inline void vq_post(struct vqueue *vq, uint16_t head)
 {
 	vq->avail.ring[vq->avail.idx % vq->size] = head;
 	barrier();
@@ -201,7 +231,7 @@ static void vq_post(struct vqueue *vq, uint16_t head)
 }
 
 /* Waits (bounded) until the used index reaches idx; 0 or -1. */
-static int vq_wait_used(struct vqueue *vq, uint16_t idx, unsigned us)
+static inline int vq_wait_used(struct vqueue *vq, uint16_t idx, unsigned us)
 {
 	struct deadline d;
 

@@ -117,16 +117,12 @@ int machine_create(struct machine *m, const struct machine_config *cfg)
 			return VMON_EXIT_HOST;
 		}
 	}
-	/* Devices the command line asked for, on PCI after the fixed ones. */
-	if (cfg->rng && (r = virtio_rng_init(m))) {
-		log_error("cannot create the virtio-rng device: %s", strerror(-r));
+	if ((r = machine_create_vcpus(m))) {
+		log_error("%s: cannot create the vCPUs: %s", m->accel->name, strerror(-r));
 		return VMON_EXIT_HOST;
 	}
-	if (cfg->vconsole && (r = virtio_console_init(m, cfg->vconsole))) {
-		log_error("--vconsole %s: %s", cfg->vconsole,
-			  r == -EINVAL ? "expected stdio, none or file:PATH" : strerror(-r));
-		return r == -EINVAL ? VMON_EXIT_USAGE : VMON_EXIT_HOST;
-	}
+	/* Devices the command line asked for, on PCI after the fixed ones;
+	 * late, as they may create files (--vconsole file:PATH). */
 	for (unsigned i = 0; i < cfg->ndisks; i++) {
 		const char *why;
 		if ((r = virtio_blk_create(m, &cfg->disks[i], &why))) {
@@ -134,9 +130,14 @@ int machine_create(struct machine *m, const struct machine_config *cfg)
 			return why ? VMON_EXIT_USAGE : VMON_EXIT_HOST;
 		}
 	}
-	if ((r = machine_create_vcpus(m))) {
-		log_error("%s: cannot create the vCPUs: %s", m->accel->name, strerror(-r));
+	if (cfg->rng && (r = virtio_rng_init(m))) {
+		log_error("cannot create the virtio-rng device: %s", strerror(-r));
 		return VMON_EXIT_HOST;
+	}
+	if (cfg->vconsole && (r = virtio_console_init(m, cfg->vconsole))) {
+		log_error("--vconsole %s: %s", cfg->vconsole,
+			  r == -EINVAL ? "expected stdio, none or file:PATH" : strerror(-r));
+		return VMON_EXIT_USAGE;
 	}
 	/* Last: a console file is created only once everything else is right. */
 	if ((r = chardev_open(cfg->console, m, m->console_rx, m->console_rx_opaque,

@@ -279,7 +279,11 @@ static void h_indirect_nested(void)
 	desc(0, 0x50000, 16, VIRTQ_DESC_F_INDIRECT, 0);
 	offer(0, 0);
 }
-static void h_indirect_outside(void) { desc(0, 0xfff00000, 64, VIRTQ_DESC_F_INDIRECT, 0); offer(0, 0); }
+static void h_indirect_outside(void)
+{
+	desc(0, 0xfff00000, 64, VIRTQ_DESC_F_INDIRECT, 0);
+	offer(0, 0);
+}
 static void h_indirect_loop(void)
 {
 	idesc(0x50000, 0, BUF, 8, VIRTQ_DESC_F_NEXT, 1);
@@ -354,6 +358,11 @@ static void test_bad_rings(void **state)
 	assert_false(virtq_valid(dev, 0));
 	vq->desc = DESC;
 	assert_true(virtq_valid(dev, 0));
+	/* A device model's own verdict, from outside the transport's lock. */
+	virtio_pci_needs_reset(dev, "test");
+	assert_true(dev->status & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(dev->isr, 2);
+	assert_int_equal(virtq_pop(dev, 0, &elem), 0);
 	/* Queue numbers beyond the device's. */
 	assert_int_equal(virtq_pop(dev, 2, &elem), 0);
 	assert_int_equal(virtq_pop(dev, 1000, &elem), 0);

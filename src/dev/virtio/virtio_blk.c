@@ -32,7 +32,7 @@
 #include "block/block.h"
 #include "block/disk_opts.h"
 #include "dev/virtio/virtio.h"
-#include "dev/virtio/virtio_dev.h" /* virtio_pci_needs_reset: not in virtio.h yet */
+#include "dev/virtio/virtio_dev.h" /* virtio_pci_needs_reset */
 #include "machine/machine.h"
 #include "util/log.h"
 
@@ -346,10 +346,8 @@ static void vblk_process(struct virtio_blk *vb)
 			/* Nowhere to put a status: the driver is broken, and
 			 * the device says so (5.2.6.1: the status is the last
 			 * byte of the writable part). */
-			pthread_mutex_lock(&vb->dev->lock);
 			virtio_pci_needs_reset(vb->dev, "virtio-blk request without a writable "
 					       "status byte");
-			pthread_mutex_unlock(&vb->dev->lock);
 			vb->spare = rq;
 			vb->inflight--;
 			break;

@@ -97,8 +97,6 @@ static void virtio_console_receive(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct virtio_console *s = opaque;
 
-	if (!s->dev)
-		return;
 	virtio_run_lock(s->dev);
 	if (len > CONSOLE_INBUF - s->in_len)
 		len = CONSOLE_INBUF - s->in_len; /* the guest is not reading: drop */
@@ -149,13 +147,12 @@ int virtio_console_init(struct machine *m, const char *spec)
 
 	if (!s)
 		return -ENOMEM;
-	if ((r = chardev_open(spec, m, virtio_console_receive, s, &s->chr))) {
+	if ((r = machine_add_device(m, "virtio-console-state", s, virtio_console_destroy))) {
 		free(s);
 		return r;
 	}
-	if ((r = machine_add_device(m, "virtio-console-state", s, virtio_console_destroy))) {
-		virtio_console_destroy(s);
+	if ((r = virtio_pci_create(m, &virtio_console_ops, s, &s->dev)))
 		return r;
-	}
-	return virtio_pci_create(m, &virtio_console_ops, s, &s->dev);
+	/* Last, so that host input never finds the device half made. */
+	return chardev_open(spec, m, virtio_console_receive, s, &s->chr);
 }

@@ -82,8 +82,13 @@ struct virtio_dev {
 void virtio_run_lock(struct virtio_dev *d);
 void virtio_run_unlock(struct virtio_dev *d);
 
-/* Transport services for virtqueue.c; called with d->lock held. */
+/* Marks the device DEVICE_NEEDS_RESET (a guest error it cannot go on
+ * from), tells the driver with a config interrupt, warns (rate-limited).
+ * For device models; takes d->lock. */
 void virtio_pci_needs_reset(struct virtio_dev *d, const char *why);
+
+/* Transport services for virtqueue.c; called with d->lock held. */
+void virtio_pci_needs_reset_locked(struct virtio_dev *d, const char *why);
 void virtio_pci_queue_interrupt(struct virtio_dev *d, unsigned q);
 
 /* Queue checks and state for virtio_pci.c; with d->lock held. */

@@ -191,6 +191,13 @@ void virtio_config_changed(struct virtio_dev *d)
 
 void virtio_pci_needs_reset(struct virtio_dev *d, const char *why)
 {
+	pthread_mutex_lock(&d->lock);
+	virtio_pci_needs_reset_locked(d, why);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_pci_needs_reset_locked(struct virtio_dev *d, const char *why)
+{
 	log_guest("%s %02x.%x: %s; device needs reset", d->ops->name, d->pci.devfn >> 3,
 		  d->pci.devfn & 7, why);
 	if (d->status & VIRTIO_STATUS_NEEDS_RESET)
@@ -337,7 +344,8 @@ static int virtio_cc_field(struct virtio_dev *d, unsigned off, uint64_t v)
 			if (virtq_valid(d, d->queue_select))
 				vq->enabled = true;
 			else
-				virtio_pci_needs_reset(d, "queue enabled with a bad size or ring address");
+				virtio_pci_needs_reset_locked(d, "queue enabled with a bad "
+							      "size or ring address");
 			break;
 		}
 	}

@@ -87,7 +87,7 @@ static int virtq_bad(struct virtio_dev *d, unsigned q, const char *why)
 	char msg[96];
 
 	snprintf(msg, sizeof(msg), "queue %u: %s", q, why);
-	virtio_pci_needs_reset(d, msg);
+	virtio_pci_needs_reset_locked(d, msg);
 	return -EINVAL;
 }
 
