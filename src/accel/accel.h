@@ -61,6 +61,9 @@ struct accel_ops {
 	int (*vm_set_irq)(struct accel_vm *vm, unsigned gsi, int level);
 	/* A message-signalled interrupt. */
 	int (*vm_send_msi)(struct accel_vm *vm, uint64_t addr, uint32_t data);
+	/* Optional (NULL: not offered): a guest write of len bytes to MMIO addr
+	 * signals the eventfd fd instead of exiting (assign), or no longer does. */
+	int (*vm_ioeventfd)(struct accel_vm *vm, uint64_t addr, unsigned len, int fd, bool assign);
 
 	int (*vcpu_create)(struct accel_vm *vm, unsigned index, struct accel_vcpu **out);
 	void (*vcpu_destroy)(struct accel_vcpu *vcpu);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "block/disk_opts.h"
 #include "cli/cli.h"
 #include "machine/machine.h"
 #include "util/log.h"
@@ -28,6 +29,12 @@ static const char run_usage[] =
 	"  -c, --cpus N          number of vCPUs (default 1, at most %d)\n"
 	"      --accel NAME      kvm, emu or auto (default auto)\n"
 	"      --console SPEC    stdio (default), none or file:PATH\n"
+	"      --disk PATH[,readonly=on][,serial=ID]\n"
+	"                        a raw disk image (size a multiple of 512) as a virtio-blk\n"
+	"                        PCI device; up to %d, each locked against other writers;\n"
+	"                        ID (at most 20 characters) is what the guest reads as serial\n"
+	"      --vconsole SPEC   add a virtio-console (hvc0) on stdio, none or file:PATH\n"
+	"      --rng             add a virtio-rng device (entropy from the host)\n"
 	"  -v, --verbose         more messages on stderr\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -104,14 +111,20 @@ int cli_run(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "accel", required_argument, NULL, 'A' },
 		{ "console", required_argument, NULL, 'C' },
+		{ "disk", required_argument, NULL, 'D' },
+		{ "vconsole", required_argument, NULL, 'V' },
+		{ "rng", no_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	static struct disk_opts disks[DISK_MAX];
 	struct machine_config cfg = {
 		.cmdline = "", .mem_size = 256ULL << 20, .ncpus = 1, .console = "stdio",
+		.disks = disks,
 	};
 	const char *accel = "auto", *why;
+	char err[128];
 	struct machine *m;
 	uint64_t v;
 	int c, r, status;
@@ -145,9 +158,20 @@ int cli_run(int argc, char **argv)
 			break;
 		case 'A': accel = optarg; break;
 		case 'C': cfg.console = optarg; break;
+		case 'D':
+			if (cfg.ndisks == DISK_MAX) {
+				fprintf(stderr, "vmon: --disk %s: at most %d disks\n", optarg, DISK_MAX);
+				return VMON_EXIT_USAGE;
+			}
+			if (disk_opts_parse(optarg, &disks[cfg.ndisks], err, sizeof(err)))
+				return run_bad("--disk %s", optarg, err);
+			cfg.ndisks++;
+			break;
+		case 'V': cfg.vconsole = optarg; break;
+		case 'R': cfg.rng = true; break;
 		case 'v': log_verbose = true; break;
 		case 'h':
-			printf(run_usage, MACHINE_MAX_CPUS);
+			printf(run_usage, MACHINE_MAX_CPUS, DISK_MAX);
 			return 0;
 		case ':':
 			fprintf(stderr, "vmon: %s needs a value\n", argv[optind - 1]);
@@ -173,6 +197,12 @@ int cli_run(int argc, char **argv)
 	if (strcmp(cfg.console, "stdio") && strcmp(cfg.console, "none") &&
 	    (strncmp(cfg.console, "file:", 5) || !cfg.console[5]))
 		return run_bad("--console %s", cfg.console, "expected stdio, none or file:PATH");
+	if (cfg.vconsole && strcmp(cfg.vconsole, "stdio") && strcmp(cfg.vconsole, "none") &&
+	    (strncmp(cfg.vconsole, "file:", 5) || !cfg.vconsole[5]))
+		return run_bad("--vconsole %s", cfg.vconsole, "expected stdio, none or file:PATH");
+	if (cfg.vconsole && !strcmp(cfg.vconsole, "stdio") && !strcmp(cfg.console, "stdio"))
+		return run_bad("--vconsole %s", cfg.vconsole,
+			       "stdio is the serial console's already (use --console none or file:PATH)");
 	if (!strcmp(accel, "auto"))
 		cfg.accel = run_auto_accel();
 	else if (!(cfg.accel = accel_find(accel)))

@@ -9,6 +9,9 @@
 #include "boot/boot.h"
 #include "char/chardev.h"
 #include "dev/devices.h"
+#include "block/disk_opts.h"
+#include "dev/virtio/virtio_blk.h"
+#include "dev/virtio/virtio_devices.h"
 #include "machine/acpi.h"
 #include "machine/memmap.h"
 #include "util/iothread.h"
@@ -117,6 +120,24 @@ int machine_create(struct machine *m, const struct machine_config *cfg)
 	if ((r = machine_create_vcpus(m))) {
 		log_error("%s: cannot create the vCPUs: %s", m->accel->name, strerror(-r));
 		return VMON_EXIT_HOST;
+	}
+	/* Devices the command line asked for, on PCI after the fixed ones;
+	 * late, as they may create files (--vconsole file:PATH). */
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		const char *why;
+		if ((r = virtio_blk_create(m, &cfg->disks[i], &why))) {
+			log_error("--disk %s: %s", cfg->disks[i].path, why ? why : strerror(-r));
+			return why ? VMON_EXIT_USAGE : VMON_EXIT_HOST;
+		}
+	}
+	if (cfg->rng && (r = virtio_rng_init(m))) {
+		log_error("cannot create the virtio-rng device: %s", strerror(-r));
+		return VMON_EXIT_HOST;
+	}
+	if (cfg->vconsole && (r = virtio_console_init(m, cfg->vconsole))) {
+		log_error("--vconsole %s: %s", cfg->vconsole,
+			  r == -EINVAL ? "expected stdio, none or file:PATH" : strerror(-r));
+		return VMON_EXIT_USAGE;
 	}
 	/* Last: a console file is created only once everything else is right. */
 	if ((r = chardev_open(cfg->console, m, m->console_rx, m->console_rx_opaque,

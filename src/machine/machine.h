@@ -15,6 +15,7 @@
 #define MACHINE_MAX_CPUS 64
 
 struct chardev;
+struct disk_opts;
 
 struct machine_config {
 	const char *kernel, *initrd, *cmdline;
@@ -23,6 +24,10 @@ struct machine_config {
 	const struct accel_ops *accel;
 	const char *console;   /* stdio | none | file:PATH */
 	bool kernel_decompressor; /* run the bzImage's own decompressor (no host decompression) */
+	const struct disk_opts *disks; /* --disk: one virtio-blk device each */
+	unsigned ndisks;
+	bool rng;              /* a virtio-rng device */
+	const char *vconsole;  /* a virtio-console on this chardev spec, or NULL */
 };
 
 struct machine_vcpu {

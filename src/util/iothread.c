@@ -11,10 +11,13 @@ struct iothread_watch {
 	int fd;
 	iothread_fn fn;
 	void *opaque;
+	struct iothread_watch *next;  /* every watch, freed at iothread_stop */
 };
 
 static int io_epfd = -1, io_stopfd = -1;
 static pthread_t io_thread;
+static struct iothread_watch *io_watches;
+static pthread_mutex_t io_watches_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void *iothread_main(void *arg)
 {
@@ -62,6 +65,13 @@ void iothread_stop(void)
 	close(io_epfd);
 	close(io_stopfd);
 	io_epfd = io_stopfd = -1;
+	pthread_mutex_lock(&io_watches_lock);
+	while (io_watches) {
+		struct iothread_watch *w = io_watches;
+		io_watches = w->next;
+		free(w);
+	}
+	pthread_mutex_unlock(&io_watches_lock);
 }
 
 int iothread_add_fd(int fd, uint32_t events, iothread_fn fn, void *opaque)
@@ -71,7 +81,7 @@ int iothread_add_fd(int fd, uint32_t events, iothread_fn fn, void *opaque)
 
 	if (!w)
 		return -ENOMEM;
-	*w = (struct iothread_watch){ fd, fn, opaque };
+	*w = (struct iothread_watch){ fd, fn, opaque, NULL };
 	ev.events = events;
 	ev.data.ptr = w;
 	if (epoll_ctl(io_epfd, EPOLL_CTL_ADD, fd, &ev)) {
@@ -79,12 +89,16 @@ int iothread_add_fd(int fd, uint32_t events, iothread_fn fn, void *opaque)
 		free(w);
 		return err;
 	}
+	pthread_mutex_lock(&io_watches_lock);
+	w->next = io_watches;
+	io_watches = w;
+	pthread_mutex_unlock(&io_watches_lock);
 	return 0;
 }
 
 int iothread_del_fd(int fd)
 {
-	/* The watch is leaked on purpose: the loop may hold it right now, and
-	 * fds are removed only at shutdown. */
+	/* The watch stays allocated until iothread_stop: the loop may hold
+	 * it right now, and fds are removed only at shutdown. */
 	return epoll_ctl(io_epfd, EPOLL_CTL_DEL, fd, NULL) ? -errno : 0;
 }

@@ -241,6 +241,20 @@ static int kvm_vm_send_msi(struct accel_vm *vm, uint64_t addr, uint32_t data)
 	return r < 0 ? r : 0;
 }
 
+static int kvm_vm_ioeventfd(struct accel_vm *vm, uint64_t addr, unsigned len, int fd,
+			    bool assign)
+{
+	struct kvm_ioeventfd io = {
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+	};
+	int r = kvm_ioctl(vm->fd, KVM_IOEVENTFD, &io);
+
+	return r < 0 ? r : 0;
+}
+
 const struct accel_ops accel_kvm = {
 	.name = "kvm",
 	.probe = kvm_probe,
@@ -249,6 +263,7 @@ const struct accel_ops accel_kvm = {
 	.vm_map_ram = kvm_vm_map_ram,
 	.vm_set_irq = kvm_vm_set_irq,
 	.vm_send_msi = kvm_vm_send_msi,
+	.vm_ioeventfd = kvm_vm_ioeventfd,
 	.vcpu_create = kvm_vcpu_create,
 	.vcpu_destroy = kvm_vcpu_destroy,
 	.vcpu_run = kvm_vcpu_run,

@@ -1,0 +1,376 @@
+#include "block/block.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BLOCK_WORKERS 4
+#define BLOCK_ZERO_CHUNK (64u << 10)
+
+struct block {
+	int fd;
+	uint64_t size;
+	bool readonly;
+	bool can_discard;            /* PUNCH_HOLE works */
+	atomic_bool zero_range;      /* ZERO_RANGE works (cleared at the first refusal) */
+
+	pthread_mutex_t lock;
+	pthread_cond_t work, idle;
+	struct block_req *head, **tail;
+	unsigned pending;            /* submitted, done not yet returned */
+	bool stopping;
+	pthread_t workers[BLOCK_WORKERS];
+	unsigned nworkers;
+};
+
+static const uint8_t block_zeroes[BLOCK_ZERO_CHUNK];
+
+/* Whether [off, off + len) lies inside the image. */
+static bool block_range_ok(const struct block *b, uint64_t off, uint64_t len)
+{
+	return off <= b->size && len <= b->size - off;
+}
+
+/* preadv/pwritev until all of iov is done: a short transfer continues on a
+ * copy of the remaining vectors (IOV_MAX at a time). */
+static int block_rw(struct block *b, bool write, const struct iovec *iov, unsigned iovcnt,
+		    uint64_t off, int rwflags)
+{
+	struct iovec rest[64];
+	uint64_t total = 0;
+	unsigned i = 0;
+	size_t skip = 0;
+
+	for (;;) {
+		unsigned n = 0;
+		ssize_t r;
+
+		while (i < iovcnt && iov[i].iov_len == 0)
+			i++;
+		if (i == iovcnt)
+			break;
+		/* Fast path: the caller's vectors as they are. */
+		if (!skip && iovcnt - i <= IOV_MAX) {
+			n = iovcnt - i;
+			r = write ? pwritev2(b->fd, iov + i, (int)n, (off_t)off, rwflags)
+				  : preadv(b->fd, iov + i, (int)n, (off_t)off);
+		} else {
+			for (; n < 64 && i + n < iovcnt; n++) {
+				rest[n] = iov[i + n];
+				if (n == 0) {
+					rest[0].iov_base = (uint8_t *)rest[0].iov_base + skip;
+					rest[0].iov_len -= skip;
+				}
+			}
+			r = write ? pwritev2(b->fd, rest, (int)n, (off_t)off, rwflags)
+				  : preadv(b->fd, rest, (int)n, (off_t)off);
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EIO; /* the file shrank under us */
+		off += (uint64_t)r;
+		total += (uint64_t)r;
+		/* Advance past r bytes. */
+		while (r > 0 && i < iovcnt) {
+			size_t left = iov[i].iov_len - skip;
+			if ((size_t)r < left) {
+				skip += (size_t)r;
+				r = 0;
+			} else {
+				r -= (ssize_t)left;
+				skip = 0;
+				i++;
+			}
+		}
+	}
+	return total > INT_MAX ? INT_MAX : (int)total;
+}
+
+static int block_sync(struct block *b)
+{
+	while (fdatasync(b->fd)) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+static int block_write(struct block *b, struct block_req *r)
+{
+	int ret;
+
+	if (r->flags & BLOCK_REQ_FUA) {
+		ret = block_rw(b, true, r->iov, r->iovcnt, r->offset, RWF_DSYNC);
+		if (ret != -EOPNOTSUPP)
+			return ret;
+		/* A kernel without RWF_DSYNC: write, then sync. */
+		if ((ret = block_rw(b, true, r->iov, r->iovcnt, r->offset, 0)) < 0)
+			return ret;
+		int s = block_sync(b);
+		return s ? s : ret;
+	}
+	return block_rw(b, true, r->iov, r->iovcnt, r->offset, 0);
+}
+
+static int block_fallocate(struct block *b, int mode, uint64_t off, uint64_t len)
+{
+	while (fallocate(b->fd, mode, (off_t)off, (off_t)len)) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Zeroes by writing zero pages: what is left when fallocate cannot. */
+static int block_write_zero_pages(struct block *b, uint64_t off, uint64_t len)
+{
+	struct iovec v[16];
+
+	while (len) {
+		unsigned n = 0;
+		uint64_t chunk = 0;
+		for (; n < 16 && chunk < len; n++) {
+			uint64_t l = len - chunk < BLOCK_ZERO_CHUNK ? len - chunk : BLOCK_ZERO_CHUNK;
+			v[n] = (struct iovec){ (void *)block_zeroes, (size_t)l };
+			chunk += l;
+		}
+		int r = block_rw(b, true, v, n, off, 0);
+		if (r < 0)
+			return r;
+		off += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+static int block_write_zeroes(struct block *b, struct block_req *r)
+{
+	int ret;
+
+	if ((r->flags & BLOCK_REQ_UNMAP) && b->can_discard) {
+		ret = block_fallocate(b, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      r->offset, r->len);
+		if (ret != -EOPNOTSUPP)
+			return ret;
+	}
+	if (atomic_load(&b->zero_range)) {
+		ret = block_fallocate(b, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+				      r->offset, r->len);
+		if (ret != -EOPNOTSUPP)
+			return ret;
+		atomic_store(&b->zero_range, false);
+	}
+	return block_write_zero_pages(b, r->offset, r->len);
+}
+
+static int block_exec(struct block *b, struct block_req *r)
+{
+	uint64_t len = r->len;
+	int ret;
+
+	if (r->op != BLOCK_READ && r->op != BLOCK_FLUSH && b->readonly)
+		return -EROFS;
+	if (r->op == BLOCK_READ || r->op == BLOCK_WRITE) {
+		len = 0;
+		for (unsigned i = 0; i < r->iovcnt; i++) {
+			if (r->iov[i].iov_len > UINT64_MAX - len)
+				return -EINVAL;
+			len += r->iov[i].iov_len;
+		}
+		if (len > INT_MAX)
+			return -EINVAL;
+	}
+	if (r->op != BLOCK_FLUSH && !block_range_ok(b, r->offset, len))
+		return -EINVAL;
+
+	switch (r->op) {
+	case BLOCK_READ:
+		return block_rw(b, false, r->iov, r->iovcnt, r->offset, 0);
+	case BLOCK_WRITE:
+		return block_write(b, r);
+	case BLOCK_FLUSH:
+		return block_sync(b);
+	case BLOCK_DISCARD:
+		if (!b->can_discard)
+			return -EOPNOTSUPP;
+		if (!len)
+			return 0;
+		ret = block_fallocate(b, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r->offset, len);
+		break;
+	case BLOCK_WRITE_ZEROES:
+		if (!len)
+			return 0;
+		ret = block_write_zeroes(b, r);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (!ret && (r->flags & BLOCK_REQ_FUA))
+		ret = block_sync(b);
+	return ret;
+}
+
+static void *block_worker(void *arg)
+{
+	struct block *b = arg;
+
+	pthread_mutex_lock(&b->lock);
+	for (;;) {
+		struct block_req *r;
+
+		while (!b->head && !b->stopping)
+			pthread_cond_wait(&b->work, &b->lock);
+		if (!b->head)
+			break;
+		r = b->head;
+		b->head = r->next;
+		if (!b->head)
+			b->tail = &b->head;
+		pthread_mutex_unlock(&b->lock);
+
+		r->done(r, block_exec(b, r)); /* r may be gone after this */
+
+		pthread_mutex_lock(&b->lock);
+		if (--b->pending == 0)
+			pthread_cond_broadcast(&b->idle);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return NULL;
+}
+
+void block_submit(struct block *b, struct block_req *r)
+{
+	r->next = NULL;
+	pthread_mutex_lock(&b->lock);
+	*b->tail = r;
+	b->tail = &r->next;
+	b->pending++;
+	pthread_cond_signal(&b->work);
+	pthread_mutex_unlock(&b->lock);
+}
+
+void block_drain(struct block *b)
+{
+	pthread_mutex_lock(&b->lock);
+	while (b->pending)
+		pthread_cond_wait(&b->idle, &b->lock);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* Whether the file system deallocates ranges: a hole punched past the end
+ * of the file changes nothing where it works. */
+static bool block_probe_discard(int fd, uint64_t size)
+{
+	return !fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)size, 4096);
+}
+
+int block_open(const char *path, bool readonly, struct block **out, const char **why)
+{
+	struct flock lk = { .l_type = readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
+	struct block *b;
+	struct stat st;
+	int fd, r;
+
+	*why = NULL;
+	*out = NULL;
+	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -EISDIR)
+			*why = "is a directory";
+		return r;
+	}
+	if (fstat(fd, &st)) {
+		r = -errno;
+		goto fail;
+	}
+	r = -EINVAL;
+	if (S_ISDIR(st.st_mode)) {
+		r = -EISDIR;
+		*why = "is a directory";
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*why = "not a regular file";
+		goto fail;
+	}
+	if (st.st_size == 0) {
+		*why = "the image is empty";
+		goto fail;
+	}
+	if (st.st_size % BLOCK_SECTOR) {
+		*why = "the image size is not a multiple of 512 bytes";
+		goto fail;
+	}
+	/* An OFD lock: one per open file description, so a second open in
+	 * this process conflicts too, and it goes away with the last fd. */
+	if (fcntl(fd, F_OFD_SETLK, &lk)) {
+		r = -errno;
+		if (r == -EAGAIN || r == -EACCES) {
+			r = -EBUSY;
+			*why = readonly ? "the image is open for writing elsewhere (locked)"
+					: "the image is in use elsewhere (locked)";
+		}
+		goto fail;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	b->fd = fd;
+	b->size = (uint64_t)st.st_size;
+	b->readonly = readonly;
+	b->can_discard = !readonly && block_probe_discard(fd, b->size);
+	atomic_init(&b->zero_range, !readonly);
+	b->tail = &b->head;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->work, NULL);
+	pthread_cond_init(&b->idle, NULL);
+	for (; b->nworkers < BLOCK_WORKERS; b->nworkers++) {
+		r = pthread_create(&b->workers[b->nworkers], NULL, block_worker, b);
+		if (r) {
+			r = -r;
+			block_close(b);
+			return r;
+		}
+	}
+	*out = b;
+	return 0;
+fail:
+	close(fd);
+	return r;
+}
+
+void block_close(struct block *b)
+{
+	if (!b)
+		return;
+	block_drain(b);
+	pthread_mutex_lock(&b->lock);
+	b->stopping = true;
+	pthread_cond_broadcast(&b->work);
+	pthread_mutex_unlock(&b->lock);
+	for (unsigned i = 0; i < b->nworkers; i++)
+		pthread_join(b->workers[i], NULL);
+	pthread_mutex_destroy(&b->lock);
+	pthread_cond_destroy(&b->work);
+	pthread_cond_destroy(&b->idle);
+	close(b->fd);
+	free(b);
+}
+
+uint64_t block_size(const struct block *b) { return b->size; }
+bool block_readonly(const struct block *b) { return b->readonly; }
+bool block_can_discard(const struct block *b) { return b->can_discard; }
+/* Always possible on a writable image: zero pages are the last resort. */
+bool block_can_write_zeroes(const struct block *b) { return !b->readonly; }

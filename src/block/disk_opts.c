@@ -1,0 +1,109 @@
+#include "block/disk_opts.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int disk_opts_bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	/* User text is echoed: keep the message on one printable line. */
+	for (char *c = err; errlen && *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return -EINVAL;
+}
+
+/* Copies the path up to the first single comma (",," is a comma); returns
+ * where the options start (after that comma), or NULL when it is too long. */
+static const char *disk_opts_path(const char *s, char *path)
+{
+	size_t n = 0;
+
+	for (; *s; s++) {
+		if (*s == ',') {
+			if (s[1] != ',')
+				break;
+			s++;
+		}
+		if (n == DISK_PATH_MAX - 1)
+			return NULL;
+		path[n++] = *s;
+	}
+	path[n] = 0;
+	return s;
+}
+
+static int disk_opts_serial(const char *v, size_t len, struct disk_opts *o, char *err,
+			    size_t errlen)
+{
+	if (len == 0)
+		return disk_opts_bad(err, errlen, "serial is empty");
+	if (len > DISK_SERIAL_MAX)
+		return disk_opts_bad(err, errlen, "serial is longer than %d characters",
+				     DISK_SERIAL_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (v[i] < 0x20 || v[i] > 0x7e)
+			return disk_opts_bad(err, errlen, "serial has a character that is not "
+					     "printable ASCII");
+	memcpy(o->serial, v, len);
+	o->serial[len] = 0;
+	return 0;
+}
+
+int disk_opts_parse(const char *spec, struct disk_opts *o, char *err, size_t errlen)
+{
+	bool have_ro = false, have_serial = false;
+	const char *s;
+
+	memset(o, 0, sizeof(*o));
+	if (!(s = disk_opts_path(spec, o->path)))
+		return disk_opts_bad(err, errlen, "the path is too long");
+	if (!o->path[0])
+		return disk_opts_bad(err, errlen, "the path is empty");
+	while (*s == ',') {
+		const char *opt = s + 1, *end = strchr(opt, ','), *eq;
+		size_t len, klen;
+
+		if (!end)
+			end = opt + strlen(opt);
+		len = (size_t)(end - opt);
+		s = end;
+		if (len == 0)
+			return disk_opts_bad(err, errlen, "empty option (a comma in the path "
+					     "is written ,,)");
+		eq = memchr(opt, '=', len);
+		if (!eq)
+			return disk_opts_bad(err, errlen, "'%.*s' needs a value (key=value)",
+					     (int)(len > 40 ? 40 : len), opt);
+		klen = (size_t)(eq - opt);
+		const char *v = eq + 1;
+		size_t vlen = len - klen - 1;
+		if (klen == 8 && !memcmp(opt, "readonly", 8)) {
+			if (have_ro)
+				return disk_opts_bad(err, errlen, "readonly is given twice");
+			have_ro = true;
+			if (vlen == 2 && !memcmp(v, "on", 2))
+				o->readonly = true;
+			else if (!(vlen == 3 && !memcmp(v, "off", 3)))
+				return disk_opts_bad(err, errlen, "readonly=%.*s: expected on or off",
+						     (int)(vlen > 40 ? 40 : vlen), v);
+		} else if (klen == 6 && !memcmp(opt, "serial", 6)) {
+			if (have_serial)
+				return disk_opts_bad(err, errlen, "serial is given twice");
+			have_serial = true;
+			int r = disk_opts_serial(v, vlen, o, err, errlen);
+			if (r)
+				return r;
+		} else {
+			return disk_opts_bad(err, errlen, "unknown key '%.*s' (expected readonly "
+					     "or serial)", (int)(klen > 40 ? 40 : klen), opt);
+		}
+	}
+	return 0;
+}

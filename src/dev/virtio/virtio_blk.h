@@ -1,0 +1,16 @@
+/* virtio-blk (virtio 1.2, 5.2) on an image file (block/block.h). */
+#ifndef VMON_DEV_VIRTIO_VIRTIO_BLK_H
+#define VMON_DEV_VIRTIO_VIRTIO_BLK_H
+
+struct machine;
+struct disk_opts;
+struct virtio_dev;
+
+/* Opens the image of o and puts a virtio-blk PCI function on bus 0.
+ * Returns 0 or -errno; when the image itself is refused (missing, locked,
+ * bad size ...) *why says why in a few words: the user's input was bad. */
+int virtio_blk_create(struct machine *m, const struct disk_opts *o, const char **why);
+/* The first disk's virtio device, or NULL (tests and the fuzzer). */
+struct virtio_dev *virtio_blk_dev(struct machine *m);
+
+#endif
