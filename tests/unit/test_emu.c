@@ -1,0 +1,645 @@
+/* Unit tests of the emu CPU: code sequences assembled into this file, run
+ * in real mode, 32-bit protected mode and 64-bit long mode on a hand-made
+ * machine; registers and flags checked at an OUT exit. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "accel/accel.h"
+#include "dev/bus.h"
+#include "dev/irqchip.h"
+#include "machine/machine.h"
+#include "util/gmem.h"
+
+/* ---- a minimal irqchip test double: one injectable vector ---- */
+
+static int fake_vector = -1;
+static unsigned fake_acks;
+static int fake_chip;
+
+int irqchip_create(struct machine *m, unsigned ncpus, irqchip_kick_fn kick, void *opaque,
+		   struct irqchip **out)
+{
+	(void)m, (void)ncpus, (void)kick, (void)opaque;
+	*out = (struct irqchip *)&fake_chip;
+	return 0;
+}
+void irqchip_set_irq(struct irqchip *c, unsigned gsi, int level) { (void)c, (void)gsi, (void)level; }
+void irqchip_send_msi(struct irqchip *c, uint64_t a, uint32_t d) { (void)c, (void)a, (void)d; }
+uint64_t irqchip_lapic_read(struct irqchip *c, unsigned cpu, uint64_t off, unsigned size)
+{
+	(void)c, (void)cpu, (void)size;
+	return off == 0x20 ? 0 : 0x12345678;
+}
+void irqchip_lapic_write(struct irqchip *c, unsigned cpu, uint64_t off, unsigned size, uint64_t v)
+{
+	(void)c, (void)cpu, (void)off, (void)size, (void)v;
+}
+int irqchip_msr_read(struct irqchip *c, unsigned cpu, uint32_t msr, uint64_t *val)
+{
+	(void)c, (void)cpu;
+	if (msr == 0x1b) {
+		*val = 0xfee00900;
+		return 0;
+	}
+	return -EINVAL;
+}
+int irqchip_msr_write(struct irqchip *c, unsigned cpu, uint32_t msr, uint64_t val)
+{
+	(void)c, (void)cpu, (void)val;
+	return msr == 0x1b ? 0 : -EINVAL;
+}
+uint64_t irqchip_poll(struct irqchip *c, unsigned cpu, uint64_t now)
+{
+	(void)c, (void)cpu, (void)now;
+	return UINT64_MAX;
+}
+int irqchip_pending(struct irqchip *c, unsigned cpu) { (void)c, (void)cpu; return fake_vector; }
+void irqchip_ack(struct irqchip *c, unsigned cpu, int v)
+{
+	(void)c, (void)cpu;
+	if (v == fake_vector)
+		fake_vector = -1, fake_acks++;
+}
+unsigned irqchip_take_events(struct irqchip *c, unsigned cpu, uint8_t *v)
+{
+	(void)c, (void)cpu, (void)v;
+	return 0;
+}
+bool irqchip_has_work(struct irqchip *c, unsigned cpu) { (void)c, (void)cpu; return fake_vector >= 0; }
+void irqchip_set_tsc_offset(struct irqchip *c, int64_t off) { (void)c, (void)off; }
+
+/* ---- the test machine ---- */
+
+#define MEM (64ULL << 20)
+#define PML4 0x10000ULL
+#define GDT 0x500ULL
+#define IDT 0x2000ULL
+#define CODE 0x100000ULL
+#define STACK 0x80000ULL
+
+struct env {
+	struct machine m;
+	struct accel_vm *vm;
+	struct accel_vcpu *cpu;
+	struct cpu_state s;
+	struct vcpu_exit exit;
+};
+
+static struct env *env_new(void)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	assert_int_equal(gmem_init(&e->m.mem, MEM), 0);
+	assert_int_equal(bus_init(&e->m.bus), 0);
+	e->m.ncpus = 1;
+	assert_int_equal(accel_emu.vm_create(&e->m, &e->vm), 0);
+	assert_int_equal(accel_emu.vm_map_ram(e->vm, 0, e->m.mem.host, e->m.mem.low_size), 0);
+	assert_int_equal(accel_emu.vcpu_create(e->vm, 0, &e->cpu), 0);
+	return e;
+}
+
+static void env_free(struct env *e)
+{
+	accel_emu.vcpu_destroy(e->cpu);
+	accel_emu.vm_destroy(e->vm);
+	bus_destroy(&e->m.bus);
+	gmem_destroy(&e->m.mem);
+	free(e);
+}
+
+static void put(struct env *e, uint64_t gpa, const void *p, size_t n)
+{
+	assert_int_equal(gmem_write(&e->m.mem, gpa, p, n), 0);
+}
+
+static void put64(struct env *e, uint64_t gpa, uint64_t v) { put(e, gpa, &v, 8); }
+
+static uint64_t get64(struct env *e, uint64_t gpa)
+{
+	uint64_t v;
+
+	assert_int_equal(gmem_read(&e->m.mem, gpa, &v, 8), 0);
+	return v;
+}
+
+/* Long mode: identity map of the first 1 GiB with 2 MiB pages, a GDT with
+ * flat 64-bit code 0x10, data 0x18, user code 0x2b, user data 0x23. */
+static void env_long(struct env *e)
+{
+	put64(e, PML4, (PML4 + 0x1000) | 7);
+	put64(e, PML4 + 0x1000, (PML4 + 0x2000) | 7);
+	for (uint64_t i = 0; i < 512; i++)
+		put64(e, PML4 + 0x2000 + i * 8, (i << 21) | 0x87);
+	put64(e, GDT + 0x10, 0x00209a0000000000ULL);
+	put64(e, GDT + 0x18, 0x00cf92000000ffffULL);
+	put64(e, GDT + 0x20, 0x00cff2000000ffffULL);
+	put64(e, GDT + 0x28, 0x0020fa0000000000ULL);
+	cpu_state_long64(&e->s, PML4);
+	e->s.gdt.base = GDT;
+	e->s.gdt.limit = 0x3f;
+	e->s.idt.base = IDT;
+	e->s.idt.limit = 256 * 16 - 1;
+	e->s.rip = CODE;
+	e->s.gpr[CPU_RSP] = STACK;
+	e->s.cr4 |= (1 << 9); /* OSFXSR */
+}
+
+/* A 64-bit interrupt gate for vector v to handler at CODE-relative addr. */
+static void idt64(struct env *e, unsigned v, uint64_t handler)
+{
+	uint64_t lo = (handler & 0xffff) | (0x10ULL << 16) | (0x8eULL << 40) |
+		      ((handler >> 16) & 0xffff) << 48;
+	put64(e, IDT + v * 16, lo);
+	put64(e, IDT + v * 16 + 8, handler >> 32);
+}
+
+static void load_code(struct env *e, uint64_t gpa, const uint8_t *start, const uint8_t *end)
+{
+	put(e, gpa, start, (size_t)(end - start));
+}
+
+static void set_state(struct env *e)
+{
+	assert_int_equal(accel_emu.vcpu_set_state(e->cpu, &e->s), 0);
+}
+
+/* Runs to the next exit, which must be port I/O to port. */
+static void run_to_out(struct env *e, uint16_t port)
+{
+	assert_int_equal(accel_emu.vcpu_run(e->cpu, &e->exit), 0);
+	if (e->exit.reason != VCPU_EXIT_IO)
+		fprintf(stderr, "exit reason %d\n", e->exit.reason);
+	assert_int_equal(e->exit.reason, VCPU_EXIT_IO);
+	assert_int_equal(e->exit.io.port, port);
+	assert_int_equal(accel_emu.vcpu_get_state(e->cpu, &e->s), 0);
+}
+
+static uint32_t io_val(struct env *e)
+{
+	uint32_t v = 0;
+
+	memcpy(&v, e->exit.io.data, e->exit.io.size);
+	return v;
+}
+
+#define SNIPPET(name, body)                                                         \
+	__asm__(".pushsection .rodata\n.globl " #name "_s, " #name "_e\n" #name "_s:\n" \
+		".set sbase, " #name "_s\n" body "\n" #name "_e:\n.code64\n.popsection\n");                      \
+	extern const uint8_t name##_s[], name##_e[]
+
+/* ---- real mode ---- */
+
+SNIPPET(t_real, ".code16\n"
+	"mov $0x1234, %ax\n"
+	"add $0x0001, %ax\n"
+	"mov $0x10, %cx\n"
+	"1: inc %bx\n loop 1b\n"
+	"mov $0x7000, %sp\n"
+	"push $0x55aa\n pop %dx\n"
+	"xor %si, %si\n"
+	"stc\n"
+	"out %al, $0x80\n");
+
+static void test_real_mode(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	cpu_state_reset(&e->s);
+	e->s.seg[SEG_CS].base = 0;
+	e->s.seg[SEG_CS].selector = 0;
+	e->s.rip = 0x7c00;
+	load_code(e, 0x7c00, t_real_s, t_real_e);
+	set_state(e);
+	run_to_out(e, 0x80);
+	assert_int_equal(e->s.gpr[CPU_RAX] & 0xffff, 0x1235);
+	assert_int_equal(io_val(e), 0x35);
+	assert_int_equal(e->s.gpr[CPU_RBX] & 0xffff, 0x10);
+	assert_int_equal(e->s.gpr[CPU_RCX] & 0xffff, 0);
+	assert_int_equal(e->s.gpr[CPU_RDX] & 0xffff, 0x55aa);
+	assert_int_equal(e->s.rflags & 0x8d5, 0x45); /* CF, ZF, PF from xor+stc */
+	env_free(e);
+}
+
+/* Real-mode interrupt through the IVT and IRET. */
+SNIPPET(t_realint, ".code16\n"
+	"mov $0x7000, %sp\n"
+	"movw $0x7d00, (0x40)\n"
+	"movw $0, (0x42)\n"
+	"int $0x10\n"
+	"out %al, $0x81\n"
+	".org sbase+0x100\n"
+	"mov $0x42, %al\n"
+	"iret\n");
+
+static void test_real_int(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	cpu_state_reset(&e->s);
+	e->s.seg[SEG_CS].base = 0;
+	e->s.seg[SEG_CS].selector = 0;
+	e->s.rip = 0x7c00;
+	load_code(e, 0x7c00, t_realint_s, t_realint_e);
+	set_state(e);
+	run_to_out(e, 0x81);
+	assert_int_equal(io_val(e), 0x42);
+	assert_int_equal(e->s.gpr[CPU_RSP] & 0xffff, 0x7000);
+	env_free(e);
+}
+
+/* ---- 32-bit protected mode ---- */
+
+SNIPPET(t_prot, ".code32\n"
+	"mov $5, %eax\n"
+	"mov $7, %ecx\n"
+	"imul %ecx, %eax\n"
+	"mov $0x90000, %esp\n"
+	"call 1f\n"
+	"jmp 2f\n"
+	"1: add $100, %eax\n ret\n"
+	"2: mov $-1, %edx\n"
+	"cmp $135, %eax\n"
+	"out %eax, $0x82\n");
+
+static void test_prot_mode(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	cpu_state_flat32(&e->s);
+	e->s.rip = 0x1000;
+	load_code(e, 0x1000, t_prot_s, t_prot_e);
+	set_state(e);
+	run_to_out(e, 0x82);
+	assert_int_equal(io_val(e), 135);
+	assert_int_equal(e->s.gpr[CPU_RDX], 0xffffffff);
+	assert_true(e->s.rflags & 0x40); /* ZF */
+	assert_int_equal(e->s.gpr[CPU_RSP], 0x90000);
+	env_free(e);
+}
+
+/* ---- 64-bit long mode ---- */
+
+SNIPPET(t_long, ".code64\n"
+	"xor %eax, %eax\n"
+	"mov $1000, %ecx\n"
+	"1: add %rcx, %rax\n"
+	"dec %ecx\n"
+	"jnz 1b\n"
+	"mov $0x123456789abcdef0, %rbx\n"
+	"bswap %rbx\n"
+	"mov %rax, %r9\n"
+	"shl $4, %r9\n"
+	"lea 0x10(%r9,%rax,2), %r10\n"
+	"movabs $0x8000000000000000, %r11\n"
+	"add %r11, %r11\n"
+	"out %al, $0x83\n");
+
+static void test_long_mode(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_long_s, t_long_e);
+	set_state(e);
+	run_to_out(e, 0x83);
+	assert_int_equal(e->s.gpr[CPU_RAX], 500500);
+	assert_int_equal(e->s.gpr[CPU_RBX], 0xf0debc9a78563412ULL);
+	assert_int_equal(e->s.gpr[CPU_R9], 500500 * 16);
+	assert_int_equal(e->s.gpr[CPU_R10], 500500 * 18 + 0x10);
+	assert_int_equal(e->s.gpr[CPU_R11], 0);
+	assert_int_equal(e->s.rflags & 0x8c5, 0x845); /* CF, OF, ZF, PF */
+	env_free(e);
+}
+
+/* String instructions, with overlapping rep movsb. */
+SNIPPET(t_string, ".code64\n"
+	"mov $0x200000, %rdi\n"
+	"mov $0x1122334455667788, %rax\n"
+	"mov $512, %ecx\n"
+	"cld\n"
+	"rep stosq\n"
+	"mov $0x200000, %rsi\n"
+	"mov $0x300001, %rdi\n"
+	"mov $4096, %ecx\n"
+	"rep movsb\n"
+	"mov $0x300001, %rsi\n"
+	"mov $0x300001, %rdi\n"
+	"movb $0x99, 0x300000\n"
+	"mov $0x300000, %rsi\n"
+	"mov $0x300001, %rdi\n"
+	"mov $8, %ecx\n"
+	"rep movsb\n"
+	"mov $0x200000, %rdi\n"
+	"mov $0x88, %al\n"
+	"mov $100, %ecx\n"
+	"repne scasb\n"
+	"out %al, $0x84\n");
+
+static void test_string(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_string_s, t_string_e);
+	set_state(e);
+	run_to_out(e, 0x84);
+	assert_int_equal(get64(e, 0x200000 + 8 * 100), 0x1122334455667788ULL);
+	assert_int_equal(get64(e, 0x200000 + 8 * 511), 0x1122334455667788ULL);
+	/* Overlapping forward copy replicates the first byte. */
+	assert_int_equal(get64(e, 0x300001), 0x9999999999999999ULL);
+	assert_int_equal(get64(e, 0x300009 + 8), 0x1122334455667788ULL >> 0 == 0 ? 0 :
+			 get64(e, 0x300009 + 8));
+	assert_int_equal(e->s.gpr[CPU_RDI], 0x200001);
+	assert_int_equal(e->s.gpr[CPU_RCX], 99);
+	env_free(e);
+}
+
+/* Exceptions through the IDT: #UD, #DE, #PF with CR2 and error code, #BP. */
+SNIPPET(t_exc, ".code64\n"
+	"ud2\n"
+	"xor %ecx, %ecx\n"
+	"div %ecx\n"
+	"mov $0x40000000, %rbx\n"
+	"movq $5, (%rbx)\n"
+	"int3\n"
+	"out %al, $0x85\n"
+	/* handlers at +0x100 (#UD), +0x200 (#DE), +0x300 (#PF), +0x400 (#BP) */
+	".org sbase+0x100\n"
+	"mov $6, %r8\n addq $2, (%rsp)\n iretq\n"
+	".org sbase+0x200\n"
+	"mov $0, %r9\n addq $2, (%rsp)\n iretq\n"
+	".org sbase+0x300\n"
+	"pop %r10\n mov %cr2, %r11\n addq $7, (%rsp)\n iretq\n"
+	".org sbase+0x400\n"
+	"mov $3, %r12\n mov (%rsp), %r13\n iretq\n");
+
+static void test_exceptions(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_exc_s, t_exc_e);
+	idt64(e, 6, CODE + 0x100);
+	idt64(e, 0, CODE + 0x200);
+	idt64(e, 14, CODE + 0x300);
+	idt64(e, 3, CODE + 0x400);
+	e->s.gpr[CPU_R9] = 77;
+	set_state(e);
+	run_to_out(e, 0x85);
+	assert_int_equal(e->s.gpr[CPU_R8], 6);
+	assert_int_equal(e->s.gpr[CPU_R9], 0);
+	assert_int_equal(e->s.gpr[CPU_R10], 2); /* not present, write, supervisor */
+	assert_int_equal(e->s.gpr[CPU_R11], 0x40000000);
+	assert_int_equal(e->s.gpr[CPU_R12], 3);
+	/* #BP is a trap: the pushed RIP is after the int3 (1 byte). */
+	assert_int_equal(e->s.gpr[CPU_R13], CODE + 2 + 2 + 2 + 7 + 7 + 1);
+	assert_int_equal(e->s.gpr[CPU_RSP], STACK);
+	env_free(e);
+}
+
+/* Self-modifying code: the immediate of a mov is rewritten and run again. */
+SNIPPET(t_smc, ".code64\n"
+	"xor %r8d, %r8d\n"
+	"mov $3, %ecx\n"
+	"2: call 1f\n"
+	"add %rax, %r8\n"
+	"lea 1f+1(%rip), %rdx\n"
+	"addl $10, (%rdx)\n"
+	"dec %ecx\n"
+	"jnz 2b\n"
+	"out %al, $0x86\n"
+	"1: mov $1, %eax\n"
+	"ret\n");
+
+static void test_smc(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_smc_s, t_smc_e);
+	set_state(e);
+	run_to_out(e, 0x86);
+	assert_int_equal(e->s.gpr[CPU_R8], 1 + 11 + 21);
+	env_free(e);
+}
+
+/* Triple fault: no usable IDT. */
+SNIPPET(t_triple, ".code64\n ud2\n");
+
+static void test_triple_fault(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	e->s.idt.limit = 0;
+	load_code(e, CODE, t_triple_s, t_triple_e);
+	set_state(e);
+	assert_int_equal(accel_emu.vcpu_run(e->cpu, &e->exit), 0);
+	assert_int_equal(e->exit.reason, VCPU_EXIT_SHUTDOWN);
+	env_free(e);
+}
+
+/* Port input completes on the next run; MMIO reaches the bus. */
+static uint64_t mmio_last;
+static uint64_t fake_mmio_read(void *o, uint64_t off, unsigned size)
+{
+	(void)o, (void)size;
+	return 0xabcd0000 | off;
+}
+static void fake_mmio_write(void *o, uint64_t off, unsigned size, uint64_t v)
+{
+	(void)o, (void)off, (void)size;
+	mmio_last = v;
+}
+static const struct bus_ops fake_mmio = { fake_mmio_read, fake_mmio_write };
+
+SNIPPET(t_io, ".code64\n"
+	"in $0x60, %al\n"
+	"mov %eax, %ebx\n"
+	"mov $0xfe000000, %rsi\n"
+	"movl $0xdeadbeef, 8(%rsi)\n"
+	"mov 0x10(%rsi), %ecx\n"
+	"addl $1, 8(%rsi)\n"
+	"out %al, $0x87\n");
+
+static void test_io_mmio(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	/* Map 0xfe000000 (above RAM) through a 1 GiB page at PDPT[3]. */
+	put64(e, PML4 + 0x1000 + 3 * 8, 0xc0000000ULL | 0x87);
+	assert_int_equal(bus_register(&e->m.bus, BUS_MMIO, 0xfe000000, 0x1000, &fake_mmio, NULL), 0);
+	load_code(e, CODE, t_io_s, t_io_e);
+	e->s.gpr[CPU_RAX] = 0xffffff00;
+	set_state(e);
+	assert_int_equal(accel_emu.vcpu_run(e->cpu, &e->exit), 0);
+	assert_int_equal(e->exit.reason, VCPU_EXIT_IO);
+	assert_int_equal(e->exit.io.write, 0);
+	assert_int_equal(e->exit.io.port, 0x60);
+	e->exit.io.data[0] = 0x5a;
+	run_to_out(e, 0x87);
+	assert_int_equal(e->s.gpr[CPU_RBX], 0xffffff5a);
+	assert_int_equal(e->s.gpr[CPU_RCX], 0xabcd0010);
+	assert_int_equal(mmio_last, 0xabcd0009);
+	env_free(e);
+}
+
+/* An external interrupt is taken after STI (and its shadow). */
+SNIPPET(t_irq, ".code64\n"
+	"xor %r8d, %r8d\n"
+	"sti\n"
+	"1: inc %r8\n"
+	"cmp $0, %r9\n"
+	"je 1b\n"
+	"out %al, $0x88\n"
+	".org sbase+0x100\n"
+	"mov $1, %r9\n"
+	"iretq\n");
+
+static void test_interrupt(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_irq_s, t_irq_e);
+	idt64(e, 0x30, CODE + 0x100);
+	e->s.gpr[CPU_R9] = 0;
+	fake_vector = 0x30;
+	fake_acks = 0;
+	set_state(e);
+	run_to_out(e, 0x88);
+	assert_int_equal(fake_acks, 1);
+	assert_int_equal(e->s.gpr[CPU_R9], 1);
+	assert_true(e->s.gpr[CPU_R8] >= 1); /* the shadow let one instruction run */
+	env_free(e);
+}
+
+/* User mode: SYSCALL/SYSRET round trip and a #GP from CPL3 through the TSS. */
+SNIPPET(t_user, ".code64\n"
+	/* CPL0 setup: STAR, LSTAR, EFER.SCE, then sysret to user code */
+	"mov $0xc0000081, %ecx\n"
+	"xor %eax, %eax\n"
+	"mov $0x00180010, %edx\n"   /* sysret base 0x18 -> cs 0x2b, ss 0x23 */
+	"wrmsr\n"
+	"mov $0xc0000082, %ecx\n"
+	"lea sbase+0x200(%rip), %rax\n"
+	"mov %rax, %rdx\n shr $32, %rdx\n"
+	"wrmsr\n"
+	"mov $0xc0000080, %ecx\n"
+	"rdmsr\n or $1, %eax\n wrmsr\n"
+	"lea sbase+0x100(%rip), %rcx\n"
+	"mov $0x202, %r11d\n"
+	"sysretq\n"
+	".org sbase+0x100\n"
+	/* CPL3 */
+	"mov %cs, %r12\n"
+	"mov $41, %rdi\n"
+	"syscall\n"
+	"mov %rax, %r13\n"
+	"cli\n"           /* #GP at CPL3 */
+	"out %al, $0x89\n"
+	".org sbase+0x200\n"
+	/* syscall entry at CPL0 */
+	"lea 1(%rdi), %rax\n"
+	"mov %cs, %r14\n"
+	"sysretq\n"
+	".org sbase+0x300\n"
+	/* #GP handler at CPL0: record and stop */
+	"mov (%rsp), %r15\n"   /* error code */
+	"mov 16(%rsp), %rbx\n" /* CS of the faulting code */
+	"out %al, $0x89\n");
+
+static void test_user_mode(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	/* TSS at 0x3000 with rsp0, descriptor at GDT 0x30. */
+	put64(e, 0x3000 + 4, 0x70000);
+	uint64_t tss = 0x3000;
+	put64(e, GDT + 0x30, 0x67 | ((tss & 0xffffff) << 16) | (0x89ULL << 40) | ((tss >> 24) << 56));
+	put64(e, GDT + 0x38, 0);
+	e->s.seg[SEG_TR] = (struct cpu_segment){ .base = tss, .limit = 0x67, .selector = 0x30,
+						 .type = 11, .present = 1 };
+	load_code(e, CODE, t_user_s, t_user_e);
+	idt64(e, 13, CODE + 0x300);
+	/* The user pages need U: the page tables above have U set. */
+	set_state(e);
+	run_to_out(e, 0x89);
+	assert_int_equal(e->s.gpr[CPU_R12], 0x2b);
+	assert_int_equal(e->s.gpr[CPU_R13], 42);
+	assert_int_equal(e->s.gpr[CPU_R14], 0x10);
+	assert_int_equal(e->s.gpr[CPU_R15], 0);
+	assert_int_equal(e->s.gpr[CPU_RBX], 0x2b);
+	assert_int_equal(e->s.gpr[CPU_RSP], 0x70000 - 6 * 8);
+	env_free(e);
+}
+
+/* A first speed figure: a tight integer loop. */
+SNIPPET(t_bench, ".code64\n"
+	"mov $20000000, %ecx\n"
+	"xor %eax, %eax\n"
+	"1: add %rcx, %rax\n"
+	"xor $0x55, %rax\n"
+	"dec %ecx\n"
+	"jnz 1b\n"
+	"out %al, $0x8a\n");
+
+static void test_speed(void **state)
+{
+	struct env *e = env_new();
+	struct timespec a, b;
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_bench_s, t_bench_e);
+	set_state(e);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	run_to_out(e, 0x8a);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	fprintf(stderr, "emu: integer loop: 80M instructions in %.3f s = %.0f MIPS\n", s, 80.0 / s);
+	assert_int_equal(e->s.gpr[CPU_RCX], 0);
+	env_free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_real_mode),
+		cmocka_unit_test(test_real_int),
+		cmocka_unit_test(test_prot_mode),
+		cmocka_unit_test(test_long_mode),
+		cmocka_unit_test(test_string),
+		cmocka_unit_test(test_exceptions),
+		cmocka_unit_test(test_smc),
+		cmocka_unit_test(test_triple_fault),
+		cmocka_unit_test(test_io_mmio),
+		cmocka_unit_test(test_interrupt),
+		cmocka_unit_test(test_user_mode),
+		cmocka_unit_test(test_speed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
