@@ -2,7 +2,7 @@
  * BCD adjusts, and the flag instructions. Flags are left lazy. */
 #include "accel/emu/ops.h"
 
-static uint64_t alu(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t a, uint64_t b)
+static inline uint64_t alu(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t a, uint64_t b)
 {
 	uint64_t r, m = sz_mask(sz), cf;
 
@@ -44,6 +44,10 @@ void op_alu_rm_r(struct emu_cpu *c, const struct insn *in)
 		alu(c, 7, sz, rm_read(c, in, sz), src);
 		return;
 	}
+	if (!(in->flags & IN_MEM)) {
+		reg_set(c, in->rm, sz, alu(c, op, sz, reg_get(c, in->rm, sz), src));
+		return;
+	}
 	struct insn t = *in;
 	t.op = (uint8_t)op;
 	rm_rmw(c, &t, sz, alu_rmw, src, true);
@@ -69,6 +73,12 @@ void op_alu_a_imm(struct emu_cpu *c, const struct insn *in)
 
 void op_alu_rm_imm(struct emu_cpu *c, const struct insn *in)
 {
+	if (!(in->flags & IN_MEM)) {
+		uint64_t r = alu(c, in->op, in->osz, reg_get(c, in->rm, in->osz), in->imm);
+		if (in->op != 7)
+			reg_set(c, in->rm, in->osz, r);
+		return;
+	}
 	if (in->op == 7) {
 		if (in->flags & IN_LOCK)
 			emu_ud(c);
@@ -117,6 +127,10 @@ void op_incdec_r(struct emu_cpu *c, const struct insn *in)
 
 void op_incdec_rm(struct emu_cpu *c, const struct insn *in)
 {
+	if (!(in->flags & IN_MEM)) {
+		reg_set(c, in->rm, in->osz, incdec(c, in->op & 1, in->osz, reg_get(c, in->rm, in->osz)));
+		return;
+	}
 	rm_rmw(c, in, in->osz, incdec_rmw, 0, true);
 }
 

@@ -121,6 +121,10 @@ struct block {
 	uint16_t n;
 	struct insn *insns;
 	struct block *next;
+	/* Chaining: the blocks that followed this one, valid for one epoch. */
+	struct block *succ[2];
+	uint64_t succ_rip[2];
+	uint32_t succ_epoch[2];
 };
 
 #define BLOCK_HASH 4096
@@ -204,6 +208,8 @@ struct emu_cpu {
 	struct block *blocks;
 	struct insn *insns;
 	unsigned nblk, ninsn;
+	uint32_t epoch;        /* bumped when translations or the code mode change */
+	struct block *prev_block;
 };
 
 /* ---- registers ---- */

@@ -89,6 +89,8 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 
 static void blocks_flush(struct emu_cpu *c)
 {
+	c->epoch++;
+	c->prev_block = NULL;
 	memset(c->hash, 0, sizeof(c->hash));
 	c->nblk = 0;
 	c->ninsn = 0;
@@ -185,6 +187,7 @@ static struct block *block_find(struct emu_cpu *c)
 	if (c->nblk == BLOCK_ARENA || c->ninsn + BLOCK_MAX_INSNS > INSN_ARENA)
 		blocks_flush(c);
 	struct block *b = &c->blocks[c->nblk];
+	memset(b, 0, sizeof(*b));
 	b->insns = &c->insns[c->ninsn];
 	b->gpa = off;
 	b->key = key;
@@ -200,9 +203,40 @@ static struct block *block_find(struct emu_cpu *c)
 	return b;
 }
 
+static bool block_valid(struct emu_cpu *c, const struct block *b)
+{
+	struct emu_vm *vm = c->vm;
+
+	return b->gen == atomic_load_explicit(&vm->codegen[b->ramidx], memory_order_acquire) &&
+	       atomic_load_explicit(&vm->codemark[b->ramidx], memory_order_relaxed) &&
+	       (b->ramidx2 == UINT32_MAX ||
+		b->gen2 == atomic_load_explicit(&vm->codegen[b->ramidx2], memory_order_acquire));
+}
+
+/* The next block: through the previous block's links when they still hold. */
+static struct block *block_next(struct emu_cpu *c)
+{
+	struct block *p = c->prev_block, *b;
+
+	if (p) {
+		for (int k = 0; k < 2; k++)
+			if (p->succ_rip[k] == c->rip && p->succ_epoch[k] == c->epoch &&
+			    block_valid(c, p->succ[k]))
+				return p->succ[k];
+	}
+	b = block_find(c);
+	if (p && b->ramidx != UINT32_MAX) {
+		int k = p->succ_epoch[0] == c->epoch && p->succ_rip[0] != c->rip ? 1 : 0;
+		p->succ[k] = b;
+		p->succ_rip[k] = c->rip;
+		p->succ_epoch[k] = c->epoch;
+	}
+	return b;
+}
+
 static void block_run(struct emu_cpu *c)
 {
-	struct block *b = block_find(c);
+	struct block *b = block_next(c);
 	unsigned n = b->n, i;
 	bool shadow = c->shadow;
 
@@ -223,6 +257,7 @@ static void block_run(struct emu_cpu *c)
 	if (!c->code64)
 		c->rip &= 0xffffffff;
 	c->icount += i;
+	c->prev_block = b->ramidx != UINT32_MAX && i == b->n ? b : NULL;
 	if (shadow) {
 		c->shadow = 0;
 		c->irq_check = 1;
@@ -383,6 +418,7 @@ static int cpu_run(struct emu_cpu *c)
 		c->exit_now = 0;
 		return 0;
 	}
+	c->prev_block = NULL;
 	if (r == 1) {
 		c->stop = 0;
 		c->exit_now = 0;
@@ -398,6 +434,7 @@ static int cpu_run(struct emu_cpu *c)
 		if (unlikely(c->irq_check | c->halted | (c->mp_state != CPU_MP_RUNNABLE)) ||
 		    unlikely(atomic_load_explicit(&c->kicked, memory_order_relaxed) |
 			     atomic_load_explicit(&c->exit_req, memory_order_relaxed))) {
+			c->prev_block = NULL;
 			if (cpu_events(c))
 				return 0;
 			if (c->halted || c->mp_state != CPU_MP_RUNNABLE)

@@ -62,6 +62,13 @@ bool flags_cond(const struct emu_cpu *c, unsigned cc)
 	bool r;
 	uint64_t m = sz_mask(c->lf_sz);
 
+	/* ZF and SF straight from the lazy result. */
+	if (c->lf_op != LF_NONE) {
+		if ((cc >> 1) == 2)
+			return ((c->lf_res & m) == 0) ^ (cc & 1);
+		if ((cc >> 1) == 4)
+			return ((c->lf_res & sz_sign(c->lf_sz)) != 0) ^ (cc & 1);
+	}
 	/* The common compare-and-branch cases without building RFLAGS. */
 	if (c->lf_op == LF_SUB) {
 		uint64_t a = c->lf_a & m, b = c->lf_b & m;

@@ -24,6 +24,7 @@
 
 void mmu_flush(struct emu_cpu *c, bool global)
 {
+	c->epoch++;
 	for (int u = 0; u < 2; u++)
 		for (int i = 0; i < TLB_SIZE; i++) {
 			struct tlb_entry *e = &c->tlb[u][i];

@@ -170,6 +170,17 @@ static uint64_t cmpxchg_rmw(struct emu_cpu *c, const struct insn *in, uint64_t o
 void op_cmpxchg(struct emu_cpu *c, const struct insn *in)
 {
 	uint64_t acc = reg_get(c, CPU_RAX, in->osz);
+
+	if (!(in->flags & IN_MEM)) {
+		/* A register destination is only written when equal. */
+		uint64_t old = reg_get(c, in->rm, in->osz);
+		lf_set(c, LF_SUB, in->osz, (acc - old) & sz_mask(in->osz), acc, old);
+		if (old == acc)
+			reg_set(c, in->rm, in->osz, reg_get(c, in->reg, in->osz));
+		else
+			reg_set(c, CPU_RAX, in->osz, old);
+		return;
+	}
 	uint64_t old = rm_rmw(c, in, in->osz, cmpxchg_rmw, reg_get(c, in->reg, in->osz), true);
 
 	if (old != acc)

@@ -28,6 +28,7 @@ void op_ud(struct emu_cpu *c, const struct insn *in) { (void)in; emu_ud(c); }
 
 void cpu_update_mode(struct emu_cpu *c)
 {
+	c->epoch++;
 	c->code64 = (c->efer & EFER_LMA) && c->seg[SEG_CS].l;
 	if (!(c->cr0 & CR0_PE))
 		c->cpl = 0;
