@@ -209,6 +209,7 @@ struct emu_cpu {
 	struct insn *insns;
 	unsigned nblk, ninsn;
 	uint32_t epoch;        /* bumped when translations or the code mode change */
+	uint64_t budget;       /* blocks left before vcpu_run returns (0: unlimited) */
 	struct block *prev_block;
 };
 
@@ -475,6 +476,8 @@ int decode_insn(struct emu_cpu *c, uint64_t lin, struct insn *in, bool may_fault
 void emu_io_exit(struct emu_cpu *c, uint16_t port, unsigned size, bool write, uint64_t val,
 		 unsigned reg_in, bool string);
 uint64_t emu_tsc(struct emu_cpu *c);
+/* Tests and fuzzing: vcpu_run returns VCPU_EXIT_NONE after this many blocks. */
+void emu_set_budget(struct accel_vcpu *v, uint64_t blocks);
 void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4]);
 
 #endif

@@ -381,7 +381,8 @@ static bool cpu_events(struct emu_cpu *c)
 		}
 	}
 	if (c->halted) {
-		if (!(c->flags & F_IF) && !(chip && irqchip_has_work(chip, c->index))) {
+		/* Nothing can wake it: interrupts off, or no interrupt controller. */
+		if (!chip || (!(c->flags & F_IF) && !irqchip_has_work(chip, c->index))) {
 			c->exit->reason = VCPU_EXIT_HLT;
 			return true;
 		}
@@ -440,6 +441,10 @@ static int cpu_run(struct emu_cpu *c)
 			if (c->halted || c->mp_state != CPU_MP_RUNNABLE)
 				continue;
 		}
+		if (unlikely(c->budget) && --c->budget == 0) {
+			c->exit->reason = VCPU_EXIT_NONE;
+			return 0;
+		}
 		block_run(c);
 		if (unlikely((++c->nblocks & 255) == 0))
 			cpu_timers(c);
@@ -454,6 +459,11 @@ static int emu_vcpu_run(struct accel_vcpu *v, struct vcpu_exit *exit)
 	c->exit = exit;
 	c->exit_now = 0;
 	return cpu_run(c);
+}
+
+void emu_set_budget(struct accel_vcpu *v, uint64_t blocks)
+{
+	to_cpu(v)->budget = blocks;
 }
 
 static void emu_vcpu_kick(struct accel_vcpu *v)
