@@ -688,8 +688,9 @@ static void test_diff(void **state)
 		skip();
 		return;
 	}
-	ss.ss_sp = malloc(1 << 16);
-	ss.ss_size = 1 << 16;
+	static uint8_t altstack[1 << 16];
+	ss.ss_sp = altstack;
+	ss.ss_size = sizeof(altstack);
 	ss.ss_flags = 0;
 	sigaltstack(&ss, NULL);
 	sa.sa_sigaction = on_signal;
@@ -730,6 +731,16 @@ static void test_diff(void **state)
 		"results skipped), %u differences\n", st.forms, st.cases, st.faults, st.skipped,
 		st.failures);
 	signal(SIGSEGV, SIG_DFL);
+	signal(SIGBUS, SIG_DFL);
+	signal(SIGFPE, SIG_DFL);
+	signal(SIGILL, SIG_DFL);
+	signal(SIGTRAP, SIG_DFL);
+	ss.ss_flags = SS_DISABLE;
+	sigaltstack(&ss, NULL);
+	accel_emu.vcpu_destroy(cpu);
+	accel_emu.vm_destroy(vm);
+	bus_destroy(&m.bus);
+	gmem_destroy(&m.mem);
 	assert_int_equal(st.failures, 0);
 }
 

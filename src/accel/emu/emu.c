@@ -381,21 +381,21 @@ static bool cpu_events(struct emu_cpu *c)
 		}
 	}
 	if (c->halted) {
-		/* Nothing can wake it: interrupts off, or no interrupt controller. */
-		if (!chip || (!(c->flags & F_IF) && !irqchip_has_work(chip, c->index))) {
+		/* With interrupts off (or no interrupt controller) nothing but
+		 * NMI/INIT could wake it: the monitor treats that as the end. */
+		if (!chip || !(c->flags & F_IF)) {
 			c->exit->reason = VCPU_EXIT_HLT;
 			return true;
 		}
-		if (chip && irqchip_has_work(chip, c->index)) {
-			if (c->flags & F_IF)
-				c->irq_check = 1;
-			else
-				cpu_sleep(c, c->next_deadline);
+		if (irqchip_has_work(chip, c->index)) {
+			c->halted = 0;
+			c->irq_check = 1;
 			return false;
 		}
-		uint64_t now = clock_ns();
-		c->next_deadline = chip ? irqchip_poll(chip, c->index, now) : UINT64_MAX;
-		cpu_sleep(c, c->next_deadline);
+		c->next_deadline = irqchip_poll(chip, c->index, clock_ns());
+		if (!atomic_load(&c->kicked))
+			cpu_sleep(c, c->next_deadline);
+		c->next_deadline = irqchip_poll(chip, c->index, clock_ns());
 		c->irq_check = 1;
 		return false;
 	}

@@ -56,11 +56,8 @@ void seg_load_real(struct emu_cpu *c, unsigned seg, uint16_t sel)
 		s->s = 1, s->present = 1, s->dpl = 3, s->db = 0, s->g = 0, s->l = 0;
 	}
 	if (seg == SEG_CS) {
-		/* Far jumps in real mode keep the cached limit and attributes
-		 * except what real mode forces. */
+		/* Real-mode far jumps keep the cached limit and attributes. */
 		s->l = 0;
-		if (!(c->cr0 & CR0_PE))
-			s->db = s->db; /* unreal code stays as loaded */
 		cpu_update_mode(c);
 	}
 }
