@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <cmocka.h>
 
 #include "accel/accel.h"
@@ -596,6 +598,122 @@ static void test_user_mode(void **state)
 	env_free(e);
 }
 
+/* Two vCPUs on two threads: LOCK-prefixed increments and XCHG are atomic. */
+SNIPPET(t_lock, ".code64\n"
+	"mov $200000, %ecx\n"
+	"mov $0x200000, %rbx\n"
+	"1: lock incq (%rbx)\n"
+	"lock addq $2, 8(%rbx)\n"
+	"mov $1, %eax\n"
+	"xchg %rax, 16(%rbx)\n"
+	"add %rax, %r8\n"
+	"movq $0, 16(%rbx)\n"
+	"dec %ecx\n"
+	"jnz 1b\n"
+	"out %al, $0x8b\n");
+
+struct lock_thread {
+	struct env *e;
+	struct accel_vcpu *cpu;
+	struct vcpu_exit exit;
+};
+
+static void *lock_run(void *arg)
+{
+	struct lock_thread *t = arg;
+
+	accel_emu.vcpu_run(t->cpu, &t->exit);
+	return NULL;
+}
+
+static void test_smp_lock(void **state)
+{
+	struct env *e = env_new();
+	struct accel_vcpu *cpu2;
+	struct lock_thread t[2];
+	pthread_t th[2];
+
+	(void)state;
+	e->m.ncpus = 2;
+	assert_int_equal(accel_emu.vcpu_create(e->vm, 1, &cpu2), 0);
+	env_long(e);
+	load_code(e, CODE, t_lock_s, t_lock_e);
+	set_state(e);
+	assert_int_equal(accel_emu.vcpu_set_state(cpu2, &e->s), 0);
+	t[0] = (struct lock_thread){ e, e->cpu, { 0 } };
+	t[1] = (struct lock_thread){ e, cpu2, { 0 } };
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, lock_run, &t[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(t[i].exit.reason, VCPU_EXIT_IO);
+		assert_int_equal(t[i].exit.io.port, 0x8b);
+	}
+	assert_int_equal(get64(e, 0x200000), 400000);
+	assert_int_equal(get64(e, 0x200008), 800000);
+	accel_emu.vcpu_destroy(cpu2);
+	env_free(e);
+}
+
+/* 32-bit paging (legacy 2-level with a 4 MiB page, then PAE), a #PF
+ * delivered through a 32-bit interrupt gate with CR2 and the error code. */
+SNIPPET(t_pg32, ".code32\n"
+	"mov $0x90000, %esp\n"
+	"mov %cr0, %eax\n"
+	"or $0x80010000, %eax\n"    /* PG | WP */
+	"mov %eax, %cr0\n"
+	"movl $0x1234, 0x00403000\n" /* mapped by a 4 KiB page: read-only -> #PF */
+	"mov 0x00800000, %ebx\n"    /* not present -> #PF */
+	"mov 0x00400100, %esi\n"    /* reads fine */
+	"out %al, $0x8c\n"
+	".org sbase+0x100\n"
+	"pop %ecx\n"                 /* error code */
+	"mov %cr2, %edx\n"
+	"add %ecx, %edi\n"
+	"shl $8, %edi\n"
+	"add $10, (%esp)\n"          /* skip the faulting instruction (10 or 6 bytes) */
+	"cmp $0x00800000, %edx\n"
+	"jne 1f\n"
+	"sub $4, (%esp)\n"
+	"1: iret\n");
+
+static void test_paging32(void **state)
+{
+	struct env *e = env_new();
+	uint32_t pde_big = 0x00000083;   /* 4 MiB identity page at 0, writable */
+	uint32_t pde_pt = 0x00012000 | 3; /* page table for 4-8 MiB */
+	uint32_t pte;
+
+	(void)state;
+	cpu_state_flat32(&e->s);
+	e->s.cr4 = 1 << 4; /* PSE */
+	e->s.cr3 = 0x11000;
+	put(e, 0x11000, &pde_big, 4);
+	put(e, 0x11004, &pde_pt, 4);
+	for (uint32_t i = 0; i < 1024; i++) {
+		pte = (0x400000 + i * 4096) | 1; /* present, read-only */
+		put(e, 0x12000 + i * 4, &pte, 4);
+	}
+	/* IDT with a 32-bit interrupt gate for #PF; the GDT code segment 0x10. */
+	put64(e, GDT + 0x10, 0x00cf9a000000ffffULL);
+	put64(e, GDT + 0x18, 0x00cf92000000ffffULL);
+	uint64_t h = 0x1000 + 0x100;
+	put64(e, IDT + 14 * 8, (h & 0xffff) | (0x10ULL << 16) | (0x8eULL << 40) | ((h >> 16) << 48));
+	e->s.gdt.base = GDT, e->s.gdt.limit = 0x1f;
+	e->s.idt.base = IDT, e->s.idt.limit = 0x7ff;
+	e->s.rip = 0x1000;
+	e->s.gpr[CPU_RDI] = 0;
+	load_code(e, 0x1000, t_pg32_s, t_pg32_e);
+	set_state(e);
+	run_to_out(e, 0x8c);
+	/* Error codes: 3 (present, write) then 0 (not present, read). */
+	assert_int_equal(e->s.gpr[CPU_RDI], (3 << 8) << 8);
+	assert_int_equal(e->s.gpr[CPU_RDX], 0x00800000);
+	assert_int_equal(e->s.cr2, 0x00800000);
+	env_free(e);
+}
+
 /* A first speed figure: a tight integer loop. */
 SNIPPET(t_bench, ".code64\n"
 	"mov $20000000, %ecx\n"
@@ -609,17 +727,20 @@ SNIPPET(t_bench, ".code64\n"
 static void test_speed(void **state)
 {
 	struct env *e = env_new();
-	struct timespec a, b;
+	struct rusage a, b;
 
 	(void)state;
 	env_long(e);
 	load_code(e, CODE, t_bench_s, t_bench_e);
 	set_state(e);
-	clock_gettime(CLOCK_MONOTONIC, &a);
+	/* CPU time, not wall time: the test machines are shared. */
+	getrusage(RUSAGE_THREAD, &a);
 	run_to_out(e, 0x8a);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-	fprintf(stderr, "emu: integer loop: 80M instructions in %.3f s = %.0f MIPS\n", s, 80.0 / s);
+	getrusage(RUSAGE_THREAD, &b);
+	double s = (double)(b.ru_utime.tv_sec - a.ru_utime.tv_sec) +
+		   (double)(b.ru_utime.tv_usec - a.ru_utime.tv_usec) / 1e6;
+	fprintf(stderr, "emu: integer loop: 80M instructions in %.3f s of CPU = %.0f MIPS\n", s,
+		80.0 / s);
 	assert_int_equal(e->s.gpr[CPU_RCX], 0);
 	env_free(e);
 }
@@ -638,6 +759,8 @@ int main(void)
 		cmocka_unit_test(test_io_mmio),
 		cmocka_unit_test(test_interrupt),
 		cmocka_unit_test(test_user_mode),
+		cmocka_unit_test(test_smp_lock),
+		cmocka_unit_test(test_paging32),
 		cmocka_unit_test(test_speed),
 	};
 

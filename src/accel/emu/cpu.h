@@ -156,6 +156,7 @@ struct emu_cpu {
 	uint8_t irq_check;     /* look at interrupts at the next block boundary */
 	uint8_t shadow;        /* interrupt shadow after STI / MOV SS */
 	uint8_t halted;
+	uint8_t tlb_large;      /* the TLB holds pieces of large pages */
 	uint32_t cur_ramidx;   /* RAM page of the block in execution */
 	struct tlb_entry tlb[2][TLB_SIZE]; /* [user] */
 	struct emu_vm *vm;

@@ -25,6 +25,8 @@
 void mmu_flush(struct emu_cpu *c, bool global)
 {
 	c->epoch++;
+	if (global)
+		c->tlb_large = 0;
 	for (int u = 0; u < 2; u++)
 		for (int i = 0; i < TLB_SIZE; i++) {
 			struct tlb_entry *e = &c->tlb[u][i];
@@ -35,9 +37,17 @@ void mmu_flush(struct emu_cpu *c, bool global)
 
 void mmu_invlpg(struct emu_cpu *c, uint64_t lin)
 {
-	/* Large pages are cached as 4 KiB pieces: drop everything to be sure. */
-	(void)lin;
-	mmu_flush(c, true);
+	/* Large pages are cached as 4 KiB pieces: then everything goes. */
+	if (c->tlb_large) {
+		mmu_flush(c, true);
+		return;
+	}
+	c->epoch++;
+	for (int u = 0; u < 2; u++) {
+		struct tlb_entry *e = &c->tlb[u][(lin >> 12) & (TLB_SIZE - 1)];
+		e->tag[0] = e->tag[1] = e->tag[2] = TLB_INVALID;
+		e->global = 0;
+	}
 }
 
 void mmu_code_written(struct emu_cpu *c, uint32_t ramidx)
@@ -250,7 +260,7 @@ static void mmu_walk(struct emu_cpu *c, uint64_t lin, int acc, int user, struct 
 /* Translates lin for acc and fills the TLB; returns the host page or NULL (not RAM). */
 static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uint64_t *gpa)
 {
-	struct walk w = { .w = true, .u = true, .x = true };
+	struct walk w = { .w = true, .u = true, .x = true, .large = false };
 	struct tlb_entry *e;
 	uint8_t *host;
 	uint64_t page = lin & ~0xfffULL;
@@ -270,6 +280,8 @@ static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uin
 	e->addend = (uintptr_t)host - page;
 	e->ramidx = (uint32_t)((host - c->vm->ram) >> 12);
 	e->global = w.g;
+	if (w.large)
+		c->tlb_large = 1;
 	e->tag[ACC_R] = page;
 	e->tag[ACC_W] = w.w ? page : TLB_INVALID;
 	e->tag[ACC_X] = w.x ? page : TLB_INVALID;
