@@ -23,6 +23,8 @@
 /* ---- a minimal irqchip test double: one injectable vector ---- */
 
 static int fake_vector = -1;
+static unsigned fake_events;
+static uint8_t fake_sipi;
 static unsigned fake_acks;
 static int fake_chip;
 
@@ -72,8 +74,12 @@ void irqchip_ack(struct irqchip *c, unsigned cpu, int v)
 }
 unsigned irqchip_take_events(struct irqchip *c, unsigned cpu, uint8_t *v)
 {
-	(void)c, (void)cpu, (void)v;
-	return 0;
+	unsigned ev = fake_events;
+
+	(void)c, (void)cpu;
+	fake_events = 0;
+	*v = fake_sipi;
+	return ev;
 }
 bool irqchip_has_work(struct irqchip *c, unsigned cpu) { (void)c, (void)cpu; return fake_vector >= 0; }
 void irqchip_set_tsc_offset(struct irqchip *c, int64_t off) { (void)c, (void)off; }
@@ -714,6 +720,73 @@ static void test_paging32(void **state)
 	env_free(e);
 }
 
+/* The road of a real-mode trampoline: real mode -> protected mode -> long
+ * mode, as Linux's AP start-up and PVH entry do it. */
+SNIPPET(t_modes, ".code16\n"
+	"cli\n"
+	"xor %ax, %ax\n mov %ax, %ds\n"
+	"lgdtl (0x600)\n"
+	"mov %cr0, %eax\n or $1, %eax\n mov %eax, %cr0\n"
+	"ljmpl $0x08, $0x7c00 + (1f - sbase)\n"
+	".code32\n"
+	"1: mov $0x18, %ax\n mov %ax, %ds\n mov %ax, %ss\n mov $0x90000, %esp\n"
+	"mov %cr4, %eax\n or $0x20, %eax\n mov %eax, %cr4\n"   /* PAE */
+	"mov $0x10000, %eax\n mov %eax, %cr3\n"
+	"mov $0xc0000080, %ecx\n rdmsr\n or $0x100, %eax\n wrmsr\n" /* LME */
+	"mov %cr0, %eax\n or $0x80000000, %eax\n mov %eax, %cr0\n"
+	"ljmp $0x10, $0x7c00 + (2f - sbase)\n"
+	".code64\n"
+	"2: mov $0xc0000080, %ecx\n rdmsr\n mov %rax, %r8\n"
+	"movabs $0x1122334455667788, %r9\n"
+	"push $0x10\n lea 3f(%rip), %rax\n push %rax\n lretq\n"
+	"3: out %al, $0x8d\n");
+
+static void test_mode_switch(void **state)
+{
+	struct env *e = env_new();
+	uint8_t gdtr[6] = { 0x3f, 0, 0, 0, 0, 0 };
+
+	(void)state;
+	env_long(e); /* page tables and GDT only */
+	put64(e, GDT + 0x08, 0x00cf9a000000ffffULL);
+	gdtr[2] = GDT & 0xff, gdtr[3] = (GDT >> 8) & 0xff;
+	put(e, 0x600, gdtr, 6);
+	cpu_state_reset(&e->s);
+	e->s.seg[SEG_CS].base = 0;
+	e->s.seg[SEG_CS].selector = 0;
+	e->s.rip = 0x7c00;
+	load_code(e, 0x7c00, t_modes_s, t_modes_e);
+	set_state(e);
+	run_to_out(e, 0x8d);
+	assert_int_equal(e->s.gpr[CPU_R8] & 0x500, 0x500); /* LME and LMA */
+	assert_int_equal(e->s.gpr[CPU_R9], 0x1122334455667788ULL);
+	assert_int_equal(e->s.seg[SEG_CS].selector, 0x10);
+	assert_int_equal(e->s.seg[SEG_CS].l, 1);
+	env_free(e);
+}
+
+/* An AP waits for INIT and SIPI, then starts in real mode at vector << 12. */
+SNIPPET(t_ap, ".code16\n"
+	"mov %cs, %ax\n"
+	"out %ax, $0x8e\n");
+
+static void test_sipi(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	cpu_state_reset(&e->s);
+	e->s.mp_state = CPU_MP_UNINITIALIZED;
+	load_code(e, 0x9000, t_ap_s, t_ap_e);
+	set_state(e);
+	fake_sipi = 0x09;
+	fake_events = IRQCHIP_EV_INIT | IRQCHIP_EV_SIPI;
+	run_to_out(e, 0x8e);
+	assert_int_equal(io_val(e), 0x0900);
+	assert_int_equal(e->s.rip, 4);
+	env_free(e);
+}
+
 /* A first speed figure: a tight integer loop. */
 SNIPPET(t_bench, ".code64\n"
 	"mov $20000000, %ecx\n"
@@ -761,6 +834,8 @@ int main(void)
 		cmocka_unit_test(test_user_mode),
 		cmocka_unit_test(test_smp_lock),
 		cmocka_unit_test(test_paging32),
+		cmocka_unit_test(test_mode_switch),
+		cmocka_unit_test(test_sipi),
 		cmocka_unit_test(test_speed),
 	};
 
