@@ -157,6 +157,7 @@ struct emu_cpu {
 	uint8_t shadow;        /* interrupt shadow after STI / MOV SS */
 	uint8_t halted;
 	uint8_t tlb_large;      /* the TLB holds pieces of large pages */
+	uint8_t nmi_blocked, nmi_pending; /* NMIs wait for the IRET of the last one */
 	uint32_t cur_ramidx;   /* RAM page of the block in execution */
 	struct tlb_entry tlb[2][TLB_SIZE]; /* [user] */
 	struct emu_vm *vm;

@@ -359,10 +359,14 @@ static bool cpu_events(struct emu_cpu *c)
 		}
 		if ((ev & IRQCHIP_EV_SIPI) && c->mp_state == CPU_MP_INIT_RECEIVED)
 			cpu_sipi(c, sipi);
-		if ((ev & IRQCHIP_EV_NMI) && c->mp_state == CPU_MP_RUNNABLE) {
-			c->halted = 0;
-			except_deliver(c, EX_NMI, false, 0, false, true);
-		}
+		if (ev & IRQCHIP_EV_NMI)
+			c->nmi_pending = 1;
+	}
+	if (c->nmi_pending && !c->nmi_blocked && !c->shadow && c->mp_state == CPU_MP_RUNNABLE) {
+		c->nmi_pending = 0;
+		c->nmi_blocked = 1;
+		c->halted = 0;
+		except_deliver(c, EX_NMI, false, 0, false, true);
 	}
 	if (c->mp_state != CPU_MP_RUNNABLE) {
 		c->irq_check = 1;
@@ -545,6 +549,7 @@ static int emu_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
 	cpu_update_mode(c);
 	c->delivering = -1;
 	c->shadow = 0;
+	c->nmi_blocked = c->nmi_pending = 0;
 	c->irq_check = 1;
 	c->io_pending = 0;
 	mmu_flush(c, true);

@@ -228,6 +228,10 @@ void except_iret(struct emu_cpu *c, unsigned osz)
 	uint64_t ip, cs, fl, sp, ss, d, mask;
 	unsigned rpl;
 
+	c->nmi_blocked = 0;
+	if (c->nmi_pending)
+		c->irq_check = 1;
+
 	if (!(c->cr0 & CR0_PE)) {
 		ip = stack_peek(c, osz, 0);
 		cs = stack_peek(c, osz, osz);
