@@ -443,10 +443,15 @@ struct stats {
 
 /* Builds one encoding of form f for operand size sz (1, 2, 4, 8, or 0 for
  * fixed-size forms); returns its length, fills the ModRM choices. */
+/* Memory operand encodings: 1 [rbx], 2 [rbx + rsi * s + disp8], 3 [rip + disp32]. */
+static unsigned mem_kind;
+static uint8_t sib_scale;
+static int8_t mem_disp8;
+
 static size_t encode(const struct form *f, unsigned sz, bool mem, unsigned reg, unsigned rm,
 		     uint64_t imm, uint8_t *out, bool *skip)
 {
-	uint8_t *p = out;
+	uint8_t *p = out, *disp32 = NULL;
 	unsigned rex = 0;
 
 	*skip = false;
@@ -479,7 +484,15 @@ static size_t encode(const struct form *f, unsigned sz, bool mem, unsigned reg, 
 	}
 	if (f->kind == K_RM || f->kind == K_R || f->kind == K_M) {
 		unsigned r = f->ext >= 0 ? (unsigned)f->ext : reg;
-		if (mem)
+		if (mem && mem_kind == 2) {
+			*p++ = (uint8_t)(0x40 | ((r & 7) << 3) | 4);
+			*p++ = (uint8_t)((sib_scale << 6) | (6 << 3) | 3);
+			*p++ = (uint8_t)mem_disp8;
+		} else if (mem && mem_kind == 3) {
+			*p++ = (uint8_t)(0x00 | ((r & 7) << 3) | 5);
+			disp32 = p;
+			p += 4;
+		} else if (mem)
 			*p++ = (uint8_t)(0x00 | ((r & 7) << 3) | 3); /* [rbx] */
 		else
 			*p++ = (uint8_t)(0xc0 | ((r & 7) << 3) | (rm & 7));
@@ -490,6 +503,10 @@ static size_t encode(const struct form *f, unsigned sz, bool mem, unsigned reg, 
 		isz = 1;
 	for (unsigned i = 0; i < isz; i++)
 		*p++ = (uint8_t)(imm >> (8 * i));
+	if (disp32) {
+		uint32_t d = (uint32_t)(DATA + 0x180 - (CODE + (uint64_t)(p - out)));
+		memcpy(disp32, &d, 4);
+	}
 	if (f->kind == K_JMP) {
 		/* rel = 6 over "mov $1, %r8d" */
 		if (f->map)
@@ -565,6 +582,11 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 	}
 	if (f->kind == K_OPREG && (f->op == 0x50 || f->op == 0x58))
 		rm = (unsigned)(rnd() % 16); /* push/pop rsp too */
+	mem_kind = mem ? 1 + (unsigned)(rnd() % 3) : 0;
+	sib_scale = (uint8_t)(rnd() % 4);
+	mem_disp8 = (int8_t)((int)(rnd() % 64) - 32);
+	if (mem && mem_kind == 2 && (reg == 6 || reg == 3) && f->ext < 0)
+		mem_kind = 1; /* the index or base would be the register operand */
 	n = encode(f, sz, mem, reg, rm, imm, code, &skip);
 	memset(&in, 0, sizeof(in));
 	for (int i = 0; i < 16; i++)
@@ -578,6 +600,11 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 	in.r[4] = STACK_TOP - 0x100;
 	if (mem)
 		in.r[3] = DATA + 0x100 + (rnd() % 4) * 16;
+	if (mem && mem_kind == 2) {
+		in.r[6] = rnd() % 16 * 2;
+		if (f->op == 0xc7 && f->map == 1) /* cmpxchg16b: keep 16-byte alignment */
+			mem_disp8 = 0, in.r[6] = 0, code[n - 1] = 0;
+	}
 	if (mem && f->undef == U_BT && f->op != 0xba) {
 		if (reg == 3) { /* the offset would be the base too */
 			st->skipped++;
@@ -593,12 +620,20 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 		in.r[1] = rnd() % 20;
 		if (rnd() & 1)
 			in.r[0] = edges[rnd() % 5];
-		/* rep, repne or none */
+		/* rep, repne or none; sometimes 32-bit addressing */
 		unsigned r = (unsigned)(rnd() % 3);
 		if (r) {
 			memmove(code + 1, code, n);
 			code[0] = r == 1 ? 0xf3 : 0xf2;
 			n++;
+		}
+		if (rnd() % 3 == 0) {
+			memmove(code + 1, code, n);
+			code[0] = 0x67;
+			n++;
+			in.r[6] |= 0xffffffff00000000ULL & rnd(); /* upper halves ignored */
+			in.r[7] |= 0xffffffff00000000ULL & rnd();
+			in.r[1] |= 0xffffffff00000000ULL & rnd();
 		}
 	}
 	for (size_t i = 0; i < DATA_CMP; i++)

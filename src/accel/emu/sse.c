@@ -428,7 +428,7 @@ void op_pshufd(struct emu_cpu *c, const struct insn *in)
 	unsigned imm = (unsigned)in->imm;
 
 	sse_check(c);
-	load128(c, in, v, !(in->flags & (IN_REP | IN_REPNE)));
+	load128(c, in, v, true);
 	if (in->flags & IN_OPSZ) {
 		memcpy(d, v, 16);
 		for (int i = 0; i < 4; i++)

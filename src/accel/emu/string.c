@@ -21,6 +21,20 @@ static int64_t step(const struct emu_cpu *c, unsigned sz)
 	return (c->flags & F_DF) ? -(int64_t)sz : (int64_t)sz;
 }
 
+/* REP with a zero 32-bit count in 64-bit code still writes the count (and,
+ * for MOVS/STOS, the index registers) back as 32-bit values, as hardware
+ * does. */
+static void rep_zero(struct emu_cpu *c, const struct insn *in, bool si, bool di)
+{
+	if (in->asz != 4)
+		return;
+	reg_set(c, CPU_RCX, 4, c->r[CPU_RCX]);
+	if (si)
+		reg_set(c, CPU_RSI, 4, c->r[CPU_RSI]);
+	if (di)
+		reg_set(c, CPU_RDI, 4, c->r[CPU_RDI]);
+}
+
 /* Ends this execution with the instruction to run again. */
 static void rep_again(struct emu_cpu *c)
 {
@@ -60,6 +74,8 @@ void op_movs(struct emu_cpu *c, const struct insn *in)
 	bool rep = in->flags & (IN_REP | IN_REPNE);
 	uint64_t n = rep ? cnt_get(c, in) : 1, done = 0;
 
+	if (rep && !n)
+		rep_zero(c, in, true, true);
 	while (n && done < REP_CHUNK) {
 		uint64_t si = c->r[CPU_RSI] & amask(in->asz), di = c->r[CPU_RDI] & amask(in->asz);
 		if (rep && !(c->flags & F_DF) && n > 1) {
@@ -102,6 +118,8 @@ void op_stos(struct emu_cpu *c, const struct insn *in)
 	bool rep = in->flags & (IN_REP | IN_REPNE);
 	uint64_t n = rep ? cnt_get(c, in) : 1, done = 0, v = reg_get(c, CPU_RAX, sz);
 
+	if (rep && !n)
+		rep_zero(c, in, false, true);
 	while (n && done < REP_CHUNK) {
 		uint64_t di = c->r[CPU_RDI] & amask(in->asz);
 		if (rep && !(c->flags & F_DF) && n > 1) {
@@ -137,6 +155,8 @@ void op_lods(struct emu_cpu *c, const struct insn *in)
 	bool rep = in->flags & (IN_REP | IN_REPNE);
 	uint64_t n = rep ? cnt_get(c, in) : 1, done = 0;
 
+	if (rep && !n)
+		rep_zero(c, in, false, false);
 	while (n && done < REP_CHUNK) {
 		uint64_t v = mem_read(c, in->seg, c->r[CPU_RSI] & amask(in->asz), sz);
 		reg_set(c, CPU_RAX, sz, v);
@@ -161,6 +181,8 @@ void op_cmps(struct emu_cpu *c, const struct insn *in)
 	bool rep = in->flags & (IN_REP | IN_REPNE);
 	uint64_t n = rep ? cnt_get(c, in) : 1, done = 0;
 
+	if (rep && !n)
+		rep_zero(c, in, false, false);
 	while (n && done < REP_CHUNK) {
 		uint64_t a = mem_read(c, in->seg, c->r[CPU_RSI] & amask(in->asz), sz);
 		uint64_t b = mem_read(c, SEG_ES, c->r[CPU_RDI] & amask(in->asz), sz);
@@ -185,6 +207,8 @@ void op_scas(struct emu_cpu *c, const struct insn *in)
 	bool rep = in->flags & (IN_REP | IN_REPNE);
 	uint64_t n = rep ? cnt_get(c, in) : 1, done = 0, a = reg_get(c, CPU_RAX, sz);
 
+	if (rep && !n)
+		rep_zero(c, in, false, false);
 	while (n && done < REP_CHUNK) {
 		uint64_t b = mem_read(c, SEG_ES, c->r[CPU_RDI] & amask(in->asz), sz);
 		cmp_flags(c, sz, a, b);
