@@ -184,8 +184,11 @@ static void set_state(struct env *e)
 static void run_to_out(struct env *e, uint16_t port)
 {
 	assert_int_equal(accel_emu.vcpu_run(e->cpu, &e->exit), 0);
-	if (e->exit.reason != VCPU_EXIT_IO)
-		fprintf(stderr, "exit reason %d\n", e->exit.reason);
+	if (e->exit.reason != VCPU_EXIT_IO) {
+		accel_emu.vcpu_get_state(e->cpu, &e->s);
+		fprintf(stderr, "exit reason %d at rip %#llx\n", e->exit.reason,
+			(unsigned long long)e->s.rip);
+	}
 	assert_int_equal(e->exit.reason, VCPU_EXIT_IO);
 	assert_int_equal(e->exit.io.port, port);
 	assert_int_equal(accel_emu.vcpu_get_state(e->cpu, &e->s), 0);
@@ -787,6 +790,54 @@ static void test_sipi(void **state)
 	env_free(e);
 }
 
+/* FXSAVE/FXRSTOR, MXCSR and the x87 control word. */
+SNIPPET(t_fx, ".code64\n"
+	"mov $0x300000, %rbx\n"
+	"movq $0x1234, %rax\n movq %rax, %xmm3\n"
+	"fninit\n"
+	"fnstcw 0x800(%rbx)\n"
+	"movw $0x27f, 0x802(%rbx)\n fldcw 0x802(%rbx)\n"
+	"movl $0x9f80, 0x804(%rbx)\n ldmxcsr 0x804(%rbx)\n"
+	"stmxcsr 0x808(%rbx)\n"
+	"fxsave (%rbx)\n"
+	"movq $0x5678, %rax\n movq %rax, %xmm3\n"
+	"movq $0xabcd, 160+16*3(%rbx)\n"
+	"fxrstor (%rbx)\n"
+	"movq %xmm3, %r8\n"
+	"fnstcw 0x810(%rbx)\n"
+	"fxsave 8(%rbx)\n"                 /* misaligned: #GP */
+	"out %al, $0x8f\n"
+	".org sbase+0x100\n"
+	"pop %r10\n mov $13, %r9\n add $4, (%rsp)\n iretq\n");
+
+static void test_fxsave(void **state)
+{
+	struct env *e = env_new();
+	uint16_t w;
+	uint32_t mx;
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_fx_s, t_fx_e);
+	idt64(e, 13, CODE + 0x100);
+	set_state(e);
+	run_to_out(e, 0x8f);
+	gmem_read(&e->m.mem, 0x300800, &w, 2);
+	assert_int_equal(w, 0x37f);
+	gmem_read(&e->m.mem, 0x300808, &mx, 4);
+	assert_int_equal(mx, 0x9f80);
+	gmem_read(&e->m.mem, 0x300000, &w, 2);   /* FCW in the image */
+	assert_int_equal(w, 0x27f);
+	gmem_read(&e->m.mem, 0x300018, &mx, 4);  /* MXCSR in the image */
+	assert_int_equal(mx, 0x9f80);
+	assert_int_equal(get64(e, 0x300000 + 160 + 16 * 3), 0xabcd);
+	assert_int_equal(e->s.gpr[CPU_R8], 0xabcd);
+	gmem_read(&e->m.mem, 0x300810, &w, 2);
+	assert_int_equal(w, 0x27f);
+	assert_int_equal(e->s.gpr[CPU_R9], 13);
+	env_free(e);
+}
+
 /* A first speed figure: a tight integer loop. */
 SNIPPET(t_bench, ".code64\n"
 	"mov $20000000, %ecx\n"
@@ -836,6 +887,7 @@ int main(void)
 		cmocka_unit_test(test_paging32),
 		cmocka_unit_test(test_mode_switch),
 		cmocka_unit_test(test_sipi),
+		cmocka_unit_test(test_fxsave),
 		cmocka_unit_test(test_speed),
 	};
 
