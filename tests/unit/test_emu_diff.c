@@ -224,6 +224,8 @@ enum kind {
 	K_OPREG,   /* register in the opcode */
 	K_JMP,     /* relative jump over "mov $1, %r8d" */
 	K_STR,     /* string instruction, REP variants */
+	K_RET,     /* return: the stack holds the address after the instruction */
+	K_BRANCH,  /* indirect call/jump: the register holds the address after it */
 };
 
 /* Undefined-flag classes. */
@@ -304,6 +306,12 @@ static const struct form forms[] = {
 	{ "mov Eb,Ib", 0, 0xc6, 0, K_RM, 1, B, 0, U_NONE },
 	{ "mov Ev,Iz", 0, 0xc7, 0, K_RM, 'z', V, 0, U_NONE },
 	{ "leave", 0, 0xc9, -1, K_NONE, 0, V64, 0, U_NONE },
+	{ "enter", 0, 0xc8, -1, K_NONE, 3, V64, 0, U_NONE },
+	{ "ret", 0, 0xc3, -1, K_RET, 0, 0, 0, U_NONE },
+	{ "ret Iw", 0, 0xc2, -1, K_RET, 2, 0, 0, U_NONE },
+	{ "call rel32", 0, 0xe8, -1, K_NONE, 4, 0, 0, U_NONE },
+	{ "call Ev", 0, 0xff, 2, K_BRANCH, 0, 0, 0, U_NONE },
+	{ "jmp Ev", 0, 0xff, 4, K_BRANCH, 0, 0, 0, U_NONE },
 	{ "loopne", 0, 0xe0, -1, K_JMP, 'j', 0, 0, U_NONE },
 	{ "loope", 0, 0xe1, -1, K_JMP, 'j', 0, 0, U_NONE },
 	{ "loop", 0, 0xe2, -1, K_JMP, 'j', 0, 0, U_NONE },
@@ -464,6 +472,9 @@ static size_t encode(const struct form *f, unsigned sz, bool mem, unsigned reg, 
 	if (f->kind == K_OPREG) {
 		if (rm >= 8)
 			rex |= 1;
+	} else if (f->kind == K_BRANCH) {
+		if (rm >= 8)
+			rex |= 1;
 	} else if (f->kind == K_RM || f->kind == K_R || f->kind == K_M) {
 		if (reg >= 8)
 			rex |= 4;
@@ -482,6 +493,8 @@ static size_t encode(const struct form *f, unsigned sz, bool mem, unsigned reg, 
 	} else {
 		*p++ = f->op;
 	}
+	if (f->kind == K_BRANCH)
+		*p++ = (uint8_t)(0xc0 | (f->ext << 3) | (rm & 7));
 	if (f->kind == K_RM || f->kind == K_R || f->kind == K_M) {
 		unsigned r = f->ext >= 0 ? (unsigned)f->ext : reg;
 		if (mem && mem_kind == 2) {
@@ -499,6 +512,8 @@ static size_t encode(const struct form *f, unsigned sz, bool mem, unsigned reg, 
 	}
 	unsigned isz = f->imm == 'z' ? (sz == 2 ? 2 : 4) : f->imm == 'v' ? (sz ? sz : 4) :
 		       f->imm == 'j' ? 0 : f->imm;
+	if (f->kind == K_RET && isz)
+		imm &= 0x38; /* a small, aligned stack adjustment */
 	if (f->imm == 'z' && sz == 1)
 		isz = 1;
 	for (unsigned i = 0; i < isz; i++)
@@ -576,6 +591,10 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 	uint64_t imm = rvalue();
 	size_t n;
 
+	if (f->op == 0xe8 && !f->map)
+		imm = 0; /* call the next instruction */
+	if (f->op == 0xc8 && !f->map)
+		imm = (rnd() % 64) | ((rnd() % 3) << 16); /* size, nesting level 0-2 */
 	if (f->undef == U_SHIFT || f->undef == U_ROT || f->undef == U_SHXD) {
 		static const uint64_t counts[] = { 0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 255 };
 		imm = counts[rnd() % 16];
@@ -638,6 +657,19 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 	}
 	for (size_t i = 0; i < DATA_CMP; i++)
 		data0[i] = (uint8_t)rnd();
+	if (f->kind == K_RET) {
+		uint64_t ra = CODE + n;
+		memcpy(data0 + (in.r[4] - DATA), &ra, 8);
+	}
+	if (f->kind == K_BRANCH) {
+		in.r[rm] = CODE + n;
+		if (rm == 4) { /* not through rsp */
+			st->skipped++;
+			return true;
+		}
+	}
+	if (f->op == 0xc8 && !f->map)
+		in.r[5] = STACK_TOP - 0x40 - (rnd() % 8) * 8; /* enter copies frames from rbp */
 	/* Mostly equal strings and zero bytes for cmps/scas. */
 	if (f->kind == K_STR && (rnd() & 1))
 		memcpy(data0 + 0x400, data0 + 0x800, 0x100);
@@ -752,7 +784,8 @@ static void test_diff(void **state)
 			}
 			for (int mem = 0; mem < 2; mem++) {
 				if (mem && (f->kind == K_R || f->kind == K_NONE || f->kind == K_OPREG ||
-					    f->kind == K_JMP || f->kind == K_STR))
+					    f->kind == K_JMP || f->kind == K_STR || f->kind == K_RET ||
+					    f->kind == K_BRANCH))
 					continue;
 				if (!mem && f->kind == K_M)
 					continue;

@@ -124,6 +124,7 @@ static void block_decode(struct emu_cpu *c, struct block *b, uint64_t lin, uint6
 				emu_gp(c, 0);
 			emu_ud(c);
 		}
+		fast_specialize(c, &b->insns[n]);
 		cur += b->insns[n].len;
 		uint64_t l1 = l0 + b->insns[n].len - 1;
 		if ((l0 ^ l1) & ~0xfffULL) {

@@ -51,5 +51,7 @@ OP(op_movlhps);
 OP(op_x87);
 
 void except_iret(struct emu_cpu *c, unsigned osz);
+/* fast.c: a faster handler for a frequent form, chosen at decode time. */
+void fast_specialize(struct emu_cpu *c, struct insn *in);
 
 #endif
