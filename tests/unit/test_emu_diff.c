@@ -33,6 +33,11 @@
 #define IO_IN (DATA + 0x8000)
 #define IO_OUT (DATA + 0x9000)
 #define HOST_RSP (DATA + 0xa000)
+#define SAVE_ESP (DATA + 0xa010)
+#define FARPTR (DATA + 0xa020)
+#define TRAMP32 (TRAMP + 0x800)
+#define GDT32 0x600ULL
+#define IDT32 0x3000ULL
 #define PML4 0x10000ULL
 #define GDT 0x500ULL
 #define IDT 0x2000ULL
@@ -76,7 +81,8 @@ static uint8_t *emit32(uint8_t *p, uint32_t v)
 	return p + 4;
 }
 
-static uint64_t save_at;
+static uint64_t save_at, ret32_at;
+static bool mode32; /* the current pass runs 32-bit code (compatibility mode natively) */
 
 static void build_trampoline(void)
 {
@@ -129,6 +135,62 @@ static void build_trampoline(void)
 	p = emit(p, "fc 415f 415e 415d 415c 5d 5b c3"); /* cld: the C code expects DF = 0 */
 }
 
+/* The 32-bit variant: a far call into 32-bit code (Linux's __USER32_CS),
+ * which ends with "mov %esp, SAVE_ESP; mov $slot, %esp; lret". */
+static void build_trampoline32(void)
+{
+	uint8_t *p = (uint8_t *)TRAMP32;
+	uint32_t fp = (uint32_t)CODE;
+	uint16_t cs32 = 0x23;
+
+	memcpy((void *)FARPTR, &fp, 4);
+	memcpy((void *)(FARPTR + 4), &cs32, 2);
+	p = emit(p, "53 55 4154 4155 4156 4157");
+	p = emit(p, "4889e0 48a3"), p = emit64(p, HOST_RSP);
+	p = emit(p, "48b8"), p = emit64(p, IO_IN);
+	for (int i = 0; i < 16; i++) {
+		*p++ = 0xf3;
+		if (i >= 8)
+			*p++ = 0x44;
+		p = emit(p, "0f6f");
+		*p++ = (uint8_t)(0x80 | ((i & 7) << 3));
+		p = emit32(p, 144 + 16 * i);
+	}
+	p = emit(p, "488da0"), p = emit32(p, 128);
+	p = emit(p, "9d");
+	for (int i = 1; i < 16; i++) {
+		*p++ = i >= 8 ? 0x4c : 0x48;
+		*p++ = 0x8b;
+		*p++ = (uint8_t)(0x80 | ((i & 7) << 3));
+		p = emit32(p, 8 * i);
+	}
+	p = emit(p, "488d6424 08");                /* lea rsp, [rsp+8]: the call pushes 8 */
+	p = emit(p, "488b00");
+	p = emit(p, "ff1c25"), p = emit32(p, (uint32_t)FARPTR); /* lcall *FARPTR */
+	ret32_at = (uint64_t)p;
+	p = emit(p, "48a3"), p = emit64(p, IO_OUT);
+	p = emit(p, "48b8"), p = emit64(p, IO_OUT);
+	for (int i = 1; i < 16; i++) {
+		*p++ = i >= 8 ? 0x4c : 0x48;
+		*p++ = 0x89;
+		*p++ = (uint8_t)(0x80 | ((i & 7) << 3));
+		p = emit32(p, 8 * i);
+	}
+	for (int i = 0; i < 16; i++) {
+		*p++ = 0xf3;
+		if (i >= 8)
+			*p++ = 0x44;
+		p = emit(p, "0f7f");
+		*p++ = (uint8_t)(0x80 | ((i & 7) << 3));
+		p = emit32(p, 144 + 16 * i);
+	}
+	p = emit(p, "488da0"), p = emit32(p, 136);
+	p = emit(p, "9c");
+	p = emit(p, "48a1"), p = emit64(p, HOST_RSP);
+	p = emit(p, "4889c4");
+	p = emit(p, "fc 415f 415e 415d 415c 5d 5b c3");
+}
+
 static sigjmp_buf native_jb;
 static volatile int native_trap;
 
@@ -147,8 +209,10 @@ static int run_native(const struct regs *in, struct regs *out)
 	memcpy((void *)IO_IN, in, sizeof(*in));
 	native_trap = -1;
 	if (sigsetjmp(native_jb, 1) == 0)
-		((void (*)(void))TRAMP)();
+		((void (*)(void))(mode32 ? TRAMP32 : TRAMP))();
 	memcpy(out, (void *)IO_OUT, sizeof(*out));
+	if (mode32)
+		out->r[4] = *(uint32_t *)SAVE_ESP;
 	return native_trap;
 }
 
@@ -173,6 +237,8 @@ static void emu_setup(void)
 		put64(PML4 + 0x2000 + i * 8, (i << 21) | 0x87);
 	put64(GDT + 0x10, 0x00209a0000000000ULL);
 	put64(GDT + 0x18, 0x00cf92000000ffffULL);
+	put64(GDT32 + 0x10, 0x00cf9a000000ffffULL);
+	put64(GDT32 + 0x18, 0x00cf92000000ffffULL);
 	/* Every exception vector ends in OUT to port = vector. */
 	for (unsigned v = 0; v < 32; v++) {
 		uint64_t h = STUBS + v * 16;
@@ -181,6 +247,8 @@ static void emu_setup(void)
 		put64(IDT + v * 16, (h & 0xffff) | (0x10ULL << 16) | (0x8eULL << 40) |
 				    ((h >> 16) & 0xffff) << 48);
 		put64(IDT + v * 16 + 8, 0);
+		put64(IDT32 + v * 8, (h & 0xffff) | (0x10ULL << 16) | (0x8eULL << 40) |
+				     ((h >> 16) & 0xffff) << 48);
 	}
 }
 
@@ -194,9 +262,15 @@ static int run_emu(const struct regs *in, struct regs *out, const uint8_t *code,
 	gmem_write(&m.mem, CODE, code, n);
 	gmem_write(&m.mem, CODE + n, tail, 2);
 	gmem_write(&m.mem, DATA, data, DATA_CMP);
-	cpu_state_long64(&s, PML4);
-	s.gdt.base = GDT, s.gdt.limit = 0x1f;
-	s.idt.base = IDT, s.idt.limit = 32 * 16 - 1;
+	if (mode32) {
+		cpu_state_flat32(&s);
+		s.gdt.base = GDT32, s.gdt.limit = 0x1f;
+		s.idt.base = IDT32, s.idt.limit = 32 * 8 - 1;
+	} else {
+		cpu_state_long64(&s, PML4);
+		s.gdt.base = GDT, s.gdt.limit = 0x1f;
+		s.idt.base = IDT, s.idt.limit = 32 * 16 - 1;
+	}
 	s.cr4 |= 1 << 9;
 	s.rip = CODE;
 	memcpy(s.gpr, in->r, sizeof(s.gpr));
@@ -229,7 +303,7 @@ enum kind {
 };
 
 /* Undefined-flag classes. */
-enum { U_NONE, U_LOGIC, U_SHIFT, U_ROT, U_SHXD, U_MUL, U_DIV, U_BT, U_BSX, U_LZCNT };
+enum { U_NONE, U_LOGIC, U_SHIFT, U_ROT, U_SHXD, U_MUL, U_DIV, U_BT, U_BSX, U_LZCNT, U_DAA, U_AAA, U_AAM };
 
 struct form {
 	const char *name;
@@ -414,6 +488,47 @@ static const struct form forms[] = {
 	{ "pextrw", 1, 0xc5, -1, K_R, 1, 4, 0x66, U_NONE },
 };
 
+/* Forms that exist only outside 64-bit mode. */
+static const struct form forms32[] = {
+	{ "inc r", 0, 0x40, -1, K_OPREG, 0, 2 | 4, 0, U_NONE },
+	{ "dec r", 0, 0x48, -1, K_OPREG, 0, 2 | 4, 0, U_NONE },
+	{ "daa", 0, 0x27, -1, K_NONE, 0, 0, 0, U_DAA },
+	{ "das", 0, 0x2f, -1, K_NONE, 0, 0, 0, U_DAA },
+	{ "aaa", 0, 0x37, -1, K_NONE, 0, 0, 0, U_AAA },
+	{ "aas", 0, 0x3f, -1, K_NONE, 0, 0, 0, U_AAA },
+	{ "aam", 0, 0xd4, -1, K_NONE, 1, 0, 0, U_AAM },
+	{ "aad", 0, 0xd5, -1, K_NONE, 1, 0, 0, U_AAM },
+	{ "pusha", 0, 0x60, -1, K_NONE, 0, 2 | 4, 0, U_NONE },
+	{ "popa", 0, 0x61, -1, K_NONE, 0, 2 | 4, 0, U_NONE },
+};
+
+/* Whether a far call into 32-bit code works here: a NOP round trip. */
+static bool native32_works(void)
+{
+	struct regs in = { 0 }, out;
+	uint32_t slot = (uint32_t)(STACK_TOP - 0x100), v = (uint32_t)SAVE_ESP;
+	uint8_t *p = (uint8_t *)CODE;
+
+	if (getenv("EMU_DIFF_NO32"))
+		return false;
+	*p++ = 0x90;
+	*p++ = 0x89, *p++ = 0x25;
+	memcpy(p, &v, 4), p += 4;
+	*p++ = 0xbc;
+	memcpy(p, &slot, 4), p += 4;
+	*p++ = 0xcb;
+	in.r[4] = slot;
+	in.flags = 2;
+	return run_native(&in, &out) < 0 && out.r[4] == slot;
+}
+
+static bool form_ok32(const struct form *f)
+{
+	if (f->kind == K_RET || f->kind == K_BRANCH)
+		return false;
+	return f->map || (f->op != 0x63 && f->op != 0xe8);
+}
+
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
 static uint64_t rnd(void)
@@ -441,7 +556,7 @@ static uint64_t rvalue(void)
 static const char *undef_name(unsigned u)
 {
 	static const char *const n[] = { "", "logic", "shift", "rot", "shxd", "mul", "div", "bt",
-					 "bsx", "lzcnt" };
+					 "bsx", "lzcnt", "daa", "aaa", "aam" };
 	return n[u];
 }
 
@@ -484,6 +599,8 @@ static size_t encode(const struct form *f, unsigned sz, bool mem, unsigned reg, 
 	/* Byte registers 4-7 mean SPL..DIL with any REX: sometimes force one. */
 	if ((f->sizes & B) && !rex && (rnd() & 3) == 0)
 		rex = 0x40;
+	if (mode32)
+		rex = 0;
 	if (rex)
 		*p++ = (uint8_t)(0x40 | rex);
 	if (f->map)
@@ -519,7 +636,8 @@ static size_t encode(const struct form *f, unsigned sz, bool mem, unsigned reg, 
 	for (unsigned i = 0; i < isz; i++)
 		*p++ = (uint8_t)(imm >> (8 * i));
 	if (disp32) {
-		uint32_t d = (uint32_t)(DATA + 0x180 - (CODE + (uint64_t)(p - out)));
+		uint32_t d = mode32 ? (uint32_t)(DATA + 0x180)
+				    : (uint32_t)(DATA + 0x180 - (CODE + (uint64_t)(p - out)));
 		memcpy(disp32, &d, 4);
 	}
 	if (f->kind == K_JMP) {
@@ -569,6 +687,9 @@ static uint64_t flag_mask(const struct form *f, unsigned sz, const struct regs *
 	case U_BT: mask &= ~(uint64_t)(F_OF | F_SF | F_AF | F_PF); break;
 	case U_BSX: mask &= ~(uint64_t)(F_CF | F_OF | F_SF | F_AF | F_PF); break;
 	case U_LZCNT: mask &= ~(uint64_t)(F_OF | F_SF | F_AF | F_PF); break;
+	case U_DAA: mask &= ~(uint64_t)F_OF; break;
+	case U_AAA: mask &= ~(uint64_t)(F_OF | F_SF | F_ZF | F_PF); break;
+	case U_AAM: mask &= ~(uint64_t)(F_OF | F_AF | F_CF); break;
 	}
 	return mask;
 }
@@ -587,7 +708,8 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 	char hx[100];
 	bool skip, skip_result;
 	static const unsigned regs_ok[] = { 0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
-	unsigned reg = regs_ok[rnd() % 15], rm = regs_ok[rnd() % 15];
+	unsigned nregs = mode32 ? 7 : 15;
+	unsigned reg = regs_ok[rnd() % nregs], rm = regs_ok[rnd() % nregs];
 	uint64_t imm = rvalue();
 	size_t n;
 
@@ -600,7 +722,7 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 		imm = counts[rnd() % 16];
 	}
 	if (f->kind == K_OPREG && (f->op == 0x50 || f->op == 0x58))
-		rm = (unsigned)(rnd() % 16); /* push/pop rsp too */
+		rm = (unsigned)(rnd() % (mode32 ? 8 : 16)); /* push/pop rsp too */
 	mem_kind = mem ? 1 + (unsigned)(rnd() % 3) : 0;
 	sib_scale = (uint8_t)(rnd() % 4);
 	mem_disp8 = (int8_t)((int)(rnd() % 64) - 32);
@@ -609,7 +731,7 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 	n = encode(f, sz, mem, reg, rm, imm, code, &skip);
 	memset(&in, 0, sizeof(in));
 	for (int i = 0; i < 16; i++)
-		in.r[i] = rvalue();
+		in.r[i] = mode32 ? (uint32_t)rvalue() : rvalue();
 	for (int i = 0; i < 16; i++)
 		for (int j = 0; j < 16; j++)
 			in.xmm[i][j] = (uint8_t)rnd();
@@ -646,7 +768,7 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 			code[0] = r == 1 ? 0xf3 : 0xf2;
 			n++;
 		}
-		if (rnd() % 3 == 0) {
+		if (!mode32 && rnd() % 3 == 0) {
 			memmove(code + 1, code, n);
 			code[0] = 0x67;
 			n++;
@@ -676,9 +798,25 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 
 	memcpy((void *)CODE, code, n);
 	uint8_t *p = (uint8_t *)CODE + n;
-	*p++ = 0xe9;
-	uint32_t rel = (uint32_t)(save_at - ((uint64_t)p + 4));
-	memcpy(p, &rel, 4);
+	if (mode32) {
+		/* mov %esp, SAVE_ESP; mov $slot, %esp; lret. The slot holds the far
+		 * return address, the same bytes in both memories. */
+		uint32_t slot = (uint32_t)in.r[4], v = (uint32_t)SAVE_ESP;
+		uint16_t cs;
+		uint32_t ra[2];
+		*p++ = 0x89, *p++ = 0x25;
+		memcpy(p, &v, 4), p += 4;
+		*p++ = 0xbc;
+		memcpy(p, &slot, 4), p += 4;
+		*p++ = 0xcb;
+		__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+		ra[0] = (uint32_t)ret32_at, ra[1] = cs;
+		memcpy(data0 + (slot - DATA), ra, 8);
+	} else {
+		*p++ = 0xe9;
+		uint32_t rel = (uint32_t)(save_at - ((uint64_t)p + 4));
+		memcpy(p, &rel, 4);
+	}
 	memcpy((void *)DATA, data0, DATA_CMP);
 	int nt = run_native(&in, &nout);
 	memcpy(data, (void *)DATA, DATA_CMP);
@@ -704,6 +842,11 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 		return true;
 	}
 	bool ok = true;
+	if (mode32)
+		for (int i = 0; i < 16; i++) {
+			nout.r[i] = i < 8 ? (uint32_t)nout.r[i] : 0;
+			eout.r[i] = i < 8 ? (uint32_t)eout.r[i] : 0;
+		}
 	for (int i = 0; i < 16; i++)
 		if (nout.r[i] != eout.r[i]) {
 			if (st->failures < 30)
@@ -768,18 +911,35 @@ static void test_diff(void **state)
 	sigaction(SIGILL, &sa, NULL);
 	sigaction(SIGTRAP, &sa, NULL);
 	build_trampoline();
+	build_trampoline32();
 	emu_setup();
 
-	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-		const struct form *f = &forms[i];
+	for (int pass = 0; pass < 2; pass++) {
+	mode32 = pass == 1;
+	if (mode32 && !native32_works()) {
+		fprintf(stderr, "emu-diff: 32-bit pass skipped: this host cannot run 32-bit user code "
+			"(no ia32 emulation, or PVM)\n");
+		break;
+	}
+	size_t nf = mode32 ? sizeof(forms) / sizeof(forms[0]) + sizeof(forms32) / sizeof(forms32[0])
+			   : sizeof(forms) / sizeof(forms[0]);
+	for (size_t i = 0; i < nf; i++) {
+		const struct form *f = i < sizeof(forms) / sizeof(forms[0]) ? &forms[i]
+			: &forms32[i - sizeof(forms) / sizeof(forms[0])];
 		static const unsigned szs[] = { 1, 2, 4, 8 };
+		unsigned sizes = f->sizes;
+		if (mode32) {
+			if (!form_ok32(f))
+				continue;
+			sizes = (sizes & ~8u) | ((sizes & 8) ? 4 : 0);
+		}
 		for (int s = 0; s < 4; s++) {
 			unsigned sz = szs[s];
-			if (f->sizes == 0) {
+			if (sizes == 0) {
 				if (s)
 					break;
 				sz = 0;
-			} else if (!(f->sizes & (1 << s))) {
+			} else if (!(sizes & (1 << s))) {
 				continue;
 			}
 			for (int mem = 0; mem < 2; mem++) {
@@ -794,6 +954,9 @@ static void test_diff(void **state)
 					one_case(f, sz, mem, &st);
 			}
 		}
+	}
+	if (!mode32)
+		fprintf(stderr, "emu-diff: 64-bit: %u forms so far, %u differences\n", st.forms, st.failures);
 	}
 	fprintf(stderr, "emu-diff: %u instruction forms, %u cases (%u faulting alike, %u undefined "
 		"results skipped), %u differences\n", st.forms, st.cases, st.faults, st.skipped,
