@@ -245,16 +245,27 @@ static void block_run(struct emu_cpu *c)
 		n = 1; /* one instruction in the interrupt shadow */
 	c->cur_ramidx = b->ramidx;
 	c->stop = 0;
-	for (i = 0; i < n; i++) {
-		const struct insn *in = &b->insns[i];
-		c->rip_next = c->rip + in->len;
-		in->fn(c, in);
-		c->rip = c->rip_next;
-		if (unlikely(c->stop)) {
-			i++;
-			break;
-		}
+	/* Four dispatch sites instead of one: each indirect call gets its own
+	 * branch-predictor history (the position in the block). */
+	const struct insn *in = b->insns, *end = in + n;
+#define STEP()                                              \
+	do {                                                    \
+		c->rip_next = c->rip + in->len;                     \
+		in->fn(c, in);                                      \
+		c->rip = c->rip_next;                               \
+		in++;                                               \
+		if (unlikely(c->stop) || in == end)                 \
+			goto out;                                       \
+	} while (0)
+	for (;;) {
+		STEP();
+		STEP();
+		STEP();
+		STEP();
 	}
+#undef STEP
+out:
+	i = (unsigned)(in - b->insns);
 	if (!c->code64)
 		c->rip &= 0xffffffff;
 	c->icount += i;

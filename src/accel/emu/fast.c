@@ -109,6 +109,56 @@ static void jcc_fast(struct emu_cpu *c, const struct insn *in)
 	}
 }
 
+/* The 64-bit stack: SS has base 0, the pointer is the whole RSP. */
+static void push_r64(struct emu_cpu *c, const struct insn *in)
+{
+	uint64_t sp = c->r[CPU_RSP] - 8;
+
+	mem_write(c, SEG_SS, sp, 8, c->r[in->reg]);
+	c->r[CPU_RSP] = sp;
+}
+
+static void pop_r64(struct emu_cpu *c, const struct insn *in)
+{
+	uint64_t v = mem_read(c, SEG_SS, c->r[CPU_RSP], 8);
+
+	c->r[CPU_RSP] += 8;
+	c->r[in->reg] = v;
+}
+
+static void call_rel64(struct emu_cpu *c, const struct insn *in)
+{
+	uint64_t t = c->rip_next + in->imm, sp = c->r[CPU_RSP] - 8;
+
+	if (unlikely((uint64_t)(((int64_t)t << 16) >> 16) != t))
+		emu_gp(c, 0);
+	mem_write(c, SEG_SS, sp, 8, c->rip_next);
+	c->r[CPU_RSP] = sp;
+	c->rip_next = t;
+}
+
+static void ret64(struct emu_cpu *c, const struct insn *in)
+{
+	uint64_t t = mem_read(c, SEG_SS, c->r[CPU_RSP], 8);
+
+	(void)in;
+	if (unlikely((uint64_t)(((int64_t)t << 16) >> 16) != t))
+		emu_gp(c, 0);
+	c->r[CPU_RSP] += 8;
+	c->rip_next = t;
+}
+
+static void lea64(struct emu_cpu *c, const struct insn *in)
+{
+	c->r[in->reg] = insn_ea(c, in);
+}
+
+static void movzx_b32(struct emu_cpu *c, const struct insn *in)
+{
+	c->r[in->reg] = (in->flags & IN_MEM) ? mem_read(c, in->seg, insn_ea(c, in), 1)
+					       : reg_get(c, in->rm, 1);
+}
+
 void fast_specialize(struct emu_cpu *c, struct insn *in)
 {
 	static const insn_fn rr64[8] = { add_rr64, or_rr64, NULL, NULL, and_rr64, sub_rr64, xor_rr64, cmp_rr64 };
@@ -132,6 +182,18 @@ void fast_specialize(struct emu_cpu *c, struct insn *in)
 		f = in->op & 1 ? (w64 ? dec_r64 : dec_r32) : (w64 ? inc_r64 : inc_r32);
 	else if (in->fn == op_jcc && c->code64)
 		f = jcc_fast;
+	else if (c->code64 && w64 && in->fn == op_push_r)
+		f = push_r64;
+	else if (c->code64 && w64 && in->fn == op_pop_r)
+		f = pop_r64;
+	else if (c->code64 && in->fn == op_call_rel)
+		f = call_rel64;
+	else if (c->code64 && in->fn == op_ret && in->opc == 0xc3)
+		f = ret64;
+	else if (in->fn == op_lea && w64 && in->asz == 8)
+		f = lea64;
+	else if (in->fn == op_movzx && in->opc == 0xb6 && (w32 || w64))
+		f = movzx_b32;
 	if (f)
 		in->fn = f;
 }
