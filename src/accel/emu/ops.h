@@ -46,7 +46,6 @@ OP(op_unimpl);
 OP(op_grp15); OP(op_sse_mov); OP(op_sse_store); OP(op_sse_movd); OP(op_sse_movd_store);
 OP(op_sse_movq_store); OP(op_sse_int); OP(op_pmovmskb); OP(op_pshufd); OP(op_sse_shift_imm);
 OP(op_movmskps); OP(op_sse_logic_ps); OP(op_emms); OP(op_pextrw); OP(op_pinsrw);
-OP(op_movlhps);
 /* x87.c */
 OP(op_x87);
 

@@ -509,7 +509,6 @@ void op_pinsrw(struct emu_cpu *c, const struct insn *in)
 	memcpy(c->xmm[in->reg & 15], w, 16);
 }
 
-void op_movlhps(struct emu_cpu *c, const struct insn *in) { insn_unimpl(c, in); }
 void op_emms(struct emu_cpu *c, const struct insn *in) { insn_unimpl(c, in); }
 
 /* FXSAVE image <-> vCPU. */
