@@ -464,7 +464,7 @@ void cpu_load_cs(struct emu_cpu *c, uint16_t sel, uint64_t d, unsigned cpl);
 void flags_write(struct emu_cpu *c, uint64_t v, uint64_t mask);
 
 /* Not implemented: #UD, reported once per opcode with log_debug. */
-void insn_unimpl(struct emu_cpu *c, const struct insn *in);
+_Noreturn void insn_unimpl(struct emu_cpu *c, const struct insn *in);
 
 /* ---- decoder (decode.c) ---- */
 

@@ -553,8 +553,6 @@ static int emu_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
 	c->mp_state = s->mp_state == CPU_MP_HALTED ? CPU_MP_RUNNABLE : s->mp_state;
 	c->halted = s->mp_state == CPU_MP_HALTED;
 	sse_fxrstor_image(c, s->fxsave);
-	if (!c->mxcsr)
-		c->mxcsr = 0x1f80;
 	c->cpl = (c->cr0 & CR0_PE) ? c->seg[SEG_SS].dpl : 0;
 	if (c->cr0 & CR0_PE && c->seg[SEG_CS].type & 8 && !(c->seg[SEG_CS].type & 4))
 		c->cpl = c->seg[SEG_CS].dpl;

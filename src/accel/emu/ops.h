@@ -46,6 +46,14 @@ OP(op_unimpl);
 OP(op_grp15); OP(op_sse_mov); OP(op_sse_store); OP(op_sse_movd); OP(op_sse_movd_store);
 OP(op_sse_movq_store); OP(op_sse_int); OP(op_pmovmskb); OP(op_pshufd); OP(op_sse_shift_imm);
 OP(op_movmskps); OP(op_sse_logic_ps); OP(op_emms); OP(op_pextrw); OP(op_pinsrw);
+/* sse_fp.c */
+OP(op_sse_fp); OP(op_sse_cmp); OP(op_sse_comis); OP(op_cvtsi2s); OP(op_cvts2si); OP(op_shufps);
+OP(op_cvt_e6);
+/* sse.c helpers */
+void sse_check(struct emu_cpu *c);
+void load128(struct emu_cpu *c, const struct insn *in, uint8_t *v, bool align);
+uint64_t rm64(struct emu_cpu *c, const struct insn *in);
+uint32_t rm32x(struct emu_cpu *c, const struct insn *in);
 /* x87.c */
 OP(op_x87);
 

@@ -6,7 +6,7 @@
 
 #include "accel/emu/ops.h"
 
-static void sse_check(struct emu_cpu *c)
+void sse_check(struct emu_cpu *c)
 {
 	if ((c->cr0 & CR0_EM) || !(c->cr4 & CR4_OSFXSR))
 		emu_ud(c);
@@ -14,7 +14,7 @@ static void sse_check(struct emu_cpu *c)
 		emu_raise_noerr(c, EX_NM);
 }
 
-static void load128(struct emu_cpu *c, const struct insn *in, uint8_t *v, bool align)
+void load128(struct emu_cpu *c, const struct insn *in, uint8_t *v, bool align)
 {
 	if (!(in->flags & IN_MEM)) {
 		memcpy(v, c->xmm[in->rm], 16);
@@ -49,7 +49,7 @@ static void store128(struct emu_cpu *c, const struct insn *in, const uint8_t *v,
 	mem_write(c, in->seg, (ea + 8) & amask(in->asz), 8, hi);
 }
 
-static uint64_t rm64(struct emu_cpu *c, const struct insn *in)
+uint64_t rm64(struct emu_cpu *c, const struct insn *in)
 {
 	uint64_t v;
 
@@ -59,7 +59,7 @@ static uint64_t rm64(struct emu_cpu *c, const struct insn *in)
 	return v;
 }
 
-static uint32_t rm32x(struct emu_cpu *c, const struct insn *in)
+uint32_t rm32x(struct emu_cpu *c, const struct insn *in)
 {
 	uint32_t v;
 

@@ -13,7 +13,7 @@
 
 static _Atomic uint8_t unimpl_seen[2][256];
 
-void insn_unimpl(struct emu_cpu *c, const struct insn *in)
+_Noreturn void insn_unimpl(struct emu_cpu *c, const struct insn *in)
 {
 	if (in && !atomic_exchange(&unimpl_seen[in->map & 1][in->opc], 1))
 		log_debug("emu: unimplemented instruction %s%02x /%u at rip %#" PRIx64 " (#UD)",
