@@ -838,6 +838,31 @@ static void test_fxsave(void **state)
 	env_free(e);
 }
 
+/* Single-step: TF traps after each instruction; the handler counts them. */
+SNIPPET(t_tf, ".code64\n"
+	"pushf\n orq $0x100, (%rsp)\n popf\n"  /* TF on: traps start after the next one */
+	"nop\n nop\n nop\n"
+	"pushf\n andq $~0x100, (%rsp)\n popf\n"
+	"out %al, $0x90\n"
+	".org sbase+0x100\n"
+	"inc %r8\n iretq\n");
+
+static void test_single_step(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_tf_s, t_tf_e);
+	idt64(e, 1, CODE + 0x100);
+	set_state(e);
+	run_to_out(e, 0x90);
+	/* nop x3, pushf, andq, popf: six traps (the popf that clears TF still
+	 * began with TF set). */
+	assert_int_equal(e->s.gpr[CPU_R8], 6);
+	env_free(e);
+}
+
 /* A first speed figure: a tight integer loop. */
 SNIPPET(t_bench, ".code64\n"
 	"mov $20000000, %ecx\n"
@@ -931,6 +956,7 @@ int main(void)
 		cmocka_unit_test(test_mode_switch),
 		cmocka_unit_test(test_sipi),
 		cmocka_unit_test(test_fxsave),
+		cmocka_unit_test(test_single_step),
 		cmocka_unit_test(test_speed),
 	};
 

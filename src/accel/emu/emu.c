@@ -239,10 +239,10 @@ static void block_run(struct emu_cpu *c)
 {
 	struct block *b = block_next(c);
 	unsigned n = b->n, i;
-	bool shadow = c->shadow;
+	bool shadow = c->shadow, tf = c->flags & F_TF;
 
-	if (shadow)
-		n = 1; /* one instruction in the interrupt shadow */
+	if (shadow || tf)
+		n = 1; /* one instruction in the interrupt shadow, or single-step */
 	c->cur_ramidx = b->ramidx;
 	c->stop = 0;
 	/* Four dispatch sites instead of one: each indirect call gets its own
@@ -273,6 +273,12 @@ out:
 	if (shadow) {
 		c->shadow = 0;
 		c->irq_check = 1;
+	}
+	if (tf && !c->exit_now) {
+		/* Single-step trap after an instruction that began with TF set. */
+		c->dr[6] |= 1 << 14;
+		c->prev_block = NULL;
+		except_deliver(c, EX_DB, false, 0, false, false);
 	}
 }
 

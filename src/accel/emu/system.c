@@ -633,7 +633,7 @@ void op_rdpmc(struct emu_cpu *c, const struct insn *in)
 }
 
 enum {
-	MSR_TSC = 0x10, MSR_APIC_BASE = 0x1b, MSR_BIOS_SIGN = 0x8b, MSR_MTRRCAP = 0xfe,
+	MSR_TSC = 0x10, MSR_PLATFORM_ID = 0x17, MSR_APIC_BASE = 0x1b, MSR_BIOS_SIGN = 0x8b, MSR_MTRRCAP = 0xfe,
 	MSR_SYSENTER_CS = 0x174, MSR_SYSENTER_ESP = 0x175, MSR_SYSENTER_EIP = 0x176,
 	MSR_MCG_CAP = 0x179, MSR_MCG_STATUS = 0x17a, MSR_MISC_ENABLE = 0x1a0,
 	MSR_MTRR_VAR = 0x200, MSR_MTRR_FIX64K = 0x250, MSR_MTRR_FIX16K = 0x258,
@@ -666,6 +666,7 @@ int emu_msr_read(struct emu_cpu *c, uint32_t msr, uint64_t *v)
 		*v = c->apic_base;
 		return 0;
 	case MSR_BIOS_SIGN: *v = 0; return 0;
+	case MSR_PLATFORM_ID: *v = 0; return 0;
 	case MSR_MTRRCAP: *v = 0x508; return 0; /* 8 variable, fixed, WC */
 	case MSR_SYSENTER_CS: *v = c->sysenter_cs; return 0;
 	case MSR_SYSENTER_ESP: *v = c->sysenter_esp; return 0;
