@@ -633,7 +633,7 @@ void op_rdpmc(struct emu_cpu *c, const struct insn *in)
 }
 
 enum {
-	MSR_TSC = 0x10, MSR_PLATFORM_ID = 0x17, MSR_APIC_BASE = 0x1b, MSR_BIOS_SIGN = 0x8b, MSR_MTRRCAP = 0xfe,
+	MSR_TSC = 0x10, MSR_PLATFORM_ID = 0x17, MSR_APIC_BASE = 0x1b, MSR_ARCH_CAPABILITIES = 0x10a, MSR_BIOS_SIGN = 0x8b, MSR_MTRRCAP = 0xfe,
 	MSR_SYSENTER_CS = 0x174, MSR_SYSENTER_ESP = 0x175, MSR_SYSENTER_EIP = 0x176,
 	MSR_MCG_CAP = 0x179, MSR_MCG_STATUS = 0x17a, MSR_MISC_ENABLE = 0x1a0,
 	MSR_MTRR_VAR = 0x200, MSR_MTRR_FIX64K = 0x250, MSR_MTRR_FIX16K = 0x258,
@@ -667,6 +667,12 @@ int emu_msr_read(struct emu_cpu *c, uint32_t msr, uint64_t *v)
 		return 0;
 	case MSR_BIOS_SIGN: *v = 0; return 0;
 	case MSR_PLATFORM_ID: *v = 0; return 0;
+	case MSR_ARCH_CAPABILITIES:
+		/* RDCL_NO, SKIP_L1DFL_VMENTRY, SSB_NO, MDS_NO, PSCHANGE_MC_NO,
+		 * TAA_NO, SBDR_SSDP_NO, FBSDP_NO, PSDP_NO, GDS_NO, RFDS_NO. */
+		*v = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) |
+		     (1 << 13) | (1 << 14) | (1 << 15) | (1ULL << 26) | (1ULL << 27);
+		return 0;
 	case MSR_MTRRCAP: *v = 0x508; return 0; /* 8 variable, fixed, WC */
 	case MSR_SYSENTER_CS: *v = c->sysenter_cs; return 0;
 	case MSR_SYSENTER_ESP: *v = c->sysenter_esp; return 0;
