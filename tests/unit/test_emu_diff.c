@@ -51,6 +51,7 @@ struct regs {
 	uint64_t pad;
 	uint8_t xmm[16][16];
 	uint32_t mxcsr, pad2[3];  /* offset 400 */
+	uint8_t fx[512] __attribute__((aligned(16))); /* offset 416: x87 state */
 };
 
 /* ---- the native side ---- */
@@ -92,6 +93,7 @@ static void build_trampoline(void)
 	p = emit(p, "53 55 4154 4155 4156 4157"); /* push callee-saved */
 	p = emit(p, "4889e0 48a3"), p = emit64(p, HOST_RSP);
 	p = emit(p, "48b8"), p = emit64(p, IO_IN);
+	p = emit(p, "0fae88"), p = emit32(p, 416); /* fxrstor [rax+416]: x87 state */
 	p = emit(p, "0fae90"), p = emit32(p, 400); /* ldmxcsr [rax+400] */
 	for (int i = 0; i < 16; i++) { /* movdqu xmm_i, [rax + 144 + 16 i] */
 		*p++ = 0xf3;
@@ -130,6 +132,8 @@ static void build_trampoline(void)
 		*p++ = (uint8_t)(0x80 | ((i & 7) << 3));
 		p = emit32(p, 144 + 16 * i);
 	}
+	p = emit(p, "0fae80"), p = emit32(p, 416); /* fxsave [rax+416] */
+	p = emit(p, "dbe3");                        /* fninit: the host's x87 again */
 	p = emit(p, "0fae98"), p = emit32(p, 400); /* stmxcsr [rax+400] */
 	p = emit(p, "0fae90"), p = emit32(p, 404); /* ldmxcsr [rax+404]: the host's default */
 	p = emit(p, "488da0"), p = emit32(p, 136); /* lea rsp, [rax+136] */
@@ -152,6 +156,7 @@ static void build_trampoline32(void)
 	p = emit(p, "53 55 4154 4155 4156 4157");
 	p = emit(p, "4889e0 48a3"), p = emit64(p, HOST_RSP);
 	p = emit(p, "48b8"), p = emit64(p, IO_IN);
+	p = emit(p, "0fae88"), p = emit32(p, 416);
 	p = emit(p, "0fae90"), p = emit32(p, 400);
 	for (int i = 0; i < 16; i++) {
 		*p++ = 0xf3;
@@ -189,6 +194,8 @@ static void build_trampoline32(void)
 		*p++ = (uint8_t)(0x80 | ((i & 7) << 3));
 		p = emit32(p, 144 + 16 * i);
 	}
+	p = emit(p, "0fae80"), p = emit32(p, 416);
+	p = emit(p, "dbe3");
 	p = emit(p, "0fae98"), p = emit32(p, 400);
 	p = emit(p, "0fae90"), p = emit32(p, 404);
 	p = emit(p, "488da0"), p = emit32(p, 136);
@@ -283,6 +290,7 @@ static int run_emu(const struct regs *in, struct regs *out, const uint8_t *code,
 	s.rip = CODE;
 	memcpy(s.gpr, in->r, sizeof(s.gpr));
 	s.rflags = (in->flags & (ARITH | F_DF)) | 0x202;
+	memcpy(s.fxsave, in->fx, 512);
 	memcpy(s.fxsave + 160, in->xmm, 256);
 	memcpy(s.fxsave + 24, &in->mxcsr, 4);
 	s.cr4 |= 1 << 10; /* OSXMMEXCPT */
@@ -293,6 +301,7 @@ static int run_emu(const struct regs *in, struct regs *out, const uint8_t *code,
 	out->flags = s.rflags;
 	memcpy(out->xmm, s.fxsave + 160, 256);
 	memcpy(&out->mxcsr, s.fxsave + 24, 4);
+	memcpy(out->fx, s.fxsave, 512);
 	gmem_read(&m.mem, DATA, data, DATA_CMP);
 	if (e.reason != VCPU_EXIT_IO)
 		return 100 + (int)e.reason;
@@ -311,6 +320,7 @@ enum kind {
 	K_STR,     /* string instruction, REP variants */
 	K_RET,     /* return: the stack holds the address after the instruction */
 	K_BRANCH,  /* indirect call/jump: the register holds the address after it */
+	K_X87R,    /* x87 register form: ext is ModRM & 63 */
 };
 
 /* Undefined-flag classes. */
@@ -549,6 +559,30 @@ static bool native32_works(void)
 	return run_native(&in, &out) < 0 && out.r[4] == slot;
 }
 
+/* x87: every memory form (by ModRM.reg) and register form (by ModRM) of
+ * D8-DF, built at run time; invalid encodings must #UD alike. FISTTP
+ * (SSE3, not advertised) is left out. */
+static struct form forms87[8 * 8 + 8 * 64];
+static size_t nforms87;
+
+static void x87_forms(void)
+{
+	static char names[8][4];
+
+	for (unsigned esc = 0; esc < 8; esc++) {
+		snprintf(names[esc], sizeof(names[esc]), "d%x", 8 + esc);
+		for (int r = 0; r < 8; r++) {
+			if (r == 1 && (esc == 3 || esc == 5 || esc == 7))
+				continue;
+			forms87[nforms87++] = (struct form){ names[esc], 0, (uint8_t)(0xd8 + esc),
+							     (int8_t)r, K_M, 0, 0, 0, U_NONE };
+		}
+		for (int m = 0; m < 64; m++)
+			forms87[nforms87++] = (struct form){ names[esc], 0, (uint8_t)(0xd8 + esc),
+							     (int8_t)m, K_X87R, 0, 0, 0, U_NONE };
+	}
+}
+
 static bool form_ok32(const struct form *f)
 {
 	if (f->kind == K_RET || f->kind == K_BRANCH)
@@ -639,6 +673,8 @@ static size_t encode(const struct form *f, unsigned sz, bool mem, unsigned reg, 
 	}
 	if (f->kind == K_BRANCH)
 		*p++ = (uint8_t)(0xc0 | (f->ext << 3) | (rm & 7));
+	if (f->kind == K_X87R)
+		*p++ = (uint8_t)(0xc0 | f->ext);
 	if (f->kind == K_RM || f->kind == K_R || f->kind == K_M) {
 		unsigned r = f->ext >= 0 ? (unsigned)f->ext : reg;
 		if (mem && mem_kind == 2) {
@@ -777,6 +813,30 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 				uint64_t v = dedge[rnd() % 20];
 				memcpy(in.xmm[i] + 8 * j, &v, 8);
 			}
+	{
+		static const struct { uint64_t m; uint16_t e; } fe[] = {
+			{ 0, 0 }, { 0, 0x8000 }, { 1ULL << 63, 0x3fff }, { 1ULL << 63, 0xbfff },
+			{ 0xc90fdaa22168c235ULL, 0x4000 }, { 1ULL << 63, 0x7fff }, { 1ULL << 63, 0xffff },
+			{ 0xc000000000000000ULL, 0x7fff }, { 0x8000000000000001ULL, 0x7fff }, { 1, 0 },
+			{ 0x4000000000000000ULL, 0x3fff }, { 1ULL << 63, 0x403e },
+			{ ~0ULL, 0x403d }, { 1ULL << 63, 0x0001 }, { 0xb17217f7d1cf79acULL, 0x3ffe },
+		};
+		uint16_t fcw = (uint16_t)(0x037f | ((rnd() & 3) << 10) | ((rnd() & 1) ? 0 : 0x100));
+		uint16_t fsw = (uint16_t)((rnd() & 7) << 11);
+		memcpy(in.fx, &fcw, 2);
+		memcpy(in.fx + 2, &fsw, 2);
+		in.fx[4] = (uint8_t)rnd();
+		for (int i = 0; i < 8; i++) {
+			uint64_t mant = rnd();
+			uint16_t ex = (uint16_t)rnd();
+			if (rnd() % 4) {
+				unsigned k = (unsigned)(rnd() % (sizeof(fe) / sizeof(fe[0])));
+				mant = fe[k].m, ex = fe[k].e;
+			}
+			memcpy(in.fx + 32 + 16 * i, &mant, 8);
+			memcpy(in.fx + 40 + 16 * i, &ex, 2);
+		}
+	}
 	in.mxcsr = 0x1f80;
 	if (f->map && (rnd() & 1))
 		in.mxcsr = (uint32_t)((rnd() & 0xe000) | 0x1f80 | (rnd() & 0x40)); /* RC, FTZ, DAZ */
@@ -869,6 +929,13 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 	memcpy((void *)DATA, data0, DATA_CMP);
 	int nt = run_native(&in, &nout);
 	memcpy(data, (void *)DATA, DATA_CMP);
+	if (mem && ((f->op == 0xd9 && f->ext == 6) || (f->op == 0xdd && f->ext == 6))) {
+		/* FNSTENV/FNSAVE: emu stores no instruction/data pointers. */
+		uint64_t ea = mem_kind == 1 ? in.r[3] : mem_kind == 2
+			? in.r[3] + (in.r[6] << sib_scale) + (uint64_t)(int64_t)mem_disp8 : DATA + 0x180;
+		if (ea >= DATA && ea + 28 <= DATA + DATA_CMP)
+			memset(data + (ea - DATA) + 12, 0, 16);
+	}
 
 	static uint8_t edata[DATA_CMP];
 	memcpy(edata, data0, DATA_CMP);
@@ -911,6 +978,16 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 				f->name, sz, mem ? ", mem" : "", hx, undef_name(f->undef),
 				(unsigned long long)(nout.flags & fm), (unsigned long long)(eout.flags & fm),
 				(unsigned long long)(in.flags & fm));
+		ok = false;
+	}
+	if (memcmp(nout.fx, eout.fx, 6) || memcmp(nout.fx + 32, eout.fx + 32, 128)) {
+		if (st->failures < 30) {
+			uint16_t nw, ew;
+			memcpy(&nw, nout.fx + 2, 2), memcpy(&ew, eout.fx + 2, 2);
+			fprintf(stderr, "DIFF %s [%s]: x87 state (fsw native %04x emu %04x, fcw %02x%02x/%02x%02x, ftw %02x/%02x)\n",
+				f->name, hx, nw, ew, nout.fx[1], nout.fx[0], eout.fx[1], eout.fx[0],
+				nout.fx[4], eout.fx[4]);
+		}
 		ok = false;
 	}
 	if (nout.mxcsr != eout.mxcsr) {
@@ -967,6 +1044,7 @@ static void test_diff(void **state)
 	sigaction(SIGTRAP, &sa, NULL);
 	build_trampoline();
 	build_trampoline32();
+	x87_forms();
 	emu_setup();
 
 	for (int pass = 0; pass < 2; pass++) {
@@ -976,11 +1054,11 @@ static void test_diff(void **state)
 			"(no ia32 emulation, or PVM)\n");
 		break;
 	}
-	size_t nf = mode32 ? sizeof(forms) / sizeof(forms[0]) + sizeof(forms32) / sizeof(forms32[0])
-			   : sizeof(forms) / sizeof(forms[0]);
+	size_t nbase = sizeof(forms) / sizeof(forms[0]);
+	size_t nf = mode32 ? nbase + sizeof(forms32) / sizeof(forms32[0]) : nbase + nforms87;
 	for (size_t i = 0; i < nf; i++) {
-		const struct form *f = i < sizeof(forms) / sizeof(forms[0]) ? &forms[i]
-			: &forms32[i - sizeof(forms) / sizeof(forms[0])];
+		const struct form *f = i < nbase ? &forms[i]
+			: mode32 ? &forms32[i - nbase] : &forms87[i - nbase];
 		static const unsigned szs[] = { 1, 2, 4, 8 };
 		unsigned sizes = f->sizes;
 		if (mode32) {
@@ -1000,7 +1078,7 @@ static void test_diff(void **state)
 			for (int mem = 0; mem < 2; mem++) {
 				if (mem && (f->kind == K_R || f->kind == K_NONE || f->kind == K_OPREG ||
 					    f->kind == K_JMP || f->kind == K_STR || f->kind == K_RET ||
-					    f->kind == K_BRANCH))
+					    f->kind == K_BRANCH || f->kind == K_X87R))
 					continue;
 				if (!mem && f->kind == K_M)
 					continue;

@@ -124,7 +124,7 @@ static const struct opdesc map1[256] = {
 	[0x8e] = { op_mov_sreg_rm, M | E }, [0x8f] = { 0, M | D_GRP, I_NONE, grp1a },
 	[0x90 ... 0x97] = { op_xchg_a_r, D_REG },
 	[0x98] = { op_cbw }, [0x99] = { op_cwd },
-	[0x9a] = { op_call_far, D_NO64 | E, I_P }, [0x9b] = { op_nop },
+	[0x9a] = { op_call_far, D_NO64 | E, I_P }, [0x9b] = { op_fwait },
 	[0x9c] = { op_pushf, D_64 }, [0x9d] = { op_popf, D_64 | E },
 	[0x9e] = { op_sahf }, [0x9f] = { op_lahf },
 	[0xa0] = { op_mov_moffs, B, I_O }, [0xa1] = { op_mov_moffs, 0, I_O },

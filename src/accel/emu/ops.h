@@ -55,7 +55,7 @@ void load128(struct emu_cpu *c, const struct insn *in, uint8_t *v, bool align);
 uint64_t rm64(struct emu_cpu *c, const struct insn *in);
 uint32_t rm32x(struct emu_cpu *c, const struct insn *in);
 /* x87.c */
-OP(op_x87);
+OP(op_x87); OP(op_fwait);
 
 void except_iret(struct emu_cpu *c, unsigned osz);
 /* fast.c: a faster handler for a frequent form, chosen at decode time. */
