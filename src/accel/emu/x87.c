@@ -100,11 +100,12 @@ static uint8_t *x87_stubs;
 static pthread_once_t x87_once = PTHREAD_ONCE_INIT;
 
 /* push [rcx]; popfq; fxrstor [rsi]; <esc modrm>; pushfq; pop rax;
- * mov [rdx], rax; fxsave [rsi]; ret */
+ * mov [rdx], rax; fxsave [rsi]; fninit (the host FPU clean again); ret */
 static void x87_stub_emit(uint8_t *p, uint8_t esc, uint8_t modrm)
 {
 	static const uint8_t head[] = { 0xff, 0x31, 0x9d, 0x0f, 0xae, 0x0e };
-	static const uint8_t tail[] = { 0x9c, 0x58, 0x48, 0x89, 0x02, 0x0f, 0xae, 0x06, 0xc3 };
+	static const uint8_t tail[] = { 0x9c, 0x58, 0x48, 0x89, 0x02, 0x0f, 0xae, 0x06, 0xdb, 0xe3,
+					0xc3 };
 
 	memcpy(p, head, sizeof(head));
 	p += sizeof(head);
