@@ -681,10 +681,10 @@ SNIPPET(t_pg32, ".code32\n"
 	"mov %cr2, %edx\n"
 	"add %ecx, %edi\n"
 	"shl $8, %edi\n"
-	"add $10, (%esp)\n"          /* skip the faulting instruction (10 or 6 bytes) */
+	"addl $10, (%esp)\n"          /* skip the faulting instruction (10 or 6 bytes) */
 	"cmp $0x00800000, %edx\n"
 	"jne 1f\n"
-	"sub $4, (%esp)\n"
+	"subl $4, (%esp)\n"
 	"1: iret\n");
 
 static void test_paging32(void **state)
@@ -808,7 +808,7 @@ SNIPPET(t_fx, ".code64\n"
 	"fxsave 8(%rbx)\n"                 /* misaligned: #GP */
 	"out %al, $0x8f\n"
 	".org sbase+0x100\n"
-	"pop %r10\n mov $13, %r9\n add $4, (%rsp)\n iretq\n");
+	"pop %r10\n mov $13, %r9\n addq $4, (%rsp)\n iretq\n");
 
 static void test_fxsave(void **state)
 {
@@ -860,6 +860,99 @@ static void test_single_step(void **state)
 	/* nop x3, pushf, andq, popf: six traps (the popf that clears TF still
 	 * began with TF set). */
 	assert_int_equal(e->s.gpr[CPU_R8], 6);
+	env_free(e);
+}
+
+/* Paging details: WP, NX with the I/D bit, A/D bits, global pages kept
+ * across a CR3 write and dropped by INVLPG. The data page at 0x40000000 is
+ * mapped by 4 KiB pages through a second PDPT entry. */
+#define PT 0x30000ULL
+SNIPPET(t_pgx, ".code64\n"
+	"mov $0x40000000, %rbx\n"
+	"movq $1, (%rbx)\n"               /* read-only page, WP=0: allowed */
+	"mov %cr0, %rax\n or $0x10000, %rax\n mov %rax, %cr0\n"
+	"movq $2, (%rbx)\n"               /* WP=1: #PF 3 */
+	"mov $0x40001000, %rcx\n"
+	"call *%rcx\n"                    /* NX page: #PF 0x11 */
+	"mov 0x40002000, %r12\n"          /* global page: old contents */
+	"movq $0x804103, (0x30000 + 2 * 8)\n" /* remap it to another frame */
+	"mov %cr3, %rax\n mov %rax, %cr3\n"
+	"mov 0x40002000, %r13\n"          /* still the old frame: global */
+	"invlpg 0x40002000\n"
+	"mov 0x40002000, %r14\n"          /* the new frame */
+	"out %al, $0x91\n"
+	".org sbase+0x100\n"
+	"pop %rax\n shl $8, %r15\n or %rax, %r15\n"
+	"cmp $0x11, %rax\n je 1f\n"
+	"addq $7, (%rsp)\n iretq\n"
+	"1: mov 24(%rsp), %rax\n mov (%rax), %rax\n" /* the return address of the call */
+	"mov %rax, (%rsp)\n addq $8, 24(%rsp)\n iretq\n");
+
+static void test_paging_details(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	e->s.efer |= 1 << 11; /* NXE */
+	e->s.cr4 |= 1 << 7;   /* PGE */
+	e->s.cr0 &= ~(1ULL << 16); /* WP off */
+	/* PDPT[1] -> PD at PT+0x1000 -> PT at PT */
+	put64(e, PML4 + 0x1000 + 8, (PT + 0x1000) | 7);
+	put64(e, PT + 0x1000, PT | 7);
+	put64(e, PT + 0 * 8, 0x800000ULL | 0x1);                  /* RO */
+	put64(e, PT + 1 * 8, 0x801000ULL | 0x3 | (1ULL << 63));   /* NX */
+	put64(e, PT + 2 * 8, 0x803000ULL | 0x103);                /* global */
+	put64(e, 0x803000, 0x1111);
+	put64(e, 0x804000, 0x2222);
+	load_code(e, CODE, t_pgx_s, t_pgx_e);
+	idt64(e, 14, CODE + 0x100);
+	e->s.gpr[CPU_R15] = 0;
+	set_state(e);
+	run_to_out(e, 0x91);
+	assert_int_equal(get64(e, 0x800000), 1);
+	assert_int_equal(e->s.gpr[CPU_R15], (3 << 8) | 0x11);
+	assert_int_equal(e->s.gpr[CPU_R12], 0x1111);
+	assert_int_equal(e->s.gpr[CPU_R13], 0x1111);
+	assert_int_equal(e->s.gpr[CPU_R14], 0x2222);
+	/* Accessed and dirty bits. */
+	assert_true(get64(e, PT + 0 * 8) & 0x20);
+	assert_true(get64(e, PT + 0 * 8) & 0x40);
+	assert_true(get64(e, PT + 2 * 8) & 0x20);
+	assert_false(get64(e, PT + 2 * 8) & 0x40);
+	env_free(e);
+}
+
+/* IST: an interrupt gate with IST 1 switches to the TSS's IST1 stack even
+ * without a privilege change. */
+SNIPPET(t_ist, ".code64\n"
+	"int3\n"
+	"out %al, $0x92\n"
+	".org sbase+0x100\n"
+	"mov %rsp, %r8\n"
+	"mov 24(%rsp), %r9\n"   /* the interrupted RSP */
+	"iretq\n");
+
+static void test_ist(void **state)
+{
+	struct env *e = env_new();
+	uint64_t tss = 0x3000, h = CODE + 0x100;
+
+	(void)state;
+	env_long(e);
+	put64(e, tss + 0x24, 0x60008); /* IST1, not 16-byte aligned on purpose */
+	put64(e, GDT + 0x30, 0x67 | ((tss & 0xffffff) << 16) | (0x89ULL << 40) | ((tss >> 24) << 56));
+	e->s.seg[SEG_TR] = (struct cpu_segment){ .base = tss, .limit = 0x67, .selector = 0x30,
+						 .type = 11, .present = 1 };
+	put64(e, IDT + 3 * 16, (h & 0xffff) | (0x10ULL << 16) | (0x8eULL << 40) | (1ULL << 32) |
+				 ((h >> 16) & 0xffff) << 48);
+	put64(e, IDT + 3 * 16 + 8, h >> 32);
+	load_code(e, CODE, t_ist_s, t_ist_e);
+	set_state(e);
+	run_to_out(e, 0x92);
+	assert_int_equal(e->s.gpr[CPU_R8], 0x60000 - 5 * 8);
+	assert_int_equal(e->s.gpr[CPU_R9], STACK);
+	assert_int_equal(e->s.gpr[CPU_RSP], STACK);
 	env_free(e);
 }
 
@@ -957,6 +1050,8 @@ int main(void)
 		cmocka_unit_test(test_sipi),
 		cmocka_unit_test(test_fxsave),
 		cmocka_unit_test(test_single_step),
+		cmocka_unit_test(test_paging_details),
+		cmocka_unit_test(test_ist),
 		cmocka_unit_test(test_speed),
 	};
 
