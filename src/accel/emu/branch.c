@@ -11,7 +11,7 @@ static void jump(struct emu_cpu *c, const struct insn *in, uint64_t target)
 	target &= ip_mask(in);
 	if (!c->code64 && target > c->seg[SEG_CS].limit)
 		emu_gp(c, 0);
-	if (c->code64 && (uint64_t)(((int64_t)target << 16) >> 16) != target)
+	if (c->code64 && !is_canonical(target))
 		emu_gp(c, 0);
 	c->rip_next = target;
 }
@@ -33,7 +33,7 @@ void op_call_rel(struct emu_cpu *c, const struct insn *in)
 
 	if (!c->code64 && t > c->seg[SEG_CS].limit)
 		emu_gp(c, 0);
-	if (c->code64 && (uint64_t)(((int64_t)t << 16) >> 16) != t)
+	if (c->code64 && !is_canonical(t))
 		emu_gp(c, 0);
 	stack_push(c, in->osz, c->rip_next);
 	c->rip_next = t;
@@ -45,7 +45,7 @@ void op_ret(struct emu_cpu *c, const struct insn *in)
 
 	if (!c->code64 && t > c->seg[SEG_CS].limit)
 		emu_gp(c, 0);
-	if (c->code64 && (uint64_t)(((int64_t)t << 16) >> 16) != t)
+	if (c->code64 && !is_canonical(t))
 		emu_gp(c, 0);
 	stack_pop(c, in->osz);
 	if (in->opc == 0xc2)
@@ -65,7 +65,7 @@ void op_call_rm(struct emu_cpu *c, const struct insn *in)
 
 	if (!c->code64 && t > c->seg[SEG_CS].limit)
 		emu_gp(c, 0);
-	if (c->code64 && (uint64_t)(((int64_t)t << 16) >> 16) != t)
+	if (c->code64 && !is_canonical(t))
 		emu_gp(c, 0);
 	stack_push(c, in->osz, c->rip_next);
 	c->rip_next = t;

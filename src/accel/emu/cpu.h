@@ -227,6 +227,12 @@ static inline uint64_t sz_sign(unsigned sz)
 	return 1ULL << (sz * 8 - 1);
 }
 
+/* Bits 63..47 all equal (48-bit linear addresses). */
+static inline bool is_canonical(uint64_t v)
+{
+	return (uint64_t)((int64_t)(v << 16) >> 16) == v;
+}
+
 static inline int64_t sext(uint64_t v, unsigned sz)
 {
 	switch (sz) {
@@ -387,7 +393,7 @@ static inline uint64_t seg_lin(struct emu_cpu *c, unsigned seg, uint64_t off, un
 {
 	if (likely(c->code64)) {
 		uint64_t lin = off + (seg >= SEG_FS ? c->seg[seg].base : 0);
-		if (likely((uint64_t)(((int64_t)lin << 16) >> 16) == lin))
+		if (likely(is_canonical(lin)))
 			return lin;
 	}
 	return seg_lin_slow(c, seg, off, sz, acc);

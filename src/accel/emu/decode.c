@@ -264,7 +264,7 @@ static uint8_t fetch_byte(struct fetch *f)
 		lin = (c->seg[SEG_CS].base + off) & 0xffffffff;
 	} else {
 		lin = off;
-		if ((uint64_t)(((int64_t)lin << 16) >> 16) != lin) {
+		if (!is_canonical(lin)) {
 			if (f->may_fault)
 				emu_gp(c, 0);
 			f->err = -1;

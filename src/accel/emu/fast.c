@@ -103,7 +103,7 @@ static void jcc_fast(struct emu_cpu *c, const struct insn *in)
 {
 	if (flags_cond(c, in->opc & 15)) {
 		uint64_t t = c->rip_next + in->imm;
-		if (unlikely((uint64_t)(((int64_t)t << 16) >> 16) != t))
+		if (unlikely(!is_canonical(t)))
 			emu_gp(c, 0);
 		c->rip_next = t;
 	}
@@ -130,7 +130,7 @@ static void call_rel64(struct emu_cpu *c, const struct insn *in)
 {
 	uint64_t t = c->rip_next + in->imm, sp = c->r[CPU_RSP] - 8;
 
-	if (unlikely((uint64_t)(((int64_t)t << 16) >> 16) != t))
+	if (unlikely(!is_canonical(t)))
 		emu_gp(c, 0);
 	mem_write(c, SEG_SS, sp, 8, c->rip_next);
 	c->r[CPU_RSP] = sp;
@@ -142,7 +142,7 @@ static void ret64(struct emu_cpu *c, const struct insn *in)
 	uint64_t t = mem_read(c, SEG_SS, c->r[CPU_RSP], 8);
 
 	(void)in;
-	if (unlikely((uint64_t)(((int64_t)t << 16) >> 16) != t))
+	if (unlikely(!is_canonical(t)))
 		emu_gp(c, 0);
 	c->r[CPU_RSP] += 8;
 	c->rip_next = t;

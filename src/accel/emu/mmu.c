@@ -413,7 +413,7 @@ uint64_t seg_lin_slow(struct emu_cpu *c, unsigned seg, uint64_t off, unsigned sz
 
 	if (c->code64) {
 		uint64_t lin = off + (seg >= SEG_FS ? s->base : 0);
-		if ((uint64_t)(((int64_t)lin << 16) >> 16) != lin)
+		if (!is_canonical(lin))
 			emu_raise(c, vec, 0);
 		return lin;
 	}

@@ -54,14 +54,16 @@ void op_grp3_muldiv(struct emu_cpu *c, const struct insn *in)
 		break;
 	}
 	default: { /* IDIV */
-		__int128 n = (__int128)(((unsigned __int128)d << bits) | a), q, r;
+		__int128 n, q, r;
 		__int128 s = sext(src, sz);
-		if (sz < 8)
-			n = (__int128)(((uint64_t)n << (64 - 2 * bits)) ? 0 : 0) + n;
-		if (bits < 64)
-			n = (__int128)(int64_t)((uint64_t)n << (64 - 2 * bits)) >> (64 - 2 * bits);
+		if (sz == 8)
+			n = (__int128)(((unsigned __int128)d << 64) | a);
+		else
+			n = sext((d << bits) | a, 2 * sz); /* the 2*bits-bit dividend */
 		if (!src)
 			emu_raise_noerr(c, EX_DE);
+		if (s == -1 && n < -(__int128)INT64_MAX)
+			emu_raise_noerr(c, EX_DE); /* the quotient cannot fit (and C would overflow) */
 		q = n / s;
 		r = n % s;
 		if (q > (__int128)(m >> 1) || q < -(__int128)(m >> 1) - 1)

@@ -464,7 +464,7 @@ void op_grp7(struct emu_cpu *c, const struct insn *in)
 		uint64_t base = mem_read(c, in->seg, (ea + 2) & amask(in->asz), bsz);
 		if (!c->code64 && in->osz == 2)
 			base &= 0xffffff;
-		if (c->code64 && (uint64_t)(((int64_t)base << 16) >> 16) != base)
+		if (c->code64 && !is_canonical(base))
 			emu_gp(c, 0);
 		t->limit = lim;
 		t->base = base;
@@ -708,7 +708,7 @@ int emu_msr_read(struct emu_cpu *c, uint32_t msr, uint64_t *v)
 
 static bool canonical(uint64_t v)
 {
-	return (uint64_t)(((int64_t)v << 16) >> 16) == v;
+	return is_canonical(v);
 }
 
 int emu_msr_write(struct emu_cpu *c, uint32_t msr, uint64_t v)
