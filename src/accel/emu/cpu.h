@@ -127,8 +127,8 @@ struct block {
 	uint32_t succ_epoch[2];
 };
 
-#define BLOCK_HASH 4096
-#define BLOCK_ARENA 8192
+#define BLOCK_HASH 8192
+#define BLOCK_ARENA 16384
 #define INSN_ARENA (BLOCK_ARENA * 8)
 
 struct emu_vm {
