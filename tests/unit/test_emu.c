@@ -956,6 +956,34 @@ static void test_ist(void **state)
 	env_free(e);
 }
 
+/* Code rewritten behind the CPU's back (as device DMA does) is noticed when
+ * its page is next entered through a fresh translation. */
+SNIPPET(t_dma, ".code64\n"
+	"mov $0x180000, %rbx\n"
+	"call *%rbx\n"
+	"out %al, $0x93\n"
+	"mov %cr3, %rcx\n mov %rcx, %cr3\n"
+	"call *%rbx\n"
+	"out %al, $0x94\n");
+
+static void test_dma_code(void **state)
+{
+	struct env *e = env_new();
+	static const uint8_t f1[] = { 0xb8, 1, 0, 0, 0, 0xc3 }, f2[] = { 0xb8, 2, 0, 0, 0, 0xc3 };
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_dma_s, t_dma_e);
+	put(e, 0x180000, f1, sizeof(f1));
+	set_state(e);
+	run_to_out(e, 0x93);
+	assert_int_equal(e->s.gpr[CPU_RAX], 1);
+	put(e, 0x180000, f2, sizeof(f2));
+	run_to_out(e, 0x94);
+	assert_int_equal(e->s.gpr[CPU_RAX], 2);
+	env_free(e);
+}
+
 /* A first speed figure: a tight integer loop. */
 SNIPPET(t_bench, ".code64\n"
 	"mov $20000000, %ecx\n"
@@ -1052,6 +1080,7 @@ int main(void)
 		cmocka_unit_test(test_single_step),
 		cmocka_unit_test(test_paging_details),
 		cmocka_unit_test(test_ist),
+		cmocka_unit_test(test_dma_code),
 		cmocka_unit_test(test_speed),
 	};
 

@@ -139,6 +139,7 @@ struct emu_vm {
 	uint64_t npages;
 	_Atomic uint8_t *codemark;  /* per RAM page: decoded code lives here */
 	_Atomic uint32_t *codegen;  /* per RAM page: bumped when code is written */
+	_Atomic uint64_t *codehash; /* per RAM page: its bytes when code was first decoded */
 	struct emu_cpu *cpus[64];
 	int64_t tsc_offset;
 	pthread_mutex_t lock;  /* locked bus cycles that fall outside one page */
@@ -339,6 +340,8 @@ uint8_t *mmu_fetch_host(struct emu_cpu *c, uint64_t lin, bool may_fault, int *er
 void mmu_flush(struct emu_cpu *c, bool global);
 void mmu_invlpg(struct emu_cpu *c, uint64_t lin);
 void mmu_code_written(struct emu_cpu *c, uint32_t ramidx);
+/* Marks a RAM page as holding decoded code (remembering a hash of it). */
+void mmu_code_mark(struct emu_cpu *c, uint32_t ramidx);
 /* Physical accesses (descriptor tables use linear, page walks physical). */
 uint64_t phys_read(struct emu_cpu *c, uint64_t gpa, unsigned sz);
 void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned sz, uint64_t v);

@@ -135,7 +135,7 @@ static void block_decode(struct emu_cpu *c, struct block *b, uint64_t lin, uint6
 			uint8_t *h = mmu_fetch_host(c, l1 & ~0xfffULL, false, &err, &gpa);
 			if (h) {
 				b->ramidx2 = (uint32_t)((h - c->vm->ram) >> 12);
-				atomic_store(&c->vm->codemark[b->ramidx2], 1);
+				mmu_code_mark(c, b->ramidx2);
 				b->gen2 = atomic_load(&c->vm->codegen[b->ramidx2]);
 			}
 			n++;
@@ -195,7 +195,7 @@ static struct block *block_find(struct emu_cpu *c)
 	b->key = key;
 	b->ramidx = idx;
 	/* Mark first, then read the generation, then the bytes. */
-	atomic_store(&c->vm->codemark[idx], 1);
+	mmu_code_mark(c, idx);
 	b->gen = atomic_load(&c->vm->codegen[idx]);
 	block_decode(c, b, lin, rip);
 	c->nblk++;
@@ -607,10 +607,12 @@ static int emu_vm_create(struct machine *m, struct accel_vm **out)
 	vm->npages = (m->mem.size + 4095) >> 12;
 	vm->codemark = calloc(vm->npages + 1, sizeof(*vm->codemark));
 	vm->codegen = calloc(vm->npages + 1, sizeof(*vm->codegen));
+	vm->codehash = calloc(vm->npages + 1, sizeof(*vm->codehash));
 	pthread_mutex_init(&vm->lock, NULL);
-	if (!vm->codemark || !vm->codegen) {
+	if (!vm->codemark || !vm->codegen || !vm->codehash) {
 		free((void *)vm->codemark);
 		free((void *)vm->codegen);
+		free((void *)vm->codehash);
 		free(vm);
 		return -ENOMEM;
 	}
@@ -619,6 +621,7 @@ static int emu_vm_create(struct machine *m, struct accel_vm **out)
 		if (r) {
 			free((void *)vm->codemark);
 			free((void *)vm->codegen);
+			free((void *)vm->codehash);
 			free(vm);
 			return r;
 		}
@@ -636,6 +639,7 @@ static void emu_vm_destroy(struct accel_vm *v)
 	pthread_mutex_destroy(&vm->lock);
 	free((void *)vm->codemark);
 	free((void *)vm->codegen);
+	free((void *)vm->codehash);
 	free(vm);
 }
 

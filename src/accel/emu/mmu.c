@@ -61,6 +61,46 @@ void mmu_code_written(struct emu_cpu *c, uint32_t ramidx)
 		c->stop = 1;
 }
 
+/* Writes that do not go through a vCPU (device DMA, loaders) leave no
+ * trace here. They are caught when the page is next entered through a
+ * fresh translation (an instruction-TLB fill): its bytes are hashed and
+ * compared with their hash when its code was decoded. That covers page-
+ * cache pages reused for new code; a page overwritten by DMA while a vCPU
+ * keeps executing it through a cached translation is not covered. */
+static uint64_t page_hash(const uint8_t *p)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL, w;
+
+	for (unsigned i = 0; i < 4096; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+	}
+	return h;
+}
+
+void mmu_code_mark(struct emu_cpu *c, uint32_t ramidx)
+{
+	struct emu_vm *vm = c->vm;
+
+	if (atomic_load_explicit(&vm->codemark[ramidx], memory_order_relaxed))
+		return;
+	atomic_store(&vm->codemark[ramidx], 1);
+	atomic_store_explicit(&vm->codehash[ramidx], page_hash(vm->ram + ((uint64_t)ramidx << 12)),
+			      memory_order_relaxed);
+}
+
+static void code_verify(struct emu_cpu *c, const uint8_t *host)
+{
+	struct emu_vm *vm = c->vm;
+	uint32_t idx = (uint32_t)((host - vm->ram) >> 12);
+
+	if (atomic_load_explicit(&vm->codemark[idx], memory_order_relaxed) &&
+	    page_hash(vm->ram + ((uint64_t)idx << 12)) !=
+		    atomic_load_explicit(&vm->codehash[idx], memory_order_relaxed))
+		mmu_code_written(c, idx);
+}
+
 /* Host pointer of a guest-physical page in RAM, or NULL. */
 static uint8_t *ram_page(struct emu_vm *vm, uint64_t gpa)
 {
@@ -394,9 +434,14 @@ uint8_t *mmu_fetch_host(struct emu_cpu *c, uint64_t lin, bool may_fault, int *er
 		}
 		host = tlb_fill(c, lin, ACC_X, c->user, gpa);
 		memcpy(&c->jb, &save, sizeof(save));
+		if (host)
+			code_verify(c, host);
 		return host;
 	}
-	return tlb_fill(c, lin, ACC_X, c->user, gpa);
+	host = tlb_fill(c, lin, ACC_X, c->user, gpa);
+	if (host)
+		code_verify(c, host);
+	return host;
 }
 
 uint8_t *decode_fetch_host(struct emu_cpu *c, uint64_t lin, bool may_fault, int *err)
