@@ -510,6 +510,21 @@ static const struct form forms[] = {
 	{ "cvtss2si", 1, 0x2d, -1, K_RM, 0, 4 | 8, 0xf3, U_NONE },
 	{ "cvtsd2si", 1, 0x2d, -1, K_RM, 0, 4 | 8, 0xf2, U_NONE },
 	{ "pshufd", 1, 0x70, -1, K_RM, 1, 0, 0x66, U_NONE },
+	SSE("movupd", 0x10, 0x66), SSE("movupd st", 0x11, 0x66), SSE("movapd", 0x28, 0x66),
+	SSE("movapd st", 0x29, 0x66), SSE("movlps/movhlps", 0x12, 0), SSE("movlpd", 0x12, 0x66),
+	SSE("movhps/movlhps", 0x16, 0), SSE("movhpd", 0x16, 0x66),
+	{ "movlps st", 1, 0x13, -1, K_M, 0, 0, 0, U_NONE }, { "movlpd st", 1, 0x13, -1, K_M, 0, 0, 0x66, U_NONE },
+	{ "movhps st", 1, 0x17, -1, K_M, 0, 0, 0, U_NONE }, { "movhpd st", 1, 0x17, -1, K_M, 0, 0, 0x66, U_NONE },
+	{ "movntps", 1, 0x2b, -1, K_M, 0, 0, 0, U_NONE }, { "movntpd", 1, 0x2b, -1, K_M, 0, 0, 0x66, U_NONE },
+	{ "movntdq", 1, 0xe7, -1, K_M, 0, 0, 0x66, U_NONE },
+	{ "movnti", 1, 0xc3, -1, K_M, 0, 4 | 8, 0, U_NONE },
+	{ "movmskpd", 1, 0x50, -1, K_R, 0, 0, 0x66, U_NONE },
+	SSE("unpcklpd", 0x14, 0x66), SSE("unpckhpd", 0x15, 0x66),
+	SSE("andpd", 0x54, 0x66), SSE("andnpd", 0x55, 0x66), SSE("orpd", 0x56, 0x66), SSE("xorpd", 0x57, 0x66),
+	{ "lfence", 1, 0xae, 5, K_R, 0, 0, 0, U_NONE }, { "mfence", 1, 0xae, 6, K_R, 0, 0, 0, U_NONE },
+	{ "sfence", 1, 0xae, 7, K_R, 0, 0, 0, U_NONE }, { "clflush", 1, 0xae, 7, K_M, 0, 0, 0, U_NONE },
+	{ "stmxcsr", 1, 0xae, 3, K_M, 0, 0, 0, U_NONE },
+	{ "xlat", 0, 0xd7, -1, K_NONE, 0, 0, 0, U_NONE },
 	{ "pshufhw", 1, 0x70, -1, K_RM, 1, 0, 0xf3, U_NONE },
 	{ "pshuflw", 1, 0x70, -1, K_RM, 1, 0, 0xf2, U_NONE },
 	{ "pmovmskb", 1, 0xd7, -1, K_R, 0, 0, 0x66, U_NONE },
@@ -864,6 +879,8 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 	}
 	if (f->op == 0xc9 && f->map == 0)
 		in.r[5] = STACK_TOP - 0x80 - (rnd() % 8) * 8;
+	if (f->op == 0xd7 && f->map == 0)
+		in.r[3] = DATA + 0x100; /* xlat table */
 	if (f->kind == K_STR) {
 		in.r[6] = DATA + 0x400 + (rnd() % 64);
 		in.r[7] = DATA + 0x800 + (rnd() % 64);

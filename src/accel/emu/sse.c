@@ -303,16 +303,18 @@ ps:
 	memcpy(q, v, 16), memcpy(xq, x, 16), memcpy(rq, x, 16);
 	switch (op) {
 	case 0x14: /* UNPCKLPS / UNPCKLPD */
-		if (in->flags & IN_OPSZ)
+		if (in->flags & IN_OPSZ) {
 			rq[1] = q[0];
-		else
-			rd[1] = d[0], rd[2] = xd[1], rd[3] = d[1];
+			goto qwords;
+		}
+		rd[1] = d[0], rd[2] = xd[1], rd[3] = d[1];
 		goto dwords;
 	case 0x15:
-		if (in->flags & IN_OPSZ)
+		if (in->flags & IN_OPSZ) {
 			rq[0] = xq[1], rq[1] = q[1];
-		else
-			rd[0] = xd[2], rd[1] = d[2], rd[2] = xd[3], rd[3] = d[3];
+			goto qwords;
+		}
+		rd[0] = xd[2], rd[1] = d[2], rd[2] = xd[3], rd[3] = d[3];
 		goto dwords;
 	case 0x60: for (int i = 0; i < 8; i++) r[2 * i] = x[i], r[2 * i + 1] = v[i]; break;
 	case 0x61: for (int i = 0; i < 4; i++) rv[2 * i] = xv[i], rv[2 * i + 1] = w[i]; goto words;
