@@ -525,6 +525,7 @@ static const struct form forms[] = {
 	{ "sfence", 1, 0xae, 7, K_R, 0, 0, 0, U_NONE }, { "clflush", 1, 0xae, 7, K_M, 0, 0, 0, U_NONE },
 	{ "stmxcsr", 1, 0xae, 3, K_M, 0, 0, 0, U_NONE },
 	{ "xlat", 0, 0xd7, -1, K_NONE, 0, 0, 0, U_NONE },
+	{ "maskmovdqu", 1, 0xf7, -1, K_R, 0, 0, 0x66, U_NONE },
 	{ "pshufhw", 1, 0x70, -1, K_RM, 1, 0, 0xf3, U_NONE },
 	{ "pshuflw", 1, 0x70, -1, K_RM, 1, 0, 0xf2, U_NONE },
 	{ "pmovmskb", 1, 0xd7, -1, K_R, 0, 0, 0x66, U_NONE },
@@ -552,6 +553,8 @@ static const struct form forms32[] = {
 	{ "aad", 0, 0xd5, -1, K_NONE, 1, 0, 0, U_AAM },
 	{ "pusha", 0, 0x60, -1, K_NONE, 0, 2 | 4, 0, U_NONE },
 	{ "popa", 0, 0x61, -1, K_NONE, 0, 2 | 4, 0, U_NONE },
+	{ "bound", 0, 0x62, -1, K_M, 0, 2 | 4, 0, U_NONE },
+	{ "arpl", 0, 0x63, -1, K_RM, 0, 0, 0, U_NONE },
 };
 
 /* Whether a far call into 32-bit code works here: a NOP round trip. */
@@ -602,7 +605,7 @@ static bool form_ok32(const struct form *f)
 {
 	if (f->kind == K_RET || f->kind == K_BRANCH)
 		return false;
-	return f->map || (f->op != 0x63 && f->op != 0xe8);
+	return f->map || (strcmp(f->name, "movsxd") && f->op != 0xe8);
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -881,6 +884,8 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 		in.r[5] = STACK_TOP - 0x80 - (rnd() % 8) * 8;
 	if (f->op == 0xd7 && f->map == 0)
 		in.r[3] = DATA + 0x100; /* xlat table */
+	if (f->op == 0xf7 && f->map == 1)
+		in.r[7] = DATA + 0x200 + rnd() % 64; /* maskmovdqu destination */
 	if (f->kind == K_STR) {
 		in.r[6] = DATA + 0x400 + (rnd() % 64);
 		in.r[7] = DATA + 0x800 + (rnd() % 64);

@@ -108,6 +108,7 @@ static const struct opdesc map1[256] = {
 	[0x50 ... 0x57] = { op_push_r, D_REG | D_64 },
 	[0x58 ... 0x5f] = { op_pop_r, D_REG | D_64 },
 	[0x60] = { op_pusha, D_NO64 }, [0x61] = { op_popa, D_NO64 },
+	[0x62] = { op_bound, M | D_MEM | D_NO64 },
 	[0x63] = { op_movsxd, M },
 	[0x68] = { op_push_imm, D_64, I_Z }, [0x69] = { op_imul_r_rm_imm, M, I_Z },
 	[0x6a] = { op_push_imm, D_64, I_BS }, [0x6b] = { op_imul_r_rm_imm, M, I_BS },
@@ -226,6 +227,7 @@ static const struct opdesc map2[256] = {
 	[0xe6] = { op_cvt_e6, M }, [0xe7] = { op_sse_store, M | D_MEM },
 	[0xe8 ... 0xef] = { op_sse_int, M },
 	[0xf1 ... 0xf6] = { op_sse_int, M },
+	[0xf7] = { op_maskmovdqu, M },
 	[0xf8 ... 0xfe] = { op_sse_int, M },
 };
 

@@ -102,7 +102,18 @@ void op_movsx(struct emu_cpu *c, const struct insn *in)
 void op_movsxd(struct emu_cpu *c, const struct insn *in)
 {
 	if (!c->code64) {
-		insn_unimpl(c, in); /* ARPL */
+		/* ARPL: raise the destination selector's RPL to the source's. */
+		uint64_t d, s;
+		if (!(c->cr0 & CR0_PE) || (c->flags & F_VM))
+			emu_ud(c);
+		d = rm_read(c, in, 2);
+		s = reg_get(c, in->reg, 2);
+		if ((d & 3) < (s & 3)) {
+			rm_write(c, in, 2, (d & ~3ULL) | (s & 3));
+			flags_set(c, F_ZF, F_ZF);
+		} else {
+			flags_set(c, 0, F_ZF);
+		}
 		return;
 	}
 	if (in->osz == 8)
@@ -251,6 +262,17 @@ void op_cmpxchg8b(struct emu_cpu *c, const struct insn *in)
 		}
 	}
 	flags_set(c, eq ? F_ZF : 0, F_ZF);
+}
+
+void op_bound(struct emu_cpu *c, const struct insn *in)
+{
+	uint64_t ea = insn_ea(c, in);
+	int64_t v = sext(reg_get(c, in->reg, in->osz), in->osz);
+	int64_t lo = sext(mem_read(c, in->seg, ea, in->osz), in->osz);
+	int64_t hi = sext(mem_read(c, in->seg, (ea + in->osz) & amask(in->asz), in->osz), in->osz);
+
+	if (v < lo || v > hi)
+		emu_raise_noerr(c, EX_BR);
 }
 
 void op_xlat(struct emu_cpu *c, const struct insn *in)

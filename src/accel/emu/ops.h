@@ -17,7 +17,7 @@ OP(op_salc);
 OP(op_mov_rm_r); OP(op_mov_r_rm); OP(op_mov_r_imm); OP(op_mov_rm_imm); OP(op_mov_moffs);
 OP(op_lea); OP(op_xchg_rm_r); OP(op_xchg_a_r); OP(op_nop); OP(op_cbw); OP(op_cwd);
 OP(op_movzx); OP(op_movsx); OP(op_movsxd); OP(op_cmov); OP(op_setcc); OP(op_bswap);
-OP(op_xadd); OP(op_cmpxchg); OP(op_cmpxchg8b); OP(op_xlat); OP(op_movnti);
+OP(op_xadd); OP(op_cmpxchg); OP(op_cmpxchg8b); OP(op_xlat); OP(op_movnti); OP(op_bound);
 OP(op_mov_rm_sreg); OP(op_mov_sreg_rm); OP(op_lxs);
 /* shift.c */
 OP(op_shift); OP(op_shld); OP(op_shrd);
@@ -46,6 +46,7 @@ OP(op_unimpl);
 OP(op_grp15); OP(op_sse_mov); OP(op_sse_store); OP(op_sse_movd); OP(op_sse_movd_store);
 OP(op_sse_movq_store); OP(op_sse_int); OP(op_pmovmskb); OP(op_pshufd); OP(op_sse_shift_imm);
 OP(op_movmskps); OP(op_sse_logic_ps); OP(op_emms); OP(op_pextrw); OP(op_pinsrw);
+OP(op_maskmovdqu);
 /* sse_fp.c */
 OP(op_sse_fp); OP(op_sse_cmp); OP(op_sse_comis); OP(op_cvtsi2s); OP(op_cvts2si); OP(op_shufps);
 OP(op_cvt_e6);

@@ -513,6 +513,28 @@ void op_pinsrw(struct emu_cpu *c, const struct insn *in)
 
 void op_emms(struct emu_cpu *c, const struct insn *in) { insn_unimpl(c, in); }
 
+/* MASKMOVDQU: the bytes of xmm(reg) whose mask byte has its top bit set go
+ * to DS:rDI. */
+void op_maskmovdqu(struct emu_cpu *c, const struct insn *in)
+{
+	const uint8_t *x, *m;
+	uint64_t di = c->r[CPU_RDI] & amask(in->asz);
+
+	sse_check(c);
+	if (!(in->flags & IN_OPSZ) || (in->flags & IN_MEM))
+		insn_unimpl(c, in);
+	x = c->xmm[in->reg & 15];
+	m = c->xmm[in->rm & 15];
+	/* Every byte that will be written must be writable first. */
+	for (int i = 0; i < 16; i++)
+		if (m[i] & 0x80)
+			mmu_ptr(c, seg_lin(c, in->seg, (di + (uint64_t)i) & amask(in->asz), 1, ACC_W), 1,
+				ACC_W, c->user);
+	for (int i = 0; i < 16; i++)
+		if (m[i] & 0x80)
+			mem_write(c, in->seg, (di + (uint64_t)i) & amask(in->asz), 1, x[i]);
+}
+
 /* FXSAVE image <-> vCPU. */
 void sse_fxsave_image(const struct emu_cpu *c, uint8_t *img)
 {
