@@ -321,6 +321,7 @@ enum kind {
 	K_RET,     /* return: the stack holds the address after the instruction */
 	K_BRANCH,  /* indirect call/jump: the register holds the address after it */
 	K_X87R,    /* x87 register form: ext is ModRM & 63 */
+	K_PAIR,    /* a random ALU operation, then SETcc (op): lazy flag evaluation */
 };
 
 /* Undefined-flag classes. */
@@ -526,6 +527,9 @@ static const struct form forms[] = {
 	{ "stmxcsr", 1, 0xae, 3, K_M, 0, 0, 0, U_NONE },
 	{ "xlat", 0, 0xd7, -1, K_NONE, 0, 0, 0, U_NONE },
 	{ "maskmovdqu", 1, 0xf7, -1, K_R, 0, 0, 0x66, U_NONE },
+#define PAIR(cc) { "alu+setcc", 1, 0x90 + cc, -1, K_PAIR, 0, 0, 0, U_NONE }
+	PAIR(0), PAIR(1), PAIR(2), PAIR(3), PAIR(4), PAIR(5), PAIR(6), PAIR(7),
+	PAIR(8), PAIR(9), PAIR(10), PAIR(11), PAIR(12), PAIR(13), PAIR(14), PAIR(15),
 	{ "pshufhw", 1, 0x70, -1, K_RM, 1, 0, 0xf3, U_NONE },
 	{ "pshuflw", 1, 0x70, -1, K_RM, 1, 0, 0xf2, U_NONE },
 	{ "pmovmskb", 1, 0xd7, -1, K_R, 0, 0, 0x66, U_NONE },
@@ -603,7 +607,7 @@ static void x87_forms(void)
 
 static bool form_ok32(const struct form *f)
 {
-	if (f->kind == K_RET || f->kind == K_BRANCH)
+	if (f->kind == K_RET || f->kind == K_BRANCH || f->kind == K_PAIR)
 		return false;
 	return f->map || (strcmp(f->name, "movsxd") && f->op != 0xe8);
 }
@@ -693,6 +697,27 @@ static size_t encode(const struct form *f, unsigned sz, bool mem, unsigned reg, 
 		*p++ = (uint8_t)(0xc0 | (f->ext << 3) | (rm & 7));
 	if (f->kind == K_X87R)
 		*p++ = (uint8_t)(0xc0 | f->ext);
+	if (f->kind == K_PAIR) {
+		/* An ALU operation between two registers at a random size... */
+		static const uint8_t ops[] = { 0x00, 0x08, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38, 0x84 };
+		unsigned s = (unsigned)(rnd() % 4), k = (unsigned)(rnd() % 12);
+		p = out;
+		if (s == 1)
+			*p++ = 0x66;
+		*p++ = (uint8_t)(0x40 | (s == 3 ? 8 : 0) | (reg >= 8 ? 4 : 0) | (rm >= 8 ? 1 : 0));
+		if (k < 9) {
+			*p++ = (uint8_t)(ops[k] + (s ? 1 : 0));
+			*p++ = (uint8_t)(0xc0 | ((reg & 7) << 3) | (rm & 7));
+		} else { /* INC, DEC, NEG */
+			*p++ = k == 11 ? (s ? 0xf7 : 0xf6) : (s ? 0xff : 0xfe);
+			*p++ = (uint8_t)(0xc0 | ((k == 9 ? 0 : k == 10 ? 1 : 3) << 3) | (rm & 7));
+		}
+		/* ... then SETcc into a byte register. */
+		*p++ = 0x41;
+		*p++ = 0x0f;
+		*p++ = f->op;
+		*p++ = 0xc0 | 3; /* r11b */
+	}
 	if (f->kind == K_RM || f->kind == K_R || f->kind == K_M) {
 		unsigned r = f->ext >= 0 ? (unsigned)f->ext : reg;
 		if (mem && mem_kind == 2) {
@@ -1100,7 +1125,7 @@ static void test_diff(void **state)
 			for (int mem = 0; mem < 2; mem++) {
 				if (mem && (f->kind == K_R || f->kind == K_NONE || f->kind == K_OPREG ||
 					    f->kind == K_JMP || f->kind == K_STR || f->kind == K_RET ||
-					    f->kind == K_BRANCH || f->kind == K_X87R))
+					    f->kind == K_BRANCH || f->kind == K_X87R || f->kind == K_PAIR))
 					continue;
 				if (!mem && f->kind == K_M)
 					continue;

@@ -69,6 +69,16 @@ bool flags_cond(const struct emu_cpu *c, unsigned cc)
 		if ((cc >> 1) == 4)
 			return ((c->lf_res & sz_sign(c->lf_sz)) != 0) ^ (cc & 1);
 	}
+	/* After AND/OR/XOR/TEST: CF = OF = 0. */
+	if (c->lf_op == LF_LOGIC) {
+		bool zf = (c->lf_res & m) == 0, sf = (c->lf_res & sz_sign(c->lf_sz)) != 0;
+		switch (cc >> 1) {
+		case 0: case 1: return cc & 1;            /* O, B */
+		case 3: return zf ^ (cc & 1);             /* BE */
+		case 6: return sf ^ (cc & 1);             /* L: SF != OF */
+		case 7: return (zf || sf) ^ (cc & 1);     /* LE */
+		}
+	}
 	/* The common compare-and-branch cases without building RFLAGS. */
 	if (c->lf_op == LF_SUB) {
 		uint64_t a = c->lf_a & m, b = c->lf_b & m;
