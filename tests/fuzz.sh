@@ -18,5 +18,6 @@ for f in "$BUILD"/fuzz/bin/fuzz_*; do
 	seeds=fuzz/corpus/$name
 	[ -d "$seeds" ] || seeds=
 	check "fuzz $name (${secs}s)" "$f" -max_total_time="$secs" -timeout=10 \
+		-artifact_prefix="$BUILD/fuzz/crash-$name-" \
 		-rss_limit_mb=2048 -print_final_stats=1 "$corpus" $seeds
 done

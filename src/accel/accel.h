@@ -76,6 +76,10 @@ struct accel_ops {
 extern const struct accel_ops accel_kvm;
 extern const struct accel_ops accel_emu;
 
+/* Average nanoseconds per instruction of a short CPL0 loop under kvm
+ * (src/accel/kvm/kvm_speed.c); -errno when KVM cannot run it. */
+int kvm_speed_ns_per_insn(uint64_t *ns_per_insn);
+
 /* The accelerator called name ("kvm", "emu"), or NULL. */
 const struct accel_ops *accel_find(const char *name);
 

@@ -22,6 +22,10 @@ int boot_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 int boot_linux_probe(const uint8_t *img, size_t len);
 int boot_linux_load(struct machine *m, const uint8_t *img, size_t len,
 		    const uint8_t *initrd, size_t initrd_len);
+/* Where a bzImage's compressed kernel is (payload_offset/length, protocol
+ * 2.08+): 0 with its file offset and length, -ENOEXEC when absent or not
+ * inside the file. */
+int linux_bzimage_payload(const uint8_t *img, size_t len, size_t *off, size_t *plen);
 int boot_pvh_probe(const uint8_t *img, size_t len);
 int boot_pvh_load(struct machine *m, const uint8_t *img, size_t len,
 		  const uint8_t *initrd, size_t initrd_len);

@@ -65,15 +65,33 @@ static uint64_t run_host_ram(void)
 	return (uint64_t)si.totalram * si.mem_unit;
 }
 
-/* Picks the accelerator for "auto": kvm where /dev/kvm works, else emu. */
+/* Above this, KVM emulates kernel code instead of running it (hardware
+ * runs the probe loop at about 1 ns per instruction). */
+#define RUN_KVM_SLOW_NS 50
+
+/* Picks the accelerator for "auto": kvm where /dev/kvm works and runs
+ * kernel code at hardware speed, else emu. Says which and why. */
 static const struct accel_ops *run_auto_accel(void)
 {
 	const char *why;
+	uint64_t ns;
+	int r;
 
-	if (accel_kvm.probe(&why) == 0)
-		return &accel_kvm;
-	log_info("auto: kvm not usable (%s), using emu", why);
-	return &accel_emu;
+	if (accel_kvm.probe(&why)) {
+		log_info("auto: using emu (kvm is not usable: %s)", why);
+		return &accel_emu;
+	}
+	if ((r = kvm_speed_ns_per_insn(&ns))) {
+		log_info("auto: using emu (kvm could not run a probe: %s)", strerror(-r));
+		return &accel_emu;
+	}
+	if (ns > RUN_KVM_SLOW_NS) {
+		log_info("auto: using emu (this host's KVM runs guest kernel code at %" PRIu64
+			 " ns per instruction: it emulates it)", ns);
+		return &accel_emu;
+	}
+	log_info("auto: using kvm (guest kernel code at %" PRIu64 " ns per instruction)", ns);
+	return &accel_kvm;
 }
 
 int cli_run(int argc, char **argv)

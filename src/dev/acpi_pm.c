@@ -1,8 +1,180 @@
-/* PLACEHOLDER: replaced by the device work. */
+/* The ACPI fixed hardware (PM1a event and control blocks, PM timer) at
+ * the ports of the FADT, and the reset register at 0xcf9 (as on the PIIX).
+ * (unless the PCI host bridge decodes 0xcf9 already).
+ * The machine is always in ACPI mode (SCI_EN reads 1, no SMI_CMD). Nothing
+ * raises an event: there is no power or sleep button, and the timer's
+ * carry status is kept for reading but never delivered as an SCI. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "dev/bus.h"
 #include "dev/devices.h"
+#include "machine/acpi.h"
+#include "machine/machine.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+/* One range holds the three blocks: status, enable, control, a gap, timer. */
+#define PM_BLOCK_LEN 12
+_Static_assert(ACPI_PM1_CNT == ACPI_PM1_EVT + 4 && ACPI_PM_TMR == ACPI_PM1_EVT + 8,
+	       "acpi_pm expects PM1_EVT, PM1_CNT and PM_TMR in one 12-byte block");
+
+enum { PM_STS = 0, PM_EN = 1, PM_CNT = 2 };  /* 16-bit registers, by index */
+
+#define PM_TMR_HZ 3579545ULL
+#define PM1_TMR_STS    (1u << 0)
+#define PM1_EN_MASK    0x4721u               /* TMR, GBL, PWRBTN, SLPBTN, RTC, PCIEXP_WAKE_DIS */
+#define PM1_SCI_EN     (1u << 0)
+#define PM1_CNT_MASK   ((1u << 1) | (7u << 10)) /* BM_RLD, SLP_TYP: kept as written */
+#define PM1_SLP_TYP(v) (((v) >> 10) & 7)
+#define PM1_SLP_EN     (1u << 13)            /* write-only */
+#define RESET_RST_CPU  0x04                  /* 0 -> 1 resets */
+#define RESET_KEEP     0x0a                  /* SYS_RST, FULL_RST: read back */
+
+/* What the guest sees: plain data. */
+struct acpi_pm_state {
+	uint16_t pm1_en, pm1_cnt;
+	uint8_t reset;
+	uint64_t tmr_sts_ticks;  /* timer ticks when TMR_STS was last cleared */
+};
+
+struct acpi_pm {
+	struct acpi_pm_state s;
+	struct machine *m;
+	pthread_mutex_t lock;
+};
+
+/* The free-running PM timer, as a 64-bit count of 3.579545 MHz ticks. */
+static uint64_t acpi_pm_ticks(void)
+{
+	return (uint64_t)((unsigned __int128)clock_ns() * PM_TMR_HZ / 1000000000ULL);
+}
+
+/* TMR_STS is set whenever bit 31 of the (32-bit) timer has changed since
+ * the guest last cleared it. */
+static uint16_t acpi_pm_status(const struct acpi_pm *pm, uint64_t ticks)
+{
+	return (ticks >> 31) != (pm->s.tmr_sts_ticks >> 31) ? PM1_TMR_STS : 0;
+}
+
+static uint64_t acpi_pm_read(void *opaque, uint64_t off, unsigned size)
+{
+	struct acpi_pm *pm = opaque;
+	uint64_t ticks = acpi_pm_ticks(), v = 0;
+	uint8_t b[PM_BLOCK_LEN] = { 0 };
+	uint16_t regs[3];
+
+	pthread_mutex_lock(&pm->lock);
+	regs[PM_STS] = acpi_pm_status(pm, ticks);
+	regs[PM_EN] = pm->s.pm1_en;
+	regs[PM_CNT] = pm->s.pm1_cnt | PM1_SCI_EN;
+	pthread_mutex_unlock(&pm->lock);
+	for (int i = 0; i < 3; i++) {
+		b[2 * i] = (uint8_t)regs[i];
+		b[2 * i + 1] = (uint8_t)(regs[i] >> 8);
+	}
+	for (int i = 0; i < 4; i++)
+		b[8 + i] = (uint8_t)(ticks >> (8 * i));
+	for (unsigned i = 0; i < size && off + i < PM_BLOCK_LEN; i++)
+		v |= (uint64_t)b[off + i] << (8 * i);
+	return v;
+}
+
+static void acpi_pm_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
+{
+	struct acpi_pm *pm = opaque;
+	uint16_t wval[3] = { 0 }, wmask[3] = { 0 };
+	bool poweroff = false;
+	unsigned typ = 0;
+
+	/* Split the access into the bytes of each 16-bit register it covers;
+	 * the timer (bytes 8-11) and the gap ignore writes. */
+	for (unsigned i = 0; i < size; i++) {
+		uint64_t pos = off + i;
+		if (pos >= 6)
+			break;
+		wval[pos / 2] |= (uint16_t)(((val >> (8 * i)) & 0xff) << (8 * (pos % 2)));
+		wmask[pos / 2] |= (uint16_t)(0xff << (8 * (pos % 2)));
+	}
+	pthread_mutex_lock(&pm->lock);
+	if (wval[PM_STS] & wmask[PM_STS] & PM1_TMR_STS)
+		pm->s.tmr_sts_ticks = acpi_pm_ticks();
+	pm->s.pm1_en = (uint16_t)((pm->s.pm1_en & ~wmask[PM_EN]) |
+				  (wval[PM_EN] & wmask[PM_EN] & PM1_EN_MASK));
+	pm->s.pm1_cnt = (uint16_t)((pm->s.pm1_cnt & ~(wmask[PM_CNT] & PM1_CNT_MASK)) |
+				   (wval[PM_CNT] & wmask[PM_CNT] & PM1_CNT_MASK));
+	if (wval[PM_CNT] & wmask[PM_CNT] & PM1_SLP_EN) {
+		typ = PM1_SLP_TYP(pm->s.pm1_cnt);
+		poweroff = true;
+	}
+	pthread_mutex_unlock(&pm->lock);
+
+	if (!poweroff)
+		return;
+	if (typ == ACPI_S5_TYPE)
+		machine_request_exit(pm->m, VMON_EXIT_POWEROFF);
+	else
+		log_guest("ACPI sleep type %u is not supported; ignored", typ);
+}
+
+static uint64_t acpi_pm_reset_read(void *opaque, uint64_t off, unsigned size)
+{
+	struct acpi_pm *pm = opaque;
+	uint8_t v;
+
+	(void)off, (void)size;
+	pthread_mutex_lock(&pm->lock);
+	v = pm->s.reset;
+	pthread_mutex_unlock(&pm->lock);
+	return v;
+}
+
+static void acpi_pm_reset_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
+{
+	struct acpi_pm *pm = opaque;
+
+	(void)off, (void)size;
+	if (val & RESET_RST_CPU) {
+		machine_request_exit(pm->m, VMON_EXIT_RESET);
+		return;
+	}
+	pthread_mutex_lock(&pm->lock);
+	pm->s.reset = (uint8_t)(val & RESET_KEEP);
+	pthread_mutex_unlock(&pm->lock);
+}
+
+static const struct bus_ops acpi_pm_ops = { acpi_pm_read, acpi_pm_write };
+static const struct bus_ops acpi_pm_reset_ops = { acpi_pm_reset_read, acpi_pm_reset_write };
+
+static void acpi_pm_destroy(void *state)
+{
+	struct acpi_pm *pm = state;
+
+	pthread_mutex_destroy(&pm->lock);
+	free(pm);
+}
 
 int acpi_pm_init(struct machine *m)
 {
-	(void)m;
-	return 0;
+	struct acpi_pm *pm = calloc(1, sizeof(*pm));
+	int r;
+
+	if (!pm)
+		return -ENOMEM;
+	pm->m = m;
+	pm->s.tmr_sts_ticks = acpi_pm_ticks();
+	pthread_mutex_init(&pm->lock, NULL);
+	if ((r = machine_add_device(m, "acpi_pm", pm, acpi_pm_destroy))) {
+		acpi_pm_destroy(pm);
+		return r;
+	}
+	if ((r = bus_register(&m->bus, BUS_PIO, ACPI_PM1_EVT, PM_BLOCK_LEN, &acpi_pm_ops, pm)))
+		return r;
+	/* 0xcf9 sits inside CONFIG_ADDRESS at 0xcf8: a PCI host bridge that
+	 * claims 0xcf8-0xcff decodes the reset register itself, as Intel
+	 * chipsets do (src/dev/pci.c). Only where none does is it ours. */
+	r = bus_register(&m->bus, BUS_PIO, ACPI_RESET, 1, &acpi_pm_reset_ops, pm);
+	return r == -EEXIST ? 0 : r;
 }

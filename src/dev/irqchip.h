@@ -7,7 +7,8 @@
  * Time: every timer is computed from clock_ns(); nothing runs on its own
  * thread. Each vCPU calls irqchip_poll() between instruction blocks and
  * sleeps in HLT at most until the deadline it returns. The TSC used by the
- * TSC-deadline timer is clock_ns() + tsc_offset (CLOCK_EMU_TSC_HZ). */
+ * TSC-deadline timer is clock_ns() + tsc_offset (CLOCK_EMU_TSC_HZ). The
+ * APIC timer counts a 1 GHz bus clock through its divider (LAPIC_BUS_HZ). */
 #ifndef VMON_DEV_IRQCHIP_H
 #define VMON_DEV_IRQCHIP_H
 
@@ -53,7 +54,9 @@ uint64_t irqchip_poll(struct irqchip *c, unsigned cpu, uint64_t now_ns);
 int irqchip_pending(struct irqchip *c, unsigned cpu);
 void irqchip_ack(struct irqchip *c, unsigned cpu, int vector);
 
-/* Events outside IF: NMI, INIT, SIPI (with its vector). Taking clears them. */
+/* Events outside IF: NMI, INIT, SIPI (with its vector). Taking clears them;
+ * INIT and SIPI together mean INIT first (an INIT drops an earlier SIPI),
+ * and taking INIT resets the local APIC as the CPU's INIT does. */
 enum { IRQCHIP_EV_NMI = 1, IRQCHIP_EV_INIT = 2, IRQCHIP_EV_SIPI = 4 };
 unsigned irqchip_take_events(struct irqchip *c, unsigned cpu, uint8_t *sipi_vector);
 
@@ -61,5 +64,9 @@ unsigned irqchip_take_events(struct irqchip *c, unsigned cpu, uint8_t *sipi_vect
 bool irqchip_has_work(struct irqchip *c, unsigned cpu);
 
 void irqchip_set_tsc_offset(struct irqchip *c, int64_t offset);
+
+/* Replaces clock_ns() as the time of register accesses (tests, later
+ * record/replay); irqchip_poll() always uses its now_ns. */
+void irqchip_set_clock(struct irqchip *c, uint64_t (*now)(void *opaque), void *opaque);
 
 #endif

@@ -1,8 +1,358 @@
-/* PLACEHOLDER: replaced by the device work. */
+/* A 16550A UART at 0x3f8, IRQ 4, as Linux's 8250 driver expects it.
+ *
+ * The transmitter is infinitely fast: a byte written to THR reaches the host
+ * console at once, THR and the shift register are always empty, and the
+ * THR-empty interrupt is raised again after each write. The receiver has the
+ * 16-byte FIFO of the 16550A with a host-side buffer of SERIAL_INBUF bytes
+ * behind it, refilled as the guest reads, so pasted text is not lost.
+ * There is no baud-rate timing: the character timeout interrupt is reported
+ * as soon as the FIFO holds data below its trigger level. */
+#include "dev/serial.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "char/chardev.h"
 #include "dev/devices.h"
+#include "machine/machine.h"
+
+enum {
+	UART_RBR = 0, UART_IER = 1, UART_IIR = 2, UART_LCR = 3,
+	UART_MCR = 4, UART_LSR = 5, UART_MSR = 6, UART_SCR = 7,
+};
+
+#define IER_RDI   0x01  /* received data available */
+#define IER_THRI  0x02  /* THR empty */
+#define IER_RLSI  0x04  /* receiver line status */
+#define IER_MSI   0x08  /* modem status */
+
+#define IIR_NONE    0x01
+#define IIR_MSI     0x00
+#define IIR_THRI    0x02
+#define IIR_RDI     0x04
+#define IIR_RLSI    0x06
+#define IIR_TIMEOUT 0x0c
+#define IIR_FIFO    0xc0
+
+#define FCR_ENABLE   0x01
+#define FCR_CLEAR_RX 0x02
+
+#define LCR_DLAB  0x80
+
+#define MCR_DTR   0x01
+#define MCR_RTS   0x02
+#define MCR_OUT1  0x04
+#define MCR_OUT2  0x08
+#define MCR_LOOP  0x10
+#define MCR_MASK  0x1f
+
+#define LSR_DR    0x01
+#define LSR_OE    0x02
+#define LSR_PE    0x04
+#define LSR_FE    0x08
+#define LSR_BI    0x10
+#define LSR_THRE  0x20
+#define LSR_TEMT  0x40
+#define LSR_ERRS  (LSR_OE | LSR_PE | LSR_FE | LSR_BI)
+
+#define MSR_DCTS  0x01
+#define MSR_DDSR  0x02
+#define MSR_TERI  0x04
+#define MSR_DDCD  0x08
+#define MSR_CTS   0x10
+#define MSR_DSR   0x20
+#define MSR_RI    0x40
+#define MSR_DCD   0x80
+
+/* Guest-visible state, plain data. */
+struct serial_regs {
+	uint8_t ier, lcr, mcr, lsr, msr, scr, dll, dlm;
+	uint8_t fcr;              /* last FCR write: FIFO enable and trigger level */
+	uint8_t thr_ipending;     /* THR-empty interrupt pending */
+	uint8_t irq_level;        /* what the IRQ line was last set to */
+	uint8_t rx_fifo[SERIAL_FIFO];
+	uint8_t rx_head, rx_count;
+	uint8_t inbuf[SERIAL_INBUF]; /* host input not yet in the FIFO */
+	uint16_t in_head, in_count;
+};
+
+struct serial {
+	struct serial_regs r;
+	pthread_mutex_t lock;
+	struct machine *m;
+};
+
+static unsigned serial_rx_capacity(const struct serial_regs *r)
+{
+	return (r->fcr & FCR_ENABLE) ? SERIAL_FIFO : 1;
+}
+
+static unsigned serial_rx_trigger(const struct serial_regs *r)
+{
+	static const uint8_t levels[4] = { 1, 4, 8, 14 };
+
+	return (r->fcr & FCR_ENABLE) ? levels[r->fcr >> 6] : 1;
+}
+
+/* A byte arriving at the receiver: into the FIFO, or an overrun. */
+static void serial_rx_push(struct serial_regs *r, uint8_t c)
+{
+	if (r->rx_count >= serial_rx_capacity(r)) {
+		r->lsr |= LSR_OE;
+		return;
+	}
+	r->rx_fifo[(r->rx_head + r->rx_count) % SERIAL_FIFO] = c;
+	r->rx_count++;
+	r->lsr |= LSR_DR;
+}
+
+/* Moves waiting host input into the FIFO. In loopback mode the receiver is
+ * disconnected from the line, so the input keeps waiting. */
+static void serial_rx_refill(struct serial_regs *r)
+{
+	if (r->mcr & MCR_LOOP)
+		return;
+	while (r->in_count && r->rx_count < serial_rx_capacity(r)) {
+		serial_rx_push(r, r->inbuf[r->in_head]);
+		r->in_head = (r->in_head + 1) % SERIAL_INBUF;
+		r->in_count--;
+	}
+}
+
+/* The highest-priority pending interrupt, as IIR bits 3:0. */
+static uint8_t serial_iir_id(const struct serial_regs *r)
+{
+	if ((r->ier & IER_RLSI) && (r->lsr & LSR_ERRS))
+		return IIR_RLSI;
+	if ((r->ier & IER_RDI) && r->rx_count)
+		return r->rx_count >= serial_rx_trigger(r) ? IIR_RDI : IIR_TIMEOUT;
+	if ((r->ier & IER_THRI) && r->thr_ipending)
+		return IIR_THRI;
+	if ((r->ier & IER_MSI) && (r->msr & 0x0f))
+		return IIR_MSI;
+	return IIR_NONE;
+}
+
+/* On a PC the UART's interrupt reaches the PIC through a buffer enabled by
+ * OUT2; in loopback mode OUT2 is disconnected from the pin. */
+static void serial_update_irq(struct serial *s)
+{
+	struct serial_regs *r = &s->r;
+	uint8_t level = serial_iir_id(r) != IIR_NONE &&
+			(r->mcr & (MCR_OUT2 | MCR_LOOP)) == MCR_OUT2;
+
+	if (level != r->irq_level) {
+		r->irq_level = level;
+		machine_set_irq(s->m, SERIAL_IRQ, level);
+	}
+}
+
+/* MSR's status bits: the MCR outputs in loopback, else a connected line
+ * (DCD, DSR, CTS asserted, no ring). Changes set the delta bits. */
+static void serial_update_msr(struct serial_regs *r)
+{
+	uint8_t st, old = r->msr;
+
+	if (r->mcr & MCR_LOOP)
+		st = ((r->mcr & MCR_RTS) ? MSR_CTS : 0) | ((r->mcr & MCR_DTR) ? MSR_DSR : 0) |
+		     ((r->mcr & MCR_OUT1) ? MSR_RI : 0) | ((r->mcr & MCR_OUT2) ? MSR_DCD : 0);
+	else
+		st = MSR_DCD | MSR_DSR | MSR_CTS;
+	r->msr = st | (old & 0x0f);
+	if ((st ^ old) & MSR_CTS)
+		r->msr |= MSR_DCTS;
+	if ((st ^ old) & MSR_DSR)
+		r->msr |= MSR_DDSR;
+	if ((st ^ old) & MSR_DCD)
+		r->msr |= MSR_DDCD;
+	if ((old & MSR_RI) && !(st & MSR_RI))
+		r->msr |= MSR_TERI;
+}
+
+static void serial_transmit(struct serial *s, uint8_t c)
+{
+	struct serial_regs *r = &s->r;
+
+	if (r->mcr & MCR_LOOP)
+		serial_rx_push(r, c);
+	else
+		chardev_write(s->m->console, &c, 1);
+	/* The byte left at once: THR is empty again. */
+	r->thr_ipending = 1;
+}
+
+static uint8_t serial_read_byte(struct serial *s, unsigned off)
+{
+	struct serial_regs *r = &s->r;
+	uint8_t v = 0;
+
+	switch (off) {
+	case UART_RBR:
+		if (r->lcr & LCR_DLAB)
+			return r->dll;
+		if (r->rx_count) {
+			v = r->rx_fifo[r->rx_head];
+			r->rx_head = (r->rx_head + 1) % SERIAL_FIFO;
+			r->rx_count--;
+		}
+		serial_rx_refill(r);
+		if (!r->rx_count)
+			r->lsr &= ~LSR_DR;
+		return v;
+	case UART_IER:
+		return (r->lcr & LCR_DLAB) ? r->dlm : r->ier;
+	case UART_IIR:
+		v = serial_iir_id(r);
+		/* Reading IIR acknowledges a THR-empty interrupt it reports. */
+		if (v == IIR_THRI)
+			r->thr_ipending = 0;
+		return v | ((r->fcr & FCR_ENABLE) ? IIR_FIFO : 0);
+	case UART_LCR:
+		return r->lcr;
+	case UART_MCR:
+		return r->mcr;
+	case UART_LSR:
+		v = r->lsr | LSR_THRE | LSR_TEMT;
+		r->lsr &= ~LSR_ERRS;
+		return v;
+	case UART_MSR:
+		v = r->msr;
+		r->msr &= 0xf0;
+		return v;
+	default:
+		return r->scr;
+	}
+}
+
+static void serial_write_byte(struct serial *s, unsigned off, uint8_t v)
+{
+	struct serial_regs *r = &s->r;
+	uint8_t old;
+
+	switch (off) {
+	case UART_RBR:
+		if (r->lcr & LCR_DLAB)
+			r->dll = v;
+		else
+			serial_transmit(s, v);
+		break;
+	case UART_IER:
+		if (r->lcr & LCR_DLAB) {
+			r->dlm = v;
+			break;
+		}
+		old = r->ier;
+		r->ier = v & 0x0f;
+		/* Enabling the THR-empty interrupt while THR is empty raises it. */
+		if ((r->ier & ~old) & IER_THRI)
+			r->thr_ipending = 1;
+		break;
+	case UART_IIR: /* FCR */
+		if ((v ^ r->fcr) & FCR_ENABLE)
+			v |= FCR_CLEAR_RX; /* switching FIFO mode empties the FIFOs */
+		if (v & FCR_CLEAR_RX) {
+			r->rx_head = r->rx_count = 0;
+			r->lsr &= ~LSR_DR;
+		}
+		r->fcr = v & (FCR_ENABLE | 0xc0);
+		serial_rx_refill(r);
+		break;
+	case UART_LCR:
+		r->lcr = v;
+		break;
+	case UART_MCR:
+		r->mcr = v & MCR_MASK;
+		serial_update_msr(r);
+		serial_rx_refill(r); /* leaving loopback reconnects the input */
+		break;
+	case UART_LSR:
+	case UART_MSR:
+		break; /* factory test registers: writes ignored */
+	default:
+		r->scr = v;
+		break;
+	}
+}
+
+static uint64_t serial_read(void *opaque, uint64_t off, unsigned size)
+{
+	struct serial *s = opaque;
+	uint64_t val = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (unsigned i = 0; i < size && off + i < 8; i++)
+		val |= (uint64_t)serial_read_byte(s, off + i) << (8 * i);
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return val;
+}
+
+static void serial_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
+{
+	struct serial *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	for (unsigned i = 0; i < size && off + i < 8; i++)
+		serial_write_byte(s, off + i, val >> (8 * i));
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static const struct bus_ops serial_ops = { serial_read, serial_write };
+
+void serial_receive(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct serial *s = opaque;
+	struct serial_regs *r = &s->r;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < len; i++) {
+		if (r->in_count == SERIAL_INBUF) {
+			r->lsr |= LSR_OE; /* the rest is lost: tell the guest */
+			break;
+		}
+		r->inbuf[(r->in_head + r->in_count) % SERIAL_INBUF] = buf[i];
+		r->in_count++;
+	}
+	serial_rx_refill(r);
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void serial_destroy(void *opaque)
+{
+	struct serial *s = opaque;
+
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
 
 int serial_init(struct machine *m)
 {
-	(void)m;
+	struct serial *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->m = m;
+	s->r.lsr = LSR_THRE | LSR_TEMT;
+	serial_update_msr(&s->r);
+	s->r.msr &= 0xf0; /* no deltas at power-on */
+	pthread_mutex_init(&s->lock, NULL);
+	r = bus_register(&m->bus, BUS_PIO, SERIAL_PORT, 8, &serial_ops, s);
+	if (r) {
+		serial_destroy(s);
+		return r;
+	}
+	r = machine_add_device(m, "serial", s, serial_destroy);
+	if (r) {
+		bus_unregister(&m->bus, BUS_PIO, SERIAL_PORT);
+		serial_destroy(s);
+		return r;
+	}
+	m->console_rx = serial_receive;
+	m->console_rx_opaque = s;
 	return 0;
 }

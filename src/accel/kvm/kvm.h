@@ -1,0 +1,55 @@
+/* The kvm accelerator's own declarations, shared by its files:
+ * kvm.c (the VM), kvm_vcpu.c (vCPUs, running, exits), kvm_state.c
+ * (struct cpu_state to and from KVM's register ioctls). */
+#ifndef VMON_ACCEL_KVM_KVM_H
+#define VMON_ACCEL_KVM_KVM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/kvm.h>
+
+#include "accel/accel.h"
+
+#define KVM_STATE_MAX_MSRS 16
+
+struct accel_vm {
+	int sys_fd;                     /* /dev/kvm */
+	int fd;                         /* the VM */
+	struct machine *m;
+	unsigned nslots;                /* memory slots used so far */
+	size_t run_size;                /* KVM_GET_VCPU_MMAP_SIZE */
+	size_t xsave_size;              /* bytes KVM_GET/SET_XSAVE(2) move; 0 without XSAVE */
+	bool has_xcrs;
+	struct kvm_cpuid2 *cpuid;       /* KVM_GET_SUPPORTED_CPUID, fetched once */
+	uint8_t msrs[KVM_STATE_MAX_MSRS]; /* kvm_state.c's MSR table: those this KVM knows */
+	unsigned nmsrs;
+};
+
+struct accel_vcpu {
+	struct accel_vm *vm;
+	int fd;
+	unsigned index;
+	struct kvm_run *run;            /* mmap of the vCPU fd, vm->run_size bytes */
+	pthread_mutex_t lock;           /* thread and in_run, for kicks */
+	pthread_t thread;               /* the thread that last ran it, once had_thread */
+	bool had_thread;
+	bool in_run;                    /* thread is inside vcpu_run: kicks signal it */
+};
+
+/* ioctl that returns -errno on failure instead of -1. */
+int kvm_ioctl(int fd, unsigned long req, void *arg);
+
+/* Picks, from the MSRs cpu_state holds, those this KVM can save (vm->msrs). */
+int kvm_state_init(struct accel_vm *vm);
+
+int kvm_vcpu_create(struct accel_vm *vm, unsigned index, struct accel_vcpu **out);
+void kvm_vcpu_destroy(struct accel_vcpu *vcpu);
+int kvm_vcpu_run(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
+void kvm_vcpu_kick(struct accel_vcpu *vcpu);
+int kvm_vcpu_get_state(struct accel_vcpu *vcpu, struct cpu_state *s);
+int kvm_vcpu_set_state(struct accel_vcpu *vcpu, const struct cpu_state *s);
+
+#endif
