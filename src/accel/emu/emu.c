@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "accel/emu/irq.h"
+#include "dev/irqchip.h"
 #include "accel/emu/ops.h"
 #include "machine/machine.h"
 #include "machine/memmap.h"
@@ -616,17 +616,13 @@ static int emu_vm_create(struct machine *m, struct accel_vm **out)
 		free(vm);
 		return -ENOMEM;
 	}
-	if (irqchip_create) {
-		r = irqchip_create(m, m->ncpus, emu_irq_kick, vm, &vm->irqchip);
-		if (r) {
-			free((void *)vm->codemark);
-			free((void *)vm->codegen);
-			free((void *)vm->codehash);
-			free(vm);
-			return r;
-		}
-	} else {
-		log_warn("emu: built without the interrupt controllers: no interrupts");
+	r = irqchip_create(m, m->ncpus ? m->ncpus : 1, emu_irq_kick, vm, &vm->irqchip);
+	if (r) {
+		free((void *)vm->codemark);
+		free((void *)vm->codegen);
+		free((void *)vm->codehash);
+		free(vm);
+		return r;
 	}
 	*out = (struct accel_vm *)vm;
 	return 0;

@@ -6,7 +6,7 @@
 
 #include "accel/emu/cpu.h"
 #include "dev/bus.h"
-#include "accel/emu/irq.h"
+#include "dev/irqchip.h"
 #include "machine/machine.h"
 #include "machine/memmap.h"
 

@@ -6,7 +6,7 @@
 #include <inttypes.h>
 
 #include "accel/emu/ops.h"
-#include "accel/emu/irq.h"
+#include "dev/irqchip.h"
 #include "util/log.h"
 
 /* ---- not implemented: #UD, reported once per opcode ---- */
