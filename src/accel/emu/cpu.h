@@ -290,13 +290,11 @@ static inline void lf_set(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t 
 	c->lf_b = b;
 }
 
-/* Sets the arithmetic flags eagerly. */
+/* Sets all six arithmetic flags eagerly (the rest of RFLAGS is always
+ * current in c->flags, so nothing lazy needs evaluating first). */
 static inline void flags_arith(struct emu_cpu *c, uint64_t arith)
 {
-	if (c->lf_op != LF_NONE) {
-		c->flags = flags_get(c);
-		c->lf_op = LF_NONE;
-	}
+	c->lf_op = LF_NONE;
 	c->flags = (c->flags & ~(uint64_t)F_ARITH) | (arith & F_ARITH);
 }
 

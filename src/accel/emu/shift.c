@@ -12,7 +12,8 @@ static uint64_t shift(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t a, u
 	cnt &= sz == 8 ? 63 : 31;
 	if (!cnt)
 		return a;
-	f = flags_get(c);
+	/* Rotates keep SF/ZF/AF/PF: only they need the lazy flags evaluated. */
+	f = op < 4 ? flags_get(c) : c->flags;
 	switch (op) {
 	case 0: { /* ROL */
 		unsigned n = cnt % bits;
@@ -86,6 +87,10 @@ void op_shift(struct emu_cpu *c, const struct insn *in)
 	case 0xd0: case 0xd1: cnt = 1; break;
 	case 0xd2: case 0xd3: cnt = c->r[CPU_RCX] & 0xff; break;
 	default: cnt = (unsigned)in->imm & 0xff; break;
+	}
+	if (!(in->flags & IN_MEM)) {
+		reg_set(c, in->rm, in->osz, shift(c, in->op, in->osz, reg_get(c, in->rm, in->osz), cnt));
+		return;
 	}
 	rm_rmw(c, in, in->osz, shift_rmw, cnt, true);
 }

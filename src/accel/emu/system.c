@@ -678,7 +678,7 @@ int emu_msr_read(struct emu_cpu *c, uint32_t msr, uint64_t *v)
 	case MSR_SYSENTER_ESP: *v = c->sysenter_esp; return 0;
 	case MSR_SYSENTER_EIP: *v = c->sysenter_eip; return 0;
 	case MSR_MCG_CAP: case MSR_MCG_STATUS: *v = 0; return 0;
-	case MSR_MISC_ENABLE: *v = c->misc_enable; return 0;
+	case MSR_MISC_ENABLE: *v = c->misc_enable | 1; return 0; /* fast strings on */
 	case MSR_PAT: *v = c->pat; return 0;
 	case MSR_MTRR_DEF: *v = c->mtrr_def; return 0;
 	case MSR_EFER: *v = c->efer; return 0;
