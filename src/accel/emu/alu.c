@@ -205,7 +205,7 @@ static void ascii_adjust(struct emu_cpu *c, bool sub)
 
 	if ((ax & 0xf) > 9 || (f & F_AF)) {
 		if (sub)
-			ax = (uint16_t)((ax - 6) & 0xff) | (uint16_t)(((ax >> 8) - 1) << 8);
+			ax = (uint16_t)(((ax - 6u) & 0xffu) | ((((unsigned)ax >> 8) - 1u) << 8));
 		else
 			ax = (uint16_t)(ax + 0x106);
 		ax &= 0xff0f;

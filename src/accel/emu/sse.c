@@ -343,7 +343,7 @@ ps:
 	case 0x75: for (int i = 0; i < 8; i++) rv[i] = xv[i] == w[i] ? 0xffff : 0; goto words;
 	case 0x76: for (int i = 0; i < 4; i++) rd[i] = xd[i] == d[i] ? ~0u : 0; goto dwords;
 	case 0xd4: rq[0] = xq[0] + q[0], rq[1] = xq[1] + q[1]; goto qwords;
-	case 0xd5: for (int i = 0; i < 8; i++) rv[i] = (uint16_t)(xv[i] * w[i]); goto words;
+	case 0xd5: for (int i = 0; i < 8; i++) rv[i] = (uint16_t)((uint32_t)xv[i] * w[i]); goto words;
 	case 0xd8: for (int i = 0; i < 16; i++) r[i] = sat_u8(x[i] - v[i]); break;
 	case 0xd9: for (int i = 0; i < 8; i++) rv[i] = sat_u16(xv[i] - w[i]); goto words;
 	case 0xda: for (int i = 0; i < 16; i++) r[i] = x[i] < v[i] ? x[i] : v[i]; break;
@@ -390,8 +390,8 @@ ps:
 	case 0xf4: rq[0] = (uint64_t)xd[0] * d[0], rq[1] = (uint64_t)xd[2] * d[2]; goto qwords;
 	case 0xf5:
 		for (int i = 0; i < 4; i++)
-			rd[i] = (uint32_t)((int16_t)xv[2 * i] * (int16_t)w[2 * i] +
-					   (int16_t)xv[2 * i + 1] * (int16_t)w[2 * i + 1]);
+			rd[i] = (uint32_t)((int64_t)(int16_t)xv[2 * i] * (int16_t)w[2 * i] +
+					   (int64_t)(int16_t)xv[2 * i + 1] * (int16_t)w[2 * i + 1]);
 		goto dwords;
 	case 0xf6: {
 		unsigned s0 = 0, s1 = 0;
