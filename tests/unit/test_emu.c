@@ -18,11 +18,14 @@
 #include "dev/bus.h"
 #include "dev/irqchip.h"
 #include "machine/machine.h"
+#include "util/clock.h"
 #include "util/gmem.h"
 
 /* ---- a minimal irqchip test double: one injectable vector ---- */
 
 static int fake_vector = -1;
+static uint64_t fake_timer_at = UINT64_MAX; /* poll() raises fake_timer_vector then */
+static int fake_timer_vector;
 static unsigned fake_events;
 static uint8_t fake_sipi;
 static unsigned fake_acks;
@@ -62,8 +65,14 @@ int irqchip_msr_write(struct irqchip *c, unsigned cpu, uint32_t msr, uint64_t va
 }
 uint64_t irqchip_poll(struct irqchip *c, unsigned cpu, uint64_t now)
 {
-	(void)c, (void)cpu, (void)now;
-	return UINT64_MAX;
+	(void)c, (void)cpu;
+	/* Like the real one: a due timer of the polling CPU raises its
+	 * interrupt without a kick. */
+	if (now >= fake_timer_at) {
+		fake_vector = fake_timer_vector;
+		fake_timer_at = UINT64_MAX;
+	}
+	return fake_timer_at;
 }
 int irqchip_pending(struct irqchip *c, unsigned cpu) { (void)c, (void)cpu; return fake_vector; }
 void irqchip_ack(struct irqchip *c, unsigned cpu, int v)
@@ -984,6 +993,44 @@ static void test_dma_code(void **state)
 	env_free(e);
 }
 
+/* HLT until a timer: the interrupt the poll raises must wake the CPU. */
+SNIPPET(t_hlt, ".code64\n"
+	"1: sti\n hlt\n"
+	"cmp $0, %r9\n je 1b\n"
+	"out %al, $0x95\n"
+	".org sbase+0x100\n"
+	"mov $1, %r9\n iretq\n");
+
+static void *kick_later(void *arg)
+{
+	struct timespec ts = { 2, 0 };
+
+	nanosleep(&ts, NULL);
+	accel_emu.vcpu_kick(arg);
+	return NULL;
+}
+
+static void test_hlt_timer(void **state)
+{
+	struct env *e = env_new();
+	pthread_t th;
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_hlt_s, t_hlt_e);
+	idt64(e, 0x41, CODE + 0x100);
+	e->s.gpr[CPU_R9] = 0;
+	set_state(e);
+	fake_vector = -1;
+	fake_timer_vector = 0x41;
+	fake_timer_at = clock_ns(); /* due at the first poll, in HLT */
+	pthread_create(&th, NULL, kick_later, e->cpu); /* a hang becomes a failure */
+	run_to_out(e, 0x95);
+	assert_int_equal(e->s.gpr[CPU_R9], 1);
+	pthread_join(th, NULL);
+	env_free(e);
+}
+
 /* A first speed figure: a tight integer loop. */
 SNIPPET(t_bench, ".code64\n"
 	"mov $20000000, %ecx\n"
@@ -1081,6 +1128,7 @@ int main(void)
 		cmocka_unit_test(test_paging_details),
 		cmocka_unit_test(test_ist),
 		cmocka_unit_test(test_dma_code),
+		cmocka_unit_test(test_hlt_timer),
 		cmocka_unit_test(test_speed),
 	};
 

@@ -416,8 +416,10 @@ static bool cpu_events(struct emu_cpu *c)
 			c->irq_check = 1;
 			return false;
 		}
+		/* A poll fires this CPU's own due timers without a kick: look
+		 * again before sleeping, and after. */
 		c->next_deadline = irqchip_poll(chip, c->index, clock_ns());
-		if (!atomic_load(&c->kicked))
+		if (!atomic_load(&c->kicked) && !irqchip_has_work(chip, c->index))
 			cpu_sleep(c, c->next_deadline);
 		c->next_deadline = irqchip_poll(chip, c->index, clock_ns());
 		c->irq_check = 1;
@@ -430,8 +432,10 @@ static void cpu_timers(struct emu_cpu *c)
 {
 	uint64_t now = clock_ns();
 
-	if (now >= c->next_deadline && c->vm->irqchip)
+	if (now >= c->next_deadline && c->vm->irqchip) {
 		c->next_deadline = irqchip_poll(c->vm->irqchip, c->index, now);
+		c->irq_check = 1; /* a timer of this CPU may have fired */
+	}
 }
 
 static int cpu_run(struct emu_cpu *c)
