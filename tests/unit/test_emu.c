@@ -60,7 +60,11 @@ int irqchip_msr_read(struct irqchip *c, unsigned cpu, uint32_t msr, uint64_t *va
 }
 int irqchip_msr_write(struct irqchip *c, unsigned cpu, uint32_t msr, uint64_t val)
 {
-	(void)c, (void)cpu, (void)val;
+	(void)c, (void)cpu;
+	if (msr == 0x6e0) { /* TSC deadline: a timer 1 ms from now */
+		fake_timer_at = val ? clock_ns() + 1000000 : UINT64_MAX;
+		return 0;
+	}
 	return msr == 0x1b ? 0 : -EINVAL;
 }
 uint64_t irqchip_poll(struct irqchip *c, unsigned cpu, uint64_t now)
@@ -1031,6 +1035,38 @@ static void test_hlt_timer(void **state)
 	env_free(e);
 }
 
+/* A timer armed through the TSC-deadline MSR while the CPU is busy (no
+ * HLT) must fire: the MSR write makes the CPU poll again. */
+SNIPPET(t_busy_timer, ".code64\n"
+	"sti\n"
+	"mov $100000, %ecx\n 1: dec %ecx\n jnz 1b\n" /* long enough for a poll with no timer */
+	"mov $0x6e0, %ecx\n mov $1, %eax\n xor %edx, %edx\n wrmsr\n"
+	"2: cmp $0, %r9\n je 2b\n"
+	"out %al, $0x96\n"
+	".org sbase+0x100\n"
+	"mov $1, %r9\n iretq\n");
+
+static void test_busy_timer(void **state)
+{
+	struct env *e = env_new();
+	pthread_t th;
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_busy_timer_s, t_busy_timer_e);
+	idt64(e, 0x42, CODE + 0x100);
+	e->s.gpr[CPU_R9] = 0;
+	set_state(e);
+	fake_vector = -1;
+	fake_timer_vector = 0x42;
+	fake_timer_at = UINT64_MAX;
+	pthread_create(&th, NULL, kick_later, e->cpu); /* a hang becomes a failure */
+	run_to_out(e, 0x96);
+	assert_int_equal(e->s.gpr[CPU_R9], 1);
+	pthread_join(th, NULL);
+	env_free(e);
+}
+
 /* A first speed figure: a tight integer loop. */
 SNIPPET(t_bench, ".code64\n"
 	"mov $20000000, %ecx\n"
@@ -1129,6 +1165,7 @@ int main(void)
 		cmocka_unit_test(test_ist),
 		cmocka_unit_test(test_dma_code),
 		cmocka_unit_test(test_hlt_timer),
+		cmocka_unit_test(test_busy_timer),
 		cmocka_unit_test(test_speed),
 	};
 

@@ -486,6 +486,8 @@ static int emu_vcpu_run(struct accel_vcpu *v, struct vcpu_exit *exit)
 	memset(exit, 0, sizeof(*exit));
 	c->exit = exit;
 	c->exit_now = 0;
+	/* The exit may have programmed a timer (the PIT): poll soon. */
+	c->next_deadline = 0;
 	return cpu_run(c);
 }
 

@@ -151,6 +151,9 @@ void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned sz, uint64_t v)
 	if (!p && is_lapic(c, gpa)) {
 		if (c->vm->irqchip)
 			irqchip_lapic_write(c->vm->irqchip, c->index, gpa & 0xfff, sz, v);
+		/* The timer may have been (re)armed: poll soon, look for interrupts. */
+		c->next_deadline = 0;
+		c->irq_check = 1;
 		return;
 	}
 	if (!p) {

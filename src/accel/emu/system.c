@@ -777,6 +777,8 @@ int emu_msr_write(struct emu_cpu *c, uint32_t msr, uint64_t v)
 	if (msr == MSR_TSC_DEADLINE || (msr >= 0x800 && msr <= 0x8ff)) {
 		if (c->vm->irqchip) {
 			int r = irqchip_msr_write(c->vm->irqchip, c->index, msr, v);
+			/* The timer may have been (re)armed: poll soon. */
+			c->next_deadline = 0;
 			c->irq_check = 1;
 			return r;
 		}
