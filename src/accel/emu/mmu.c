@@ -69,14 +69,17 @@ void mmu_code_written(struct emu_cpu *c, uint32_t ramidx)
  * keeps executing it through a cached translation is not covered. */
 static uint64_t page_hash(const uint8_t *p)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ULL, w;
+	/* Four independent lanes: the multiplies overlap. */
+	uint64_t h[4] = { 0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL,
+			  0x165667b19e3779f9ULL, 0x27d4eb2f165667c5ULL }, w;
 
-	for (unsigned i = 0; i < 4096; i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
-		h ^= h >> 31;
-	}
-	return h;
+	for (unsigned i = 0; i < 4096; i += 32)
+		for (unsigned k = 0; k < 4; k++) {
+			memcpy(&w, p + i + 8 * k, 8);
+			h[k] = (h[k] ^ w) * 0xbf58476d1ce4e5b9ULL;
+			h[k] ^= h[k] >> 29;
+		}
+	return h[0] ^ (h[1] * 3) ^ (h[2] * 5) ^ (h[3] * 7);
 }
 
 void mmu_code_mark(struct emu_cpu *c, uint32_t ramidx)
