@@ -7,3 +7,5 @@ check "build unit tests" make -j2 unit
 if [ -f guest/Makefile ]; then
 	check "build guest programs" make -j2 guest-programs
 fi
+# The Debian kernel and busybox initramfs that the Linux tests boot.
+check "build guest images (make guest)" make -s guest
