@@ -1,12 +1,745 @@
-/* PLACEHOLDER: replaced by the emu accelerator work. */
+/* The emu accelerator: accel_ops glue, the decoded-block cache, the vCPU
+ * run loop (threaded dispatch over pre-decoded instructions), interrupts
+ * between blocks, HLT sleep and kicks, INIT/SIPI, port I/O exits.
+ *
+ * Port I/O leaves vcpu_run as VCPU_EXIT_IO and completes on the next call,
+ * like KVM; MMIO goes straight to bus_access() from the memory access that
+ * made it, so any instruction with a memory operand completes in place. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
-#include "accel/accel.h"
+#include "dev/irqchip.h"
+#include "accel/emu/ops.h"
+#include "machine/machine.h"
+#include "machine/memmap.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+void sse_fxsave_image(const struct emu_cpu *c, uint8_t *img);
+void sse_fxrstor_image(struct emu_cpu *c, const uint8_t *img);
+
+static struct emu_vm *to_vm(struct accel_vm *v) { return (struct emu_vm *)v; }
+static struct emu_cpu *to_cpu(struct accel_vcpu *v) { return (struct emu_cpu *)v; }
+
+uint64_t emu_tsc(struct emu_cpu *c)
+{
+	return clock_ns() + (uint64_t)c->vm->tsc_offset;
+}
+
+/* ---- CPUID: what this CPU implements, then the machine's policy ---- */
+
+static void cpuid_add(struct emu_cpu *c, uint32_t fn, uint32_t idx, uint32_t flags, uint32_t a,
+		      uint32_t b, uint32_t cx, uint32_t d)
+{
+	if (c->ncpuid < sizeof(c->cpuid) / sizeof(c->cpuid[0]))
+		c->cpuid[c->ncpuid++] = (struct cpuid_entry){ fn, idx, flags, a, b, cx, d };
+}
+
+static void cpuid_build(struct emu_cpu *c, unsigned ncpus)
+{
+	static const char brand[48] = "vmon emu x86-64 CPU";
+	uint32_t w[12];
+	bool irq = c->vm->irqchip != NULL;
+
+	memcpy(w, brand, 48);
+	/* GenuineIntel: max basic leaf 0x16 for the TSC/crystal leaves. */
+	cpuid_add(c, 0, 0, 0, 0x16, 0x756e6547, 0x6c65746e, 0x49656e69);
+	cpuid_add(c, 1, 0, 0, 0x000306a9, (8 << 8) | (c->index << 24) | (ncpus << 16),
+		  (1u << 13) /* CX16 */ | (1u << 23) /* POPCNT */ |
+		  (irq ? (1u << 21) | (1u << 24) : 0) /* x2APIC, TSC-deadline */,
+		  (1u << 0) /* FPU (control only) */ | (1u << 3) /* PSE */ | (1u << 4) /* TSC */ |
+		  (1u << 5) /* MSR */ | (1u << 6) /* PAE */ | (1u << 8) /* CX8 */ |
+		  (irq ? 1u << 9 : 0) /* APIC */ | (1u << 11) /* SEP */ | (1u << 12) /* MTRR */ |
+		  (1u << 13) /* PGE */ | (1u << 15) /* CMOV */ | (1u << 16) /* PAT */ |
+		  (1u << 19) /* CLFLUSH */ | (1u << 24) /* FXSR */ | (1u << 25) /* SSE */ |
+		  (1u << 26) /* SSE2 */);
+	/* ARCH_CAPABILITIES: a software CPU has none of the speculation bugs. */
+	/* ERMS and FSRM: REP MOVSB/STOSB are the fast way to copy here. */
+	cpuid_add(c, 7, 0, CPUID_FLAG_INDEXED, 0, 1u << 9, 0, (1u << 29) | (1u << 4));
+	cpuid_add(c, 0x15, 0, 0, 1, 1, (uint32_t)CLOCK_EMU_TSC_HZ, 0);
+	cpuid_add(c, 0x16, 0, 0, (uint32_t)(CLOCK_EMU_TSC_HZ / 1000000),
+		  (uint32_t)(CLOCK_EMU_TSC_HZ / 1000000), 100, 0);
+	cpuid_add(c, 0x80000000, 0, 0, 0x80000008, 0, 0, 0);
+	cpuid_add(c, 0x80000001, 0, 0, 0, 0, (1u << 0) /* LAHF */ | (1u << 5) /* LZCNT */,
+		  (1u << 11) /* SYSCALL */ | (1u << 20) /* NX */ | (1u << 26) /* 1G pages */ |
+		  (1u << 27) /* RDTSCP */ | (1u << 29) /* LM */);
+	cpuid_add(c, 0x80000002, 0, 0, w[0], w[1], w[2], w[3]);
+	cpuid_add(c, 0x80000003, 0, 0, w[4], w[5], w[6], w[7]);
+	cpuid_add(c, 0x80000004, 0, 0, w[8], w[9], w[10], w[11]);
+	cpuid_add(c, 0x80000007, 0, 0, 0, 0, 0, 1u << 8 /* invariant TSC */);
+	cpuid_add(c, 0x80000008, 0, 0, 0x3028, 0, 0, 0);
+	if (cpuid_policy(c->cpuid, &c->ncpuid, sizeof(c->cpuid) / sizeof(c->cpuid[0]),
+			 c->index, ncpus))
+		log_warn("emu: cpuid policy: too many leaves");
+}
+
+void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
+	for (unsigned i = 0; i < c->ncpuid; i++) {
+		struct cpuid_entry *e = &c->cpuid[i];
+		if (e->function == leaf && (!(e->flags & CPUID_FLAG_INDEXED) || e->index == sub)) {
+			out[0] = e->eax, out[1] = e->ebx, out[2] = e->ecx, out[3] = e->edx;
+			return;
+		}
+	}
+	out[0] = out[1] = out[2] = out[3] = 0;
+}
+
+/* ---- the decoded-block cache ---- */
+
+static void blocks_flush(struct emu_cpu *c)
+{
+	c->epoch++;
+	c->prev_block = NULL;
+	memset(c->hash, 0, sizeof(c->hash));
+	c->nblk = 0;
+	c->ninsn = 0;
+}
+
+static unsigned block_hash(uint64_t off, uint32_t key)
+{
+	return (unsigned)(((off >> 2) ^ (off >> 14) ^ key) & (BLOCK_HASH - 1));
+}
+
+static uint32_t mode_key(const struct emu_cpu *c)
+{
+	return c->code64 ? 2 : c->seg[SEG_CS].db ? 1 : 0;
+}
+
+/* Decodes a block at rip into b, which has room for BLOCK_MAX_INSNS. */
+static void block_decode(struct emu_cpu *c, struct block *b, uint64_t lin, uint64_t rip)
+{
+	uint64_t cur = rip;
+	unsigned n;
+
+	b->ramidx2 = UINT32_MAX;
+	for (n = 0; n < BLOCK_MAX_INSNS; n++) {
+		bool ends = false;
+		uint64_t l0 = lin + (cur - rip);
+		int r = decode_insn(c, cur, &b->insns[n], n == 0, &ends);
+		if (r) {
+			if (n)
+				break;
+			if (r == -EX_GP)
+				emu_gp(c, 0);
+			emu_ud(c);
+		}
+		fast_specialize(c, &b->insns[n]);
+		cur += b->insns[n].len;
+		uint64_t l1 = l0 + b->insns[n].len - 1;
+		if ((l0 ^ l1) & ~0xfffULL) {
+			/* Crosses into the next page: that page is code too. */
+			int err;
+			uint64_t gpa;
+			uint8_t *h = mmu_fetch_host(c, l1 & ~0xfffULL, false, &err, &gpa);
+			if (h) {
+				b->ramidx2 = (uint32_t)((h - c->vm->ram) >> 12);
+				mmu_code_mark(c, b->ramidx2);
+				b->gen2 = atomic_load(&c->vm->codegen[b->ramidx2]);
+			}
+			n++;
+			break;
+		}
+		if (ends || ((l1 + 1) & 0xfff) == 0) {
+			n++;
+			break;
+		}
+	}
+	b->n = (uint16_t)n;
+}
+
+static struct block *block_find(struct emu_cpu *c)
+{
+	static __thread struct block scratch;
+	static __thread struct insn scratch_insns[BLOCK_MAX_INSNS];
+	uint64_t rip = c->rip, lin, gpa, off;
+	struct tlb_entry *e;
+	uint8_t *host;
+	uint32_t key = mode_key(c), idx;
+	int err;
+
+	lin = c->code64 ? rip : (c->seg[SEG_CS].base + (rip & 0xffffffff)) & 0xffffffff;
+	e = &c->tlb[c->user][(lin >> 12) & (TLB_SIZE - 1)];
+	if (likely(e->tag[ACC_X] == (lin & ~0xfffULL)))
+		host = (uint8_t *)(uintptr_t)((lin & ~0xfffULL) + e->addend);
+	else
+		host = mmu_fetch_host(c, lin & ~0xfffULL, true, &err, &gpa);
+	if (!host) {
+		/* Not RAM: decoded every time, never cached. */
+		scratch.insns = scratch_insns;
+		block_decode(c, &scratch, lin, rip);
+		scratch.n = 1;
+		scratch.ramidx = UINT32_MAX;
+		return &scratch;
+	}
+	off = (uint64_t)(host - c->vm->ram) + (lin & 0xfff);
+	idx = (uint32_t)(off >> 12);
+	unsigned h = block_hash(off, key);
+	for (struct block *b = c->hash[h]; b; b = b->next) {
+		if (b->gpa == off && b->key == key) {
+			if (b->gen == atomic_load_explicit(&c->vm->codegen[idx], memory_order_acquire) &&
+			    (b->ramidx2 == UINT32_MAX ||
+			     b->gen2 == atomic_load_explicit(&c->vm->codegen[b->ramidx2], memory_order_acquire)) &&
+			    atomic_load_explicit(&c->vm->codemark[idx], memory_order_relaxed))
+				return b;
+			break;
+		}
+	}
+	if (c->nblk == BLOCK_ARENA || c->ninsn + BLOCK_MAX_INSNS > INSN_ARENA)
+		blocks_flush(c);
+	struct block *b = &c->blocks[c->nblk];
+	memset(b, 0, sizeof(*b));
+	b->insns = &c->insns[c->ninsn];
+	b->gpa = off;
+	b->key = key;
+	b->ramidx = idx;
+	/* Mark first, then read the generation, then the bytes. */
+	mmu_code_mark(c, idx);
+	b->gen = atomic_load(&c->vm->codegen[idx]);
+	block_decode(c, b, lin, rip);
+	c->nblk++;
+	c->ninsn += b->n;
+	b->next = c->hash[h];
+	c->hash[h] = b;
+	return b;
+}
+
+static bool block_valid(struct emu_cpu *c, const struct block *b)
+{
+	struct emu_vm *vm = c->vm;
+
+	return b->gen == atomic_load_explicit(&vm->codegen[b->ramidx], memory_order_acquire) &&
+	       atomic_load_explicit(&vm->codemark[b->ramidx], memory_order_relaxed) &&
+	       (b->ramidx2 == UINT32_MAX ||
+		b->gen2 == atomic_load_explicit(&vm->codegen[b->ramidx2], memory_order_acquire));
+}
+
+/* The next block: through the previous block's links when they still hold. */
+static struct block *block_next(struct emu_cpu *c)
+{
+	struct block *p = c->prev_block, *b;
+
+	if (p) {
+		for (int k = 0; k < 2; k++)
+			if (p->succ_rip[k] == c->rip && p->succ_epoch[k] == c->epoch &&
+			    block_valid(c, p->succ[k]))
+				return p->succ[k];
+	}
+	b = block_find(c);
+	if (p && b->ramidx != UINT32_MAX) {
+		int k = p->succ_epoch[0] == c->epoch && p->succ_rip[0] != c->rip ? 1 : 0;
+		p->succ[k] = b;
+		p->succ_rip[k] = c->rip;
+		p->succ_epoch[k] = c->epoch;
+	}
+	return b;
+}
+
+static void block_run(struct emu_cpu *c)
+{
+	struct block *b = block_next(c);
+	unsigned n = b->n, i;
+	bool shadow = c->shadow, tf = c->flags & F_TF;
+
+	if (shadow || tf)
+		n = 1; /* one instruction in the interrupt shadow, or single-step */
+	c->cur_ramidx = b->ramidx;
+	c->stop = 0;
+	/* Four dispatch sites instead of one: each indirect call gets its own
+	 * branch-predictor history (the position in the block). */
+	const struct insn *in = b->insns, *end = in + n;
+#define STEP()                                              \
+	do {                                                    \
+		c->rip_next = c->rip + in->len;                     \
+		in->fn(c, in);                                      \
+		c->rip = c->rip_next;                               \
+		in++;                                               \
+		if (unlikely(c->stop) || in == end)                 \
+			goto out;                                       \
+	} while (0)
+	for (;;) {
+		STEP();
+		STEP();
+		STEP();
+		STEP();
+	}
+#undef STEP
+out:
+	i = (unsigned)(in - b->insns);
+	if (!c->code64)
+		c->rip &= 0xffffffff;
+	c->icount += i;
+	c->prev_block = b->ramidx != UINT32_MAX && i == b->n ? b : NULL;
+	if (shadow) {
+		c->shadow = 0;
+		c->irq_check = 1;
+	}
+	if (tf && !c->exit_now) {
+		/* Single-step trap after an instruction that began with TF set. */
+		c->dr[6] |= 1 << 14;
+		c->prev_block = NULL;
+		except_deliver(c, EX_DB, false, 0, false, false);
+	}
+}
+
+/* ---- port I/O ---- */
+
+void emu_io_exit(struct emu_cpu *c, uint16_t port, unsigned size, bool write, uint64_t val,
+		 unsigned reg_in, bool string)
+{
+	struct vcpu_exit *e = c->exit;
+
+	e->reason = VCPU_EXIT_IO;
+	e->io.port = port;
+	e->io.size = (uint8_t)size;
+	e->io.write = write;
+	e->io.count = 1;
+	e->io.data = c->io_data;
+	memset(c->io_data, 0, sizeof(c->io_data));
+	memcpy(c->io_data, &val, size);
+	c->io_pending = !write;
+	c->io_size = (uint8_t)size;
+	c->io_reg_in = (uint8_t)reg_in;
+	c->io_string = string;
+	c->exit_now = 1;
+	c->stop = 1;
+}
+
+static void io_complete(struct emu_cpu *c)
+{
+	uint64_t v = 0;
+
+	c->io_pending = 0;
+	memcpy(&v, c->io_data, c->io_size);
+	if (!c->io_string) {
+		reg_set(c, c->io_reg_in, c->io_size, v);
+		return;
+	}
+	/* INS: store, then advance rDI (and count down rCX under REP). */
+	unsigned asz = c->io_reg_in & 0x7f;
+	uint64_t di = c->r[CPU_RDI] & amask(asz);
+	int64_t d = (c->flags & F_DF) ? -(int64_t)c->io_size : c->io_size;
+	mem_write(c, SEG_ES, di, c->io_size, v);
+	reg_set(c, CPU_RDI, asz, (di + (uint64_t)d) & amask(asz));
+	if (c->io_reg_in & 0x80)
+		reg_set(c, CPU_RCX, asz, (c->r[CPU_RCX] - 1) & amask(asz));
+}
+
+/* ---- interrupts, INIT/SIPI, HLT ---- */
+
+static void cpu_sipi(struct emu_cpu *c, uint8_t vector)
+{
+	c->seg[SEG_CS].selector = (uint16_t)(vector << 8);
+	c->seg[SEG_CS].base = (uint64_t)vector << 12;
+	c->rip = 0;
+	c->mp_state = CPU_MP_RUNNABLE;
+	c->halted = 0;
+}
+
+static void cpu_init_reset(struct emu_cpu *c);
+
+static void cpu_sleep(struct emu_cpu *c, uint64_t deadline)
+{
+	pthread_mutex_lock(&c->lock);
+	while (!atomic_load(&c->kicked) && !atomic_load(&c->exit_req)) {
+		if (deadline == UINT64_MAX) {
+			pthread_cond_wait(&c->cond, &c->lock);
+		} else {
+			uint64_t now = clock_ns();
+			if (now >= deadline)
+				break;
+			struct timespec ts = { (time_t)(deadline / 1000000000ULL),
+					       (long)(deadline % 1000000000ULL) };
+			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Between blocks: kicks, events, interrupts, HLT. True to leave vcpu_run. */
+static bool cpu_events(struct emu_cpu *c)
+{
+	struct irqchip *chip = c->vm->irqchip;
+
+	if (atomic_exchange(&c->kicked, 0))
+		c->irq_check = 1;
+	if (atomic_load(&c->exit_req) || atomic_load(&c->vm->m->stopping)) {
+		atomic_store(&c->exit_req, 0);
+		c->exit->reason = VCPU_EXIT_NONE;
+		return true;
+	}
+	if (chip && c->irq_check) {
+		uint8_t sipi = 0;
+		unsigned ev = irqchip_take_events(chip, c->index, &sipi);
+		if (ev & IRQCHIP_EV_INIT) {
+			cpu_init_reset(c);
+			c->mp_state = CPU_MP_INIT_RECEIVED;
+		}
+		if ((ev & IRQCHIP_EV_SIPI) && c->mp_state == CPU_MP_INIT_RECEIVED)
+			cpu_sipi(c, sipi);
+		if (ev & IRQCHIP_EV_NMI)
+			c->nmi_pending = 1;
+	}
+	if (c->nmi_pending && !c->nmi_blocked && !c->shadow && c->mp_state == CPU_MP_RUNNABLE) {
+		c->nmi_pending = 0;
+		c->nmi_blocked = 1;
+		c->halted = 0;
+		except_deliver(c, EX_NMI, false, 0, false, true);
+	}
+	if (c->mp_state != CPU_MP_RUNNABLE) {
+		c->irq_check = 1;
+		cpu_sleep(c, UINT64_MAX);
+		return false;
+	}
+	if (c->irq_check && !c->shadow) {
+		c->irq_check = 0;
+		if (chip && (c->flags & F_IF)) {
+			int v = irqchip_pending(chip, c->index);
+			if (v >= 0) {
+				irqchip_ack(chip, c->index, v);
+				c->halted = 0;
+				except_deliver(c, v, false, 0, false, true);
+			}
+		}
+	}
+	if (c->halted) {
+		/* With interrupts off (or no interrupt controller) nothing but
+		 * NMI/INIT could wake it: the monitor treats that as the end. */
+		if (!chip || !(c->flags & F_IF)) {
+			c->exit->reason = VCPU_EXIT_HLT;
+			return true;
+		}
+		if (irqchip_has_work(chip, c->index)) {
+			c->halted = 0;
+			c->irq_check = 1;
+			return false;
+		}
+		/* A poll fires this CPU's own due timers without a kick: look
+		 * again before sleeping, and after. */
+		c->next_deadline = irqchip_poll(chip, c->index, clock_ns());
+		if (!atomic_load(&c->kicked) && !irqchip_has_work(chip, c->index))
+			cpu_sleep(c, c->next_deadline);
+		c->next_deadline = irqchip_poll(chip, c->index, clock_ns());
+		c->irq_check = 1;
+		return false;
+	}
+	return false;
+}
+
+static void cpu_timers(struct emu_cpu *c)
+{
+	uint64_t now = clock_ns();
+
+	if (now >= c->next_deadline && c->vm->irqchip) {
+		c->next_deadline = irqchip_poll(c->vm->irqchip, c->index, now);
+		c->irq_check = 1; /* a timer of this CPU may have fired */
+	}
+}
+
+static int cpu_run(struct emu_cpu *c)
+{
+	int r = setjmp(c->jb);
+
+	if (r == 2) {
+		c->exit->reason = c->exit_now ? (enum vcpu_exit_reason)c->exit_now : VCPU_EXIT_SHUTDOWN;
+		c->exit_now = 0;
+		return 0;
+	}
+	c->prev_block = NULL;
+	if (r == 1) {
+		c->stop = 0;
+		c->exit_now = 0;
+		except_dispatch(c);
+	}
+	if (c->io_pending)
+		io_complete(c);
+	for (;;) {
+		if (unlikely(c->exit_now)) {
+			c->exit_now = 0;
+			return 0;
+		}
+		if (unlikely(c->irq_check | c->halted | (c->mp_state != CPU_MP_RUNNABLE)) ||
+		    unlikely(atomic_load_explicit(&c->kicked, memory_order_relaxed) |
+			     atomic_load_explicit(&c->exit_req, memory_order_relaxed))) {
+			c->prev_block = NULL;
+			if (cpu_events(c))
+				return 0;
+			if (c->halted || c->mp_state != CPU_MP_RUNNABLE)
+				continue;
+		}
+		if (unlikely(c->budget) && --c->budget == 0) {
+			c->exit->reason = VCPU_EXIT_NONE;
+			return 0;
+		}
+		block_run(c);
+		if (unlikely((++c->nblocks & 255) == 0))
+			cpu_timers(c);
+	}
+}
+
+static int emu_vcpu_run(struct accel_vcpu *v, struct vcpu_exit *exit)
+{
+	struct emu_cpu *c = to_cpu(v);
+
+	memset(exit, 0, sizeof(*exit));
+	c->exit = exit;
+	c->exit_now = 0;
+	/* The exit may have programmed a timer (the PIT): poll soon. */
+	c->next_deadline = 0;
+	return cpu_run(c);
+}
+
+void emu_set_budget(struct accel_vcpu *v, uint64_t blocks)
+{
+	to_cpu(v)->budget = blocks;
+}
+
+static void emu_vcpu_kick(struct accel_vcpu *v)
+{
+	struct emu_cpu *c = to_cpu(v);
+
+	pthread_mutex_lock(&c->lock);
+	atomic_store(&c->exit_req, 1);
+	atomic_store(&c->kicked, 1);
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void emu_irq_kick(void *opaque, unsigned cpu)
+{
+	struct emu_vm *vm = opaque;
+	struct emu_cpu *c;
+
+	if (cpu >= 64 || !(c = vm->cpus[cpu]))
+		return;
+	pthread_mutex_lock(&c->lock);
+	atomic_store(&c->kicked, 1);
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- state ---- */
+
+static int emu_vcpu_get_state(struct accel_vcpu *v, struct cpu_state *s)
+{
+	struct emu_cpu *c = to_cpu(v);
+
+	memset(s, 0, sizeof(*s));
+	memcpy(s->gpr, c->r, sizeof(s->gpr));
+	s->rip = c->rip;
+	s->rflags = flags_get(c);
+	memcpy(s->seg, c->seg, sizeof(s->seg));
+	s->gdt = c->gdt, s->idt = c->idt;
+	s->cr0 = c->cr0, s->cr2 = c->cr2, s->cr3 = c->cr3, s->cr4 = c->cr4, s->cr8 = c->cr8;
+	s->efer = c->efer, s->apic_base = c->apic_base, s->xcr0 = c->xcr0;
+	s->star = c->star, s->lstar = c->lstar, s->cstar = c->cstar, s->fmask = c->fmask;
+	s->kernel_gs_base = c->kernel_gs_base;
+	s->sysenter_cs = c->sysenter_cs, s->sysenter_esp = c->sysenter_esp;
+	s->sysenter_eip = c->sysenter_eip;
+	s->tsc = emu_tsc(c), s->pat = c->pat, s->misc_enable = c->misc_enable;
+	s->tsc_aux = c->tsc_aux;
+	s->mp_state = c->halted ? CPU_MP_HALTED : c->mp_state;
+	sse_fxsave_image(c, s->fxsave);
+	return 0;
+}
+
+static int emu_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
+{
+	struct emu_cpu *c = to_cpu(v);
+
+	memcpy(c->r, s->gpr, sizeof(c->r));
+	c->rip = s->rip;
+	c->flags = (s->rflags & 0x3f7fd5) | 2;
+	c->lf_op = LF_NONE;
+	memcpy(c->seg, s->seg, sizeof(c->seg));
+	c->gdt = s->gdt, c->idt = s->idt;
+	c->cr0 = s->cr0, c->cr2 = s->cr2, c->cr3 = s->cr3, c->cr4 = s->cr4, c->cr8 = s->cr8;
+	c->efer = s->efer, c->apic_base = s->apic_base, c->xcr0 = s->xcr0;
+	c->star = s->star, c->lstar = s->lstar, c->cstar = s->cstar, c->fmask = s->fmask;
+	c->kernel_gs_base = s->kernel_gs_base;
+	c->sysenter_cs = s->sysenter_cs, c->sysenter_esp = s->sysenter_esp;
+	c->sysenter_eip = s->sysenter_eip;
+	c->pat = s->pat, c->misc_enable = s->misc_enable, c->tsc_aux = s->tsc_aux;
+	if (s->tsc)
+		c->vm->tsc_offset = (int64_t)(s->tsc - clock_ns());
+	c->mp_state = s->mp_state == CPU_MP_HALTED ? CPU_MP_RUNNABLE : s->mp_state;
+	c->halted = s->mp_state == CPU_MP_HALTED;
+	sse_fxrstor_image(c, s->fxsave);
+	c->cpl = (c->cr0 & CR0_PE) ? c->seg[SEG_SS].dpl : 0;
+	if (c->cr0 & CR0_PE && c->seg[SEG_CS].type & 8 && !(c->seg[SEG_CS].type & 4))
+		c->cpl = c->seg[SEG_CS].dpl;
+	cpu_update_mode(c);
+	c->delivering = -1;
+	c->shadow = 0;
+	c->nmi_blocked = c->nmi_pending = 0;
+	c->irq_check = 1;
+	c->io_pending = 0;
+	mmu_flush(c, true);
+	blocks_flush(c);
+	return 0;
+}
+
+static void cpu_init_reset(struct emu_cpu *c)
+{
+	struct cpu_state s;
+	uint64_t apic = c->apic_base;
+
+	cpu_state_reset(&s);
+	s.apic_base = apic;
+	s.tsc = emu_tsc(c);
+	emu_vcpu_set_state((struct accel_vcpu *)c, &s);
+}
+
+/* ---- VM and vCPU lifetime ---- */
 
 static int emu_probe(const char **why)
 {
-	*why = "not implemented yet";
-	return -ENOSYS;
+	(void)why;
+	return 0;
 }
 
-const struct accel_ops accel_emu = { .name = "emu", .probe = emu_probe };
+static int emu_vm_create(struct machine *m, struct accel_vm **out)
+{
+	struct emu_vm *vm = calloc(1, sizeof(*vm));
+	int r;
+
+	if (!vm)
+		return -ENOMEM;
+	vm->m = m;
+	vm->ram = m->mem.host;
+	vm->ram_size = m->mem.size;
+	vm->low_size = m->mem.low_size;
+	vm->npages = (m->mem.size + 4095) >> 12;
+	vm->codemark = calloc(vm->npages + 1, sizeof(*vm->codemark));
+	vm->codegen = calloc(vm->npages + 1, sizeof(*vm->codegen));
+	vm->codehash = calloc(vm->npages + 1, sizeof(*vm->codehash));
+	pthread_mutex_init(&vm->lock, NULL);
+	if (!vm->codemark || !vm->codegen || !vm->codehash) {
+		free((void *)vm->codemark);
+		free((void *)vm->codegen);
+		free((void *)vm->codehash);
+		free(vm);
+		return -ENOMEM;
+	}
+	r = irqchip_create(m, m->ncpus ? m->ncpus : 1, emu_irq_kick, vm, &vm->irqchip);
+	if (r) {
+		free((void *)vm->codemark);
+		free((void *)vm->codegen);
+		free((void *)vm->codehash);
+		free(vm);
+		return r;
+	}
+	*out = (struct accel_vm *)vm;
+	return 0;
+}
+
+static void emu_vm_destroy(struct accel_vm *v)
+{
+	struct emu_vm *vm = to_vm(v);
+
+	pthread_mutex_destroy(&vm->lock);
+	free((void *)vm->codemark);
+	free((void *)vm->codegen);
+	free((void *)vm->codehash);
+	free(vm);
+}
+
+static int emu_vm_map_ram(struct accel_vm *v, uint64_t gpa, void *host, uint64_t size)
+{
+	struct emu_vm *vm = to_vm(v);
+
+	/* The CPU reaches RAM through the machine's gmem layout; check that the
+	 * mapping is that layout. */
+	if (gpa == 0 && host == vm->ram && size == vm->low_size)
+		return 0;
+	if (gpa == MEMMAP_HIGH_RAM && host == vm->ram + vm->low_size &&
+	    size == vm->ram_size - vm->low_size)
+		return 0;
+	return -EINVAL;
+}
+
+static int emu_vm_set_irq(struct accel_vm *v, unsigned gsi, int level)
+{
+	struct emu_vm *vm = to_vm(v);
+
+	if (!vm->irqchip)
+		return -ENODEV;
+	irqchip_set_irq(vm->irqchip, gsi, level);
+	return 0;
+}
+
+static int emu_vm_send_msi(struct accel_vm *v, uint64_t addr, uint32_t data)
+{
+	struct emu_vm *vm = to_vm(v);
+
+	if (!vm->irqchip)
+		return -ENODEV;
+	irqchip_send_msi(vm->irqchip, addr, data);
+	return 0;
+}
+
+static int emu_vcpu_create(struct accel_vm *v, unsigned index, struct accel_vcpu **out)
+{
+	struct emu_vm *vm = to_vm(v);
+	struct emu_cpu *c;
+	pthread_condattr_t ca;
+
+	if (index >= 64)
+		return -EINVAL;
+	c = aligned_alloc(64, (sizeof(*c) + 63) & ~63UL);
+	if (!c)
+		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
+	c->blocks = calloc(BLOCK_ARENA, sizeof(*c->blocks));
+	c->insns = calloc(INSN_ARENA, sizeof(*c->insns));
+	if (!c->blocks || !c->insns) {
+		free(c->blocks);
+		free(c->insns);
+		free(c);
+		return -ENOMEM;
+	}
+	c->vm = vm;
+	c->index = index;
+	c->delivering = -1;
+	c->next_deadline = 0;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	mmu_flush(c, true);
+	cpuid_build(c, vm->m->ncpus ? vm->m->ncpus : 1);
+	vm->cpus[index] = c;
+	*out = (struct accel_vcpu *)c;
+	return 0;
+}
+
+static void emu_vcpu_destroy(struct accel_vcpu *v)
+{
+	struct emu_cpu *c = to_cpu(v);
+
+	c->vm->cpus[c->index] = NULL;
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c->blocks);
+	free(c->insns);
+	free(c);
+}
+
+const struct accel_ops accel_emu = {
+	.name = "emu",
+	.probe = emu_probe,
+	.vm_create = emu_vm_create,
+	.vm_destroy = emu_vm_destroy,
+	.vm_map_ram = emu_vm_map_ram,
+	.vm_set_irq = emu_vm_set_irq,
+	.vm_send_msi = emu_vm_send_msi,
+	.vcpu_create = emu_vcpu_create,
+	.vcpu_destroy = emu_vcpu_destroy,
+	.vcpu_run = emu_vcpu_run,
+	.vcpu_kick = emu_vcpu_kick,
+	.vcpu_get_state = emu_vcpu_get_state,
+	.vcpu_set_state = emu_vcpu_set_state,
+};

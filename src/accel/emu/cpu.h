@@ -1,0 +1,492 @@
+/* The emu vCPU: register file, lazy flags, segment caches, control
+ * registers, MSRs, the software TLB and the decoded-instruction format that
+ * every handler file shares. Handlers index this struct directly. */
+#ifndef VMON_ACCEL_EMU_CPU_H
+#define VMON_ACCEL_EMU_CPU_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "accel/accel.h"
+#include "machine/cpuid.h"
+
+struct machine;
+struct irqchip;
+struct emu_cpu;
+struct insn;
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* RFLAGS bits. */
+enum {
+	F_CF = 1 << 0, F_PF = 1 << 2, F_AF = 1 << 4, F_ZF = 1 << 6, F_SF = 1 << 7,
+	F_TF = 1 << 8, F_IF = 1 << 9, F_DF = 1 << 10, F_OF = 1 << 11,
+	F_IOPL = 3 << 12, F_NT = 1 << 14, F_RF = 1 << 16, F_VM = 1 << 17,
+	F_AC = 1 << 18, F_VIF = 1 << 19, F_VIP = 1 << 20, F_ID = 1 << 21,
+};
+#define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
+
+/* Exceptions. */
+enum {
+	EX_DE = 0, EX_DB = 1, EX_NMI = 2, EX_BP = 3, EX_OF = 4, EX_BR = 5, EX_UD = 6,
+	EX_NM = 7, EX_DF = 8, EX_TS = 10, EX_NP = 11, EX_SS = 12, EX_GP = 13,
+	EX_PF = 14, EX_MF = 16, EX_AC = 17, EX_MC = 18, EX_XM = 19,
+};
+
+/* Control register and EFER bits. */
+#define CR0_PE (1ULL << 0)
+#define CR0_MP (1ULL << 1)
+#define CR0_EM (1ULL << 2)
+#define CR0_TS (1ULL << 3)
+#define CR0_ET (1ULL << 4)
+#define CR0_NE (1ULL << 5)
+#define CR0_WP (1ULL << 16)
+#define CR0_AM (1ULL << 18)
+#define CR0_NW (1ULL << 29)
+#define CR0_CD (1ULL << 30)
+#define CR0_PG (1ULL << 31)
+#define CR4_VME (1ULL << 0)
+#define CR4_PVI (1ULL << 1)
+#define CR4_TSD (1ULL << 2)
+#define CR4_DE (1ULL << 3)
+#define CR4_PSE (1ULL << 4)
+#define CR4_PAE (1ULL << 5)
+#define CR4_MCE (1ULL << 6)
+#define CR4_PGE (1ULL << 7)
+#define CR4_PCE (1ULL << 8)
+#define CR4_OSFXSR (1ULL << 9)
+#define CR4_OSXMMEXCPT (1ULL << 10)
+#define EFER_SCE (1ULL << 0)
+#define EFER_LME (1ULL << 8)
+#define EFER_LMA (1ULL << 10)
+#define EFER_NXE (1ULL << 11)
+
+/* Lazy flags: the last flag-setting operation, evaluated on demand. */
+enum lf_op { LF_NONE, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC };
+
+/* Memory access kinds (also the TLB tag index). */
+enum { ACC_R = 0, ACC_W = 1, ACC_X = 2 };
+
+#define TLB_SIZE 256
+struct tlb_entry {
+	uint64_t tag[3];     /* linear page per access kind, or TLB_INVALID */
+	uintptr_t addend;    /* host = linear + addend */
+	uint32_t ramidx;     /* RAM page index (code marks) */
+	uint8_t global;
+};
+#define TLB_INVALID 1ULL
+
+/* A decoded instruction. */
+typedef void (*insn_fn)(struct emu_cpu *c, const struct insn *in);
+
+enum {
+	IN_MEM = 1 << 0,   /* the ModRM operand is memory */
+	IN_REP = 1 << 1,   /* F3 */
+	IN_REPNE = 1 << 2, /* F2 */
+	IN_LOCK = 1 << 3,
+	IN_RIPREL = 1 << 4,
+	IN_REX = 1 << 5,
+	IN_OPSZ = 1 << 6,  /* 66 prefix seen */
+};
+
+#define REG_NONE 0xff
+
+struct insn {
+	insn_fn fn;
+	uint64_t imm;
+	int32_t disp;
+	uint16_t imm2;     /* enter level, far pointer selector */
+	uint8_t len, osz, asz, flags; /* osz/asz in bytes */
+	uint8_t op;        /* sub-operation (opcode low bits, ModRM.reg of groups) */
+	uint8_t reg;       /* ModRM.reg (+REX.R), or opcode register; byte regs 16..19 = AH..BH */
+	uint8_t rm;        /* ModRM.rm register when !IN_MEM */
+	uint8_t seg;       /* effective segment for memory operands */
+	uint8_t base, index, scale; /* REG_NONE when absent */
+	uint8_t opc;       /* opcode byte */
+	uint8_t map;       /* 0 one-byte, 1 0F */
+};
+
+/* A straight run of decoded instructions from one guest-physical page. */
+#define BLOCK_MAX_INSNS 64
+struct block {
+	uint64_t gpa;
+	uint32_t key;         /* code size and other decode mode bits */
+	uint32_t gen, gen2;   /* code generations of the page(s) at decode time */
+	uint32_t ramidx, ramidx2; /* ramidx2 = UINT32_MAX when one page */
+	uint16_t n;
+	struct insn *insns;
+	struct block *next;
+	/* Chaining: the blocks that followed this one, valid for one epoch. */
+	struct block *succ[2];
+	uint64_t succ_rip[2];
+	uint32_t succ_epoch[2];
+};
+
+#define BLOCK_HASH 8192
+#define BLOCK_ARENA 16384
+#define INSN_ARENA (BLOCK_ARENA * 8)
+
+struct emu_vm {
+	struct machine *m;
+	struct irqchip *irqchip;
+	uint8_t *ram;          /* host mapping of all guest RAM */
+	uint64_t ram_size, low_size;
+	uint64_t npages;
+	_Atomic uint8_t *codemark;  /* per RAM page: decoded code lives here */
+	_Atomic uint32_t *codegen;  /* per RAM page: bumped when code is written */
+	_Atomic uint64_t *codehash; /* per RAM page: its bytes when code was first decoded */
+	struct emu_cpu *cpus[64];
+	int64_t tsc_offset;
+	pthread_mutex_t lock;  /* locked bus cycles that fall outside one page */
+};
+
+struct emu_cpu {
+	/* Hot state first. */
+	uint64_t r[16];
+	uint64_t rip, rip_next;
+	uint64_t flags;        /* RFLAGS; arithmetic bits valid only when lf_op == LF_NONE */
+	uint64_t lf_res, lf_a, lf_b;
+	uint32_t lf_op, lf_sz; /* lf_sz in bytes */
+	uint32_t lf_cf;        /* carry in (ADC/SBB) or preserved CF (INC/DEC) */
+	uint8_t cpl, code64, stop, user; /* user = CPL 3 for memory accesses */
+	uint8_t irq_check;     /* look at interrupts at the next block boundary */
+	uint8_t shadow;        /* interrupt shadow after STI / MOV SS */
+	uint8_t halted;
+	uint8_t tlb_large;      /* the TLB holds pieces of large pages */
+	uint8_t nmi_blocked, nmi_pending; /* NMIs wait for the IRET of the last one */
+	uint32_t cur_ramidx;   /* RAM page of the block in execution */
+	struct tlb_entry tlb[2][TLB_SIZE]; /* [user] */
+	struct emu_vm *vm;
+
+	struct cpu_segment seg[SEG_COUNT];
+	struct cpu_dtable gdt, idt;
+	uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base, xcr0;
+	uint64_t dr[8];
+	uint64_t star, lstar, cstar, fmask, kernel_gs_base;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint64_t pat, misc_enable, tsc_aux, mtrr_def, mtrr_fixed[11], mtrr_var[16];
+	uint32_t mp_state;
+
+	/* x87/SSE in FXSAVE layout, the XMM registers apart. */
+	uint8_t fx[512] __attribute__((aligned(16)));
+	uint8_t xmm[16][16] __attribute__((aligned(16)));
+	uint32_t mxcsr;
+	uint16_t fcw, fsw;
+	uint8_t ftw;
+
+	/* Exception delivery. */
+	int delivering;        /* vector being delivered, -1 when none */
+	int exc_vec;
+	uint32_t exc_err;
+	uint8_t exc_has_err;
+	uint8_t exc_soft;      /* INT n / INT3 / INTO: software, return after */
+	jmp_buf jb;
+
+	/* Port I/O in flight (completed on the next vcpu_run). */
+	uint8_t io_pending, io_size, io_reg_in, io_string;
+	uint8_t io_data[8];
+	struct vcpu_exit *exit;
+	uint8_t exit_now;
+
+	/* CPUID leaves this vCPU reports (cpuid_policy applied). */
+	struct cpuid_entry cpuid[48];
+	unsigned ncpuid;
+
+	/* Host side. */
+	unsigned index;
+	atomic_int kicked;
+	atomic_int exit_req;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t icount, nblocks;
+	uint64_t next_deadline;
+
+	/* Decoded-instruction cache. */
+	struct block *hash[BLOCK_HASH];
+	struct block *blocks;
+	struct insn *insns;
+	unsigned nblk, ninsn;
+	uint32_t epoch;        /* bumped when translations or the code mode change */
+	uint64_t budget;       /* blocks left before vcpu_run returns (0: unlimited) */
+	struct block *prev_block;
+};
+
+/* ---- registers ---- */
+
+static inline uint64_t sz_mask(unsigned sz)
+{
+	return sz == 8 ? ~0ULL : (1ULL << (sz * 8)) - 1;
+}
+
+static inline uint64_t sz_sign(unsigned sz)
+{
+	return 1ULL << (sz * 8 - 1);
+}
+
+/* Bits 63..47 all equal (48-bit linear addresses). */
+static inline bool is_canonical(uint64_t v)
+{
+	return (uint64_t)((int64_t)(v << 16) >> 16) == v;
+}
+
+static inline int64_t sext(uint64_t v, unsigned sz)
+{
+	switch (sz) {
+	case 1: return (int8_t)v;
+	case 2: return (int16_t)v;
+	case 4: return (int32_t)v;
+	default: return (int64_t)v;
+	}
+}
+
+/* Byte registers 16..19 are AH, CH, DH, BH. */
+static inline uint64_t reg_get(const struct emu_cpu *c, unsigned r, unsigned sz)
+{
+	switch (sz) {
+	case 1:
+		if (r >= 16)
+			return (c->r[r - 16] >> 8) & 0xff;
+		return c->r[r] & 0xff;
+	case 2: return c->r[r] & 0xffff;
+	case 4: return c->r[r] & 0xffffffff;
+	default: return c->r[r];
+	}
+}
+
+static inline void reg_set(struct emu_cpu *c, unsigned r, unsigned sz, uint64_t v)
+{
+	switch (sz) {
+	case 1:
+		if (r >= 16)
+			c->r[r - 16] = (c->r[r - 16] & ~0xff00ULL) | ((v & 0xff) << 8);
+		else
+			c->r[r] = (c->r[r] & ~0xffULL) | (v & 0xff);
+		break;
+	case 2: c->r[r] = (c->r[r] & ~0xffffULL) | (v & 0xffff); break;
+	case 4: c->r[r] = (uint32_t)v; break;
+	default: c->r[r] = v; break;
+	}
+}
+
+/* ---- flags (flags.c) ---- */
+
+bool flags_cf(const struct emu_cpu *c);
+uint64_t flags_get(const struct emu_cpu *c);   /* full RFLAGS */
+void flags_set(struct emu_cpu *c, uint64_t v, uint64_t mask);
+bool flags_cond(const struct emu_cpu *c, unsigned cc);
+
+static inline void lf_set(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t res,
+			  uint64_t a, uint64_t b)
+{
+	c->lf_op = op;
+	c->lf_sz = sz;
+	c->lf_res = res;
+	c->lf_a = a;
+	c->lf_b = b;
+}
+
+/* Sets all six arithmetic flags eagerly (the rest of RFLAGS is always
+ * current in c->flags, so nothing lazy needs evaluating first). */
+static inline void flags_arith(struct emu_cpu *c, uint64_t arith)
+{
+	c->lf_op = LF_NONE;
+	c->flags = (c->flags & ~(uint64_t)F_ARITH) | (arith & F_ARITH);
+}
+
+static inline uint64_t flags_szp(uint64_t res, unsigned sz)
+{
+	uint64_t f = 0;
+
+	res &= sz_mask(sz);
+	if (!res)
+		f |= F_ZF;
+	if (res & sz_sign(sz))
+		f |= F_SF;
+	if (!__builtin_parity(res & 0xff))
+		f |= F_PF;
+	return f;
+}
+
+/* ---- exceptions (except.c) ---- */
+
+_Noreturn void emu_raise(struct emu_cpu *c, int vec, uint32_t err);
+_Noreturn void emu_raise_noerr(struct emu_cpu *c, int vec);
+static inline _Noreturn void emu_ud(struct emu_cpu *c) { emu_raise_noerr(c, EX_UD); }
+static inline _Noreturn void emu_gp(struct emu_cpu *c, uint32_t e) { emu_raise(c, EX_GP, e); }
+/* Delivers c->exc_* (from the run loop after a longjmp) or an external interrupt. */
+void except_deliver(struct emu_cpu *c, int vec, bool has_err, uint32_t err, bool soft,
+		    bool external);
+/* Delivers the exception recorded by emu_raise, with #DF / triple-fault rules. */
+void except_dispatch(struct emu_cpu *c);
+void except_shutdown(struct emu_cpu *c);
+
+/* ---- memory (mmu.c) ---- */
+
+uint64_t mmu_read_slow(struct emu_cpu *c, uint64_t lin, unsigned sz, int user);
+void mmu_write_slow(struct emu_cpu *c, uint64_t lin, unsigned sz, uint64_t v, int user);
+/* Host pointer for [lin, lin+sz) inside one page for access acc, or NULL when
+ * the page is not RAM (MMIO); faults raise. */
+uint8_t *mmu_ptr(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc, int user);
+/* Host page for an instruction fetch at linear page lin, NULL when it is
+ * not RAM (gpa still set); faults raise when may_fault, else set *err. */
+uint8_t *mmu_fetch_host(struct emu_cpu *c, uint64_t lin, bool may_fault, int *err, uint64_t *gpa);
+void mmu_flush(struct emu_cpu *c, bool global);
+void mmu_invlpg(struct emu_cpu *c, uint64_t lin);
+void mmu_code_written(struct emu_cpu *c, uint32_t ramidx);
+/* Marks a RAM page as holding decoded code (remembering a hash of it). */
+void mmu_code_mark(struct emu_cpu *c, uint32_t ramidx);
+/* Physical accesses (descriptor tables use linear, page walks physical). */
+uint64_t phys_read(struct emu_cpu *c, uint64_t gpa, unsigned sz);
+void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned sz, uint64_t v);
+
+static inline uint64_t host_load(const uint8_t *p, unsigned sz)
+{
+	switch (sz) {
+	case 1: return *p;
+	case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+	case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+	default: { uint64_t v; memcpy(&v, p, 8); return v; }
+	}
+}
+
+static inline void host_store(uint8_t *p, unsigned sz, uint64_t v)
+{
+	switch (sz) {
+	case 1: *p = (uint8_t)v; break;
+	case 2: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
+	case 4: { uint32_t x = (uint32_t)v; memcpy(p, &x, 4); break; }
+	default: memcpy(p, &v, 8); break;
+	}
+}
+
+/* Linear-address accesses at the current privilege. */
+static inline uint64_t lin_read(struct emu_cpu *c, uint64_t lin, unsigned sz, int user)
+{
+	struct tlb_entry *e = &c->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
+
+	if (likely(e->tag[ACC_R] == (lin & ~0xfffULL) && (lin & 0xfff) <= 4096 - sz))
+		return host_load((uint8_t *)(uintptr_t)(lin + e->addend), sz);
+	return mmu_read_slow(c, lin, sz, user);
+}
+
+static inline void lin_write(struct emu_cpu *c, uint64_t lin, unsigned sz, uint64_t v, int user)
+{
+	struct tlb_entry *e = &c->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
+
+	if (likely(e->tag[ACC_W] == (lin & ~0xfffULL) && (lin & 0xfff) <= 4096 - sz &&
+		   !atomic_load_explicit(&c->vm->codemark[e->ramidx], memory_order_relaxed))) {
+		host_store((uint8_t *)(uintptr_t)(lin + e->addend), sz, v);
+		return;
+	}
+	mmu_write_slow(c, lin, sz, v, user);
+}
+
+/* Segment:offset to linear with the limit check of 16/32-bit modes and the
+ * canonical check of 64-bit mode. */
+uint64_t seg_lin_slow(struct emu_cpu *c, unsigned seg, uint64_t off, unsigned sz, int acc);
+
+static inline uint64_t seg_lin(struct emu_cpu *c, unsigned seg, uint64_t off, unsigned sz, int acc)
+{
+	if (likely(c->code64)) {
+		uint64_t lin = off + (seg >= SEG_FS ? c->seg[seg].base : 0);
+		if (likely(is_canonical(lin)))
+			return lin;
+	}
+	return seg_lin_slow(c, seg, off, sz, acc);
+}
+
+static inline uint64_t mem_read(struct emu_cpu *c, unsigned seg, uint64_t off, unsigned sz)
+{
+	return lin_read(c, seg_lin(c, seg, off, sz, ACC_R), sz, c->user);
+}
+
+static inline void mem_write(struct emu_cpu *c, unsigned seg, uint64_t off, unsigned sz, uint64_t v)
+{
+	lin_write(c, seg_lin(c, seg, off, sz, ACC_W), sz, v, c->user);
+}
+
+/* ---- operands (operand helpers shared by handlers) ---- */
+
+static inline uint64_t amask(unsigned asz)
+{
+	return asz == 8 ? ~0ULL : asz == 4 ? 0xffffffffULL : 0xffffULL;
+}
+
+static inline uint64_t insn_ea(const struct emu_cpu *c, const struct insn *in)
+{
+	uint64_t a = (uint64_t)(int64_t)in->disp;
+
+	if (in->flags & IN_RIPREL)
+		a += c->rip + in->len;
+	else if (in->base != REG_NONE)
+		a += c->r[in->base];
+	if (in->index != REG_NONE)
+		a += c->r[in->index] << in->scale;
+	return a & amask(in->asz);
+}
+
+static inline uint64_t rm_read(struct emu_cpu *c, const struct insn *in, unsigned sz)
+{
+	if (in->flags & IN_MEM)
+		return mem_read(c, in->seg, insn_ea(c, in), sz);
+	return reg_get(c, in->rm, sz);
+}
+
+static inline void rm_write(struct emu_cpu *c, const struct insn *in, unsigned sz, uint64_t v)
+{
+	if (in->flags & IN_MEM)
+		mem_write(c, in->seg, insn_ea(c, in), sz, v);
+	else
+		reg_set(c, in->rm, sz, v);
+}
+
+/* Read-modify-write of the ModRM operand: fn(old) gives new; atomic under LOCK. */
+typedef uint64_t (*rmw_fn)(struct emu_cpu *c, const struct insn *in, uint64_t old, uint64_t src);
+uint64_t rm_rmw(struct emu_cpu *c, const struct insn *in, unsigned sz, rmw_fn fn, uint64_t src,
+		bool store);
+
+/* ---- stack (stack.c) ---- */
+
+void stack_push(struct emu_cpu *c, unsigned sz, uint64_t v);
+uint64_t stack_pop(struct emu_cpu *c, unsigned sz);
+uint64_t stack_peek(struct emu_cpu *c, unsigned sz, unsigned off);
+unsigned stack_asz(const struct emu_cpu *c);
+
+/* ---- system helpers (system.c, except.c) ---- */
+
+void cpu_update_mode(struct emu_cpu *c);
+void seg_load(struct emu_cpu *c, unsigned seg, uint16_t sel);
+void seg_load_real(struct emu_cpu *c, unsigned seg, uint16_t sel);
+/* Reads the 8-byte descriptor of sel (GDT or LDT); raises fault_vec(sel) if outside. */
+uint64_t desc_read(struct emu_cpu *c, uint16_t sel, int fault_vec);
+void desc_to_seg(struct cpu_segment *s, uint16_t sel, uint64_t d);
+void emu_set_cr(struct emu_cpu *c, unsigned cr, uint64_t v);
+void emu_set_efer(struct emu_cpu *c, uint64_t v);
+void cpu_load_cs(struct emu_cpu *c, uint16_t sel, uint64_t d, unsigned cpl);
+void flags_write(struct emu_cpu *c, uint64_t v, uint64_t mask);
+
+/* Not implemented: #UD, reported once per opcode with log_debug. */
+_Noreturn void insn_unimpl(struct emu_cpu *c, const struct insn *in);
+
+/* ---- decoder (decode.c) ---- */
+
+/* Decodes one instruction at the linear address lin in the current code
+ * size; returns 0, or -EX_UD / -EX_GP (too long) / -1 when a byte could not
+ * be fetched (fetch faults raise when may_fault). */
+int decode_insn(struct emu_cpu *c, uint64_t lin, struct insn *in, bool may_fault, bool *ends);
+
+/* ---- the run loop's interface to handlers (emu.c) ---- */
+
+void emu_io_exit(struct emu_cpu *c, uint16_t port, unsigned size, bool write, uint64_t val,
+		 unsigned reg_in, bool string);
+uint64_t emu_tsc(struct emu_cpu *c);
+/* Tests and fuzzing: vcpu_run returns VCPU_EXIT_NONE after this many blocks. */
+void emu_set_budget(struct accel_vcpu *v, uint64_t blocks);
+void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+
+#endif

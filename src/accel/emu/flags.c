@@ -1,0 +1,109 @@
+/* Lazy arithmetic flags: the last ALU operation's operands and result are
+ * kept, and each flag is computed when something reads it. */
+#include "accel/emu/cpu.h"
+
+bool flags_cf(const struct emu_cpu *c)
+{
+	uint64_t m = sz_mask(c->lf_sz);
+
+	switch (c->lf_op) {
+	case LF_ADD: return (c->lf_res & m) < (c->lf_a & m);
+	case LF_ADC: return (c->lf_res & m) < (c->lf_a & m) ||
+			    (c->lf_cf && (c->lf_res & m) == (c->lf_a & m));
+	case LF_SUB: return (c->lf_a & m) < (c->lf_b & m);
+	case LF_SBB: return (c->lf_a & m) < (c->lf_b & m) ||
+			    (c->lf_cf && (c->lf_a & m) == (c->lf_b & m));
+	case LF_LOGIC: return false;
+	case LF_INC: case LF_DEC: return c->lf_cf;
+	default: return c->flags & F_CF;
+	}
+}
+
+static bool flags_of(const struct emu_cpu *c)
+{
+	uint64_t s = sz_sign(c->lf_sz), a = c->lf_a, b = c->lf_b, r = c->lf_res;
+
+	switch (c->lf_op) {
+	case LF_ADD: case LF_ADC: return ((a ^ r) & (b ^ r)) & s;
+	case LF_SUB: case LF_SBB: return ((a ^ b) & (a ^ r)) & s;
+	case LF_LOGIC: return false;
+	case LF_INC: return (r & sz_mask(c->lf_sz)) == s;
+	case LF_DEC: return (r & sz_mask(c->lf_sz)) == s - 1;
+	default: return c->flags & F_OF;
+	}
+}
+
+uint64_t flags_get(const struct emu_cpu *c)
+{
+	uint64_t f;
+
+	if (c->lf_op == LF_NONE)
+		return c->flags;
+	f = (c->flags & ~(uint64_t)F_ARITH) | flags_szp(c->lf_res, c->lf_sz);
+	if (flags_cf(c))
+		f |= F_CF;
+	if (flags_of(c))
+		f |= F_OF;
+	if (c->lf_op != LF_LOGIC && ((c->lf_a ^ c->lf_b ^ c->lf_res) & 0x10))
+		f |= F_AF;
+	return f;
+}
+
+void flags_set(struct emu_cpu *c, uint64_t v, uint64_t mask)
+{
+	uint64_t f = flags_get(c);
+
+	c->flags = (f & ~mask) | (v & mask) | 2;
+	c->lf_op = LF_NONE;
+}
+
+bool flags_cond(const struct emu_cpu *c, unsigned cc)
+{
+	bool r;
+	uint64_t m = sz_mask(c->lf_sz);
+
+	/* ZF and SF straight from the lazy result. */
+	if (c->lf_op != LF_NONE) {
+		if ((cc >> 1) == 2)
+			return ((c->lf_res & m) == 0) ^ (cc & 1);
+		if ((cc >> 1) == 4)
+			return ((c->lf_res & sz_sign(c->lf_sz)) != 0) ^ (cc & 1);
+	}
+	/* After AND/OR/XOR/TEST: CF = OF = 0. */
+	if (c->lf_op == LF_LOGIC) {
+		bool zf = (c->lf_res & m) == 0, sf = (c->lf_res & sz_sign(c->lf_sz)) != 0;
+		switch (cc >> 1) {
+		case 0: case 1: return cc & 1;            /* O, B */
+		case 3: return zf ^ (cc & 1);             /* BE */
+		case 6: return sf ^ (cc & 1);             /* L: SF != OF */
+		case 7: return (zf || sf) ^ (cc & 1);     /* LE */
+		}
+	}
+	/* The common compare-and-branch cases without building RFLAGS. */
+	if (c->lf_op == LF_SUB) {
+		uint64_t a = c->lf_a & m, b = c->lf_b & m;
+		int64_t sa = sext(a, c->lf_sz), sb = sext(b, c->lf_sz);
+		switch (cc >> 1) {
+		case 1: r = a < b; return r ^ (cc & 1);
+		case 2: r = a == b; return r ^ (cc & 1);
+		case 3: r = a <= b; return r ^ (cc & 1);
+		case 6: r = sa < sb; return r ^ (cc & 1);
+		case 7: r = sa <= sb; return r ^ (cc & 1);
+		}
+	}
+	{
+		uint64_t f = flags_get(c);
+		bool sf = f & F_SF, of = f & F_OF, zf = f & F_ZF;
+		switch (cc >> 1) {
+		case 0: r = of; break;
+		case 1: r = f & F_CF; break;
+		case 2: r = zf; break;
+		case 3: r = (f & F_CF) || zf; break;
+		case 4: r = sf; break;
+		case 5: r = f & F_PF; break;
+		case 6: r = sf != of; break;
+		default: r = zf || sf != of; break;
+		}
+	}
+	return r ^ (cc & 1);
+}

@@ -1,0 +1,154 @@
+/* Shifts and rotates (ROL..SAR by 1, CL or an immediate) and SHLD/SHRD.
+ * Flags are computed eagerly: most of them depend on the count. */
+#include "accel/emu/ops.h"
+
+static uint64_t shift(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t a, unsigned cnt)
+{
+	unsigned bits = sz * 8;
+	uint64_t m = sz_mask(sz), r, f, msb = sz_sign(sz);
+	bool cf;
+
+	a &= m;
+	cnt &= sz == 8 ? 63 : 31;
+	if (!cnt)
+		return a;
+	/* Rotates keep SF/ZF/AF/PF: only they need the lazy flags evaluated. */
+	f = op < 4 ? flags_get(c) : c->flags;
+	switch (op) {
+	case 0: { /* ROL */
+		unsigned n = cnt % bits;
+		r = n ? ((a << n) | (a >> (bits - n))) & m : a;
+		cf = r & 1;
+		f = (f & ~(uint64_t)(F_CF | F_OF)) | (cf ? F_CF : 0) | (((r & msb) != 0) ^ cf ? F_OF : 0);
+		break;
+	}
+	case 1: { /* ROR */
+		unsigned n = cnt % bits;
+		r = n ? ((a >> n) | (a << (bits - n))) & m : a;
+		cf = r & msb;
+		f = (f & ~(uint64_t)(F_CF | F_OF)) | (cf ? F_CF : 0) |
+		    ((((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1) ? F_OF : 0);
+		break;
+	}
+	case 2: case 3: { /* RCL, RCR through a (bits+1)-bit rotation */
+		unsigned n = cnt % (bits + 1);
+		unsigned __int128 v = a | ((unsigned __int128)((f & F_CF) ? 1 : 0) << bits);
+		unsigned __int128 mm = ((unsigned __int128)1 << (bits + 1)) - 1;
+		if (op == 2 && n)
+			v = ((v << n) | (v >> (bits + 1 - n))) & mm;
+		else if (n)
+			v = ((v >> n) | (v << (bits + 1 - n))) & mm;
+		r = (uint64_t)v & m;
+		cf = (v >> bits) & 1;
+		if (op == 2)
+			f = (f & ~(uint64_t)(F_CF | F_OF)) | (cf ? F_CF : 0) |
+			    (((r & msb) != 0) ^ cf ? F_OF : 0);
+		else
+			f = (f & ~(uint64_t)(F_CF | F_OF)) | (cf ? F_CF : 0) |
+			    ((((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1) ? F_OF : 0);
+		break;
+	}
+	case 4: case 6: /* SHL */
+		r = cnt >= 64 ? 0 : (a << cnt) & m;
+		cf = cnt <= bits ? (a >> (bits - cnt)) & 1 : 0;
+		f = (f & ~(uint64_t)F_ARITH) | flags_szp(r, sz) | (cf ? F_CF : 0) |
+		    (((r & msb) != 0) ^ cf ? F_OF : 0);
+		break;
+	case 5: /* SHR */
+		r = cnt >= 64 ? 0 : a >> cnt;
+		cf = cnt <= bits ? (a >> (cnt - 1)) & 1 : 0;
+		f = (f & ~(uint64_t)F_ARITH) | flags_szp(r, sz) | (cf ? F_CF : 0) |
+		    ((cnt == 1 ? (a & msb) != 0 : 0) ? F_OF : 0);
+		break;
+	default: { /* SAR */
+		int64_t s = sext(a, sz);
+		unsigned n = cnt > bits - 1 ? bits - 1 : cnt;
+		r = (uint64_t)(s >> n) & m;
+		cf = cnt >= bits ? (s < 0) : (s >> (cnt - 1)) & 1;
+		f = (f & ~(uint64_t)F_ARITH) | flags_szp(r, sz) | (cf ? F_CF : 0);
+		break;
+	}
+	}
+	c->flags = f;
+	c->lf_op = LF_NONE;
+	return r;
+}
+
+static uint64_t shift_rmw(struct emu_cpu *c, const struct insn *in, uint64_t old, uint64_t cnt)
+{
+	return shift(c, in->op, in->osz, old, (unsigned)cnt);
+}
+
+void op_shift(struct emu_cpu *c, const struct insn *in)
+{
+	unsigned cnt;
+
+	switch (in->opc) {
+	case 0xd0: case 0xd1: cnt = 1; break;
+	case 0xd2: case 0xd3: cnt = c->r[CPU_RCX] & 0xff; break;
+	default: cnt = (unsigned)in->imm & 0xff; break;
+	}
+	if (!(in->flags & IN_MEM)) {
+		reg_set(c, in->rm, in->osz, shift(c, in->op, in->osz, reg_get(c, in->rm, in->osz), cnt));
+		return;
+	}
+	rm_rmw(c, in, in->osz, shift_rmw, cnt, true);
+}
+
+static uint64_t shxd(struct emu_cpu *c, bool left, unsigned sz, uint64_t a, uint64_t b, unsigned cnt)
+{
+	unsigned bits = sz * 8;
+	uint64_t m = sz_mask(sz), r, f;
+	bool cf;
+
+	a &= m, b &= m;
+	cnt &= sz == 8 ? 63 : 31;
+	if (!cnt)
+		return a;
+	if (sz == 2) {
+		/* Counts above 16 shift through a:b:a (undefined by the SDM). */
+		uint64_t x = left ? ((uint64_t)a << 32) | (b << 16) | a : a | (b << 16) | ((uint64_t)a << 32);
+		if (left) {
+			r = ((x << cnt) >> 32) & 0xffff;
+			cf = (x >> (48 - cnt)) & 1;
+		} else {
+			r = (x >> cnt) & 0xffff;
+			cf = (x >> (cnt - 1)) & 1;
+		}
+	} else if (left) {
+		r = ((a << cnt) | (b >> (bits - cnt))) & m;
+		cf = (a >> (bits - cnt)) & 1;
+	} else {
+		r = ((a >> cnt) | (b << (bits - cnt))) & m;
+		cf = (a >> (cnt - 1)) & 1;
+	}
+	f = flags_get(c) & ~(uint64_t)F_ARITH;
+	f |= flags_szp(r, sz) | (cf ? F_CF : 0) | (((r ^ a) & sz_sign(sz)) ? F_OF : 0);
+	c->flags = f;
+	c->lf_op = LF_NONE;
+	return r;
+}
+
+static uint64_t shld_rmw(struct emu_cpu *c, const struct insn *in, uint64_t old, uint64_t src)
+{
+	unsigned cnt = (in->opc & 1) ? c->r[CPU_RCX] & 0xff : (unsigned)in->imm & 0xff;
+
+	return shxd(c, true, in->osz, old, src, cnt);
+}
+
+static uint64_t shrd_rmw(struct emu_cpu *c, const struct insn *in, uint64_t old, uint64_t src)
+{
+	unsigned cnt = (in->opc & 1) ? c->r[CPU_RCX] & 0xff : (unsigned)in->imm & 0xff;
+
+	return shxd(c, false, in->osz, old, src, cnt);
+}
+
+void op_shld(struct emu_cpu *c, const struct insn *in)
+{
+	rm_rmw(c, in, in->osz, shld_rmw, reg_get(c, in->reg, in->osz), true);
+}
+
+void op_shrd(struct emu_cpu *c, const struct insn *in)
+{
+	rm_rmw(c, in, in->osz, shrd_rmw, reg_get(c, in->reg, in->osz), true);
+}
