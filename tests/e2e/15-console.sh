@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 prog=$BUILD/guest/echo.elf
 [ -f "$prog" ] || make -s guest-programs >/dev/null
-for accel in ${CONSOLE_ACCELS:-kvm}; do
+for accel in ${CONSOLE_ACCELS:-kvm emu}; do
 	if [ "$accel" = kvm ] && ! have_kvm; then
 		skip "console ($accel) (no usable /dev/kvm)"
 		continue
