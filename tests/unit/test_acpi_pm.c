@@ -13,16 +13,13 @@
 #include "dev/devices.h"
 #include "machine/acpi.h"
 #include "machine/machine.h"
+#include "fake_machine.h"
 
 static int setup(void **state)
 {
 	static struct machine m;
 
-	memset(&m, 0, sizeof(m));
-	assert_int_equal(bus_init(&m.bus), 0);
-	pthread_mutex_init(&m.exit_lock, NULL);
-	pthread_cond_init(&m.exit_cond, NULL);
-	m.ncpus = 0;
+	fake_machine_init(&m);
 	m.exit_status = -1;
 	assert_int_equal(acpi_pm_init(&m), 0);
 	*state = &m;
@@ -31,13 +28,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct machine *m = *state;
-
-	for (unsigned i = 0; i < m->ndevices; i++)
-		m->devices[i].destroy(m->devices[i].state);
-	bus_destroy(&m->bus);
-	pthread_mutex_destroy(&m->exit_lock);
-	pthread_cond_destroy(&m->exit_cond);
+	fake_machine_destroy(*state);
 	return 0;
 }
 

@@ -976,32 +976,41 @@ static const struct {
 	{ "zstd", "\x28\xb5\x2f\xfd", 4 },
 };
 
-static void test_debian_kernel(void **state)
+/* The Debian kernel (make guest), mapped read-only; skips without it. */
+static const uint8_t *debian_vmlinuz(const char **path, size_t *len)
 {
-	const char *path = getenv("VMON_TEST_VMLINUZ");
-	struct machine *m;
 	struct stat st;
 	const uint8_t *img;
-	size_t off, plen;
-	const char *fmt = "unknown";
-	uint8_t rd[4096];
 	int fd;
 
-	(void)state;
-	if (!path)
-		path = "build/images/vmlinuz";
-	fd = open(path, O_RDONLY);
+	*path = getenv("VMON_TEST_VMLINUZ");
+	if (!*path)
+		*path = "build/images/vmlinuz";
+	fd = open(*path, O_RDONLY);
 	if (fd < 0) {
-		print_message("no %s: skipped\n", path);
+		print_message("no %s: skipped\n", *path);
 		skip();
 	}
 	assert_int_equal(fstat(fd, &st), 0);
 	img = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	assert_true(img != MAP_FAILED);
 	close(fd);
+	*len = (size_t)st.st_size;
+	return img;
+}
 
-	assert_int_equal(boot_linux_probe(img, st.st_size), 1);
-	assert_int_equal(linux_bzimage_payload(img, st.st_size, &off, &plen), 0);
+static void test_debian_kernel(void **state)
+{
+	const char *path;
+	struct machine *m;
+	size_t len, off, plen;
+	const uint8_t *img = debian_vmlinuz(&path, &len);
+	const char *fmt = "unknown";
+	uint8_t rd[4096];
+
+	(void)state;
+	assert_int_equal(boot_linux_probe(img, len), 1);
+	assert_int_equal(linux_bzimage_payload(img, len, &off, &plen), 0);
 	for (size_t i = 0; i < sizeof(payload_formats) / sizeof(payload_formats[0]); i++)
 		if (plen >= payload_formats[i].len &&
 		    !memcmp(img + off, payload_formats[i].magic, payload_formats[i].len))
@@ -1013,15 +1022,15 @@ static void test_debian_kernel(void **state)
 
 	m = machine_new(256 * MIB);
 	memset(rd, 0x77, sizeof(rd));
-	assert_int_equal(boot_linux_load(m, img, st.st_size, rd, sizeof(rd)), 0);
+	assert_int_equal(boot_linux_load(m, img, len, rd, sizeof(rd)), 0);
 	assert_int_equal(m->boot_state.rip, boot_rd64(img + 0x258) + 0x200);
 	assert_int_equal(g32(m, MEMMAP_ZERO_PAGE + 0x218), (256 * MIB - 4096));
 	/* Too little RAM for its init_size. */
 	machine_free(m);
 	m = machine_new(64 * MIB);
-	assert_int_equal(boot_linux_load(m, img, st.st_size, NULL, 0), -E2BIG);
+	assert_int_equal(boot_linux_load(m, img, len, NULL, 0), -E2BIG);
 	machine_free(m);
-	munmap((void *)img, st.st_size);
+	munmap((void *)img, len);
 }
 
 /* The kernel's lz4 "legacy" stream: magic, then blocks each prefixed by
@@ -1055,34 +1064,21 @@ static uint8_t *lz4_legacy_decode(const uint8_t *src, size_t len, size_t *out_le
 /* The Debian kernel's vmlinux (its bzImage payload) boots through PVH. */
 static void test_debian_vmlinux_pvh(void **state)
 {
-	const char *path = getenv("VMON_TEST_VMLINUZ");
+	const char *path;
 	struct machine *m;
-	struct stat st;
-	const uint8_t *img;
+	size_t len, off, plen, elf_len;
+	const uint8_t *img = debian_vmlinuz(&path, &len);
 	uint8_t *elf;
-	size_t off, plen, elf_len;
-	int fd;
 
 	(void)state;
-	if (!path)
-		path = "build/images/vmlinuz";
-	fd = open(path, O_RDONLY);
-	if (fd < 0) {
-		print_message("no %s: skipped\n", path);
-		skip();
-	}
-	assert_int_equal(fstat(fd, &st), 0);
-	img = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	assert_true(img != MAP_FAILED);
-	close(fd);
-	assert_int_equal(linux_bzimage_payload(img, st.st_size, &off, &plen), 0);
+	assert_int_equal(linux_bzimage_payload(img, len, &off, &plen), 0);
 	if (memcmp(img + off, "\x02\x21\x4c\x18", 4)) {
-		munmap((void *)img, st.st_size);
+		munmap((void *)img, len);
 		print_message("payload is not lz4: skipped\n");
 		skip();
 	}
 	elf = lz4_legacy_decode(img + off, plen, &elf_len);
-	munmap((void *)img, st.st_size);
+	munmap((void *)img, len);
 
 	assert_int_equal(boot_linux_probe(elf, elf_len), 0);
 	assert_int_equal(boot_pvh_probe(elf, elf_len), 1);

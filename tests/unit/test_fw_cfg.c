@@ -14,6 +14,7 @@
 #include "dev/fw_cfg.h"
 #include "machine/e820.h"
 #include "machine/machine.h"
+#include "fake_machine.h"
 
 #define CMDLINE "console=ttyS0 quiet"
 
@@ -21,9 +22,8 @@ static int setup(void **state)
 {
 	static struct machine m;
 
-	memset(&m, 0, sizeof(m));
+	fake_machine_init(&m);
 	assert_int_equal(gmem_init(&m.mem, 16ULL << 20), 0);
-	assert_int_equal(bus_init(&m.bus), 0);
 	m.ncpus = 3;
 	m.cfg.cmdline = CMDLINE;
 	assert_int_equal(fw_cfg_init(&m), 0);
@@ -35,9 +35,7 @@ static int teardown(void **state)
 {
 	struct machine *m = *state;
 
-	for (unsigned i = 0; i < m->ndevices; i++)
-		m->devices[i].destroy(m->devices[i].state);
-	bus_destroy(&m->bus);
+	fake_machine_destroy(m);
 	gmem_destroy(&m->mem);
 	return 0;
 }
