@@ -1,5 +1,4 @@
-/* Element access for the packed-integer handlers of ssse3.c and sse4.c,
- * and the MMX register file (ssse3.c). */
+/* Element access for the packed-integer handlers of ssse3.c and sse4.c. */
 #ifndef VMON_ACCEL_EMU_SIMD_H
 #define VMON_ACCEL_EMU_SIMD_H
 
@@ -35,12 +34,5 @@ static inline uint64_t simd_sat_u(int64_t v, unsigned es)
 {
 	return v < 0 ? 0 : (uint64_t)v > sz_mask(es) ? sz_mask(es) : (uint64_t)v;
 }
-
-/* MMX: #UD/#NM/#MF checks; mm i as it is now; the TOP = 0, all-valid
- * state an MMX instruction leaves; writing mm i (enters that state). */
-void mmx_check(struct emu_cpu *c);
-uint64_t mmx_get(const struct emu_cpu *c, unsigned i);
-void mmx_enter(struct emu_cpu *c);
-void mmx_set(struct emu_cpu *c, unsigned i, uint64_t v);
 
 #endif

@@ -8,9 +8,10 @@
  * mm i is the 64-bit mantissa of x87 physical register i, which sits in
  * the FXSAVE image at ST((i - TOP) & 7). An MMX instruction sets TOP = 0
  * and tags every register valid; writing mm i sets bits 79:64 of the
- * register to all ones. */
+ * register to all ones. (Kept here until the MMX instructions of sse.c
+ * bring the shared accessors.) */
 
-void mmx_check(struct emu_cpu *c)
+static void ssse3_mm_check(struct emu_cpu *c)
 {
 	if (c->cr0 & CR0_EM)
 		emu_ud(c);
@@ -20,7 +21,7 @@ void mmx_check(struct emu_cpu *c)
 		emu_raise_noerr(c, EX_MF);
 }
 
-uint64_t mmx_get(const struct emu_cpu *c, unsigned i)
+static uint64_t ssse3_mm_get(const struct emu_cpu *c, unsigned i)
 {
 	unsigned top = (c->fsw >> 11) & 7;
 	uint64_t v;
@@ -30,7 +31,7 @@ uint64_t mmx_get(const struct emu_cpu *c, unsigned i)
 }
 
 /* The x87 state an MMX instruction leaves: TOP = 0, all tags valid. */
-void mmx_enter(struct emu_cpu *c)
+static void ssse3_mm_enter(struct emu_cpu *c)
 {
 	unsigned top = (c->fsw >> 11) & 7;
 
@@ -44,9 +45,9 @@ void mmx_enter(struct emu_cpu *c)
 	c->ftw = 0xff;
 }
 
-void mmx_set(struct emu_cpu *c, unsigned i, uint64_t v)
+static void ssse3_mm_set(struct emu_cpu *c, unsigned i, uint64_t v)
 {
-	mmx_enter(c);
+	ssse3_mm_enter(c);
 	memcpy(c->fx + 32 + 16 * (i & 7), &v, 8);
 	c->fx[32 + 16 * (i & 7) + 8] = 0xff;
 	c->fx[32 + 16 * (i & 7) + 9] = 0xff;
@@ -168,13 +169,13 @@ void op_ssse3(struct emu_cpu *c, const struct insn *in)
 		memcpy(x, d, 16);
 		return;
 	}
-	mmx_check(c);
+	ssse3_mm_check(c);
 	uint64_t sv = (in->flags & IN_MEM) ? mem_read(c, in->seg, insn_ea(c, in), 8)
-					   : mmx_get(c, in->rm & 7);
-	uint64_t dv = mmx_get(c, in->reg & 7);
+					   : ssse3_mm_get(c, in->rm & 7);
+	uint64_t dv = ssse3_mm_get(c, in->reg & 7);
 	memcpy(s, &sv, 8);
 	memcpy(d, &dv, 8);
 	fn(d, s, 8, (unsigned)in->imm & 0xff);
 	memcpy(&dv, d, 8);
-	mmx_set(c, in->reg & 7, dv);
+	ssse3_mm_set(c, in->reg & 7, dv);
 }
