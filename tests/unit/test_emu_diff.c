@@ -543,6 +543,7 @@ static const struct form forms[] = {
 	SSESH(0x73, 7, "pslldq"),
 	{ "pinsrw", 1, 0xc4, -1, K_RM, 1, 4, 0x66, U_NONE },
 	{ "pextrw", 1, 0xc5, -1, K_R, 1, 4, 0x66, U_NONE },
+#include "emu_diff_sse4_forms.inc"
 };
 
 /* Forms that exist only outside 64-bit mode. */
@@ -647,6 +648,8 @@ struct stats {
 	unsigned forms, cases, failures, faults, skipped;
 };
 
+#include "emu_diff_sse4.inc"
+
 /* Builds one encoding of form f for operand size sz (1, 2, 4, 8, or 0 for
  * fixed-size forms); returns its length, fills the ModRM choices. */
 /* Memory operand encodings: 1 [rbx], 2 [rbx + rsi * s + disp8], 3 [rip + disp32]. */
@@ -688,6 +691,8 @@ static size_t encode(const struct form *f, unsigned sz, bool mem, unsigned reg, 
 		*p++ = (uint8_t)(0x40 | rex);
 	if (f->map)
 		*p++ = 0x0f;
+	if (f->map >= 2)
+		*p++ = f->map == 2 ? 0x38 : 0x3a;
 	if (f->kind == K_OPREG) {
 		*p++ = (uint8_t)(f->op + (rm & 7));
 	} else {
@@ -829,6 +834,7 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 		static const uint64_t counts[] = { 0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 255 };
 		imm = counts[rnd() % 16];
 	}
+	imm = sse4_imm(f, imm);
 	if (f->kind == K_OPREG && (f->op == 0x50 || f->op == 0x58))
 		rm = (unsigned)(rnd() % (mode32 ? 8 : 16)); /* push/pop rsp too */
 	mem_kind = mem ? 1 + (unsigned)(rnd() % 3) : 0;
@@ -952,6 +958,7 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 	if (f->kind == K_STR && (rnd() & 1))
 		memcpy(data0 + 0x400, data0 + 0x800, 0x100);
 
+	sse4_inputs(f, &in, data0);
 	memcpy((void *)CODE, code, n);
 	uint8_t *p = (uint8_t *)CODE + n;
 	if (mode32) {
@@ -1135,6 +1142,7 @@ static void test_diff(void **state)
 			}
 		}
 	}
+	sse4_pcmpstr_all(&st, cases / 3 + 1);
 	if (!mode32)
 		fprintf(stderr, "emu-diff: 64-bit: %u forms so far, %u differences\n", st.forms, st.failures);
 	}

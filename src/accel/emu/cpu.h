@@ -108,7 +108,7 @@ struct insn {
 	uint8_t seg;       /* effective segment for memory operands */
 	uint8_t base, index, scale; /* REG_NONE when absent */
 	uint8_t opc;       /* opcode byte */
-	uint8_t map;       /* 0 one-byte, 1 0F */
+	uint8_t map;       /* 0 one-byte, 1 0F, 2 0F 38, 3 0F 3A */
 };
 
 /* A straight run of decoded instructions from one guest-physical page. */

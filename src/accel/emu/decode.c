@@ -1,7 +1,7 @@
 /* The decoder: legacy prefixes, REX, operand and address size, ModRM/SIB,
  * displacement and immediates in 16/32/64-bit code, and the opcode tables
- * of the one-byte and 0F maps. Each descriptor names its handler, operand
- * forms and immediate; groups are indexed by ModRM.reg. */
+ * of the one-byte, 0F, 0F 38 and 0F 3A maps. Each descriptor names its
+ * handler, operand forms and immediate; groups are indexed by ModRM.reg. */
 #include <errno.h>
 
 #include "accel/emu/ops.h"
@@ -231,6 +231,43 @@ static const struct opdesc map2[256] = {
 	[0xf8 ... 0xfe] = { op_sse_int, M },
 };
 
+/* The three-byte maps 0F 38 and 0F 3A, one table per mandatory prefix
+ * (F2/F3 before 66, as for the 0F map); empty entries are #UD. */
+enum { P_NONE, P_66, P_F3, P_F2 };
+
+static const struct opdesc map38[4][256] = {
+	[P_NONE] = {
+		[0x00 ... 0x0b] = { op_ssse3, M }, [0x1c ... 0x1e] = { op_ssse3, M },
+		[0xf0 ... 0xf1] = { op_movbe, M | D_MEM },
+	},
+	[P_66] = {
+		[0x00 ... 0x0b] = { op_ssse3, M },
+		[0x10] = { op_blendv, M }, [0x14 ... 0x15] = { op_blendv, M },
+		[0x17] = { op_ptest, M },
+		[0x1c ... 0x1e] = { op_ssse3, M },
+		[0x20 ... 0x25] = { op_pmovx, M },
+		[0x28 ... 0x29] = { op_sse41, M }, [0x2a] = { op_movntdqa, M | D_MEM },
+		[0x2b] = { op_sse41, M },
+		[0x30 ... 0x35] = { op_pmovx, M },
+		[0x37 ... 0x41] = { op_sse41, M },
+		[0xf0 ... 0xf1] = { op_movbe, M | D_MEM },
+	},
+	[P_F2] = { [0xf0] = { op_crc32, M | D_RM8 }, [0xf1] = { op_crc32, M } },
+};
+
+static const struct opdesc map3a[4][256] = {
+	[P_NONE] = { [0x0f] = { op_ssse3, M, I_B } },
+	[P_66] = {
+		[0x08 ... 0x0b] = { op_round, M, I_B },
+		[0x0c ... 0x0e] = { op_sse41, M, I_B }, [0x0f] = { op_ssse3, M, I_B },
+		[0x14 ... 0x17] = { op_pextr, M, I_B },
+		[0x20] = { op_pinsr, M, I_B }, [0x21] = { op_insertps, M, I_B },
+		[0x22] = { op_pinsr, M, I_B },
+		[0x40 ... 0x41] = { op_dp, M, I_B }, [0x42] = { op_sse41, M, I_B },
+		[0x60 ... 0x63] = { op_pcmpstr, M, I_B },
+	},
+};
+
 /* Instruction bytes from guest memory: page by page, at most 15. */
 struct fetch {
 	struct emu_cpu *c;
@@ -399,6 +436,16 @@ int decode_insn(struct emu_cpu *c, uint64_t rip, struct insn *in, bool may_fault
 		if (f.err)
 			return f.err;
 		d = &map2[b];
+		if (b == 0x38 || b == 0x3a) {
+			unsigned p = last_rep == 0xf2 ? P_F2 : last_rep == 0xf3 ? P_F3 : opsz ? P_66 : P_NONE;
+			map = b == 0x38 ? 2 : 3;
+			b = fetch_byte(&f);
+			if (f.err)
+				return f.err;
+			d = map == 2 ? &map38[p][b] : &map3a[p][b];
+			if (!d->fn)
+				return -EX_UD;
+		}
 	} else {
 		d = &map1[b];
 	}

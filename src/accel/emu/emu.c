@@ -47,7 +47,8 @@ static void cpuid_build(struct emu_cpu *c, unsigned ncpus)
 	/* GenuineIntel: max basic leaf 0x16 for the TSC/crystal leaves. */
 	cpuid_add(c, 0, 0, 0, 0x16, 0x756e6547, 0x6c65746e, 0x49656e69);
 	cpuid_add(c, 1, 0, 0, 0x000306a9, (8 << 8) | (c->index << 24) | (ncpus << 16),
-		  (1u << 13) /* CX16 */ | (1u << 23) /* POPCNT */ |
+		  (1u << 9) /* SSSE3 */ | (1u << 13) /* CX16 */ | (1u << 19) /* SSE4.1 */ |
+		  (1u << 20) /* SSE4.2 */ | (1u << 22) /* MOVBE */ | (1u << 23) /* POPCNT */ |
 		  (irq ? (1u << 21) | (1u << 24) : 0) /* x2APIC, TSC-deadline */,
 		  (1u << 0) /* FPU (control only) */ | (1u << 3) /* PSE */ | (1u << 4) /* TSC */ |
 		  (1u << 5) /* MSR */ | (1u << 6) /* PAE */ | (1u << 8) /* CX8 */ |

@@ -57,6 +57,10 @@ uint64_t rm64(struct emu_cpu *c, const struct insn *in);
 uint32_t rm32x(struct emu_cpu *c, const struct insn *in);
 /* x87.c */
 OP(op_x87); OP(op_fwait);
+/* The three-byte maps: ssse3.c, sse4.c, sse4_fp.c, pcmpstr.c, crc32.c, movbe.c */
+OP(op_ssse3); OP(op_sse41); OP(op_blendv); OP(op_ptest); OP(op_pmovx); OP(op_movntdqa);
+OP(op_pextr); OP(op_pinsr); OP(op_insertps); OP(op_round); OP(op_dp); OP(op_pcmpstr);
+OP(op_crc32); OP(op_movbe);
 
 void except_iret(struct emu_cpu *c, unsigned osz);
 /* fast.c: a faster handler for a frequent form, chosen at decode time. */
