@@ -4,9 +4,8 @@
  * instruction under the guest's MXCSR (exceptions masked on the host), so
  * results, rounding, DAZ/FTZ and exception flags are exact; an exception
  * the guest left unmasked raises #XM (or #UD without CR4.OSXMMEXCPT) and
- * leaves the destination alone. Not modelled: for a packed operation with
- * an unmasked overflow, hardware leaves out the precision flag of the
- * overflowing lanes only; emu keeps it. Other hosts raise #UD for now. */
+ * leaves the destination alone; the flags it leaves follow the hardware's
+ * rules (fp_finish, fp_lanes). Other hosts raise #UD for now. */
 #include "accel/emu/ops.h"
 
 #if defined(__x86_64__)
@@ -24,13 +23,11 @@ enum { MX_IE = 1, MX_DE = 2, MX_ZE = 4, MX_OE = 8, MX_UE = 16, MX_PE = 32, MX_UM
 /* Folds the host's exception flags into the guest's MXCSR and raises #XM
  * (#UD without CR4.OSXMMEXCPT) when the guest unmasked one of them. As on
  * hardware, an unmasked invalid, denormal or divide-by-zero (detected
- * before computing) leaves only those flags set, and an unmasked overflow
- * of a scalar leaves no precision flag. */
-static void fp_finish(struct emu_cpu *c, uint32_t gmx, bool scalar)
+ * before computing) leaves only those flags set. */
+static void fp_finish(struct emu_cpu *c, uint32_t gmx)
 {
 	uint32_t raised = gmx & 0x3f, unmasked = raised & ~(c->mxcsr >> 7) & 0x3f;
 
-	(void)scalar;
 	if (unmasked & (MX_IE | MX_DE | MX_ZE))
 		raised &= MX_IE | MX_DE | MX_ZE;
 	c->mxcsr |= raised;
@@ -116,14 +113,14 @@ static bool fp_exec(unsigned key, v2di *dp, v2di s, uint32_t *gmxp)
 	return true;
 }
 
-/* Runs the operation of key on d and s with the guest's MXCSR; raises as
- * the guest's masks say, else returns the result. */
-static v2di fp_run(struct emu_cpu *c, unsigned key, v2di d, v2di s, bool scalar)
+/* Runs the operation of key on d and s with the guest's MXCSR (*r gets
+ * the result); returns the exception flags it raises there. */
+static uint32_t fp_flags(struct emu_cpu *c, unsigned key, v2di d, v2di s, v2di *r)
 {
 	uint32_t gmx = fp_mxcsr(c);
-	v2di r = d;
 
-	if (!fp_exec(key, &r, s, &gmx))
+	*r = d;
+	if (!fp_exec(key, r, s, &gmx))
 		emu_ud(c);
 	if (!(c->mxcsr & MX_UM) && !(gmx & MX_UE)) {
 		/* Unmasked underflow is signalled for exact tiny results too;
@@ -133,7 +130,157 @@ static v2di fp_run(struct emu_cpu *c, unsigned key, v2di d, v2di s, bool scalar)
 		fp_exec(key, &t, s, &g2);
 		gmx |= g2 & MX_UE;
 	}
-	fp_finish(c, gmx, scalar);
+	return gmx & 0x3f;
+}
+
+/* One result lane of an operation that can overflow or underflow. */
+enum { L_ADD, L_SUB, L_MUL, L_DIV, L_SQRT, L_CVT };
+struct fp_lane {
+	uint8_t op, esz, prec;   /* input element size, result precision in bits */
+	int8_t a, b;             /* operand elements: d's 0..n-1, then s's; -1 none */
+};
+
+/* Lane l of key; false past the last lane or when key has no such lanes. */
+static bool fp_lane(unsigned key, unsigned l, struct fp_lane *ln)
+{
+	unsigned op = key >> 8, k = (key >> 4) & 15, esz = (k & 1) ? 8 : 4, n, nl;
+	bool sse3 = op == 0xd0 || op == 0x7c || op == 0x7d; /* 66 double, F2 single, packed */
+
+	if (sse3)
+		esz = k == 1 ? 8 : 4;
+	n = 16 / esz;
+	nl = k >= 2 && !sse3 ? 1 : n;
+
+	ln->esz = (uint8_t)esz;
+	ln->prec = esz == 8 ? 53 : 24;
+	ln->a = (int8_t)l, ln->b = (int8_t)(n + l);
+	switch (op) {
+	case 0x58: ln->op = L_ADD; break;
+	case 0x5c: ln->op = L_SUB; break;
+	case 0x59: ln->op = L_MUL; break;
+	case 0x5e: ln->op = L_DIV; break;
+	case 0x51: ln->op = L_SQRT, ln->a = (int8_t)(n + l), ln->b = -1; break;
+	case 0x5a: /* CVTPD2PS, CVTSD2SS */
+		if (!(k & 1))
+			return false;
+		ln->op = L_CVT, ln->prec = 24, ln->a = (int8_t)(n + l), ln->b = -1;
+		break;
+	case 0xd0: ln->op = (l & 1) ? L_ADD : L_SUB; break;
+	case 0x7c: case 0x7d: {
+		unsigned base = l < n / 2 ? 0 : n, j = 2 * (l % (n / 2));
+		ln->op = op == 0x7c ? L_ADD : L_SUB;
+		ln->a = (int8_t)(base + j), ln->b = (int8_t)(base + j + 1);
+		break;
+	}
+	default:
+		return false;
+	}
+	return l < nl;
+}
+
+/* Element e of d (e < n) or s as a long double (exact), zero under DAZ
+ * when it is denormal. */
+static long double fp_elem(const uint8_t *d, const uint8_t *s, unsigned e, unsigned esz, bool daz)
+{
+	unsigned n = 16 / esz;
+	const uint8_t *p = e < n ? d + e * esz : s + (e - n) * esz;
+
+	if (esz == 4) {
+		uint32_t u;
+		float f;
+		memcpy(&u, p, 4);
+		if (daz && !(u & 0x7f800000))
+			u &= 0x80000000;
+		memcpy(&f, &u, 4);
+		return f;
+	}
+	uint64_t u;
+	double f;
+	memcpy(&u, p, 8);
+	if (daz && !(u & 0x7ff0000000000000ULL))
+		u &= 0x8000000000000000ULL;
+	memcpy(&f, &u, 8);
+	return f;
+}
+
+/* Whether the lane's result rounded to its precision at an unbounded
+ * exponent is inexact: what the precision flag says of a lane with an
+ * unmasked overflow or underflow. The x87 rounds to 24 or 53 bits (PC)
+ * with a 15-bit exponent. */
+static bool fp_lane_inexact(const struct fp_lane *ln, const uint8_t *d, const uint8_t *s,
+			    uint32_t mxcsr)
+{
+	bool daz = mxcsr & 0x40;
+	long double x = fp_elem(d, s, (unsigned)ln->a, ln->esz, daz);
+	long double y = ln->b < 0 ? 1.0L : fp_elem(d, s, (unsigned)ln->b, ln->esz, daz);
+	uint16_t cw = (uint16_t)(0x007f | (ln->prec == 53 ? 0x200 : 0) | ((mxcsr >> 13) & 3) << 10);
+	uint16_t def = 0x037f, sw;
+
+	if (ln->op == L_SUB)
+		y = -y;
+#define X87(insn)                                                                        \
+	__asm__ volatile("fnclex\n\tfldcw %[cw]\n\tfldt %[y]\n\tfldt %[x]\n\t" insn "\n\t"    \
+			 "fnstsw %[sw]\n\tfstp %%st(0)\n\tfstp %%st(0)\n\tfnclex\n\tfldcw %[def]" \
+			 : [sw] "=m"(sw) : [cw] "m"(cw), [def] "m"(def), [x] "m"(x), [y] "m"(y))
+	switch (ln->op) {
+	case L_ADD: case L_SUB: X87("fadd %%st(1), %%st"); break;
+	case L_DIV: X87("fdiv %%st(1), %%st"); break;
+	case L_SQRT: X87("fsqrt"); break;
+	default: X87("fmul %%st(1), %%st"); break; /* MUL; CVT as x * 1 */
+	}
+#undef X87
+	return sw & 0x20;
+}
+
+/* The flags of an operation with an unmasked overflow or underflow,
+ * lane by lane: each lane alone (the others 1.0, exact in every
+ * operation), its precision flag as fp_lane_inexact says where its own
+ * overflow or underflow is unmasked. */
+static uint32_t fp_lanes(struct emu_cpu *c, unsigned key, v2di d, v2di s, uint32_t raised)
+{
+	uint32_t unmasked = ~(c->mxcsr >> 7) & (MX_OE | MX_UE), all = 0;
+	struct fp_lane ln;
+
+	if (!fp_lane(key, 0, &ln))
+		return raised;
+	for (unsigned l = 0; fp_lane(key, l, &ln); l++) {
+		uint8_t d1[16], s1[16];
+		const float one = 1.0f;
+		const double oned = 1.0;
+		v2di dv, sv, t;
+
+		for (unsigned i = 0; i < 16; i += ln.esz) {
+			memcpy(d1 + i, ln.esz == 4 ? (const void *)&one : (const void *)&oned, ln.esz);
+			memcpy(s1 + i, d1 + i, ln.esz);
+		}
+		for (int e = ln.a; e >= 0; e = e == ln.a ? ln.b : -1) {
+			unsigned n = 16 / ln.esz, o = (unsigned)e % n * ln.esz;
+			memcpy((unsigned)e < n ? d1 + o : s1 + o,
+			       (unsigned)e < n ? (const uint8_t *)&d + o : (const uint8_t *)&s + o, ln.esz);
+		}
+		memcpy(&dv, d1, 16), memcpy(&sv, s1, 16);
+		uint32_t f = fp_flags(c, key, dv, sv, &t);
+		if (f & unmasked) {
+			f &= ~(uint32_t)MX_PE;
+			if (fp_lane_inexact(&ln, d1, s1, c->mxcsr))
+				f |= MX_PE;
+		}
+		all |= f;
+	}
+	return all;
+}
+
+/* Runs the operation of key on d and s; raises as the guest's masks say,
+ * else returns the result. */
+static v2di fp_run(struct emu_cpu *c, unsigned key, v2di d, v2di s)
+{
+	v2di r;
+	uint32_t raised = fp_flags(c, key, d, s, &r);
+	uint32_t unmasked = raised & ~(c->mxcsr >> 7) & 0x3f;
+
+	if (!(unmasked & (MX_IE | MX_DE | MX_ZE)) && (unmasked & (MX_OE | MX_UE)))
+		raised = fp_lanes(c, key, d, s, raised);
+	fp_finish(c, raised);
 	return r;
 }
 
@@ -157,7 +304,7 @@ void op_sse_fp(struct emu_cpu *c, const struct insn *in)
 		fp_src(c, in, sc[k], sv);
 	memcpy(&d, x, 16);
 	memcpy(&s, sv, 16);
-	d = fp_run(c, FPKEY(op, k, 0), d, s, k >= 2 && op != 0x5b);
+	d = fp_run(c, FPKEY(op, k, 0), d, s);
 	memcpy(x, &d, 16);
 }
 
@@ -174,7 +321,7 @@ void op_sse3_fp(struct emu_cpu *c, const struct insn *in)
 	fp_src(c, in, 0, sv);
 	memcpy(&d, x, 16);
 	memcpy(&s, sv, 16);
-	d = fp_run(c, FPKEY(in->opc, k, 0), d, s, false);
+	d = fp_run(c, FPKEY(in->opc, k, 0), d, s);
 	memcpy(x, &d, 16);
 }
 
@@ -189,7 +336,7 @@ void op_cvt_e6(struct emu_cpu *c, const struct insn *in)
 	sse_check(c);
 	fp_src(c, in, k == 2 ? 8 : 0, sv); /* CVTDQ2PD reads two dwords */
 	memcpy(&d, x, 16), memcpy(&s, sv, 16);
-	d = fp_run(c, FPKEY(0xe6, k, 0), d, s, false);
+	d = fp_run(c, FPKEY(0xe6, k, 0), d, s);
 	memcpy(x, &d, 16);
 }
 
@@ -206,7 +353,7 @@ void op_sse_cmp(struct emu_cpu *c, const struct insn *in)
 	fp_src(c, in, sc[k], sv);
 	memcpy(&d, x, 16);
 	memcpy(&s, sv, 16);
-	d = fp_run(c, FPKEY(0xc2, k, p), d, s, k >= 2);
+	d = fp_run(c, FPKEY(0xc2, k, p), d, s);
 	memcpy(x, &d, 16);
 }
 
@@ -237,7 +384,7 @@ void op_sse_comis(struct emu_cpu *c, const struct insn *in)
 	else
 		COMIS("comiss");
 #undef COMIS
-	fp_finish(c, gmx, true);
+	fp_finish(c, gmx);
 	flags_arith(c, (zf ? F_ZF : 0) | (pf ? F_PF : 0) | (cf ? F_CF : 0));
 }
 
@@ -258,7 +405,7 @@ static void cvtpi2p(struct emu_cpu *c, const struct insn *in)
 		mmx_enter(c);
 	memcpy(&s, &v, 8);
 	memcpy(&d, x, 16);
-	d = fp_run(c, pd ? FPKEY(0xe6, 2, 0) : FPKEY(0x5b, 0, 0), d, s, false);
+	d = fp_run(c, pd ? FPKEY(0xe6, 2, 0) : FPKEY(0x5b, 0, 0), d, s);
 	memcpy(x, &d, pd ? 16 : 8);
 }
 
@@ -290,7 +437,7 @@ void op_cvtsi2s(struct emu_cpu *c, const struct insn *in)
 	else
 		CVT("cvtsi2sdl %k[s], %[d]");
 #undef CVT
-	fp_finish(c, gmx, true);
+	fp_finish(c, gmx);
 	memcpy(x, &d, 16);
 }
 
@@ -307,8 +454,7 @@ static void cvtp2pi(struct emu_cpu *c, const struct insn *in)
 	mmx_check(c);
 	fp_src(c, in, pd ? 0 : 8, sv);
 	memcpy(&s, sv, 16);
-	d = fp_run(c, pd ? FPKEY(0xe6, trunc ? 1 : 3, 0) : FPKEY(0x5b, trunc ? 2 : 1, 0), d, s,
-		   false);
+	d = fp_run(c, pd ? FPKEY(0xe6, trunc ? 1 : 3, 0) : FPKEY(0x5b, trunc ? 2 : 1, 0), d, s);
 	memcpy(&r, &d, 8);
 	mmx_enter(c);
 	mmx_set(c, in->reg, r);
@@ -345,7 +491,7 @@ void op_cvts2si(struct emu_cpu *c, const struct insn *in)
 	default: CVT("cvttsd2si %[s], %q[r]"); break;
 	}
 #undef CVT
-	fp_finish(c, gmx, true);
+	fp_finish(c, gmx);
 	reg_set(c, in->reg, q ? 8 : 4, r);
 }
 
