@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		s.gdt.base = GDT, s.gdt.limit = 0x2f;
 	s.rip = mode ? CODE : 0;
 	s.gpr[CPU_RSP] = 0x80000;
-	s.cr4 |= 1 << 9;
+	s.cr4 |= (1 << 9) | (1 << 10); /* OSFXSR, OSXMMEXCPT: SSE/MMX and #XM reachable */
 	accel_emu.vcpu_set_state(cpu, &s);
 	emu_set_budget(cpu, 300);
 	for (int i = 0; i < 16; i++) {

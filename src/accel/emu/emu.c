@@ -47,15 +47,16 @@ static void cpuid_build(struct emu_cpu *c, unsigned ncpus)
 	/* GenuineIntel: max basic leaf 0x16 for the TSC/crystal leaves. */
 	cpuid_add(c, 0, 0, 0, 0x16, 0x756e6547, 0x6c65746e, 0x49656e69);
 	cpuid_add(c, 1, 0, 0, 0x000306a9, (8 << 8) | (c->index << 24) | (ncpus << 16),
-		  (1u << 9) /* SSSE3 */ | (1u << 13) /* CX16 */ | (1u << 19) /* SSE4.1 */ |
-		  (1u << 20) /* SSE4.2 */ | (1u << 22) /* MOVBE */ | (1u << 23) /* POPCNT */ |
+		  (1u << 0) /* SSE3 */ | (1u << 9) /* SSSE3 */ | (1u << 13) /* CX16 */ |
+		  (1u << 19) /* SSE4.1 */ | (1u << 20) /* SSE4.2 */ | (1u << 22) /* MOVBE */ |
+		  (1u << 23) /* POPCNT */ |
 		  (irq ? (1u << 21) | (1u << 24) : 0) /* x2APIC, TSC-deadline */,
 		  (1u << 0) /* FPU (control only) */ | (1u << 3) /* PSE */ | (1u << 4) /* TSC */ |
 		  (1u << 5) /* MSR */ | (1u << 6) /* PAE */ | (1u << 8) /* CX8 */ |
 		  (irq ? 1u << 9 : 0) /* APIC */ | (1u << 11) /* SEP */ | (1u << 12) /* MTRR */ |
 		  (1u << 13) /* PGE */ | (1u << 15) /* CMOV */ | (1u << 16) /* PAT */ |
-		  (1u << 19) /* CLFLUSH */ | (1u << 24) /* FXSR */ | (1u << 25) /* SSE */ |
-		  (1u << 26) /* SSE2 */);
+		  (1u << 19) /* CLFLUSH */ | (1u << 23) /* MMX */ | (1u << 24) /* FXSR */ |
+		  (1u << 25) /* SSE */ | (1u << 26) /* SSE2 */);
 	/* ARCH_CAPABILITIES: a software CPU has none of the speculation bugs. */
 	/* ERMS and FSRM: REP MOVSB/STOSB are the fast way to copy here. */
 	cpuid_add(c, 7, 0, CPUID_FLAG_INDEXED, 0, 1u << 9, 0, (1u << 29) | (1u << 4));

@@ -44,12 +44,24 @@ OP(op_sysenter); OP(op_sysexit); OP(op_invd); OP(op_ud); OP(op_lar_lsl); OP(op_r
 OP(op_unimpl);
 /* sse.c */
 OP(op_grp15); OP(op_sse_mov); OP(op_sse_store); OP(op_sse_movd); OP(op_sse_movd_store);
-OP(op_sse_movq_store); OP(op_sse_int); OP(op_pmovmskb); OP(op_pshufd); OP(op_sse_shift_imm);
-OP(op_movmskps); OP(op_sse_logic_ps); OP(op_emms); OP(op_pextrw); OP(op_pinsrw);
-OP(op_maskmovdqu);
+OP(op_sse_movq_store);
+OP(op_movmskps); OP(op_sse_logic_ps); OP(op_unpck_fp);
+/* simd_int.c: integer lanes of both widths (66: XMM, none: MMX) */
+OP(op_sse_int); OP(op_pmovmskb); OP(op_pshufd); OP(op_sse_shift_imm); OP(op_pextrw);
+OP(op_pinsrw); OP(op_maskmovdqu);
+/* mmx.c */
+OP(op_emms);
+void mmx_check(struct emu_cpu *c);
+void mmx_enter(struct emu_cpu *c);
+uint64_t mmx_peek(const struct emu_cpu *c, unsigned i);
+void mmx_set(struct emu_cpu *c, unsigned i, uint64_t v);
+uint64_t mmx_src(struct emu_cpu *c, const struct insn *in);
+void mmx_load(struct emu_cpu *c, const struct insn *in);
+void mmx_store(struct emu_cpu *c, const struct insn *in);
+void mmx_movq2dq(struct emu_cpu *c, const struct insn *in);
 /* sse_fp.c */
 OP(op_sse_fp); OP(op_sse_cmp); OP(op_sse_comis); OP(op_cvtsi2s); OP(op_cvts2si); OP(op_shufps);
-OP(op_cvt_e6);
+OP(op_cvt_e6); OP(op_sse3_fp);
 /* sse.c helpers */
 void sse_check(struct emu_cpu *c);
 void load128(struct emu_cpu *c, const struct insn *in, uint8_t *v, bool align);

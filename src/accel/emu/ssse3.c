@@ -4,55 +4,6 @@
 #include "accel/emu/ops.h"
 #include "accel/emu/simd.h"
 
-/* ---- the MMX register file ----
- * mm i is the 64-bit mantissa of x87 physical register i, which sits in
- * the FXSAVE image at ST((i - TOP) & 7). An MMX instruction sets TOP = 0
- * and tags every register valid; writing mm i sets bits 79:64 of the
- * register to all ones. (Kept here until the MMX instructions of sse.c
- * bring the shared accessors.) */
-
-static void ssse3_mm_check(struct emu_cpu *c)
-{
-	if (c->cr0 & CR0_EM)
-		emu_ud(c);
-	if (c->cr0 & CR0_TS)
-		emu_raise_noerr(c, EX_NM);
-	if (c->fsw & 0x80)
-		emu_raise_noerr(c, EX_MF);
-}
-
-static uint64_t ssse3_mm_get(const struct emu_cpu *c, unsigned i)
-{
-	unsigned top = (c->fsw >> 11) & 7;
-	uint64_t v;
-
-	memcpy(&v, c->fx + 32 + 16 * ((i - top) & 7), 8);
-	return v;
-}
-
-/* The x87 state an MMX instruction leaves: TOP = 0, all tags valid. */
-static void ssse3_mm_enter(struct emu_cpu *c)
-{
-	unsigned top = (c->fsw >> 11) & 7;
-
-	if (top) {
-		uint8_t st[128];
-		for (unsigned p = 0; p < 8; p++)
-			memcpy(st + 16 * p, c->fx + 32 + 16 * ((p - top) & 7), 16);
-		memcpy(c->fx + 32, st, 128);
-	}
-	c->fsw &= (uint16_t)~0x3800;
-	c->ftw = 0xff;
-}
-
-static void ssse3_mm_set(struct emu_cpu *c, unsigned i, uint64_t v)
-{
-	ssse3_mm_enter(c);
-	memcpy(c->fx + 32 + 16 * (i & 7), &v, 8);
-	c->fx[32 + 16 * (i & 7) + 8] = 0xff;
-	c->fx[32 + 16 * (i & 7) + 9] = 0xff;
-}
-
 /* ---- lanes: d = d op s over n bytes (8 or 16) ---- */
 
 static void l_pshufb(uint8_t *d, const uint8_t *s, unsigned n, unsigned imm)
@@ -169,13 +120,12 @@ void op_ssse3(struct emu_cpu *c, const struct insn *in)
 		memcpy(x, d, 16);
 		return;
 	}
-	ssse3_mm_check(c);
-	uint64_t sv = (in->flags & IN_MEM) ? mem_read(c, in->seg, insn_ea(c, in), 8)
-					   : ssse3_mm_get(c, in->rm & 7);
-	uint64_t dv = ssse3_mm_get(c, in->reg & 7);
+	mmx_check(c);
+	uint64_t sv = mmx_src(c, in), dv = mmx_peek(c, in->reg & 7);
 	memcpy(s, &sv, 8);
 	memcpy(d, &dv, 8);
 	fn(d, s, 8, (unsigned)in->imm & 0xff);
 	memcpy(&dv, d, 8);
-	ssse3_mm_set(c, in->reg & 7, dv);
+	mmx_enter(c);
+	mmx_set(c, in->reg & 7, dv);
 }

@@ -16,18 +16,18 @@ void sse_fxsave_image(const struct emu_cpu *c, uint8_t *img);
 void sse_fxrstor_image(struct emu_cpu *c, const uint8_t *img);
 
 /* Memory operand size of escape esc (0-7 for D8-DF), ModRM.reg r; 0 when
- * the encoding is invalid here (reserved, or FISTTP which needs SSE3). */
+ * the encoding is reserved. /1 of DB, DD, DF is FISTTP (SSE3). */
 static unsigned x87_mem_size(unsigned esc, unsigned r)
 {
 	static const uint8_t size[8][8] = {
 		{ 4, 4, 4, 4, 4, 4, 4, 4 },      /* D8 m32fp */
 		{ 4, 0, 4, 4, 28, 2, 28, 2 },    /* D9 */
 		{ 4, 4, 4, 4, 4, 4, 4, 4 },      /* DA m32int */
-		{ 4, 0, 4, 4, 0, 10, 0, 10 },    /* DB */
+		{ 4, 4, 4, 4, 0, 10, 0, 10 },    /* DB */
 		{ 8, 8, 8, 8, 8, 8, 8, 8 },      /* DC m64fp */
-		{ 8, 0, 8, 8, 108, 0, 108, 2 },  /* DD */
+		{ 8, 8, 8, 8, 108, 0, 108, 2 },  /* DD */
 		{ 2, 2, 2, 2, 2, 2, 2, 2 },      /* DE m16int */
-		{ 2, 0, 2, 2, 10, 8, 10, 8 },    /* DF */
+		{ 2, 2, 2, 2, 10, 8, 10, 8 },    /* DF */
 	};
 	return size[esc][r];
 }
@@ -37,9 +37,9 @@ static bool x87_mem_store(unsigned esc, unsigned r)
 {
 	switch (esc) {
 	case 1: return r == 2 || r == 3 || r == 6 || r == 7;
-	case 3: return r == 2 || r == 3 || r == 7;
-	case 5: return r == 2 || r == 3 || r == 6 || r == 7;
-	case 7: return r == 2 || r == 3 || r == 6 || r == 7;
+	case 3: return r == 1 || r == 2 || r == 3 || r == 7;
+	case 5: return r == 1 || r == 2 || r == 3 || r == 6 || r == 7;
+	case 7: return r == 1 || r == 2 || r == 3 || r == 6 || r == 7;
 	default: return false;
 	}
 }
