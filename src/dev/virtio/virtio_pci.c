@@ -232,6 +232,13 @@ static void virtio_msix_flush(struct virtio_dev *d)
 			virtio_msix_fire(d, v);
 }
 
+/* INTx is level-triggered (virtio 1.2, 4.1.4.5): asserted while the ISR
+ * status is nonzero and MSI-X is off, deasserted by the guest's ISR read. */
+static void virtio_intx_update(struct virtio_dev *d)
+{
+	pci_set_irq(&d->pci, !d->msix_enabled && d->isr);
+}
+
 static void virtio_interrupt(struct virtio_dev *d, uint16_t vector, uint8_t isr_bit)
 {
 	if (d->msix_enabled) {
@@ -240,7 +247,7 @@ static void virtio_interrupt(struct virtio_dev *d, uint16_t vector, uint8_t isr_
 		return;
 	}
 	d->isr |= isr_bit;
-	pci_set_irq(&d->pci, 1);
+	virtio_intx_update(d);
 }
 
 void virtio_pci_queue_interrupt(struct virtio_dev *d, unsigned q)
@@ -295,7 +302,7 @@ static void virtio_reset_state(struct virtio_dev *d)
 	d->isr = 0;
 	for (unsigned q = 0; q < d->ops->nqueues; q++)
 		virtq_reset(&d->vq[q], d->ops->queue_size);
-	pci_set_irq(&d->pci, 0);
+	virtio_intx_update(d);
 	virtio_msix_routes_sync(d); /* no vector is used now: routes go */
 }
 
@@ -492,7 +499,7 @@ static uint64_t virtio_bar_read(void *opaque, uint64_t off, unsigned size)
 		pthread_mutex_lock(&d->lock);
 		v = d->isr;
 		d->isr = 0;                     /* reading acknowledges */
-		pci_set_irq(&d->pci, 0);
+		virtio_intx_update(d);
 		pthread_mutex_unlock(&d->lock);
 		return v;
 	}
@@ -628,8 +635,7 @@ static void virtio_config_written(struct pci_function *f, unsigned off, unsigned
 	pthread_mutex_lock(&d->lock);
 	d->msix_enabled = ctrl & MSIX_CTRL_ENABLE;
 	d->msix_masked = ctrl & MSIX_CTRL_MASK;
-	if (d->msix_enabled)
-		pci_set_irq(&d->pci, 0);
+	virtio_intx_update(d);  /* MSI-X on: INTx off; off: ISR bits left assert it */
 	virtio_msix_routes_sync(d);
 	virtio_msix_flush(d);
 	virtio_update_ioeventfds(d);
