@@ -64,6 +64,14 @@ struct accel_ops {
 	/* Optional (NULL: not offered): a guest write of len bytes to MMIO addr
 	 * signals the eventfd fd instead of exiting (assign), or no longer does. */
 	int (*vm_ioeventfd)(struct accel_vm *vm, uint64_t addr, unsigned len, int fd, bool assign);
+	/* Optional (NULL: not offered): an MSI route that a device raises by
+	 * writing 1 to an eventfd, from any thread, with no call into the
+	 * accelerator (KVM: a GSI routed to the message, bound with irqfd).
+	 * *fd < 0: creates a route sending (addr, data) and sets *fd to its
+	 * eventfd. *fd >= 0 (a route it made): sends (addr, data) from now on.
+	 * release: frees the route and closes *fd, which becomes -1. */
+	int (*vm_msi_irqfd)(struct accel_vm *vm, int *fd, uint64_t addr, uint32_t data,
+			    bool release);
 
 	int (*vcpu_create)(struct accel_vm *vm, unsigned index, struct accel_vcpu **out);
 	void (*vcpu_destroy)(struct accel_vcpu *vcpu);

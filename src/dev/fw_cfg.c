@@ -143,6 +143,7 @@ static void fw_cfg_dma(struct fw_cfg *f)
 			if (n)
 				memcpy(dst, it->data + f->s.offset, n);
 			memset(dst + n, 0, length - n);
+			gmem_written(mem, dst, length);
 			f->s.offset += n;
 		}
 	} else if (control & FW_CFG_DMA_WRITE) {

@@ -27,9 +27,7 @@
 #define PCI_HOST_VENDOR   0x8086
 #define PCI_HOST_DEVICE   0x29c0
 #define PCI_HOST_CLASS    0x060000
-/* INTx of slot s pin p (1..4) goes to pci_intx_gsi[(s + p - 1) & 3]:
- * ISA interrupts that no legacy device uses (SeaBIOS's defaults for QEMU). */
-static const uint8_t pci_intx_gsi[4] = { 10, 10, 11, 11 };
+const uint8_t pci_intx_gsi[4] = { 10, 10, 11, 11 };
 
 /* Guest-visible state of the host bridge besides its function's image. */
 struct pci_host_regs {

@@ -88,6 +88,16 @@ struct pci_function {
 	unsigned next_cap;            /* where pci_add_capability puts the next one */
 };
 
+/* PCI interrupt routing, shared by the host bridge and the ACPI _PRT:
+ * INTx of slot s, pin p (1..4 = INTA..INTD) reaches GSI
+ * pci_intx_gsi[(s + p - 1) & 3], ISA interrupts no legacy device uses
+ * (SeaBIOS's choice for QEMU). The lines are shared, level-triggered and
+ * active-low: a _PRT entry without a link device says so (ACPI 6.4,
+ * 6.2.13), and the MADT repeats it for those ISA IRQs. Levels given to
+ * machine_set_irq are logical (1: asserted), as KVM's IOAPIC takes them. */
+#define PCI_INTX_TRIGGER_FLAGS 0xf  /* MPS INTI flags: active-low, level */
+extern const uint8_t pci_intx_gsi[4];
+
 /* Starts a type 0 header: ids, class (base << 16 | sub << 8 | prog-if),
  * revision; a writable command register and the interrupt line. */
 void pci_function_init(struct pci_function *f, uint16_t vendor, uint16_t device,

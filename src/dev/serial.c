@@ -1,8 +1,11 @@
 /* A 16550A UART at 0x3f8, IRQ 4, as Linux's 8250 driver expects it.
  *
- * The transmitter is infinitely fast: a byte written to THR reaches the host
- * console at once, THR and the shift register are always empty, and the
- * THR-empty interrupt is raised again after each write. The receiver has the
+ * The transmitter is infinitely fast: a byte written to THR leaves at once,
+ * THR and the shift register are always empty, and the THR-empty interrupt
+ * is raised again after each write. Output goes through a buffer that the
+ * I/O thread writes to the host console, so a slow or blocked console does
+ * not stall vCPUs; when the buffer is full the writing vCPU waits (outside
+ * the UART's lock): no byte is lost, none is reordered. The receiver has the
  * 16-byte FIFO of the 16550A with a host-side buffer of SERIAL_INBUF bytes
  * behind it, refilled as the guest reads, so pasted text is not lost.
  * There is no baud-rate timing: the character timeout interrupt is reported
@@ -13,10 +16,17 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "char/chardev.h"
 #include "dev/devices.h"
 #include "machine/machine.h"
+#include "util/iothread.h"
+
+#define SERIAL_OUTBUF 65536
 
 enum {
 	UART_RBR = 0, UART_IER = 1, UART_IIR = 2, UART_LCR = 3,
@@ -78,10 +88,23 @@ struct serial_regs {
 	uint16_t in_head, in_count;
 };
 
+/* Output on its way to the host console (host side). */
+struct serial_out {
+	pthread_mutex_t lock;
+	pthread_cond_t space;      /* the I/O thread wrote some out */
+	uint8_t buf[SERIAL_OUTBUF];
+	size_t head, count;
+	bool kicked;               /* fd signalled, the I/O thread not yet there */
+	int fd;                    /* eventfd for the I/O thread; -1: none, write at once */
+};
+
 struct serial {
 	struct serial_regs r;
 	pthread_mutex_t lock;
 	struct machine *m;
+	uint8_t tx[8];             /* bytes sent in this access, under lock */
+	unsigned ntx;
+	struct serial_out out;
 };
 
 static unsigned serial_rx_capacity(const struct serial_regs *r)
@@ -177,8 +200,8 @@ static void serial_transmit(struct serial *s, uint8_t c)
 
 	if (r->mcr & MCR_LOOP)
 		serial_rx_push(r, c);
-	else
-		chardev_write(s->m->console, &c, 1);
+	else if (s->ntx < sizeof(s->tx))
+		s->tx[s->ntx++] = c;   /* to the buffer once the lock is released */
 	/* The byte left at once: THR is empty again. */
 	r->thr_ipending = 1;
 }
@@ -289,15 +312,87 @@ static uint64_t serial_read(void *opaque, uint64_t off, unsigned size)
 	return val;
 }
 
+/* Appends to the output buffer, waiting while it is full, and has the
+ * I/O thread write it. Without an I/O thread, writes at once. */
+static void serial_out_put(struct serial *s, const uint8_t *buf, size_t n)
+{
+	struct serial_out *o = &s->out;
+	uint64_t one = 1;
+	bool kick = false;
+
+	if (o->fd < 0) {
+		chardev_write(s->m->console, buf, n);
+		return;
+	}
+	pthread_mutex_lock(&o->lock);
+	for (size_t i = 0; i < n; i++) {
+		while (o->count == SERIAL_OUTBUF) {
+			if (!o->kicked && write(o->fd, &one, sizeof(one)) == sizeof(one))
+				o->kicked = true;
+			pthread_cond_wait(&o->space, &o->lock);
+		}
+		o->buf[(o->head + o->count) % SERIAL_OUTBUF] = buf[i];
+		o->count++;
+	}
+	if (!o->kicked)
+		kick = o->kicked = true;
+	pthread_mutex_unlock(&o->lock);
+	if (kick && write(o->fd, &one, sizeof(one)) != sizeof(one)) {
+		pthread_mutex_lock(&o->lock);
+		o->kicked = false;     /* cannot happen with an eventfd; retry next time */
+		pthread_mutex_unlock(&o->lock);
+	}
+}
+
+/* Writes out what the buffer holds. The console write may block: it runs
+ * without the lock, on bytes producers do not touch until head moves. */
+static void serial_out_drain(struct serial *s)
+{
+	struct serial_out *o = &s->out;
+
+	pthread_mutex_lock(&o->lock);
+	o->kicked = false;
+	while (o->count) {
+		size_t len = o->count < SERIAL_OUTBUF - o->head ? o->count : SERIAL_OUTBUF - o->head;
+		pthread_mutex_unlock(&o->lock);
+		chardev_write(s->m->console, o->buf + o->head, len);
+		pthread_mutex_lock(&o->lock);
+		o->head = (o->head + len) % SERIAL_OUTBUF;
+		o->count -= len;
+		pthread_cond_broadcast(&o->space);
+	}
+	pthread_mutex_unlock(&o->lock);
+}
+
+static void serial_out_ready(void *opaque, uint32_t events)
+{
+	struct serial *s = opaque;
+	uint64_t n;
+
+	(void)events;
+	if (read(s->out.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	serial_out_drain(s);
+}
+
 static void serial_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 {
 	struct serial *s = opaque;
+	uint8_t tx[sizeof(s->tx)];
+	unsigned ntx;
 
 	pthread_mutex_lock(&s->lock);
+	s->ntx = 0;
 	for (unsigned i = 0; i < size && off + i < 8; i++)
 		serial_write_byte(s, off + i, val >> (8 * i));
 	serial_update_irq(s);
+	ntx = s->ntx;
+	memcpy(tx, s->tx, ntx);
 	pthread_mutex_unlock(&s->lock);
+	/* The vCPU is in this access until its bytes are in the buffer, so a
+	 * guest that serializes its console writes keeps their order. */
+	if (ntx)
+		serial_out_put(s, tx, ntx);
 }
 
 static const struct bus_ops serial_ops = { serial_read, serial_write };
@@ -321,12 +416,36 @@ void serial_receive(void *opaque, const uint8_t *buf, size_t len)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Called with the I/O thread stopped and the console still open: what is
+ * left in the buffer is written out here. */
 static void serial_destroy(void *opaque)
 {
 	struct serial *s = opaque;
 
+	if (s->out.fd >= 0) {
+		iothread_del_fd(s->out.fd);
+		serial_out_drain(s);
+		close(s->out.fd);
+	}
+	pthread_cond_destroy(&s->out.space);
+	pthread_mutex_destroy(&s->out.lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+/* The output buffer's eventfd on the I/O thread; without one (no I/O
+ * thread, as in unit tests) output is written at once. */
+static void serial_out_init(struct serial *s)
+{
+	struct serial_out *o = &s->out;
+
+	pthread_mutex_init(&o->lock, NULL);
+	pthread_cond_init(&o->space, NULL);
+	o->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (o->fd >= 0 && iothread_add_fd(o->fd, EPOLLIN, serial_out_ready, s)) {
+		close(o->fd);
+		o->fd = -1;
+	}
 }
 
 int serial_init(struct machine *m)
@@ -341,6 +460,7 @@ int serial_init(struct machine *m)
 	serial_update_msr(&s->r);
 	s->r.msr &= 0xf0; /* no deltas at power-on */
 	pthread_mutex_init(&s->lock, NULL);
+	serial_out_init(s);
 	r = bus_register(&m->bus, BUS_PIO, SERIAL_PORT, 8, &serial_ops, s);
 	if (r) {
 		serial_destroy(s);

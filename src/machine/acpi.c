@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "dev/pci.h"
 #include "machine/aml.h"
 #include "machine/machine.h"
 #include "machine/memmap.h"
@@ -130,7 +131,8 @@ struct madt_lapic_nmi {
 enum { MADT_LAPIC = 0, MADT_IOAPIC = 1, MADT_OVERRIDE = 2, MADT_LAPIC_NMI = 4 };
 enum { MADT_PCAT_COMPAT = 1, MADT_ENABLED = 1 };
 /* MPS INTI flags: polarity in bits 1:0, trigger mode in bits 3:2. */
-enum { MPS_CONFORMING = 0, MPS_ACTIVE_HIGH = 1, MPS_LEVEL = 3 << 2 };
+enum { MPS_CONFORMING = 0, MPS_ACTIVE_HIGH = 1, MPS_ACTIVE_LOW = 3, MPS_LEVEL = 3 << 2 };
+_Static_assert(PCI_INTX_TRIGGER_FLAGS == (MPS_ACTIVE_LOW | MPS_LEVEL), "PCI INTx flags");
 
 struct mcfg_alloc {
 	uint64_t base;
@@ -191,11 +193,9 @@ static void acpi_seal(void *table)
 	h->checksum = acpi_checksum(table, h->length);
 }
 
-/* INTx of slot s, pin p (0 = INTA) reaches GSI acpi_intx_gsi[(s + p) & 3]:
- * the routing of the PCI host bridge (pci_intx_gsi in src/dev/pci.c). */
-static const uint8_t acpi_intx_gsi[4] = { 10, 10, 11, 11 };
-
-/* _PRT: one entry per slot and pin, straight to an IOAPIC input. */
+/* _PRT: one entry per slot and pin (0 = INTA), straight to an IOAPIC
+ * input, as the host bridge routes INTx (pci_intx_gsi): without a link
+ * device, level-triggered and active-low. */
 static void acpi_dsdt_prt(struct aml *a)
 {
 	aml_name(a, "_PRT");
@@ -206,7 +206,7 @@ static void acpi_dsdt_prt(struct aml *a)
 			aml_integer(a, (uint64_t)slot << 16 | 0xffff); /* any function */
 			aml_integer(a, pin);
 			aml_integer(a, 0);                            /* no link device */
-			aml_integer(a, acpi_intx_gsi[(slot + pin) & 3]);
+			aml_integer(a, pci_intx_gsi[(slot + pin) & 3]);
 			aml_end(a);
 		}
 	}
@@ -335,15 +335,34 @@ static int acpi_fadt(struct acpi_area *ar, uint32_t facs, uint32_t dsdt, uint32_
 	return 0;
 }
 
+/* Interrupt source overrides: IRQ 0 on pin 2, the SCI level and active-high,
+ * the ISA IRQs that carry PCI INTx level and active-low as the _PRT says.
+ * Returns how many it wrote to o (room for 2 + 4). */
+static unsigned acpi_madt_overrides(struct madt_override *o)
+{
+	unsigned n = 0;
+
+	o[n++] = (struct madt_override){ MADT_OVERRIDE, sizeof(*o), 0, 0, 2, MPS_CONFORMING };
+	o[n++] = (struct madt_override){ MADT_OVERRIDE, sizeof(*o), 0, ACPI_SCI_IRQ, ACPI_SCI_IRQ,
+					 MPS_ACTIVE_HIGH | MPS_LEVEL };
+	for (unsigned i = 0; i < 4; i++) {
+		unsigned gsi = pci_intx_gsi[i], seen = 0;
+		for (unsigned j = 0; j < i; j++)
+			seen |= pci_intx_gsi[j] == gsi;
+		if (!seen)
+			o[n++] = (struct madt_override){ MADT_OVERRIDE, sizeof(*o), 0, (uint8_t)gsi,
+							 gsi, PCI_INTX_TRIGGER_FLAGS };
+	}
+	return n;
+}
+
 static int acpi_madt(struct acpi_area *ar, unsigned ncpus, uint32_t *gpa)
 {
-	static const struct madt_override overrides[] = {
-		{ MADT_OVERRIDE, sizeof(struct madt_override), 0, 0, 2, MPS_CONFORMING },
-		{ MADT_OVERRIDE, sizeof(struct madt_override), 0, ACPI_SCI_IRQ, ACPI_SCI_IRQ,
-		  MPS_ACTIVE_HIGH | MPS_LEVEL },
-	};
+	struct madt_override overrides[2 + 4];
+	size_t nover = acpi_madt_overrides(overrides);
 	size_t len = sizeof(struct acpi_header) + 8 + ncpus * sizeof(struct madt_lapic) +
-		     sizeof(struct madt_ioapic) + sizeof(overrides) + sizeof(struct madt_lapic_nmi);
+		     sizeof(struct madt_ioapic) + nover * sizeof(overrides[0]) +
+		     sizeof(struct madt_lapic_nmi);
 	uint8_t *t = acpi_alloc(ar, len, 16, gpa), *p;
 	uint32_t lapic = (uint32_t)MEMMAP_LAPIC, flags = MADT_PCAT_COMPAT;
 
@@ -363,8 +382,8 @@ static int acpi_madt(struct acpi_area *ar, unsigned ncpus, uint32_t *gpa)
 				  (uint32_t)MEMMAP_IOAPIC, 0 };
 	memcpy(p, &io, sizeof(io));
 	p += sizeof(io);
-	memcpy(p, overrides, sizeof(overrides));
-	p += sizeof(overrides);
+	memcpy(p, overrides, nover * sizeof(overrides[0]));
+	p += nover * sizeof(overrides[0]);
 	/* LINT1 of every local APIC is the NMI line, as on a PC. */
 	struct madt_lapic_nmi nmi = { MADT_LAPIC_NMI, sizeof(nmi), 0xff, MPS_CONFORMING, 1 };
 	memcpy(p, &nmi, sizeof(nmi));

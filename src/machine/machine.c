@@ -310,14 +310,15 @@ int machine_run(struct machine *m)
 void machine_destroy(struct machine *m)
 {
 	iothread_stop();
-	if (m->console && m->console->close)
-		m->console->close(m->console);
 	for (unsigned i = 0; i < m->ncpus; i++)
 		if (m->vcpus[i].acc)
 			m->accel->vcpu_destroy(m->vcpus[i].acc);
+	/* Devices first: the serial port writes out what it still buffers. */
 	for (unsigned i = m->ndevices; i-- > 0;)
 		if (m->devices[i].destroy)
 			m->devices[i].destroy(m->devices[i].state);
+	if (m->console && m->console->close)
+		m->console->close(m->console);
 	if (m->vm)
 		m->accel->vm_destroy(m->vm);
 	gmem_destroy(&m->mem);

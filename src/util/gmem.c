@@ -60,7 +60,23 @@ int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, size_t len)
 	if (!p)
 		return -EFAULT;
 	memcpy(p, src, len);
+	gmem_written(m, p, len);
 	return 0;
+}
+
+void gmem_code_written(const struct gmem *m, uint64_t off, uint64_t len)
+{
+	if (off >= m->size || !len)
+		return;
+	if (len > m->size - off)
+		len = m->size - off;
+	/* The bytes are stored before the marks are read; a vCPU stores its
+	 * mark before it reads the bytes. Either it sees the new bytes or
+	 * this sees its mark. */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (uint64_t pg = off >> 12; pg <= (off + len - 1) >> 12; pg++)
+		if (atomic_load_explicit(&m->code_pages[pg], memory_order_relaxed))
+			m->code_written(m->code_opaque, pg);
 }
 
 uint64_t gmem_high_end(const struct gmem *m)

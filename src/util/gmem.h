@@ -7,6 +7,7 @@
 #ifndef VMON_UTIL_GMEM_H
 #define VMON_UTIL_GMEM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,13 @@ struct gmem {
 	uint8_t *host;     /* host mapping of all guest RAM */
 	uint64_t size;     /* total bytes of RAM */
 	uint64_t low_size; /* bytes at guest-physical 0; the rest is at 4 GiB */
+	/* Set by an accelerator that caches decoded guest code (emu), NULL
+	 * otherwise: one byte per 4 KiB page of the host mapping, nonzero
+	 * while code decoded from the page is cached. A device write to such
+	 * a page calls code_written(code_opaque, page) so the cache drops it. */
+	_Atomic uint8_t *code_pages;
+	void (*code_written)(void *opaque, uint64_t page);
+	void *code_opaque;
 };
 
 int gmem_init(struct gmem *m, uint64_t size);
@@ -24,7 +32,19 @@ void gmem_destroy(struct gmem *m);
  * or the range overflows. len 0 is treated as 1. */
 void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
 
-/* Copies with the same check; -EFAULT when the range is not RAM. */
+/* Device writes through a pointer from gmem_ptr (DMA into guest RAM) end
+ * with gmem_written(m, p, len), so an accelerator that caches code decoded
+ * from those pages drops it; nothing but a NULL test without such caches. */
+void gmem_code_written(const struct gmem *m, uint64_t off, uint64_t len);
+
+static inline void gmem_written(const struct gmem *m, const void *p, size_t len)
+{
+	if (m->code_pages && len)
+		gmem_code_written(m, (uint64_t)((const uint8_t *)p - m->host), len);
+}
+
+/* Copies with the same check; -EFAULT when the range is not RAM.
+ * gmem_write is a device write: it calls gmem_written itself. */
 int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, size_t len);
 int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, size_t len);
 

@@ -197,6 +197,9 @@ static void check_madt(struct machine *m, unsigned ncpus)
 			if (e[3] == 0) {
 				assert_int_equal(rd32(e + 4), 2);
 				assert_int_equal(rd16(e + 8), 0);
+			} else if (e[3] == 10 || e[3] == 11) {  /* PCI INTx, as the _PRT */
+				assert_int_equal(rd32(e + 4), e[3]);
+				assert_int_equal(rd16(e + 8), 0xf); /* level, active low */
 			} else {
 				assert_int_equal(e[3], ACPI_SCI_IRQ);
 				assert_int_equal(rd32(e + 4), ACPI_SCI_IRQ);
@@ -217,7 +220,7 @@ static void check_madt(struct machine *m, unsigned ncpus)
 	assert_int_equal(off, len);
 	assert_int_equal(lapics, ncpus);
 	assert_int_equal(ioapics, 1);
-	assert_int_equal(overrides, 2);
+	assert_int_equal(overrides, 4);
 	assert_int_equal(nmis, 1);
 }
 

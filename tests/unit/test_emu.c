@@ -997,6 +997,51 @@ static void test_dma_code(void **state)
 	env_free(e);
 }
 
+/* Code rewritten by a device (gmem_write, or a gmem_ptr write ended by
+ * gmem_written) while the CPU keeps its translation: no TLB flush, no
+ * instruction-TLB fill, yet the next call runs the new code. */
+SNIPPET(t_dma_notify, ".code64\n"
+	"mov $0x180000, %rbx\n"
+	"1: call *%rbx\n"
+	"out %al, $0x96\n"
+	"jmp 1b\n");
+
+static void test_dma_code_notify(void **state)
+{
+	struct env *e = env_new();
+	static const uint8_t f[3][6] = { { 0xb8, 1, 0, 0, 0, 0xc3 }, { 0xb8, 2, 0, 0, 0, 0xc3 },
+					 { 0xb8, 3, 0, 0, 0, 0xc3 } };
+	uint8_t *p;
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_dma_notify_s, t_dma_notify_e);
+	put(e, 0x180000, f[0], sizeof(f[0]));
+	set_state(e);
+	run_to_out(e, 0x96);
+	assert_int_equal(e->s.gpr[CPU_RAX], 1);
+	run_to_out(e, 0x96);                      /* the cached block, again */
+	assert_int_equal(e->s.gpr[CPU_RAX], 1);
+	assert_non_null(e->m.mem.code_pages);
+	assert_true(e->m.mem.code_pages[0x180]);  /* the page holds code */
+	put(e, 0x180000, f[1], sizeof(f[1]));     /* gmem_write, as a device */
+	assert_false(e->m.mem.code_pages[0x180]);
+	run_to_out(e, 0x96);
+	assert_int_equal(e->s.gpr[CPU_RAX], 2);
+	p = gmem_ptr(&e->m.mem, 0x180000, sizeof(f[2]));
+	assert_non_null(p);
+	memcpy(p, f[2], sizeof(f[2]));            /* DMA through a pointer */
+	gmem_written(&e->m.mem, p, sizeof(f[2]));
+	run_to_out(e, 0x96);
+	assert_int_equal(e->s.gpr[CPU_RAX], 3);
+	/* A write to a page without code leaves the cached blocks alone. */
+	put64(e, 0x190000, 0);
+	assert_true(e->m.mem.code_pages[0x180]);
+	run_to_out(e, 0x96);
+	assert_int_equal(e->s.gpr[CPU_RAX], 3);
+	env_free(e);
+}
+
 /* HLT until a timer: the interrupt the poll raises must wake the CPU. */
 SNIPPET(t_hlt, ".code64\n"
 	"1: sti\n hlt\n"
@@ -1164,6 +1209,7 @@ int main(void)
 		cmocka_unit_test(test_paging_details),
 		cmocka_unit_test(test_ist),
 		cmocka_unit_test(test_dma_code),
+		cmocka_unit_test(test_dma_code_notify),
 		cmocka_unit_test(test_hlt_timer),
 		cmocka_unit_test(test_busy_timer),
 		cmocka_unit_test(test_speed),

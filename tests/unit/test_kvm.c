@@ -74,6 +74,27 @@ static const uint8_t code_rm_ap[] = {
 	0xe6, 0x90,                            /* out %al, $0x90 */
 	0xeb, 0xfe,                            /* jmp . */
 };
+/* 16-bit: waits for interrupts (vectors 0x40 and 0x50, real-mode IVT) */
+static const uint8_t code_rm_wait[] = {
+	0xfb,                                  /* sti */
+	0xe6, 0x80,                            /* out %al, $0x80 */
+	0xf4,                                  /* hlt */
+	0xeb, 0xfe,                            /* jmp . */
+};
+/* 16-bit, vector 0x40's handler at 0x1100 */
+static const uint8_t code_rm_isr40[] = {
+	0xb0, 0x01,                            /* mov $1, %al */
+	0xe6, 0x82,                            /* out %al, $0x82 */
+	0xfb,                                  /* sti */
+	0xf4,                                  /* hlt */
+	0xeb, 0xfe,                            /* jmp . */
+};
+/* 16-bit, vector 0x50's handler at 0x1200 */
+static const uint8_t code_rm_isr50[] = {
+	0xb0, 0x02,                            /* mov $2, %al */
+	0xe6, 0x83,                            /* out %al, $0x83 */
+	0xeb, 0xfe,                            /* jmp . */
+};
 /* 32-bit */
 static const uint8_t code_pm_mmio[] = {
 	0xc7, 0x05, 0x00, 0x00, 0x00, 0xd0, 0x44, 0x33, 0x22, 0x11, /* movl $0x11223344, 0xd0000000 */
@@ -753,6 +774,51 @@ static void test_irq_lines(void **state)
 	kt_stop(k);
 }
 
+/* An MSI raised by writing an irqfd reaches the guest with no ioctl;
+ * moving the route to another vector takes effect; release frees it. */
+static void test_msi_irqfd(void **state)
+{
+	struct kt *k = kt_start(1);
+	const uint32_t ivt40 = 0x1100, ivt50 = 0x1200;
+	struct cpu_state s, g;
+	uint64_t one = 1;
+	int fd = -1, r;
+
+	(void)state;
+	kt_load(k, CODE, code_rm_wait, sizeof(code_rm_wait));
+	kt_load(k, 0x1100, code_rm_isr40, sizeof(code_rm_isr40));
+	kt_load(k, 0x1200, code_rm_isr50, sizeof(code_rm_isr50));
+	kt_load(k, 0x40 * 4, &ivt40, 4);                  /* 0000:1100 */
+	kt_load(k, 0x50 * 4, &ivt50, 4);                  /* 0000:1200 */
+	assert_int_equal(kvm->vcpu_get_state(k->cpu[0], &g), 0);
+	kt_real_mode(&s, CODE);
+	memcpy(s.lapic, g.lapic, sizeof(s.lapic));
+	kt_lapic_set(s.lapic, 0xf0, 0x1ff);               /* SVR: APIC on */
+	assert_int_equal(kvm->vcpu_set_state(k->cpu[0], &s), 0);
+	kt_expect_out(k, 0x80, 1, s.gpr[CPU_RAX] & 0xff); /* then it halts */
+
+	r = kvm->vm_msi_irqfd(k->vm, &fd, 0xfee00000, 0x40, false);
+	if (r == -ENOTSUP) {
+		print_message("no irqfd on this KVM, skipping\n");
+		kt_stop(k);
+		skip();
+	}
+	assert_int_equal(r, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+	kt_expect_out(k, 0x82, 1, 1);
+	/* Vector 0x50 now (above 0x40's priority class, which is in service). */
+	assert_int_equal(kvm->vm_msi_irqfd(k->vm, &fd, 0xfee00000, 0x50, false), 0);
+	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+	kt_expect_out(k, 0x83, 1, 2);
+	assert_int_equal(kvm->vm_msi_irqfd(k->vm, &fd, 0, 0, true), 0);
+	assert_int_equal(fd, -1);
+	/* Lines still work with the rebuilt routing table. */
+	assert_int_equal(kvm->vm_set_irq(k->vm, 4, 1), 0);
+	assert_int_equal(kvm->vm_set_irq(k->vm, 4, 0), 0);
+	kt_stop(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -769,6 +835,7 @@ int main(void)
 		cmocka_unit_test(test_ap_init_sipi),
 		cmocka_unit_test(test_machine_run),
 		cmocka_unit_test(test_irq_lines),
+		cmocka_unit_test(test_msi_irqfd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

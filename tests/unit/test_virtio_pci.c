@@ -1,12 +1,14 @@
 /* Unit tests: the virtio modern PCI transport as a driver sees it, through
  * configuration space (ECAM and 0xcf8/0xcfc) and BAR MMIO: capabilities,
  * feature negotiation, queue setup, notify, reset, MSI-X, INTx and ISR,
- * ioeventfd registration as the BAR moves, and garbage writes. */
+ * ioeventfd registration as the BAR moves, irqfd routes of MSI-X vectors,
+ * and garbage writes. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -66,6 +68,57 @@ static const struct accel_ops test_accel = {
 	.vm_ioeventfd = test_ioeventfd,
 };
 
+/* A fake accelerator with irqfd routes: real eventfds, the message each
+ * route sends, and what was asked of it. */
+#define ROUTES 8
+static struct {
+	struct { int fd; uint64_t addr; uint32_t data; } r[ROUTES];
+	int live, creates, updates, frees;
+	bool refuse;                /* the accelerator says no */
+} rt;
+
+static int test_msi_irqfd(struct accel_vm *vm, int *fd, uint64_t addr, uint32_t data,
+			  bool release)
+{
+	int i;
+
+	(void)vm;
+	if (*fd < 0) {
+		assert_false(release);
+		if (rt.refuse)
+			return -ENOSPC;
+		for (i = 0; i < ROUTES && rt.r[i].fd >= 0; i++)
+			;
+		assert_true(i < ROUTES);
+		rt.r[i].fd = *fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		assert_true(*fd >= 0);
+		rt.live++;
+		rt.creates++;
+	} else {
+		for (i = 0; i < ROUTES && rt.r[i].fd != *fd; i++)
+			;
+		assert_true(i < ROUTES);     /* only routes it made come back */
+		if (release) {
+			close(*fd);
+			rt.r[i].fd = *fd = -1;
+			rt.live--;
+			rt.frees++;
+			return 0;
+		}
+		rt.updates++;
+	}
+	rt.r[i].addr = addr;
+	rt.r[i].data = data;
+	return 0;
+}
+
+static const struct accel_ops irqfd_accel = {
+	.name = "fake-irqfd",
+	.vm_set_irq = fake_vm_set_irq,
+	.vm_send_msi = test_send_msi,
+	.vm_msi_irqfd = test_msi_irqfd,
+};
+
 static void t_config_read(struct virtio_dev *d, unsigned off, void *buf, unsigned len)
 {
 	static const uint8_t cfg[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
@@ -113,12 +166,25 @@ static int setup(void **state)
 	return virtio_pci_create(&m, &test_ops, NULL, &dev) ? -1 : 0;
 }
 
+static int setup_irqfd(void **state)
+{
+	memset(&rt, 0, sizeof(rt));
+	for (unsigned i = 0; i < ROUTES; i++)
+		rt.r[i].fd = -1;
+	if (setup(state))
+		return -1;
+	m.accel = &irqfd_accel;
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	(void)state;
 	iothread_stop();
 	fake_machine_destroy(&m);
 	gmem_destroy(&m.mem);
+	/* Every route given back with the device. */
+	assert_int_equal(rt.live, 0);
 	return 0;
 }
 
@@ -448,6 +514,111 @@ static void test_msix(void **state)
 	assert_int_equal(mmio_rd(&m, BAR1 + 1, 2), 0);
 }
 
+/* The route of the vector whose message is (addr, data); -1 if none. */
+static int route_of(uint64_t addr, uint32_t data)
+{
+	for (unsigned i = 0; i < ROUTES; i++)
+		if (rt.r[i].fd >= 0 && rt.r[i].addr == addr && rt.r[i].data == data)
+			return (int)i;
+	return -1;
+}
+
+/* How many times route i's eventfd was written since the last look. */
+static uint64_t route_fired(int i)
+{
+	uint64_t n = 0;
+
+	assert_true(i >= 0);
+	if (read(rt.r[i].fd, &n, sizeof(n)) != sizeof(n))
+		return 0;
+	return n;
+}
+
+static unsigned find_msix(void)
+{
+	for (unsigned p = cfg_rd(PCI_CAPABILITY_LIST, 1); p; p = cfg_rd(p + 1, 1))
+		if (cfg_rd(p, 1) == 0x11)
+			return p;
+	fail();
+	return 0;
+}
+
+/* MSI-X through irqfd routes: one per used, unmasked vector while MSI-X is
+ * on; masks set the PBA and the unmask sends through the route; a message
+ * rewritten while masked moves the route; reset and disable free them. */
+static void test_msix_irqfd(void **state)
+{
+	unsigned msix = find_msix();
+	int r1, r0;
+
+	(void)state;
+	place_bars();
+	negotiate();
+	setup_queue_vec(0, 1);
+	cc_wr(0x10, 2, 0);
+	cc_wr(0x14, 1, 0xf);
+	/* Vector 1 programmed and unmasked before MSI-X is on: no route yet. */
+	mmio_wr(&m, BAR1 + 16, 8, 0xfee01000ULL);
+	mmio_wr(&m, BAR1 + 16 + 8, 4, 0x4051);
+	mmio_wr(&m, BAR1 + 16 + 12, 4, 0);
+	assert_int_equal(rt.creates, 0);
+	cfg_wr(msix + 2, 2, 0x8000);
+	assert_int_equal(rt.live, 1);                         /* vector 0 is masked */
+	r1 = route_of(0xfee01000, 0x4051);
+	complete_one(0);
+	assert_int_equal(route_fired(r1), 1);
+	assert_int_equal(atomic_load(&seen.msis), 0);         /* no ioctl path */
+	assert_int_equal(dev->irqfd_msis, 1);
+	/* Masked: pending bit, nothing sent; rewritten, then unmasked: the
+	 * route follows and the pending message goes through it. */
+	mmio_wr(&m, BAR1 + 16 + 12, 4, 1);
+	complete_one(0);
+	assert_int_equal(route_fired(r1), 0);
+	assert_int_equal(mmio_rd(&m, BAR1 + 0x800, 4), 2);
+	mmio_wr(&m, BAR1 + 16 + 8, 4, 0x4052);
+	assert_int_equal(rt.updates, 0);                      /* not while masked */
+	mmio_wr(&m, BAR1 + 16 + 12, 4, 0);
+	assert_int_equal(rt.updates, 1);
+	assert_int_equal(route_of(0xfee01000, 0x4052), r1);
+	assert_int_equal(route_fired(r1), 1);
+	assert_int_equal(mmio_rd(&m, BAR1 + 0x800, 4), 0);
+	/* Function mask: held, then sent on unmask. */
+	cfg_wr(msix + 2, 2, 0xc000);
+	complete_one(0);
+	assert_int_equal(route_fired(r1), 0);
+	cfg_wr(msix + 2, 2, 0x8000);
+	assert_int_equal(route_fired(r1), 1);
+	/* The config vector gets its own route once unmasked. */
+	mmio_wr(&m, BAR1 + 0, 4, 0xfee00000);
+	mmio_wr(&m, BAR1 + 8, 4, 0x4060);
+	mmio_wr(&m, BAR1 + 12, 4, 0);
+	assert_int_equal(rt.live, 2);
+	r0 = route_of(0xfee00000, 0x4060);
+	virtio_config_changed(dev);
+	assert_int_equal(route_fired(r0), 1);
+	assert_int_equal(atomic_load(&seen.msis), 0);
+	/* Reset: no vector is used, the routes go; set up again, they come back. */
+	cc_wr(0x14, 1, 0);
+	assert_int_equal(rt.live, 0);
+	negotiate();
+	setup_queue_vec(0, 1);
+	assert_int_equal(rt.live, 1);
+	cc_wr(0x14, 1, 0xf);
+	complete_one(0);
+	assert_int_equal(route_fired(route_of(0xfee01000, 0x4052)), 1);
+	/* MSI-X off: gone. */
+	cfg_wr(msix + 2, 2, 0);
+	assert_int_equal(rt.live, 0);
+	/* The accelerator refuses routes: messages take machine_send_msi. */
+	rt.refuse = true;
+	cfg_wr(msix + 2, 2, 0x8000);
+	assert_int_equal(rt.live, 0);
+	complete_one(0);
+	assert_int_equal(atomic_load(&seen.msis), 1);
+	assert_int_equal(seen.msi_data, 0x4052);
+	assert_int_equal(dev->msis, dev->irqfd_msis + 1);
+}
+
 static void test_intx_isr(void **state)
 {
 	(void)state;
@@ -466,6 +637,42 @@ static void test_intx_isr(void **state)
 	complete_one(0);
 	assert_int_equal(irq_level(dev->pci.gsi), 0);
 	assert_int_equal(mmio_rd(&m, BAR4 + 0x1000, 1), 1);
+}
+
+/* INTx is a level: one assertion for any number of interrupts until the
+ * ISR read, and ISR bits left from MSI-X time assert it when MSI-X goes. */
+static void test_intx_level(void **state)
+{
+	unsigned msix = find_msix(), gsi = dev->pci.gsi;
+
+	(void)state;
+	assert_true(gsi == 10 || gsi == 11);
+	assert_int_equal(cfg_rd(PCI_INTERRUPT_LINE, 1), gsi);
+	place_bars();
+	negotiate();
+	setup_queue(0);
+	cc_wr(0x14, 1, 0xf);
+	complete_one(0);
+	complete_one(0);
+	virtio_config_changed(dev);
+	assert_int_equal(irq_level(gsi), 1);
+	assert_int_equal(atomic_load(&fake_vm.raises[gsi]), 1);
+	assert_int_equal(mmio_rd(&m, BAR4 + 0x1000, 1), 3);     /* queue and config */
+	assert_int_equal(irq_level(gsi), 0);
+	/* A config change under MSI-X (vector none) leaves ISR bit 1 ... */
+	cfg_wr(msix + 2, 2, 0x8000);
+	virtio_config_changed(dev);
+	assert_int_equal(irq_level(gsi), 0);
+	/* ... which asserts INTx once MSI-X is off, until read. */
+	cfg_wr(msix + 2, 2, 0);
+	assert_int_equal(irq_level(gsi), 1);
+	assert_int_equal(mmio_rd(&m, BAR4 + 0x1000, 1), 2);
+	assert_int_equal(irq_level(gsi), 0);
+	/* Reset drops it too. */
+	complete_one(0);
+	assert_int_equal(irq_level(gsi), 1);
+	cc_wr(0x14, 1, 0);
+	assert_int_equal(irq_level(gsi), 0);
 }
 
 static void test_ioeventfd_follows_bar(void **state)
@@ -525,8 +732,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intx_isr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intx_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ioeventfd_follows_bar, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msix_irqfd, setup_irqfd, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage, setup_irqfd, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

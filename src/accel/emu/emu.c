@@ -596,6 +596,16 @@ static void cpu_init_reset(struct emu_cpu *c)
 
 /* ---- VM and vCPU lifetime ---- */
 
+/* A device wrote RAM page idx, which holds decoded code (gmem_written):
+ * its blocks go stale; each vCPU drops them at its next lookup. */
+static void emu_code_dma(void *opaque, uint64_t idx)
+{
+	struct emu_vm *vm = opaque;
+
+	if (atomic_exchange_explicit(&vm->codemark[idx], 0, memory_order_acq_rel))
+		atomic_fetch_add_explicit(&vm->codegen[idx], 1, memory_order_release);
+}
+
 static int emu_probe(const char **why)
 {
 	(void)why;
@@ -633,6 +643,9 @@ static int emu_vm_create(struct machine *m, struct accel_vm **out)
 		free(vm);
 		return r;
 	}
+	m->mem.code_written = emu_code_dma;
+	m->mem.code_opaque = vm;
+	m->mem.code_pages = vm->codemark;
 	*out = (struct accel_vm *)vm;
 	return 0;
 }
@@ -640,6 +653,9 @@ static int emu_vm_create(struct machine *m, struct accel_vm **out)
 static void emu_vm_destroy(struct accel_vm *v)
 {
 	struct emu_vm *vm = to_vm(v);
+
+	if (vm->m->mem.code_opaque == vm)
+		vm->m->mem.code_pages = NULL;
 
 	pthread_mutex_destroy(&vm->lock);
 	free((void *)vm->codemark);

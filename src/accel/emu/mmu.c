@@ -61,12 +61,11 @@ void mmu_code_written(struct emu_cpu *c, uint32_t ramidx)
 		c->stop = 1;
 }
 
-/* Writes that do not go through a vCPU (device DMA, loaders) leave no
- * trace here. They are caught when the page is next entered through a
- * fresh translation (an instruction-TLB fill): its bytes are hashed and
- * compared with their hash when its code was decoded. That covers page-
- * cache pages reused for new code; a page overwritten by DMA while a vCPU
- * keeps executing it through a cached translation is not covered. */
+/* Device writes to code pages reach emu through gmem_written (emu.c's
+ * emu_code_dma). Writes that bypass it (loaders) are caught when the page
+ * is next entered through a fresh translation (an instruction-TLB fill):
+ * its bytes are hashed and compared with their hash when its code was
+ * decoded. */
 static uint64_t page_hash(const uint8_t *p)
 {
 	/* Four independent lanes: the multiplies overlap. */

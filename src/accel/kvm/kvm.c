@@ -104,46 +104,15 @@ static void kvm_vm_destroy(struct accel_vm *vm)
 {
 	if (!vm)
 		return;
-	if (vm->fd >= 0)
+	if (vm->fd >= 0) {
+		kvm_irq_destroy(vm);
 		close(vm->fd);
+	}
 	if (vm->sys_fd >= 0)
 		close(vm->sys_fd);
 	free(vm->cpuid);
+	pthread_mutex_destroy(&vm->irq_lock);
 	free(vm);
-}
-
-/* Interrupt routing as the MADT describes it: ISA IRQ n drives PIC pin n
- * and IOAPIC pin n, except IRQ 0 (the PIT), which is IOAPIC pin 2; pin 2's
- * own GSI is the PIC cascade. KVM's default sends GSI 0 to pin 0. */
-static int kvm_vm_route_irqs(struct accel_vm *vm)
-{
-	enum { NPINS = 24 };
-	struct kvm_irq_routing *rt;
-	unsigned n = 0;
-	int r;
-
-	rt = calloc(1, sizeof(*rt) + (16 + NPINS) * sizeof(rt->entries[0]));
-	if (!rt)
-		return -ENOMEM;
-	for (unsigned gsi = 0; gsi < 16; gsi++) {
-		if (gsi == 2)
-			continue;
-		rt->entries[n++] = (struct kvm_irq_routing_entry){
-			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = { gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
-				       gsi % 8 } };
-	}
-	for (unsigned gsi = 0; gsi < NPINS; gsi++) {
-		if (gsi == 2)
-			continue;
-		rt->entries[n++] = (struct kvm_irq_routing_entry){
-			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = { KVM_IRQCHIP_IOAPIC, gsi ? gsi : 2 } };
-	}
-	rt->nr = n;
-	r = kvm_ioctl(vm->fd, KVM_SET_GSI_ROUTING, rt);
-	free(rt);
-	return r < 0 ? r : 0;
 }
 
 /* The VM with its in-kernel PIC, IOAPIC and PIT, before any vCPU. */
@@ -164,7 +133,7 @@ static int kvm_vm_setup(struct accel_vm *vm)
 	if ((r = kvm_ioctl(vm->fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)MEMMAP_KVM_TSS)) < 0 ||
 	    (r = kvm_ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap)) < 0 ||
 	    (r = kvm_ioctl(vm->fd, KVM_CREATE_IRQCHIP, NULL)) < 0 ||
-	    (r = kvm_vm_route_irqs(vm)) < 0 ||
+	    (r = kvm_irq_init(vm)) < 0 ||
 	    (r = kvm_ioctl(vm->fd, KVM_CREATE_PIT2, &pit)) < 0)
 		return r;
 	if ((r = kvm_ioctl(vm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, NULL)) < 0)
@@ -194,6 +163,7 @@ static int kvm_vm_create(struct machine *m, struct accel_vm **out)
 		return -ENOMEM;
 	vm->m = m;
 	vm->fd = -1;
+	pthread_mutex_init(&vm->irq_lock, NULL);
 	vm->sys_fd = kvm_open(&why);
 	r = vm->sys_fd < 0 ? vm->sys_fd : kvm_vm_setup(vm);
 	if (r < 0) {
@@ -264,6 +234,7 @@ const struct accel_ops accel_kvm = {
 	.vm_set_irq = kvm_vm_set_irq,
 	.vm_send_msi = kvm_vm_send_msi,
 	.vm_ioeventfd = kvm_vm_ioeventfd,
+	.vm_msi_irqfd = kvm_vm_msi_irqfd,
 	.vcpu_create = kvm_vcpu_create,
 	.vcpu_destroy = kvm_vcpu_destroy,
 	.vcpu_run = kvm_vcpu_run,

@@ -14,6 +14,15 @@
 #include "accel/accel.h"
 
 #define KVM_STATE_MAX_MSRS 16
+#define KVM_MSI_ROUTES     256  /* irqfd routes, GSIs KVM_MSI_GSI_BASE and up */
+#define KVM_MSI_GSI_BASE   24   /* after the IOAPIC's pins */
+
+/* An MSI route: GSI KVM_MSI_GSI_BASE + its index, bound to eventfd fd. */
+struct kvm_msi_route {
+	bool used;
+	int fd;
+	uint32_t addr_lo, addr_hi, data;
+};
 
 struct accel_vm {
 	int sys_fd;                     /* /dev/kvm */
@@ -26,6 +35,9 @@ struct accel_vm {
 	struct kvm_cpuid2 *cpuid;       /* KVM_GET_SUPPORTED_CPUID, fetched once */
 	uint8_t msrs[KVM_STATE_MAX_MSRS]; /* kvm_state.c's MSR table: those this KVM knows */
 	unsigned nmsrs;
+	bool has_irqfd;                 /* KVM_CAP_IRQFD and KVM_CAP_IRQ_ROUTING */
+	pthread_mutex_t irq_lock;       /* msi[] and the GSI routing table */
+	struct kvm_msi_route msi[KVM_MSI_ROUTES];
 };
 
 struct accel_vcpu {
@@ -41,6 +53,12 @@ struct accel_vcpu {
 
 /* ioctl that returns -errno on failure instead of -1. */
 int kvm_ioctl(int fd, unsigned long req, void *arg);
+
+/* The GSI routing table and irqfds (kvm_irq.c): kvm_irq_init after the
+ * irqchip exists; kvm_irq_destroy unbinds and closes every irqfd. */
+int kvm_irq_init(struct accel_vm *vm);
+void kvm_irq_destroy(struct accel_vm *vm);
+int kvm_vm_msi_irqfd(struct accel_vm *vm, int *fd, uint64_t addr, uint32_t data, bool release);
 
 /* Picks, from the MSRs cpu_state holds, those this KVM can save (vm->msrs). */
 int kvm_state_init(struct accel_vm *vm);

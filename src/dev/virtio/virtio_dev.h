@@ -53,6 +53,13 @@ struct virtio_msix_entry {
 	uint32_t addr_lo, addr_hi, data, ctrl;
 };
 
+/* The accelerator's irqfd route of an MSI-X vector (host side; fd -1:
+ * none, the message goes through machine_send_msi) and what it sends. */
+struct virtio_msix_route {
+	int fd;
+	uint32_t addr_lo, addr_hi, data;
+};
+
 struct virtio_dev {
 	struct pci_function pci;
 	const struct virtio_dev_ops *ops;
@@ -74,6 +81,10 @@ struct virtio_dev {
 	 * takes it, so the driver's status write returns with work stopped. */
 	pthread_mutex_t run_lock;
 	uint64_t bar_addr;                 /* where the ioeventfds are, 0: none */
+	/* Routes of the vectors the device uses (config or a queue), while
+	 * MSI-X is enabled; under lock. */
+	struct virtio_msix_route route[VIRTIO_MAX_QUEUES + 1];
+	uint64_t msis, irqfd_msis;         /* MSI-X messages sent; through an irqfd */
 	unsigned msix_cap;
 };
 

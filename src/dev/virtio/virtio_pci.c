@@ -135,15 +135,90 @@ static unsigned virtio_nvec(const struct virtio_dev *d)
 
 /* --- Interrupts. Called with d->lock held. --- */
 
+static bool virtio_route_current(const struct virtio_msix_route *r,
+				 const struct virtio_msix_entry *e)
+{
+	return r->fd >= 0 && r->addr_lo == e->addr_lo && r->addr_hi == e->addr_hi &&
+	       r->data == e->data;
+}
+
+/* The vectors the driver gave to the configuration or to a queue. */
+static uint64_t virtio_vectors_used(const struct virtio_dev *d)
+{
+	uint64_t used = 0;
+
+	if (d->msix_config < virtio_nvec(d))
+		used |= 1ULL << d->msix_config;
+	for (unsigned q = 0; q < d->ops->nqueues; q++)
+		if (d->vq[q].msix_vector < virtio_nvec(d))
+			used |= 1ULL << d->vq[q].msix_vector;
+	return used;
+}
+
+/* Brings the irqfd routes in line with what the guest programmed: a
+ * used vector of enabled MSI-X gets a route with its message once it is
+ * unmasked (a masked entry may be half written); a vector no longer used,
+ * or MSI-X disabled, loses it. Without routes (emu, or KVM refused),
+ * messages go through machine_send_msi. */
+static void virtio_msix_routes_sync(struct virtio_dev *d)
+{
+	const struct accel_ops *a = d->m->accel;
+	uint64_t used = d->msix_enabled ? virtio_vectors_used(d) : 0;
+
+	if (!a->vm_msi_irqfd)
+		return;
+	for (unsigned v = 0; v < virtio_nvec(d); v++) {
+		struct virtio_msix_route *r = &d->route[v];
+		const struct virtio_msix_entry *e = &d->msix[v];
+		uint64_t addr = (uint64_t)e->addr_hi << 32 | e->addr_lo;
+		bool had = r->fd >= 0;
+
+		if (!(used >> v & 1)) {
+			if (had)
+				a->vm_msi_irqfd(d->m->vm, &r->fd, 0, 0, true);
+			continue;
+		}
+		if ((e->ctrl & 1) || virtio_route_current(r, e))
+			continue;
+		if (a->vm_msi_irqfd(d->m->vm, &r->fd, addr, e->data, false)) {
+			if (r->fd >= 0)  /* could not update: drop it, fall back */
+				a->vm_msi_irqfd(d->m->vm, &r->fd, 0, 0, true);
+			continue;
+		}
+		r->addr_lo = e->addr_lo;
+		r->addr_hi = e->addr_hi;
+		r->data = e->data;
+		if (!had)
+			log_debug("%s %02x.%x: MSI-X vector %u through an irqfd", d->ops->name,
+				  d->pci.devfn >> 3, d->pci.devfn & 7, v);
+	}
+}
+
+static void virtio_msix_routes_free(struct virtio_dev *d)
+{
+	for (unsigned v = 0; v < virtio_nvec(d); v++)
+		if (d->route[v].fd >= 0)
+			d->m->accel->vm_msi_irqfd(d->m->vm, &d->route[v].fd, 0, 0, true);
+}
+
 static void virtio_msix_fire(struct virtio_dev *d, unsigned v)
 {
 	const struct virtio_msix_entry *e = &d->msix[v];
+	uint64_t one = 1;
 
 	if (d->msix_masked || (e->ctrl & 1)) {
 		d->msix_pending |= 1ULL << v;
 		return;
 	}
 	d->msix_pending &= ~(1ULL << v);
+	d->msis++;
+	/* The irqfd: no ioctl, no vCPU exit. A stale or failing route falls
+	 * back to the accelerator's call. */
+	if (virtio_route_current(&d->route[v], e) &&
+	    write(d->route[v].fd, &one, sizeof(one)) == sizeof(one)) {
+		d->irqfd_msis++;
+		return;
+	}
 	machine_send_msi(d->m, (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data);
 }
 
@@ -157,6 +232,13 @@ static void virtio_msix_flush(struct virtio_dev *d)
 			virtio_msix_fire(d, v);
 }
 
+/* INTx is level-triggered (virtio 1.2, 4.1.4.5): asserted while the ISR
+ * status is nonzero and MSI-X is off, deasserted by the guest's ISR read. */
+static void virtio_intx_update(struct virtio_dev *d)
+{
+	pci_set_irq(&d->pci, !d->msix_enabled && d->isr);
+}
+
 static void virtio_interrupt(struct virtio_dev *d, uint16_t vector, uint8_t isr_bit)
 {
 	if (d->msix_enabled) {
@@ -165,7 +247,7 @@ static void virtio_interrupt(struct virtio_dev *d, uint16_t vector, uint8_t isr_
 		return;
 	}
 	d->isr |= isr_bit;
-	pci_set_irq(&d->pci, 1);
+	virtio_intx_update(d);
 }
 
 void virtio_pci_queue_interrupt(struct virtio_dev *d, unsigned q)
@@ -220,7 +302,8 @@ static void virtio_reset_state(struct virtio_dev *d)
 	d->isr = 0;
 	for (unsigned q = 0; q < d->ops->nqueues; q++)
 		virtq_reset(&d->vq[q], d->ops->queue_size);
-	pci_set_irq(&d->pci, 0);
+	virtio_intx_update(d);
+	virtio_msix_routes_sync(d); /* no vector is used now: routes go */
 }
 
 /* Status 0: stop the queues, let the device drop its work, and return only
@@ -374,6 +457,8 @@ static void virtio_cc_write(struct virtio_dev *d, unsigned off, unsigned size, u
 		if (act)
 			break;
 	}
+	if (off < CC_STATUS || (off <= CC_QMSIX + 1 && off + size > CC_QMSIX))
+		virtio_msix_routes_sync(d); /* config or queue vector written */
 	pthread_mutex_unlock(&d->lock);
 	if (act == 1) {
 		virtio_reset(d);
@@ -414,7 +499,7 @@ static uint64_t virtio_bar_read(void *opaque, uint64_t off, unsigned size)
 		pthread_mutex_lock(&d->lock);
 		v = d->isr;
 		d->isr = 0;                     /* reading acknowledges */
-		pci_set_irq(&d->pci, 0);
+		virtio_intx_update(d);
 		pthread_mutex_unlock(&d->lock);
 		return v;
 	}
@@ -475,9 +560,12 @@ static void virtio_msix_write32(struct virtio_dev *d, uint64_t off, uint32_t v)
 	case 2: e->data = v; break;
 	case 3:
 		e->ctrl = v & 1;
-		virtio_msix_flush(d);
 		break;
 	}
+	/* Unmasked (or rewritten while unmasked): route first, then the
+	 * pending message goes out through it. */
+	virtio_msix_routes_sync(d);
+	virtio_msix_flush(d);
 }
 
 /* The table takes dword and qword accesses at dword boundaries. */
@@ -547,8 +635,8 @@ static void virtio_config_written(struct pci_function *f, unsigned off, unsigned
 	pthread_mutex_lock(&d->lock);
 	d->msix_enabled = ctrl & MSIX_CTRL_ENABLE;
 	d->msix_masked = ctrl & MSIX_CTRL_MASK;
-	if (d->msix_enabled)
-		pci_set_irq(&d->pci, 0);
+	virtio_intx_update(d);  /* MSI-X on: INTx off; off: ISR bits left assert it */
+	virtio_msix_routes_sync(d);
 	virtio_msix_flush(d);
 	virtio_update_ioeventfds(d);
 	pthread_mutex_unlock(&d->lock);
@@ -599,6 +687,11 @@ static void virtio_pci_destroy(void *opaque)
 	struct virtio_pci_state *s = opaque;
 	struct virtio_dev *d = &s->dev;
 
+	if (d->msis)
+		log_debug("%s %02x.%x: %llu MSI-X interrupts, %llu through irqfd", d->ops->name,
+			  d->pci.devfn >> 3, d->pci.devfn & 7, (unsigned long long)d->msis,
+			  (unsigned long long)d->irqfd_msis);
+	virtio_msix_routes_free(d);
 	for (unsigned q = 0; q < d->ops->nqueues; q++) {
 		if (d->vq[q].fd < 0)
 			continue;
@@ -695,8 +788,10 @@ int virtio_pci_create(struct machine *m, const struct virtio_dev_ops *ops, void 
 	pthread_mutex_init(&d->run_lock, NULL);
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		d->vq[q].fd = -1;
-	for (unsigned v = 0; v <= VIRTIO_MAX_QUEUES; v++)
+	for (unsigned v = 0; v <= VIRTIO_MAX_QUEUES; v++) {
 		d->msix[v].ctrl = 1; /* vectors start masked */
+		d->route[v].fd = -1;
+	}
 	virtio_reset_state(d);
 	if ((r = virtio_pci_setup(d)))
 		goto fail;

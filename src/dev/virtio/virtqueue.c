@@ -215,6 +215,11 @@ void virtq_push(struct virtio_dev *d, unsigned q, const struct virtq_elem *e, ui
 		__atomic_store_n((uint32_t *)(ent + 4), len, __ATOMIC_RELAXED);
 		vq->used_idx++;
 		ring_store16(r.used + 2, vq->used_idx);
+		/* The device wrote the request's writable buffers and the used
+		 * ring: code cached from those pages is stale now. */
+		for (unsigned i = 0; i < e->nin; i++)
+			gmem_written(&d->m->mem, e->in[i].iov_base, e->in[i].iov_len);
+		gmem_written(&d->m->mem, r.used, 6 + 8 * (size_t)vq->size);
 	}
 	pthread_mutex_unlock(&d->lock);
 }
