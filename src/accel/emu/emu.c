@@ -733,6 +733,9 @@ static void emu_vcpu_destroy(struct accel_vcpu *v)
 {
 	struct emu_cpu *c = to_cpu(v);
 
+	/* The guest's work, whatever the host's load did to the wall time. */
+	log_debug("emu: vCPU %u ran %llu instructions", c->index,
+		  (unsigned long long)c->icount);
 	c->vm->cpus[c->index] = NULL;
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
