@@ -166,6 +166,10 @@ static void test_kvmclock_msrs(void **state)
 	assert_int_equal(t.flags, 0);
 
 	accel_emu.vcpu_destroy(e->cpu);
+	/* The interrupt controller emu made is a machine device. */
+	for (unsigned i = e->m.ndevices; i-- > 0;)
+		if (e->m.devices[i].destroy)
+			e->m.devices[i].destroy(e->m.devices[i].state);
 	accel_emu.vm_destroy(e->vm);
 	bus_destroy(&e->m.bus);
 	gmem_destroy(&e->m.mem);
