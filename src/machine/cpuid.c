@@ -118,6 +118,20 @@ static void cpuid_kvm_signature(struct cpuid_entry *e, const struct cpuid_topo *
 	memcpy(&e->edx, "M\0\0\0", 4);
 }
 
+/* KVM's paravirtual features are what the accelerator implements (under
+ * kvm, KVM_GET_SUPPORTED_CPUID's list; emu lists its clock), less what
+ * needs help from the monitor that vmon does not give: 15-bit MSI
+ * destination ids. No hints: KVM_HINTS_REALTIME would promise dedicated
+ * host CPUs. */
+#define KVM_FEATURE_MSI_EXT_DEST_ID (1u << 15)
+
+static void cpuid_kvm_features(struct cpuid_entry *e, const struct cpuid_topo *t)
+{
+	(void)t;
+	e->eax &= ~KVM_FEATURE_MSI_EXT_DEST_ID;
+	e->ebx = e->ecx = e->edx = 0;
+}
+
 static const struct cpuid_fixup {
 	uint32_t function;
 	void (*fix)(struct cpuid_entry *e, const struct cpuid_topo *t);
@@ -129,6 +143,7 @@ static const struct cpuid_fixup {
 	{ 0xb, cpuid_topology },
 	{ 0x1f, cpuid_topology },
 	{ CPUID_KVM_SIGNATURE, cpuid_kvm_signature },
+	{ CPUID_KVM_FEATURES, cpuid_kvm_features },
 };
 
 /* Leaves this machine needs whether or not the accelerator listed them. */

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The Debian kernel with the busybox initramfs on emu, with 1 and 2 vCPUs:
 # commands run in the guest, their output is checked on the host, dmesg has
-# no BUG/Oops/WARNING, and poweroff ends vmon with status 0.
+# no BUG/Oops/WARNING, the guest keeps time with kvm-clock and its date is
+# the host's, and poweroff ends vmon with status 0.
 set -u
 . "$(dirname "$0")/../lib.sh"
 img=$BUILD/images
@@ -16,6 +17,9 @@ echo "@cpuinfo $(grep -c ^processor /proc/cpuinfo)"
 echo "@sum $(seq 1 20000 | md5sum | cut -d" " -f1)"
 echo "@calc $((123456789 * 987654321 % 1000000007))"
 echo "@dmesg-bad $(dmesg | grep -cE "BUG|Oops|WARNING|Call Trace")"
+echo "@kvmclock $(dmesg | grep -c "kvm-clock: Using msrs 4b564d01 and 4b564d00")"
+echo "@clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+echo "@date $(date +%s)"
 poweroff'
 run64=$(printf '%s\n' "$script" | base64 -w0)
 want_sum=$(seq 1 20000 | md5sum | cut -d' ' -f1)
@@ -26,6 +30,7 @@ for cpus in 1 2; do
 		--kernel "$img/vmlinuz" --initrd "$img/initramfs.cpio.gz" \
 		--append "console=ttyS0 vmon.run=$run64" --console "file:$out" </dev/null
 	rc=$?
+	host_end=$(date +%s)
 	tr -d '\r' < "$out" > "$out.txt"
 	problems=()
 	[ "$rc" -eq 0 ] || problems+=("exit status $rc, not 0 (poweroff)")
@@ -35,6 +40,15 @@ for cpus in 1 2; do
 	grep -qx "@sum $want_sum" "$out.txt" || problems+=("md5sum differs from the host's")
 	grep -qx "@calc $want_calc" "$out.txt" || problems+=("arithmetic differs from the host's")
 	grep -qx '@dmesg-bad 0' "$out.txt" || problems+=("dmesg has BUG/Oops/WARNING")
+	# The KVM clock: Linux finds it, keeps time with it, and its wall clock
+	# is the host's (the guest printed @date just before poweroff).
+	grep -qx '@kvmclock 1' "$out.txt" || problems+=("dmesg lacks kvm-clock: Using msrs 4b564d01 and 4b564d00")
+	grep -qx '@clocksource kvm-clock' "$out.txt" || problems+=("clocksource is not kvm-clock")
+	guest_date=$(sed -n 's/^@date \([0-9]*\)$/\1/p' "$out.txt")
+	if [ -z "$guest_date" ] || [ "$guest_date" -lt $((host_end - 15)) ] ||
+		[ "$guest_date" -gt $((host_end + 2)) ]; then
+		problems+=("guest date ${guest_date:-missing} is not the host's ($host_end)")
+	fi
 	if [ ${#problems[@]} -eq 0 ]; then
 		pass "linux-emu: boots to a shell with $cpus vCPU(s), runs commands, powers off with 0"
 	else

@@ -154,12 +154,15 @@ static void test_cpuid_accelerator_leaves(void **state)
 	const struct cpuid_entry *l;
 
 	(void)state;
-	/* KVM features the accelerator supplies stay; MONITOR stays with leaf 5. */
-	e[n++] = (struct cpuid_entry){ 0x40000001, 0, 0, 0x01000efb, 0, 0, 0 };
+	/* KVM features the accelerator supplies stay (less the 15-bit MSI
+	 * destination ids, bit 15, and the hints in EDX); MONITOR stays with
+	 * leaf 5. */
+	e[n++] = (struct cpuid_entry){ 0x40000001, 0, 0, 0x01008efb, 0, 0, 1 };
 	e[n++] = (struct cpuid_entry){ 0x5, 0, 0, 0x40, 0x40, 3, 0x11142120 };
 	e[n++] = (struct cpuid_entry){ 0x1f, 0, CPUID_FLAG_INDEXED, 1, 2, 0x100, 0x12 };
 	assert_int_equal(cpuid_policy(e, &n, MAX, 5, 6), 0);
 	assert_int_equal(find(e, n, 0x40000001, 0)->eax, 0x01000efb);
+	assert_int_equal(find(e, n, 0x40000001, 0)->edx, 0);
 	assert_true(find(e, n, 1, 0)->ecx & (1u << 3));
 	assert_int_equal(find(e, n, 5, 0)->edx, 0x11142120);
 	assert_int_equal(find(e, n, 1, 0)->ebx >> 24, 5);

@@ -143,6 +143,10 @@ struct emu_vm {
 	struct emu_cpu *cpus[64];
 	int64_t tsc_offset;
 	pthread_mutex_t lock;  /* locked bus cycles that fall outside one page */
+	/* The KVM clock (kvmclock.c). */
+	uint64_t kvmclock_base;      /* clock_ns() at the guest's clock zero */
+	uint64_t kvmclock_wall_msr;  /* MSR_KVM_WALL_CLOCK(_NEW) as written */
+	pthread_mutex_t kvmclock_lock;
 };
 
 struct emu_cpu {
@@ -171,6 +175,8 @@ struct emu_cpu {
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t pat, misc_enable, tsc_aux, mtrr_def, mtrr_fixed[11], mtrr_var[16];
 	uint32_t mp_state;
+	uint64_t kvmclock_msr; /* MSR_KVM_SYSTEM_TIME(_NEW) as written */
+	uint8_t kvmclock_old;  /* written through the old MSR (0x12) */
 
 	/* x87/SSE in FXSAVE layout, the XMM registers apart. */
 	uint8_t fx[512] __attribute__((aligned(16)));
@@ -488,5 +494,17 @@ uint64_t emu_tsc(struct emu_cpu *c);
 /* Tests and fuzzing: vcpu_run returns VCPU_EXIT_NONE after this many blocks. */
 void emu_set_budget(struct accel_vcpu *v, uint64_t blocks);
 void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+
+/* ---- the KVM clock MSRs (kvmclock.c) ---- */
+
+void kvmclock_vm_init(struct emu_vm *vm);
+void kvmclock_vm_destroy(struct emu_vm *vm);
+/* 0 when msr is one of the clock's, else -ENOENT. */
+int kvmclock_msr_read(struct emu_cpu *c, uint32_t msr, uint64_t *v);
+int kvmclock_msr_write(struct emu_cpu *c, uint32_t msr, uint64_t v);
+/* After vm->tsc_offset changed: every registered structure again. */
+void kvmclock_tsc_changed(struct emu_vm *vm);
+/* INIT: the vCPU's clock is unregistered. */
+void kvmclock_cpu_reset(struct emu_cpu *c);
 
 #endif

@@ -14,6 +14,7 @@
 #include "accel/emu/ops.h"
 #include "machine/machine.h"
 #include "machine/memmap.h"
+#include "machine/pvclock.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -63,6 +64,9 @@ static void cpuid_build(struct emu_cpu *c, unsigned ncpus)
 	cpuid_add(c, 0x15, 0, 0, 1, 1, (uint32_t)CLOCK_EMU_TSC_HZ, 0);
 	cpuid_add(c, 0x16, 0, 0, (uint32_t)(CLOCK_EMU_TSC_HZ / 1000000),
 		  (uint32_t)(CLOCK_EMU_TSC_HZ / 1000000), 100, 0);
+	/* The KVM clock MSRs (kvmclock.c), and nothing else of KVM's. */
+	cpuid_add(c, 0x40000001, 0, 0, KVM_FEATURE_CLOCKSOURCE | KVM_FEATURE_CLOCKSOURCE2 |
+		  KVM_FEATURE_CLOCKSOURCE_STABLE_BIT, 0, 0, 0);
 	cpuid_add(c, 0x80000000, 0, 0, 0x80000008, 0, 0, 0);
 	cpuid_add(c, 0x80000001, 0, 0, 0, 0, (1u << 0) /* LAHF */ | (1u << 5) /* LZCNT */,
 		  (1u << 11) /* SYSCALL */ | (1u << 20) /* NX */ | (1u << 26) /* 1G pages */ |
@@ -70,7 +74,10 @@ static void cpuid_build(struct emu_cpu *c, unsigned ncpus)
 	cpuid_add(c, 0x80000002, 0, 0, w[0], w[1], w[2], w[3]);
 	cpuid_add(c, 0x80000003, 0, 0, w[4], w[5], w[6], w[7]);
 	cpuid_add(c, 0x80000004, 0, 0, w[8], w[9], w[10], w[11]);
-	cpuid_add(c, 0x80000007, 0, 0, 0, 0, 0, 1u << 8 /* invariant TSC */);
+	/* No invariant-TSC bit, though the TSC is: with it Linux rates its
+	 * raw TSC above kvm-clock, and the guest should keep time the way it
+	 * does under KVM (where QEMU hides invtsc too). */
+	cpuid_add(c, 0x80000007, 0, 0, 0, 0, 0, 0);
 	cpuid_add(c, 0x80000008, 0, 0, 0x3028, 0, 0, 0);
 	if (cpuid_policy(c->cpuid, &c->ncpuid, sizeof(c->cpuid) / sizeof(c->cpuid[0]),
 			 c->index, ncpus))
@@ -564,8 +571,10 @@ static int emu_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
 	c->sysenter_cs = s->sysenter_cs, c->sysenter_esp = s->sysenter_esp;
 	c->sysenter_eip = s->sysenter_eip;
 	c->pat = s->pat, c->misc_enable = s->misc_enable, c->tsc_aux = s->tsc_aux;
-	if (s->tsc)
+	if (s->tsc) {
 		c->vm->tsc_offset = (int64_t)(s->tsc - clock_ns());
+		kvmclock_tsc_changed(c->vm);
+	}
 	c->mp_state = s->mp_state == CPU_MP_HALTED ? CPU_MP_RUNNABLE : s->mp_state;
 	c->halted = s->mp_state == CPU_MP_HALTED;
 	sse_fxrstor_image(c, s->fxsave);
@@ -590,8 +599,10 @@ static void cpu_init_reset(struct emu_cpu *c)
 
 	cpu_state_reset(&s);
 	s.apic_base = apic;
-	s.tsc = emu_tsc(c);
+	/* INIT leaves the TSC alone (s.tsc 0: unchanged), so the other
+	 * vCPUs' clocks do not step. */
 	emu_vcpu_set_state((struct accel_vcpu *)c, &s);
+	kvmclock_cpu_reset(c);
 }
 
 /* ---- VM and vCPU lifetime ---- */
@@ -628,6 +639,7 @@ static int emu_vm_create(struct machine *m, struct accel_vm **out)
 	vm->codegen = calloc(vm->npages + 1, sizeof(*vm->codegen));
 	vm->codehash = calloc(vm->npages + 1, sizeof(*vm->codehash));
 	pthread_mutex_init(&vm->lock, NULL);
+	kvmclock_vm_init(vm);
 	if (!vm->codemark || !vm->codegen || !vm->codehash) {
 		free((void *)vm->codemark);
 		free((void *)vm->codegen);
@@ -658,6 +670,7 @@ static void emu_vm_destroy(struct accel_vm *v)
 		vm->m->mem.code_pages = NULL;
 
 	pthread_mutex_destroy(&vm->lock);
+	kvmclock_vm_destroy(vm);
 	free((void *)vm->codemark);
 	free((void *)vm->codegen);
 	free((void *)vm->codehash);
@@ -738,6 +751,9 @@ static void emu_vcpu_destroy(struct accel_vcpu *v)
 {
 	struct emu_cpu *c = to_cpu(v);
 
+	/* The guest's work, whatever the host's load did to the wall time. */
+	log_debug("emu: vCPU %u ran %llu instructions", c->index,
+		  (unsigned long long)c->icount);
 	c->vm->cpus[c->index] = NULL;
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);

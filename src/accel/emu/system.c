@@ -703,6 +703,8 @@ int emu_msr_read(struct emu_cpu *c, uint32_t msr, uint64_t *v)
 		if (c->vm->irqchip)
 			return irqchip_msr_read(c->vm->irqchip, c->index, msr, v);
 	}
+	if (!kvmclock_msr_read(c, msr, v))
+		return 0;
 	return -EINVAL;
 }
 
@@ -720,6 +722,7 @@ int emu_msr_write(struct emu_cpu *c, uint32_t msr, uint64_t v)
 		c->vm->tsc_offset = (int64_t)(v - (emu_tsc(c) - (uint64_t)c->vm->tsc_offset));
 		if (c->vm->irqchip)
 			irqchip_set_tsc_offset(c->vm->irqchip, c->vm->tsc_offset);
+		kvmclock_tsc_changed(c->vm);
 		return 0;
 	case MSR_APIC_BASE:
 		if (v & ~(0xffffff000ULL | (1 << 8) | (1 << 10) | (1 << 11)))
@@ -783,6 +786,8 @@ int emu_msr_write(struct emu_cpu *c, uint32_t msr, uint64_t v)
 			return r;
 		}
 	}
+	if (!kvmclock_msr_write(c, msr, v))
+		return 0;
 	return -EINVAL;
 }
 
