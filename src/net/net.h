@@ -18,7 +18,7 @@
 struct net_opts;
 struct net_backend;
 
-#define NET_FRAME_MAX 65536   /* longest frame either way */
+#define NET_FRAME_MAX (65536 + 64) /* longest frame either way: 64 KiB MTU, headers */
 
 typedef bool (*net_rx_fn)(void *opaque, const uint8_t *frame, size_t len);
 
@@ -35,6 +35,7 @@ struct net_backend_ops {
 
 struct net_backend {
 	const struct net_backend_ops *ops;
+	unsigned mtu;          /* the largest IP packet the host side takes */
 	net_rx_fn rx;          /* set before start */
 	void *rx_opaque;
 };

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "net/net.h"
@@ -93,7 +94,7 @@ int net_tap_open(const struct net_opts *o, struct net_backend **out, char *err, 
 {
 	struct net_tap *t = calloc(1, sizeof(*t));
 	struct ifreq ifr = { 0 };
-	int r;
+	int r, sk;
 
 	if (!t)
 		return -ENOMEM;
@@ -116,6 +117,13 @@ int net_tap_open(const struct net_opts *o, struct net_backend **out, char *err, 
 		return r;
 	}
 	memcpy(t->ifname, ifr.ifr_name, IFNAMSIZ - 1);
+	/* The guest's MTU is the tap's, as the host set it. */
+	t->b.mtu = 1500;
+	if ((sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0) {
+		if (ioctl(sk, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0)
+			t->b.mtu = (unsigned)ifr.ifr_mtu;
+		close(sk);
+	}
 	log_debug("tap: attached to %s", t->ifname);
 	*out = &t->b;
 	return 0;

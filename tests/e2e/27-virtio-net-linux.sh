@@ -75,7 +75,7 @@ fetch() {
 	if command -v curl >/dev/null; then
 		curl -sf --max-time 60 "$1"
 	else
-		busybox wget -q -T 60 -O - "$1"
+		timeout 60 busybox wget -q -O - "$1"
 	fi
 }
 

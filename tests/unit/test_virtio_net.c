@@ -40,6 +40,7 @@ enum {
 	CC_DFSEL = 0, CC_DF = 4, CC_GFSEL = 8, CC_GF = 12, CC_STATUS = 20, CC_QSEL = 22,
 	CC_QSIZE = 24, CC_QENABLE = 28, CC_QDESC = 32, CC_QDRIVER = 40, CC_QDEVICE = 48,
 };
+#define F_MTU 3
 #define F_MAC 5
 #define F_MRG 15
 #define F_STATUS 16
@@ -251,11 +252,13 @@ static void test_config(void **state)
 	assert_true(f & 1ULL << F_MAC);
 	assert_true(f & 1ULL << F_MRG);
 	assert_true(f & 1ULL << F_STATUS);
+	assert_true(f & 1ULL << F_MTU);
 	assert_false(f & 1ULL << 0);   /* no CSUM offered: none implemented */
 	drv_init(~0ULL);
 	assert_int_equal(mmio_rd(&m, BAR + DEVCFG, 4), 0xaa005452u);
 	assert_int_equal(mmio_rd(&m, BAR + DEVCFG + 4, 2), 0xccbb);
 	assert_int_equal(mmio_rd(&m, BAR + DEVCFG + 6, 2), 1); /* link up */
+	assert_int_equal(mmio_rd(&m, BAR + DEVCFG + 10, 2), 1500); /* the back-end's default */
 }
 
 static void test_tx(void **state)

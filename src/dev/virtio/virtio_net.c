@@ -1,8 +1,10 @@
 /* virtio-net (virtio 1.2, section 5.1): queue 0 receives, queue 1
  * transmits, every buffer starting with the 12-byte virtio_net_hdr_v1.
- * Features: MAC, STATUS (the link is always up) and MRG_RXBUF (a frame
- * may span several receive buffers, num_buffers says how many); no
- * checksum or segmentation offloads, so headers carry no work.
+ * Features: MAC, STATUS (the link is always up), MTU (the back-end's:
+ * 64 KiB for user mode, so the guest handles few large packets) and
+ * MRG_RXBUF (a frame may span several receive buffers, num_buffers says
+ * how many); no checksum or segmentation offloads, so headers carry no
+ * work.
  *
  * Transmit runs in queue_notify on the I/O thread: each chain is a header
  * and a frame, handed to the back-end without the header. Receive: the
@@ -38,6 +40,7 @@
 #include "util/log.h"
 
 /* Feature bits (5.1.3) and status (5.1.4). */
+#define VNET_F_MTU        3
 #define VNET_F_MAC        5
 #define VNET_F_MRG_RXBUF  15
 #define VNET_F_STATUS     16
@@ -50,7 +53,6 @@
 #define VNET_PENDING      256   /* frames held while the guest has no buffers */
 #define VNET_STASH        64    /* receive buffers one frame may span */
 #define VNET_ETH_HLEN     14
-#define VNET_MTU          1500
 
 struct vnet_hdr {
 	uint8_t flags, gso_type;
@@ -71,6 +73,7 @@ struct vnet_frame {
 
 struct virtio_net {
 	uint8_t mac[6];
+	uint16_t mtu;
 
 	struct virtio_dev *dev;
 	struct net_backend *be;
@@ -310,7 +313,7 @@ static void vnet_config_read(struct virtio_dev *d, unsigned off, void *buf, unsi
 	struct vnet_config c = {
 		.status = htole16(VNET_S_LINK_UP),
 		.max_virtqueue_pairs = htole16(1),
-		.mtu = htole16(VNET_MTU),
+		.mtu = htole16(vn->mtu),
 	};
 
 	memcpy(c.mac, vn->mac, 6);
@@ -340,7 +343,8 @@ static const struct virtio_dev_ops vnet_ops = {
 	.device_id = VIRTIO_ID_NET,
 	.nqueues = 2,
 	.queue_size = VNET_QUEUE_SIZE,
-	.features = 1ULL << VNET_F_MAC | 1ULL << VNET_F_MRG_RXBUF | 1ULL << VNET_F_STATUS,
+	.features = 1ULL << VNET_F_MTU | 1ULL << VNET_F_MAC | 1ULL << VNET_F_MRG_RXBUF |
+		    1ULL << VNET_F_STATUS,
 	.config_size = sizeof(struct vnet_config),
 	.config_read = vnet_config_read,
 	.queue_notify = vnet_queue_notify,
@@ -383,6 +387,7 @@ int virtio_net_attach(struct machine *m, const uint8_t mac[6], struct net_backen
 		return -ENOMEM;
 	}
 	memcpy(vn->mac, mac, 6);
+	vn->mtu = be->mtu >= 68 && be->mtu <= 65535 ? (uint16_t)be->mtu : 1500;
 	vn->be = be;
 	pthread_mutex_init(&vn->lock, NULL);
 	vn->rx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
