@@ -2,9 +2,10 @@
 # virtio-net under Linux on emu (the Debian kernel and the busybox initramfs
 # of `make guest`; init runs the script given as vmon.run=BASE64).
 # One boot with user-mode networking (libslirp, no root): the guest gets its
-# address by DHCP, fetches 1 MiB from a busybox httpd on the host's loopback
-# through the gateway 10.0.2.2 and prints its md5sum; then it serves a file
-# on port 80, which the host fetches through a hostfwd port. A second boot,
+# address by DHCP (and the card's 64 KiB MTU), fetches 1 MiB from a busybox
+# httpd on the host's loopback through the gateway 10.0.2.2 and prints its
+# md5sum; then it serves a file on port 80, which the host fetches through a
+# hostfwd port. A second boot,
 # where root and /dev/net/tun allow it, does the same download over a tap.
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -91,7 +92,7 @@ secret="served by the guest $RANDOM$RANDOM"
 fwd=$(free_port)
 boot user "
 udhcpc -i eth0 -q -n >/dev/null 2>&1
-echo \"eth0: \$(ip -4 -o addr show eth0 | awk '{print \$4}') gw \$(ip route | awk '/^default/ {print \$3}')\"
+echo \"eth0: \$(ip -4 -o addr show eth0 | awk '{print \$4}') gw \$(ip route | awk '/^default/ {print \$3}') mtu \$(cat /sys/class/net/eth0/mtu)\"
 wget -q -O /tmp/file http://10.0.2.2:$port/file && echo \"md5 \$(md5sum < /tmp/file | cut -d' ' -f1)\"
 mkdir -p /srv && echo '$secret' > /srv/hello.txt
 httpd -p 80 -h /srv && echo 'guest httpd up'
@@ -105,7 +106,7 @@ fi
 touch "$tmp/www/stop"
 finish
 rc=$?
-if [ "$rc" -eq 0 ] && has user "eth0: 10.0.2.15/24 gw 10.0.2.2" && has user "md5 $sum"; then
+if [ "$rc" -eq 0 ] && has user "eth0: 10.0.2.15/24 gw 10.0.2.2 mtu 65520" && has user "md5 $sum"; then
 	pass "virtio-net linux: DHCP, then 1 MiB from the host's loopback over user-mode networking (emu)"
 else
 	fail "virtio-net linux: DHCP, then 1 MiB from the host's loopback over user-mode networking (emu) (status $rc)"
