@@ -7,48 +7,19 @@
  * configuration, and resets the device (which waits for every request in
  * flight). The image is a 64 KiB memfd. */
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "block/disk_opts.h"
-#include "dev/devices.h"
 #include "dev/virtio/virtio_blk.h"
-#include "dev/virtio/virtio_dev.h"
-#include "machine/machine.h"
-#include "machine/memmap.h"
-#include "util/iothread.h"
+#include "fuzz_virtio.h"
 
 #define RAM  (4u << 20)
 #define BAR4 0xc0000000ULL
 #define RAM_IN 0xf000
 
-static int fuzz_set_irq(struct accel_vm *vm, unsigned gsi, int level)
-{
-	(void)vm;
-	return gsi < 24 && (level == 0 || level == 1) ? 0 : -1;
-}
-
-static int fuzz_send_msi(struct accel_vm *vm, uint64_t addr, uint32_t data)
-{
-	(void)vm, (void)addr, (void)data;
-	return 0;
-}
-
-static const struct accel_ops fuzz_accel = {
-	.name = "fuzz", .vm_set_irq = fuzz_set_irq, .vm_send_msi = fuzz_send_msi,
-};
-
-static struct machine m;
 static struct virtio_dev *dev;
-
-static void mmio(uint64_t addr, unsigned size, bool write, uint64_t v)
-{
-	bus_access(&m.bus, BUS_MMIO, addr, size, write, &v);
-}
 
 /* Once, before fuzzing starts: the machine lives for the whole run. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -60,17 +31,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (fd < 0 || ftruncate(fd, 64 << 10))
 		abort();
 	snprintf(o.path, sizeof(o.path), "/proc/self/fd/%d", fd);
-	m.accel = &fuzz_accel;
-	pthread_mutex_init(&m.exit_lock, NULL);
-	pthread_cond_init(&m.exit_cond, NULL);
-	if (bus_init(&m.bus) || gmem_init(&m.mem, RAM) || pci_init(&m) || iothread_start() ||
-	    virtio_blk_create(&m, &o, &why) || !(dev = virtio_blk_dev(&m)))
+	fuzz_virtio_machine(RAM);
+	if (virtio_blk_create(&m, &o, &why) || !(dev = virtio_blk_dev(&m)))
 		abort();
-	/* BAR 4 of 00:01.0, memory decoding on. */
-	mmio(MEMMAP_ECAM + (PCI_DEVFN(1, 0) << 12) + 0x20, 4, true, BAR4);
-	mmio(MEMMAP_ECAM + (PCI_DEVFN(1, 0) << 12) + 0x24, 4, true, 0);
-	mmio(MEMMAP_ECAM + (PCI_DEVFN(1, 0) << 12) + PCI_COMMAND, 2, true,
-	     PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	fuzz_virtio_bar(1, BAR4);
 	(void)argc, (void)argv;
 	return 0;
 }
@@ -88,29 +52,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	memset(m.mem.host, 0, RAM_IN);
 	memcpy(m.mem.host, data + 4, len - 4 < RAM_IN ? len - 4 : RAM_IN);
 
-	mmio(BAR4 + 20, 1, true, 1);
-	mmio(BAR4 + 20, 1, true, 3);
-	mmio(BAR4 + 8, 4, true, 0);
-	mmio(BAR4 + 12, 4, true, (uint32_t)f);
-	mmio(BAR4 + 8, 4, true, 1);
-	mmio(BAR4 + 12, 4, true, f >> 32);
-	mmio(BAR4 + 20, 1, true, 0xb);
-	mmio(BAR4 + 22, 2, true, 0);
-	mmio(BAR4 + 24, 2, true, 1u << (data[1] % 9));
-	mmio(BAR4 + 32, 8, true, 0);
-	mmio(BAR4 + 40, 8, true, 0x1000);
-	mmio(BAR4 + 48, 8, true, 0x2000);
-	mmio(BAR4 + 28, 2, true, 1);
-	mmio(BAR4 + 20, 1, true, 0xf);
-
+	fuzz_virtio_driver(BAR4, f, 1, (uint16_t)(1u << (data[1] % 9)), 0, 0);
 	/* The queue's work, as the I/O thread runs it. */
-	virtio_run_lock(dev);
-	dev->ops->queue_notify(dev, 0);
-	virtio_run_unlock(dev);
+	fuzz_virtio_notify(dev, 0);
 	/* The device configuration, read and written. */
-	mmio(BAR4 + 0x2000 + data[2] % 64, 1u << (data[2] >> 6), true, data[3]);
-	mmio(BAR4 + 0x2000 + data[3] % 64, 1u << (data[3] >> 6), false, 0);
+	fuzz_mmio(BAR4 + 0x2000 + data[2] % 64, 1u << (data[2] >> 6), true, data[3]);
+	fuzz_mmio(BAR4 + 0x2000 + data[3] % 64, 1u << (data[3] >> 6), false, 0);
 	/* Reset: returns once nothing is in flight any more. */
-	mmio(BAR4 + 20, 1, true, 0);
+	fuzz_mmio(BAR4 + 20, 1, true, 0);
 	return 0;
 }

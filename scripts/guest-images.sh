@@ -17,6 +17,8 @@
 #   - vmon.run=<base64 of a shell script> from the kernel command line, if
 #     given: the way tests inject commands without rebuilding the initramfs,
 #     e.g. --append "console=ttyS0 vmon.run=$(printf 'uname -r; poweroff\n' | base64 -w0)";
+#   (a virtio-net card is eth0: `udhcpc -i eth0 -q -n` sets its address,
+#   default route and /etc/resolv.conf through /usr/share/udhcpc/default.script)
 #   - an interactive shell on the console (setsid cttyhack sh: it has the
 #     console as its controlling tty, so job control and ^C work).
 # When the shell exits the guest powers off (poweroff -f). poweroff, halt
@@ -247,6 +249,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+ip link set lo up 2>/dev/null
 echo "vmon guest: $(uname -r)"
 while read -r mod; do
 	[ -n "$mod" ] || continue
@@ -279,6 +282,32 @@ poweroff() { sync; busybox poweroff -f; }
 halt() { sync; busybox halt -f; }
 reboot() { sync; busybox reboot -f; }
 EOF
+	# `udhcpc -i eth0 -q -n` configures the network card through this
+	# (Debian's busybox looks in /etc/udhcpc, upstream's in /usr/share/udhcpc).
+	mkdir -p "$stage/usr/share/udhcpc" "$stage/etc/udhcpc"
+	cat > "$stage/usr/share/udhcpc/default.script" <<'UDHCPC'
+#!/bin/sh
+# busybox udhcpc hook (vmon guest): address, default route, resolv.conf.
+case "$1" in
+deconfig)
+	ip link set "$interface" up
+	ip -4 addr flush dev "$interface" ;;
+bound|renew)
+	ip -4 addr flush dev "$interface"
+	ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
+	if [ -n "$router" ]; then
+		while route del default gw 0.0.0.0 dev "$interface" 2>/dev/null; do :; done
+		for r in $router; do route add default gw "$r" dev "$interface"; break; done
+	fi
+	: > /etc/resolv.conf
+	[ -z "$domain" ] || echo "search $domain" >> /etc/resolv.conf
+	for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+	echo "udhcpc: $interface $ip via ${router:-none}" ;;
+esac
+exit 0
+UDHCPC
+	chmod 755 "$stage/usr/share/udhcpc/default.script"
+	ln -s /usr/share/udhcpc/default.script "$stage/etc/udhcpc/default.script"
 	printf '. /etc/vmon-power.sh\n' > "$stage/etc/profile"
 	chmod 755 "$stage/init"
 	echo "vmon" > "$stage/etc/hostname"

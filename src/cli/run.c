@@ -12,6 +12,7 @@
 #include "block/disk_opts.h"
 #include "cli/cli.h"
 #include "machine/machine.h"
+#include "net/net_opts.h"
 #include "util/log.h"
 #include "util/size.h"
 
@@ -35,6 +36,11 @@ static const char run_usage[] =
 	"                        ID (at most 20 characters) is what the guest reads as serial\n"
 	"      --vconsole SPEC   add a virtio-console (hvc0) on stdio, none or file:PATH\n"
 	"      --rng             add a virtio-rng device (entropy from the host)\n"
+	"      --net user[,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,mac=MAC]\n"
+	"      --net tap[,ifname=NAME][,mac=MAC]\n"
+	"                        a virtio-net PCI card (up to %d): user-mode networking\n"
+	"                        (no root; DHCP 10.0.2.15, host 10.0.2.2, DNS 10.0.2.3) or a\n"
+	"                        host tap device; MAC default 52:54:00:12:34:56 + index\n"
 	"  -v, --verbose         more messages on stderr\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -114,14 +120,16 @@ int cli_run(int argc, char **argv)
 		{ "disk", required_argument, NULL, 'D' },
 		{ "vconsole", required_argument, NULL, 'V' },
 		{ "rng", no_argument, NULL, 'R' },
+		{ "net", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static struct disk_opts disks[DISK_MAX];
+	static struct net_opts nets[NET_MAX];
 	struct machine_config cfg = {
 		.cmdline = "", .mem_size = 256ULL << 20, .ncpus = 1, .console = "stdio",
-		.disks = disks,
+		.disks = disks, .nets = nets,
 	};
 	const char *accel = "auto", *why;
 	char err[128];
@@ -169,9 +177,19 @@ int cli_run(int argc, char **argv)
 			break;
 		case 'V': cfg.vconsole = optarg; break;
 		case 'R': cfg.rng = true; break;
+		case 'N':
+			if (cfg.nnets == NET_MAX) {
+				fprintf(stderr, "vmon: --net %s: at most %d network cards\n", optarg,
+					NET_MAX);
+				return VMON_EXIT_USAGE;
+			}
+			if (net_opts_parse(optarg, &nets[cfg.nnets], err, sizeof(err)))
+				return run_bad("--net %s", optarg, err);
+			cfg.nnets++;
+			break;
 		case 'v': log_verbose = true; break;
 		case 'h':
-			printf(run_usage, MACHINE_MAX_CPUS, DISK_MAX);
+			printf(run_usage, MACHINE_MAX_CPUS, DISK_MAX, NET_MAX);
 			return 0;
 		case ':':
 			fprintf(stderr, "vmon: %s needs a value\n", argv[optind - 1]);

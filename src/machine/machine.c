@@ -12,6 +12,8 @@
 #include "block/disk_opts.h"
 #include "dev/virtio/virtio_blk.h"
 #include "dev/virtio/virtio_devices.h"
+#include "dev/virtio/virtio_net.h"
+#include "net/net_opts.h"
 #include "machine/acpi.h"
 #include "machine/memmap.h"
 #include "util/iothread.h"
@@ -128,6 +130,13 @@ int machine_create(struct machine *m, const struct machine_config *cfg)
 		if ((r = virtio_blk_create(m, &cfg->disks[i], &why))) {
 			log_error("--disk %s: %s", cfg->disks[i].path, why ? why : strerror(-r));
 			return why ? VMON_EXIT_USAGE : VMON_EXIT_HOST;
+		}
+	}
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		char err[160];
+		if ((r = virtio_net_create(m, &cfg->nets[i], i, err, sizeof(err)))) {
+			log_error("--net: %s", err[0] ? err : strerror(-r));
+			return err[0] ? VMON_EXIT_USAGE : VMON_EXIT_HOST;
 		}
 	}
 	if (cfg->rng && (r = virtio_rng_init(m))) {

@@ -16,6 +16,7 @@
 
 struct chardev;
 struct disk_opts;
+struct net_opts;
 
 struct machine_config {
 	const char *kernel, *initrd, *cmdline;
@@ -28,6 +29,8 @@ struct machine_config {
 	unsigned ndisks;
 	bool rng;              /* a virtio-rng device */
 	const char *vconsole;  /* a virtio-console on this chardev spec, or NULL */
+	const struct net_opts *nets; /* --net: one virtio-net device each */
+	unsigned nnets;
 };
 
 struct machine_vcpu {

@@ -50,3 +50,21 @@ if [ -e "$tmp/console.log" ]; then
 else
 	pass "cli: a failed start leaves no console file behind"
 fi
+expect_bad "--net bogus" "--net bogus: 'bogus' is not a network type" run --kernel "$tmp/junk" --net bogus
+expect_bad "--net bad port" '--net user,hostfwd=tcp::99999-:80: .*a port is not a number' \
+	run --kernel "$tmp/junk" --net user,hostfwd=tcp::99999-:80
+expect_bad "--net bad mac" 'mac=52:54:zz:00:00:01: expected six hex bytes' \
+	run --kernel "$tmp/junk" --net user,mac=52:54:zz:00:00:01
+expect_bad "--net tap key for user" "unknown key 'ifname' for user" \
+	run --kernel "$tmp/junk" --net user,ifname=tap0
+expect_bad "five --net" 'at most 4 network cards' run --kernel "$tmp/junk" \
+	--net user --net user --net user --net user --net user
+# A forwarded port that cannot be bound (here: the same one twice).
+probe=$BUILD/guest/debug_exit.elf
+if [ -r "$probe" ]; then
+	expect_bad "--net hostfwd port in use" 'hostfwd tcp:127.0.0.1:[0-9]+: cannot listen there' \
+		run --kernel "$probe" --accel emu --console none \
+		--net "user,hostfwd=tcp:127.0.0.1:27183-:80,hostfwd=tcp:127.0.0.1:27183-:81"
+else
+	skip "cli: --net hostfwd port in use (no $probe; make guest-programs)"
+fi

@@ -80,6 +80,10 @@ int virtq_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e);
 /* Returns a request to the driver with len bytes written into its in
  * buffers; then virtq_notify when a batch is done. */
 void virtq_push(struct virtio_dev *d, unsigned q, const struct virtq_elem *e, uint32_t len);
+/* Returns n requests at once: the driver sees all of them or none (one
+ * received frame spread over several buffers, virtio-net). */
+void virtq_push_n(struct virtio_dev *d, unsigned q, const struct virtq_elem *const *e,
+		  const uint32_t *len, unsigned n);
 /* Interrupts the driver for queue q if it wants one (event index / flags). */
 void virtq_notify(struct virtio_dev *d, unsigned q);
 

@@ -199,7 +199,8 @@ out:
 	return ret;
 }
 
-void virtq_push(struct virtio_dev *d, unsigned q, const struct virtq_elem *e, uint32_t len)
+void virtq_push_n(struct virtio_dev *d, unsigned q, const struct virtq_elem *const *e,
+		  const uint32_t *len, unsigned n)
 {
 	struct virtq_rings r;
 	struct virtq *vq;
@@ -208,12 +209,13 @@ void virtq_push(struct virtio_dev *d, unsigned q, const struct virtq_elem *e, ui
 	pthread_mutex_lock(&d->lock);
 	vq = virtq_live(d, q, &r);
 	if (vq) {
-		if (len > e->in_len)
-			len = e->in_len;
-		ent = r.used + 4 + 8 * (size_t)(vq->used_idx & (vq->size - 1));
-		__atomic_store_n((uint32_t *)ent, e->head, __ATOMIC_RELAXED);
-		__atomic_store_n((uint32_t *)(ent + 4), len, __ATOMIC_RELAXED);
-		vq->used_idx++;
+		for (unsigned i = 0; i < n; i++) {
+			uint32_t l = len[i] > e[i]->in_len ? (uint32_t)e[i]->in_len : len[i];
+			ent = r.used + 4 + 8 * (size_t)(vq->used_idx & (vq->size - 1));
+			__atomic_store_n((uint32_t *)ent, e[i]->head, __ATOMIC_RELAXED);
+			__atomic_store_n((uint32_t *)(ent + 4), l, __ATOMIC_RELAXED);
+			vq->used_idx++;
+		}
 		ring_store16(r.used + 2, vq->used_idx);
 		/* The device wrote the request's writable buffers and the used
 		 * ring: code cached from those pages is stale now. */
@@ -222,6 +224,13 @@ void virtq_push(struct virtio_dev *d, unsigned q, const struct virtq_elem *e, ui
 		gmem_written(&d->m->mem, r.used, 6 + 8 * (size_t)vq->size);
 	}
 	pthread_mutex_unlock(&d->lock);
+}
+
+void virtq_push(struct virtio_dev *d, unsigned q, const struct virtq_elem *e, uint32_t len)
+{
+	const struct virtq_elem *one = e;
+
+	virtq_push_n(d, q, &one, &len, 1);
 }
 
 void virtq_notify(struct virtio_dev *d, unsigned q)
