@@ -219,8 +219,9 @@ void virtq_push_n(struct virtio_dev *d, unsigned q, const struct virtq_elem *con
 		ring_store16(r.used + 2, vq->used_idx);
 		/* The device wrote the request's writable buffers and the used
 		 * ring: code cached from those pages is stale now. */
-		for (unsigned i = 0; i < e->nin; i++)
-			gmem_written(&d->m->mem, e->in[i].iov_base, e->in[i].iov_len);
+		for (unsigned i = 0; i < n; i++)
+			for (unsigned j = 0; j < e[i]->nin; j++)
+				gmem_written(&d->m->mem, e[i]->in[j].iov_base, e[i]->in[j].iov_len);
 		gmem_written(&d->m->mem, r.used, 6 + 8 * (size_t)vq->size);
 	}
 	pthread_mutex_unlock(&d->lock);
