@@ -1,0 +1,83 @@
+#!/bin/bash
+# bench part "disk" (issue 5): sequential write and read throughput of a
+# virtio-blk disk (a raw image file on the host) measured with dd in the
+# Debian guest under vmon --accel emu (--disk) and QEMU -accel tcg
+# (virtio-blk-pci), the same kernel, initramfs and guest script. Timed on
+# the host from the guest's marker lines. Writes build/bench/disk.md.
+#
+# Environment: BENCH_DISK_RUNS (2), BENCH_DISK_MIB (128), and those of
+# bench/lib.sh.
+set -u
+. "$(dirname "$0")/lib.sh"
+runs=${BENCH_DISK_RUNS:-2}
+mib=${BENCH_DISK_MIB:-128}
+kernel=$BUILD/images/vmlinuz
+initrd=$BUILD/images/initramfs.cpio.gz
+img=$out/disk.img
+bench_firstbyte
+bench_qemu
+[ -f "$kernel" ] && [ -f "$initrd" ] || bench_die "$kernel or $initrd is missing (make guest)"
+
+# Write: dd from /dev/zero to the whole-disk device, 1 MiB blocks, and
+# conv=fsync (the time includes the flush, which vmon and QEMU both turn
+# into fdatasync on the image). Read: the guest's page cache is dropped
+# first, so every block comes from the device (and on the host from its
+# page cache, where the write left it: this measures the virtio-blk path,
+# not the host's disk).
+script="echo @boot
+echo \"@size \$(cat /sys/block/vda/size)\"
+echo @write-start
+dd if=/dev/zero of=/dev/vda bs=1M count=$mib conv=fsync 2>/dev/null && echo @write-end
+sync; echo 3 > /proc/sys/vm/drop_caches
+echo @read-start
+dd if=/dev/vda of=/dev/null bs=1M count=$mib 2>/dev/null && echo @read-end
+echo \"@check \$(dd if=/dev/vda bs=1M count=$mib 2>/dev/null | md5sum | cut -d' ' -f1)\"
+echo @done
+poweroff"
+append="console=ttyS0 quiet vmon.run=$(printf '%s\n' "$script" | base64 -w0)"
+
+# The same direct-kernel QEMU as the linux part, with the image on
+# virtio-blk-pci. cache=writeback (QEMU's default, stated): writes land in
+# the host's page cache, a guest flush is an fdatasync, as in vmon;
+# aio=threads (the default) is a worker pool, as in vmon.
+qemu_cmd=("$qemu" -M pc -bios /usr/share/qemu/qboot.rom -accel tcg -cpu max -m 512M -smp 1
+	-nodefaults -no-user-config -display none -serial stdio -no-reboot
+	-drive "file=$img,if=none,format=raw,id=d,cache=writeback,aio=threads"
+	-device virtio-blk-pci,drive=d
+	-kernel "$kernel" -initrd "$initrd" -append "$append")
+vmon_cmd=("$VMON" run --accel emu --mem 512M --cpus 1 --console stdio --disk "$img"
+	--kernel "$kernel" --initrd "$initrd" --append "$append")
+
+for m in vmon qemu; do
+	if [ "$m" = vmon ]; then
+		bench_vmon_ok > "$out/disk-vmon.err" || continue
+		cmd=("${vmon_cmd[@]}")
+	else
+		cmd=("${qemu_cmd[@]}")
+	fi
+	# A fresh sparse image for each monitor: both write into holes first.
+	rm -f "$img"
+	truncate -s "$((mib + 16))M" "$img"
+	bench_run "disk-$m" -n "$runs" -t "$BENCH_TIMEOUT" -x 0 -s @boot -e @done \
+		-l "$out/disk-$m.serial" -- "${cmd[@]}" ||
+		bench_note "- $m failed: $(bench_why "disk-$m")"
+done
+rm -f "$img"
+
+# mibs M FROM TO: MiB/s over the median span.
+mibs() { per_s "$mib" "$(bench_span "disk-$1" "$2" "$3")" %.1f; }
+want=$(head -c "$((mib << 20))" /dev/zero | md5sum | cut -d' ' -f1)
+for m in vmon qemu; do
+	got=$(bench_field "$out/disk-$m.serial" check)
+	[ ! -f "$out/disk-$m.serial" ] || [ "$got" = "$want" ] ||
+		bench_note "- $m: the guest read back md5 '$got', not the $want written"
+done
+
+bench_table_begin "disk: virtio-blk, dd in the guest, vmon emu vs QEMU tcg (median of $runs)"
+bench_row "sequential write, $mib MiB, bs=1M conv=fsync, MiB/s" "$(mibs vmon write-start write-end)" "$(mibs qemu write-start write-end)"
+bench_row "sequential read, $mib MiB, bs=1M after drop_caches, MiB/s" "$(mibs vmon read-start read-end)" "$(mibs qemu read-start read-end)"
+bench_note "vmon: \`$VMON run --accel emu --mem 512M --cpus 1 --console stdio --disk disk.img --kernel vmlinuz --initrd initramfs.cpio.gz --append \"console=ttyS0 quiet vmon.run=SCRIPT\"\`  "
+bench_note "QEMU: the linux part's command line plus \`-drive file=disk.img,if=none,format=raw,id=d,cache=writeback,aio=threads -device virtio-blk-pci,drive=d\`  "
+bench_note "Throughput between the guest's marker lines, taken on the host; higher is better. Both: host page cache on, guest flush = fdatasync."
+bench_table_end disk
+exit 0
