@@ -40,7 +40,7 @@ if [ "${BENCH_CPU_KVM:-1}" = 1 ] && bench_kvm_ok; then
 	accels+=(kvm)
 fi
 
-bench_table_begin "cpu: guest programs, vmon emu vs QEMU tcg (median of $runs)"
+bench_table_begin "cpu: guest programs, vmon emu vs QEMU tcg (median of $runs, $clock_label)"
 for accel in "${accels[@]}"; do
 	case $accel in
 	emu) qaccel=(-accel tcg) ;;
@@ -53,7 +53,10 @@ for accel in "${accels[@]}"; do
 		for m in vmon qemu; do
 			id=cpu-$accel-$name-$m
 			if [ "$m" = vmon ]; then
-				bench_vmon_ok > "$out/$id.err" || continue
+				if ! bench_vmon_ok > "$out/$id.err"; then
+					bench_note "- vmon ($accel) failed on $name: $(bench_why "$id")"
+					continue
+				fi
 				cmd=("$VMON" run --accel "$accel" --mem "${mem}M" --console stdio
 					--kernel "$elf" --append "$args")
 			else
@@ -61,7 +64,7 @@ for accel in "${accels[@]}"; do
 			fi
 			if bench_run "$id" -n "$runs" -t "$BENCH_TIMEOUT" -x 1 -s @start -e @end \
 				-l "$out/$id.serial" -- "${cmd[@]}"; then
-				printf -v "${m:0:1}" '%s' "$(fmt "$(bench_get "$id" start_end_ms)" 1000 %.3f)"
+				printf -v "${m:0:1}" '%s' "$(fmt "$(bench_span "$id" start end)" 1000 %.3f)"
 			else
 				bench_note "- $m ($accel) failed on $name: $(bench_why "$id")"
 			fi
@@ -79,6 +82,6 @@ for accel in "${accels[@]}"; do
 done
 bench_note "vmon: \`$VMON run --accel emu|kvm --mem ${mem}M --console stdio --kernel GUEST.elf --append ARGS\`  "
 bench_note "QEMU: \`${qemu_base[*]} -accel tcg (kvm: -accel kvm -cpu host) -kernel GUEST.elf -append ARGS\`  "
-bench_note "Time from the guest's \"@start\" line to its \"@end CHECKSUM\" line, taken on the host; lower is better. Checksums equal on both unless a note says otherwise."
+bench_note "Time from the guest's \"@start\" line to its \"@end CHECKSUM\" line, taken on the host ($clock_label); lower is better. Checksums equal on both unless a note says otherwise."
 bench_table_end cpu
 exit 0

@@ -50,7 +50,10 @@ vmon_cmd=("$VMON" run --accel emu --mem 512M --cpus 1 --console stdio --disk "$i
 
 for m in vmon qemu; do
 	if [ "$m" = vmon ]; then
-		bench_vmon_ok > "$out/disk-vmon.err" || continue
+		if ! bench_vmon_ok > "$out/disk-vmon.err"; then
+			bench_note "- vmon failed: $(bench_why disk-vmon)"
+			continue
+		fi
 		cmd=("${vmon_cmd[@]}")
 	else
 		cmd=("${qemu_cmd[@]}")
@@ -73,11 +76,11 @@ for m in vmon qemu; do
 		bench_note "- $m: the guest read back md5 '$got', not the $want written"
 done
 
-bench_table_begin "disk: virtio-blk, dd in the guest, vmon emu vs QEMU tcg (median of $runs)"
+bench_table_begin "disk: virtio-blk, dd in the guest, vmon emu vs QEMU tcg (median of $runs, $clock_label)"
 bench_row "sequential write, $mib MiB, bs=1M conv=fsync, MiB/s" "$(mibs vmon write-start write-end)" "$(mibs qemu write-start write-end)"
 bench_row "sequential read, $mib MiB, bs=1M after drop_caches, MiB/s" "$(mibs vmon read-start read-end)" "$(mibs qemu read-start read-end)"
 bench_note "vmon: \`$VMON run --accel emu --mem 512M --cpus 1 --console stdio --disk disk.img --kernel vmlinuz --initrd initramfs.cpio.gz --append \"console=ttyS0 quiet vmon.run=SCRIPT\"\`  "
 bench_note "QEMU: the linux part's command line plus \`-drive file=disk.img,if=none,format=raw,id=d,cache=writeback,aio=threads -device virtio-blk-pci,drive=d\`  "
-bench_note "Throughput between the guest's marker lines, taken on the host; higher is better. Both: host page cache on, guest flush = fdatasync."
+bench_note "Throughput between the guest's marker lines, taken on the host ($clock_label); higher is better. Both: host page cache on, guest flush = fdatasync."
 bench_table_end disk
 exit 0

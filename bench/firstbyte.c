@@ -23,6 +23,7 @@
  *                      line that begins with "@NAME" (NAME: letters, digits,
  *                      '-', '_', '.'; up to FB_MAX_MARKS names): host-side
  *                      timestamps for markers the guest prints
+ *   cpu@NAME           (ms) the child's user+sys CPU time at that moment
  * and ends with one line "median KEY=VALUE ..." over the runs.
  *
  * Usage: firstbyte [-n RUNS] [-t SECONDS] [-x STATUS] [-m MIB] [-s START]
@@ -74,7 +75,7 @@ struct fb_run {
 	int status;
 	int nmarks;
 	char mark[FB_MAX_MARKS][FB_MARK_LEN];
-	double mark_ms[FB_MAX_MARKS];
+	double mark_ms[FB_MAX_MARKS], mark_cpu_ms[FB_MAX_MARKS];
 };
 
 /* The monitor being measured: killed with us, never left running alone. */
@@ -167,7 +168,8 @@ static double fb_pause_and_sample(pid_t pid, const struct fb_opts *o, struct fb_
 }
 
 /* Records the line out[from, to) as a marker when it begins with '@'. */
-static void fb_mark_line(const char *line, size_t len, double ms, struct fb_run *r)
+static void fb_mark_line(const char *line, size_t len, double ms, double cpu_ms,
+			 struct fb_run *r)
 {
 	char name[FB_MARK_LEN];
 	size_t n = 0;
@@ -192,6 +194,7 @@ static void fb_mark_line(const char *line, size_t len, double ms, struct fb_run 
 		if (!strcmp(r->mark[i], name))
 			return;
 	strcpy(r->mark[r->nmarks], name);
+	r->mark_cpu_ms[r->nmarks] = cpu_ms;
 	r->mark_ms[r->nmarks++] = ms;
 }
 
@@ -269,12 +272,14 @@ static int fb_run_once(const struct fb_opts *o, struct fb_run *r)
 		}
 		if (len + n <= sizeof(out)) {
 			double now_ms = fb_now_ms(CLOCK_MONOTONIC) - t0;
+			double cpu_ms = cpu != (clockid_t)-1 ? fb_now_ms(cpu) : NAN;
 			char *nl;
 
 			memcpy(out + len, buf, n);
 			len += n;
 			while ((nl = memchr(out + line_start, '\n', len - line_start))) {
-				fb_mark_line(out + line_start, (size_t)(nl - out) - line_start, now_ms, r);
+				fb_mark_line(out + line_start, (size_t)(nl - out) - line_start, now_ms,
+					     cpu_ms, r);
 				line_start = (size_t)(nl - out) + 1;
 			}
 		}
@@ -371,8 +376,9 @@ static double fb_median(const struct fb_run *runs, int n, enum fb_metric m)
 	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
 }
 
-/* Median over the runs that printed marker name, NAN when none did. */
-static double fb_mark_median(const struct fb_run *runs, int n, const char *name)
+/* Median over the runs that printed marker name (of its CPU time when
+ * cpu), NAN when none did. */
+static double fb_mark_median(const struct fb_run *runs, int n, const char *name, bool cpu)
 {
 	double v[FB_MAX_RUNS];
 	int k = 0;
@@ -380,16 +386,16 @@ static double fb_mark_median(const struct fb_run *runs, int n, const char *name)
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j < runs[i].nmarks; j++)
 			if (!strcmp(runs[i].mark[j], name))
-				v[k++] = runs[i].mark_ms[j];
+				v[k++] = cpu ? runs[i].mark_cpu_ms[j] : runs[i].mark_ms[j];
 	if (!k)
 		return NAN;
 	qsort(v, k, sizeof(v[0]), fb_cmp);
 	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
 }
 
-/* The metrics, then the markers of r (r NULL: none). */
+/* The metrics, then the markers of r (r NULL: none): wall and CPU time. */
 static void fb_print(const char *head, const double *v, const struct fb_run *r,
-		     const double *mark_ms)
+		     const double *mark_ms, const double *mark_cpu_ms)
 {
 	printf("%s", head);
 	for (int m = 0; m < FB_NMETRICS; m++)
@@ -398,6 +404,9 @@ static void fb_print(const char *head, const double *v, const struct fb_run *r,
 	for (int i = 0; r && i < r->nmarks; i++)
 		if (!isnan(mark_ms[i]))
 			printf(" @%s=%.3f", r->mark[i], mark_ms[i]);
+	for (int i = 0; r && i < r->nmarks; i++)
+		if (!isnan(mark_cpu_ms[i]))
+			printf(" cpu@%s=%.3f", r->mark[i], mark_cpu_ms[i]);
 	printf("\n");
 	fflush(stdout);
 }
@@ -413,7 +422,7 @@ int main(int argc, char **argv)
 {
 	static struct fb_run runs[FB_MAX_RUNS];
 	struct fb_opts o = { .runs = 20, .timeout_s = 60, .want_status = -1 };
-	double med[FB_NMETRICS], med_marks[FB_MAX_MARKS];
+	double med[FB_NMETRICS], med_marks[FB_MAX_MARKS], med_cpu[FB_MAX_MARKS];
 	char head[32];
 	int c;
 
@@ -441,13 +450,15 @@ int main(int argc, char **argv)
 		if (fb_run_once(&o, &runs[i]))
 			return 1;
 		snprintf(head, sizeof(head), "run %d status=%d", i + 1, runs[i].status);
-		fb_print(head, runs[i].v, &runs[i], runs[i].mark_ms);
+		fb_print(head, runs[i].v, &runs[i], runs[i].mark_ms, runs[i].mark_cpu_ms);
 	}
 	for (int m = 0; m < FB_NMETRICS; m++)
 		med[m] = fb_median(runs, o.runs, m);
 	/* Medians of the markers of the first run (every run prints the same). */
-	for (int i = 0; i < runs[0].nmarks; i++)
-		med_marks[i] = fb_mark_median(runs, o.runs, runs[0].mark[i]);
-	fb_print("median", med, &runs[0], med_marks);
+	for (int i = 0; i < runs[0].nmarks; i++) {
+		med_marks[i] = fb_mark_median(runs, o.runs, runs[0].mark[i], false);
+		med_cpu[i] = fb_mark_median(runs, o.runs, runs[0].mark[i], true);
+	}
+	fb_print("median", med, &runs[0], med_marks, med_cpu);
 	return 0;
 }

@@ -9,7 +9,7 @@
 #
 # Workloads: the cpu part's programs (int, memcpy-rep, memcpy-sse2, sort,
 # syscall) and the linux part's (boot, md5, loop, gzip).
-# Environment: BUILD, VMON, BENCH_TIMEOUT (seconds, 900), PERF (perf),
+# Environment: BUILD, VMON, BENCH_TIMEOUT (seconds, 1800), PERF (perf),
 # PROFILE_FREQ (samples per second, 999).
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -75,8 +75,11 @@ trap cleanup EXIT
 # wait_for TEXT: until the serial log has TEXT at a line start (or vmon ended).
 wait_for() {
 	local deadline=$((SECONDS + BENCH_TIMEOUT))
-	while ! tr -d '\r' < "$serial" | grep -q "^$1\$"; do
-		kill -0 "$vpid" 2>/dev/null || return 1
+	while ! tr -d '\r' < "$serial" | grep -q "^$1\( \|\$\)"; do
+		if ! kill -0 "$vpid" 2>/dev/null; then
+			tr -d '\r' < "$serial" | grep -q "^$1\( \|\$\)"
+			return
+		fi
 		[ "$SECONDS" -lt "$deadline" ] || return 1
 		sleep 0.05
 	done
@@ -95,7 +98,7 @@ else
 	"$perf" record -q -e cpu-clock -F "$freq" -g -p "$vpid" -o "$data_file" 2>> "$out/profile-$workload.err" &
 	ppid=$!
 	wait_for "$to" || bench_die "vmon ended before '$to' ($serial)"
-	kill -INT "$ppid"
+	kill -INT "$ppid" 2>/dev/null
 	wait "$ppid"
 	ppid=
 	kill -KILL "$vpid" 2>/dev/null
@@ -116,6 +119,7 @@ samples=$(printf '%s\n' "$report" | sed -n 's/^# Samples: \([^ ]*\) .*/\1/p' | h
 		/^ +[0-9.]+%/ && n < top {
 			pct = $1; dso = $2; sym = ""
 			for (i = 4; i <= NF; i++) sym = sym (sym == "" ? "" : " ") $i
+			sub(/( -)+$/, "", sym)
 			gsub(/\|/, "\\|", sym)
 			printf "| %s | %s | `%s` |\n", pct, dso, sym
 			n++
