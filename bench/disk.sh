@@ -40,7 +40,7 @@ append="console=ttyS0 quiet vmon.run=$(printf '%s\n' "$script" | base64 -w0)"
 # virtio-blk-pci. cache=writeback (QEMU's default, stated): writes land in
 # the host's page cache, a guest flush is an fdatasync, as in vmon;
 # aio=threads (the default) is a worker pool, as in vmon.
-qemu_cmd=("$qemu" -M pc -bios /usr/share/qemu/qboot.rom -accel tcg -cpu max -m 512M -smp 1
+qemu_cmd=("$qemu" -M pc -bios /usr/share/qemu/qboot.rom -accel tcg -m 512M -smp 1
 	-nodefaults -no-user-config -display none -serial stdio -no-reboot
 	-drive "file=$img,if=none,format=raw,id=d,cache=writeback,aio=threads"
 	-device virtio-blk-pci,drive=d
@@ -59,8 +59,10 @@ for m in vmon qemu; do
 		cmd=("${qemu_cmd[@]}")
 	fi
 	# A fresh sparse image for each monitor: both write into holes first.
-	rm -f "$img"
-	truncate -s "$((mib + 16))M" "$img"
+	if [ "${BENCH_REPORT_ONLY:-0}" != 1 ]; then
+		rm -f "$img"
+		truncate -s "$((mib + 16))M" "$img"
+	fi
 	bench_run "disk-$m" -n "$runs" -t "$BENCH_TIMEOUT" -x 0 -s @boot -e @done \
 		-l "$out/disk-$m.serial" -- "${cmd[@]}" ||
 		bench_note "- $m failed: $(bench_why "disk-$m")"

@@ -9,7 +9,8 @@
 # run, 1800), QEMU (qemu-system-x86_64), BENCH_CLOCK (wall: spans between
 # marker lines in host wall-clock time, the default; cpu: in the monitor
 # process's CPU time, user+sys of all its threads, steadier on a loaded
-# host).
+# host), BENCH_REPORT_ONLY (1: run nothing, make the tables again from the
+# raw data of the last run, e.g. with the other BENCH_CLOCK).
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -61,10 +62,15 @@ median() {
 
 # bench_run NAME FIRSTBYTE-ARGS -- COMMAND...: runs firstbyte; the per-run
 # lines go to $out/NAME.runs, stderr to $out/NAME.err. Status 0 when every
-# run ended as expected.
+# run ended as expected. With BENCH_REPORT_ONLY=1: only that status, from
+# the last run's files.
 bench_run() {
 	local name=$1 rc
 	shift
+	if [ "${BENCH_REPORT_ONLY:-0}" = 1 ]; then
+		grep -q '^median ' "$out/$name.runs" 2>/dev/null
+		return
+	fi
 	echo "bench: $name" >&2
 	"$fb" "$@" > "$out/$name.runs" 2> "$out/$name.err"
 	rc=$?

@@ -56,7 +56,8 @@ syscall) program syscall n=2000000 ;;
 boot) linux; from= to= ;;
 md5) linux "$data" "echo @start" "md5sum < /tmp/data" "echo @end" ;;
 loop) linux "echo @start" 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done' "echo @end" ;;
-gzip) linux "$data" "echo @start" "gzip -1 -c /tmp/data > /tmp/data.gz" "echo @end" ;;
+gzip) linux "$data" "head -c 16777216 /tmp/data > /tmp/gzdata" "echo @start" \
+	"gzip -1 -c /tmp/gzdata > /tmp/data.gz" "echo @end" ;;
 *) usage ;;
 esac
 case $workload in boot|md5|loop|gzip)
