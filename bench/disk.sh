@@ -18,7 +18,8 @@ bench_firstbyte
 bench_qemu
 [ -f "$kernel" ] && [ -f "$initrd" ] || bench_die "$kernel or $initrd is missing (make guest)"
 
-# Write: dd from /dev/zero to the whole-disk device, 1 MiB blocks, and
+# Write: dd from /dev/zero (onto an image full of 0xff bytes, so the host
+# can check that the zeros arrived) to the whole-disk device, 1 MiB blocks, and
 # conv=fsync (the time includes the flush, which vmon and QEMU both turn
 # into fdatasync on the image). Read: the guest's page cache is dropped
 # first, so every block comes from the device (and on the host from its
@@ -31,7 +32,6 @@ dd if=/dev/zero of=/dev/vda bs=1M count=$mib conv=fsync 2>/dev/null && echo @wri
 sync; echo 3 > /proc/sys/vm/drop_caches
 echo @read-start
 dd if=/dev/vda of=/dev/null bs=1M count=$mib 2>/dev/null && echo @read-end
-echo \"@check \$(dd if=/dev/vda bs=1M count=$mib 2>/dev/null | md5sum | cut -d' ' -f1)\"
 echo @done
 poweroff"
 append="console=ttyS0 quiet vmon.run=$(printf '%s\n' "$script" | base64 -w0)"
@@ -58,26 +58,24 @@ for m in vmon qemu; do
 	else
 		cmd=("${qemu_cmd[@]}")
 	fi
-	# A fresh sparse image for each monitor: both write into holes first.
+	# A fresh image for each monitor, full of 0xff bytes (allocated on the
+	# host, like a used disk); afterwards the host checks that the guest's
+	# zeros reached it.
 	if [ "${BENCH_REPORT_ONLY:-0}" != 1 ]; then
 		rm -f "$img"
-		truncate -s "$((mib + 16))M" "$img"
+		tr '\0' '\377' < /dev/zero | head -c "$(((mib + 16) << 20))" > "$img"
+		bench_run "disk-$m" -n "$runs" -t "$BENCH_TIMEOUT" -x 0 -s @boot -e @done \
+			-l "$out/disk-$m.serial" -- "${cmd[@]}" &&
+			! cmp -s -n "$((mib << 20))" "$img" /dev/zero &&
+			echo "the image does not hold the $mib MiB of zeros the guest wrote" >> "$out/disk-$m.err" &&
+			: > "$out/disk-$m.runs"
 	fi
-	bench_run "disk-$m" -n "$runs" -t "$BENCH_TIMEOUT" -x 0 -s @boot -e @done \
-		-l "$out/disk-$m.serial" -- "${cmd[@]}" ||
-		bench_note "- $m failed: $(bench_why "disk-$m")"
+	bench_ok "disk-$m" || bench_note "- $m failed: $(bench_why "disk-$m")"
 done
 rm -f "$img"
 
 # mibs M FROM TO: MiB/s over the median span.
 mibs() { per_s "$mib" "$(bench_span "disk-$1" "$2" "$3")" %.1f; }
-want=$(head -c "$((mib << 20))" /dev/zero | md5sum | cut -d' ' -f1)
-for m in vmon qemu; do
-	got=$(bench_field "$out/disk-$m.serial" check)
-	[ ! -f "$out/disk-$m.serial" ] || [ "$got" = "$want" ] ||
-		bench_note "- $m: the guest read back md5 '$got', not the $want written"
-done
-
 bench_table_begin "disk: virtio-blk, dd in the guest, vmon emu vs QEMU tcg (median of $runs, $clock_label)"
 bench_row "sequential write, $mib MiB, bs=1M conv=fsync, MiB/s" "$(mibs vmon write-start write-end)" "$(mibs qemu write-start write-end)"
 bench_row "sequential read, $mib MiB, bs=1M after drop_caches, MiB/s" "$(mibs vmon read-start read-end)" "$(mibs qemu read-start read-end)"

@@ -447,8 +447,12 @@ int main(int argc, char **argv)
 	signal(SIGINT, fb_on_signal);
 	signal(SIGHUP, fb_on_signal);
 	for (int i = 0; i < o.runs; i++) {
-		if (fb_run_once(&o, &runs[i]))
+		if (fb_run_once(&o, &runs[i])) {
+			/* What it got to, for the reader of the .runs file. */
+			snprintf(head, sizeof(head), "failed run %d", i + 1);
+			fb_print(head, runs[i].v, &runs[i], runs[i].mark_ms, runs[i].mark_cpu_ms);
 			return 1;
+		}
 		snprintf(head, sizeof(head), "run %d status=%d", i + 1, runs[i].status);
 		fb_print(head, runs[i].v, &runs[i], runs[i].mark_ms, runs[i].mark_cpu_ms);
 	}

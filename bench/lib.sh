@@ -68,7 +68,7 @@ bench_run() {
 	local name=$1 rc
 	shift
 	if [ "${BENCH_REPORT_ONLY:-0}" = 1 ]; then
-		grep -q '^median ' "$out/$name.runs" 2>/dev/null
+		bench_ok "$name"
 		return
 	fi
 	echo "bench: $name" >&2
@@ -77,6 +77,9 @@ bench_run() {
 	[ "$rc" -le 128 ] || echo "firstbyte was killed by signal $((rc - 128))" >> "$out/$name.err"
 	[ "$rc" -eq 0 ] && grep -q '^median ' "$out/$name.runs"
 }
+
+# bench_ok NAME: the last run of NAME ended as expected (has its medians).
+bench_ok() { grep -q '^median ' "$out/$1.runs" 2>/dev/null; }
 
 # bench_get NAME KEY: KEY's value on the median line of $out/NAME.runs.
 bench_get() {
