@@ -9,6 +9,7 @@
 # Environment: BENCH_CPU_RUNS (3), BENCH_CPU_KVM (1: also the kvm rows
 # where /dev/kvm works; 0: not), and those of bench/lib.sh.
 set -u
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 runs=${BENCH_CPU_RUNS:-3}
 mem=128

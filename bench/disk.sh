@@ -8,6 +8,7 @@
 # Environment: BENCH_DISK_RUNS (2), BENCH_DISK_MIB (128), and those of
 # bench/lib.sh.
 set -u
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 runs=${BENCH_DISK_RUNS:-2}
 mib=${BENCH_DISK_MIB:-128}

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # clock_label, out, fb: used by the parts
 # bench/lib.sh: what the parts of `make bench` share (sourced by
 # bench/<part>.sh). Each part runs vmon and QEMU in the same run and prints
 # one markdown table (measure, vmon, QEMU, vmon/QEMU), also written to

@@ -15,6 +15,7 @@
 # under QEMU tcg, and 3 runs of that on both monitors would take most of
 # `make bench`'s quarter of an hour alone), and those of bench/lib.sh.
 set -u
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 runs=${BENCH_LINUX_RUNS:-3}
 steps=${BENCH_LINUX_LOOP:-200000}
@@ -82,7 +83,7 @@ secs() { fmt "$(bench_span "linux-$1" "$2" "$3")" 1000 %.2f; }
 boot_poweroff() {
 	local total work
 	total=$(bench_span "linux-$1" spawn exit)
-	work=$(bench_span "linux-$1" boot done)
+	work=$(bench_span "linux-$1" boot "done")
 	[ -n "$total" ] && [ -n "$work" ] || { echo fail; return; }
 	calc "printf \"%.2f\", ($total - $work) / 1000"
 }

@@ -8,6 +8,7 @@
 # pio), BENCH_PIO_COUNT (1000000 OUTs), BENCH_ACCEL (kvm or emu), and those
 # of bench/lib.sh.
 set -u
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 runs=${BENCH_RUNS:-20}
 pio_runs=${BENCH_PIO_RUNS:-3}

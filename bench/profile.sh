@@ -12,6 +12,7 @@
 # Environment: BUILD, VMON, BENCH_TIMEOUT (seconds, 1800), PERF (perf),
 # PROFILE_FREQ (samples per second, 999).
 set -u
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 workload=${1:-}
 top=${2:-25}
@@ -53,7 +54,7 @@ memcpy-rep) program memcpy "reps=4 sse=0" ;;
 memcpy-sse2) program memcpy "reps=16 sse=1" ;;
 sort) program sort n=2000000 ;;
 syscall) program syscall n=2000000 ;;
-boot) linux; from= to= ;;
+boot) linux; from="" to="" ;;
 md5) linux "$data" "echo @start" "md5sum < /tmp/data" "echo @end" ;;
 loop) linux "echo @start" 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done' "echo @end" ;;
 gzip) linux "$data" "head -c 16777216 /tmp/data > /tmp/gzdata" "echo @start" \
@@ -66,7 +67,7 @@ case $workload in boot|md5|loop|gzip)
 	[ -f "$elf" ] || bench_die "$elf is missing (make guest-programs)" ;;
 esac
 
-vpid= ppid=
+vpid="" ppid=""
 cleanup() {
 	[ -n "$ppid" ] && kill -INT "$ppid" 2>/dev/null
 	[ -n "$vpid" ] && kill -KILL "$vpid" 2>/dev/null
