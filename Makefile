@@ -69,7 +69,7 @@ run: deps all guest
 	$(BUILD)/vmon run --kernel $(BUILD)/images/vmlinuz --initrd $(BUILD)/images/initramfs.cpio.gz \
 		--append "console=ttyS0 quiet" --mem 512M $(RUN_ARGS)
 
-bench: deps all guest-programs
+bench: deps all guest-programs guest
 	@scripts/deps.sh bench
 	bench/run.sh
 

@@ -19,6 +19,11 @@
  *   hwm_kib            VmHWM at the sample
  *   peak_overhead_kib  the child's peak RSS (the larger of wait4's ru_maxrss
  *                      and hwm_kib) minus guest_kib
+ *   @NAME              (ms) process start to the end of the first serial
+ *                      line that begins with "@NAME" (NAME: letters, digits,
+ *                      '-', '_', '.'; up to FB_MAX_MARKS names): host-side
+ *                      timestamps for markers the guest prints
+ *   cpu@NAME           (ms) the child's user+sys CPU time at that moment
  * and ends with one line "median KEY=VALUE ..." over the runs.
  *
  * Usage: firstbyte [-n RUNS] [-t SECONDS] [-x STATUS] [-m MIB] [-s START]
@@ -44,14 +49,16 @@
 
 #define FB_MAX_RUNS 1000
 #define FB_OUT_MAX (1 << 20)
+#define FB_MAX_MARKS 32
+#define FB_MARK_LEN 32
 
 enum fb_metric {
-	FB_FIRST_BYTE, FB_CPU_FIRST_BYTE, FB_CPU_TOTAL, FB_USER_TOTAL, FB_START_END,
+	FB_FIRST_BYTE, FB_CPU_FIRST_BYTE, FB_TOTAL, FB_CPU_TOTAL, FB_USER_TOTAL, FB_START_END,
 	FB_RSS, FB_HWM, FB_GUEST, FB_OVERHEAD, FB_PEAK_OVERHEAD, FB_NMETRICS
 };
 
 static const char *const fb_names[FB_NMETRICS] = {
-	"first_byte_ms", "cpu_first_byte_ms", "cpu_total_ms", "user_total_ms", "start_end_ms",
+	"first_byte_ms", "cpu_first_byte_ms", "total_ms", "cpu_total_ms", "user_total_ms", "start_end_ms",
 	"rss_kib", "hwm_kib", "guest_kib", "overhead_kib", "peak_overhead_kib",
 };
 
@@ -66,6 +73,9 @@ struct fb_opts {
 struct fb_run {
 	double v[FB_NMETRICS];
 	int status;
+	int nmarks;
+	char mark[FB_MAX_MARKS][FB_MARK_LEN];
+	double mark_ms[FB_MAX_MARKS], mark_cpu_ms[FB_MAX_MARKS];
 };
 
 /* The monitor being measured: killed with us, never left running alone. */
@@ -157,6 +167,37 @@ static double fb_pause_and_sample(pid_t pid, const struct fb_opts *o, struct fb_
 	return fb_now_ms(CLOCK_MONOTONIC) - t;
 }
 
+/* Records the line out[from, to) as a marker when it begins with '@'. */
+static void fb_mark_line(const char *line, size_t len, double ms, double cpu_ms,
+			 struct fb_run *r)
+{
+	char name[FB_MARK_LEN];
+	size_t n = 0;
+
+	while (len && (*line == '\r' || *line == '\n')) {
+		line++;
+		len--;
+	}
+	if (!len || line[0] != '@')
+		return;
+	for (size_t i = 1; i < len && n < sizeof(name) - 1; i++) {
+		char c = line[i];
+		if (!(c == '-' || c == '_' || c == '.' || (c >= '0' && c <= '9') ||
+		      (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+			break;
+		name[n++] = c;
+	}
+	if (!n || r->nmarks >= FB_MAX_MARKS)
+		return;
+	name[n] = 0;
+	for (int i = 0; i < r->nmarks; i++)
+		if (!strcmp(r->mark[i], name))
+			return;
+	strcpy(r->mark[r->nmarks], name);
+	r->mark_cpu_ms[r->nmarks] = cpu_ms;
+	r->mark_ms[r->nmarks++] = ms;
+}
+
 /* The child's stdin is a pipe that stays open and silent (an idle terminal,
  * not the EOF of /dev/null, which a monitor may take as "quit"). */
 static pid_t fb_spawn(char **argv, int in_fd, int out_fd)
@@ -177,7 +218,7 @@ static pid_t fb_spawn(char **argv, int in_fd, int out_fd)
 static int fb_run_once(const struct fb_opts *o, struct fb_run *r)
 {
 	static char out[FB_OUT_MAX];
-	size_t len = 0, after_start = 0;
+	size_t len = 0, after_start = 0, line_start = 0;
 	const char *hit;
 	double t0, t_start = NAN, t_end = NAN, pause = 0, deadline;
 	bool sampled = false, reaped = false, got_byte = false;
@@ -188,6 +229,7 @@ static int fb_run_once(const struct fb_opts *o, struct fb_run *r)
 
 	for (int i = 0; i < FB_NMETRICS; i++)
 		r->v[i] = NAN;
+	r->nmarks = 0;
 	if (pipe2(fds, O_CLOEXEC) || pipe2(in, O_CLOEXEC)) {
 		perror("firstbyte: pipe");
 		return -1;
@@ -229,8 +271,17 @@ static int fb_run_once(const struct fb_opts *o, struct fb_run *r)
 				r->v[FB_CPU_FIRST_BYTE] = fb_now_ms(cpu);
 		}
 		if (len + n <= sizeof(out)) {
+			double now_ms = fb_now_ms(CLOCK_MONOTONIC) - t0;
+			double cpu_ms = cpu != (clockid_t)-1 ? fb_now_ms(cpu) : NAN;
+			char *nl;
+
 			memcpy(out + len, buf, n);
 			len += n;
+			while ((nl = memchr(out + line_start, '\n', len - line_start))) {
+				fb_mark_line(out + line_start, (size_t)(nl - out) - line_start, now_ms,
+					     cpu_ms, r);
+				line_start = (size_t)(nl - out) + 1;
+			}
 		}
 		if (o->start && isnan(t_start) &&
 		    (hit = memmem(out, len, o->start, strlen(o->start)))) {
@@ -268,6 +319,7 @@ static int fb_run_once(const struct fb_opts *o, struct fb_run *r)
 		}
 		usleep(200);
 	}
+	r->v[FB_TOTAL] = fb_now_ms(CLOCK_MONOTONIC) - t0;
 	r->v[FB_CPU_TOTAL] = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
 			     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 	r->v[FB_USER_TOTAL] = ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3;
@@ -324,12 +376,37 @@ static double fb_median(const struct fb_run *runs, int n, enum fb_metric m)
 	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
 }
 
-static void fb_print(const char *head, const double *v)
+/* Median over the runs that printed marker name (of its CPU time when
+ * cpu), NAN when none did. */
+static double fb_mark_median(const struct fb_run *runs, int n, const char *name, bool cpu)
+{
+	double v[FB_MAX_RUNS];
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < runs[i].nmarks; j++)
+			if (!strcmp(runs[i].mark[j], name))
+				v[k++] = cpu ? runs[i].mark_cpu_ms[j] : runs[i].mark_ms[j];
+	if (!k)
+		return NAN;
+	qsort(v, k, sizeof(v[0]), fb_cmp);
+	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
+
+/* The metrics, then the markers of r (r NULL: none): wall and CPU time. */
+static void fb_print(const char *head, const double *v, const struct fb_run *r,
+		     const double *mark_ms, const double *mark_cpu_ms)
 {
 	printf("%s", head);
 	for (int m = 0; m < FB_NMETRICS; m++)
 		if (!isnan(v[m]))
 			printf(" %s=%.3f", fb_names[m], v[m]);
+	for (int i = 0; r && i < r->nmarks; i++)
+		if (!isnan(mark_ms[i]))
+			printf(" @%s=%.3f", r->mark[i], mark_ms[i]);
+	for (int i = 0; r && i < r->nmarks; i++)
+		if (!isnan(mark_cpu_ms[i]))
+			printf(" cpu@%s=%.3f", r->mark[i], mark_cpu_ms[i]);
 	printf("\n");
 	fflush(stdout);
 }
@@ -345,7 +422,7 @@ int main(int argc, char **argv)
 {
 	static struct fb_run runs[FB_MAX_RUNS];
 	struct fb_opts o = { .runs = 20, .timeout_s = 60, .want_status = -1 };
-	double med[FB_NMETRICS];
+	double med[FB_NMETRICS], med_marks[FB_MAX_MARKS], med_cpu[FB_MAX_MARKS];
 	char head[32];
 	int c;
 
@@ -370,13 +447,22 @@ int main(int argc, char **argv)
 	signal(SIGINT, fb_on_signal);
 	signal(SIGHUP, fb_on_signal);
 	for (int i = 0; i < o.runs; i++) {
-		if (fb_run_once(&o, &runs[i]))
+		if (fb_run_once(&o, &runs[i])) {
+			/* What it got to, for the reader of the .runs file. */
+			snprintf(head, sizeof(head), "failed run %d", i + 1);
+			fb_print(head, runs[i].v, &runs[i], runs[i].mark_ms, runs[i].mark_cpu_ms);
 			return 1;
+		}
 		snprintf(head, sizeof(head), "run %d status=%d", i + 1, runs[i].status);
-		fb_print(head, runs[i].v);
+		fb_print(head, runs[i].v, &runs[i], runs[i].mark_ms, runs[i].mark_cpu_ms);
 	}
 	for (int m = 0; m < FB_NMETRICS; m++)
 		med[m] = fb_median(runs, o.runs, m);
-	fb_print("median", med);
+	/* Medians of the markers of the first run (every run prints the same). */
+	for (int i = 0; i < runs[0].nmarks; i++) {
+		med_marks[i] = fb_mark_median(runs, o.runs, runs[0].mark[i], false);
+		med_cpu[i] = fb_mark_median(runs, o.runs, runs[0].mark[i], true);
+	}
+	fb_print("median", med, &runs[0], med_marks, med_cpu);
 	return 0;
 }
