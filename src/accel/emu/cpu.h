@@ -128,6 +128,15 @@ struct block {
 };
 
 #define BLOCK_HASH 8192
+/* 64-bit code: rip -> block without the TLB and the hash chain, for one
+ * epoch (TLB changes, mode changes and cache flushes bump it). */
+#define JCACHE 4096
+struct jcache_entry {
+	uint64_t rip;
+	struct block *b;
+	uint32_t epoch;
+	uint32_t user;
+};
 #define BLOCK_ARENA 16384
 #define INSN_ARENA (BLOCK_ARENA * 8)
 
@@ -220,6 +229,7 @@ struct emu_cpu {
 	uint32_t epoch;        /* bumped when translations or the code mode change */
 	uint64_t budget;       /* blocks left before vcpu_run returns (0: unlimited) */
 	struct block *prev_block;
+	struct jcache_entry jcache[JCACHE];
 };
 
 /* ---- registers ---- */

@@ -215,7 +215,7 @@ static struct block *block_find(struct emu_cpu *c)
 	return b;
 }
 
-static bool block_valid(struct emu_cpu *c, const struct block *b)
+static inline __attribute__((always_inline)) bool block_valid(struct emu_cpu *c, const struct block *b)
 {
 	struct emu_vm *vm = c->vm;
 
@@ -225,10 +225,17 @@ static bool block_valid(struct emu_cpu *c, const struct block *b)
 		b->gen2 == atomic_load_explicit(&vm->codegen[b->ramidx2], memory_order_acquire));
 }
 
-/* The next block: through the previous block's links when they still hold. */
+static unsigned jcache_index(uint64_t rip)
+{
+	return (unsigned)((rip ^ (rip >> 12)) & (JCACHE - 1));
+}
+
+/* The next block: through the previous block's links when they still hold,
+ * then the jump cache (64-bit code), then the physical-page hash. */
 static struct block *block_next(struct emu_cpu *c)
 {
 	struct block *p = c->prev_block, *b;
+	struct jcache_entry *j = NULL;
 
 	if (p) {
 		for (int k = 0; k < 2; k++)
@@ -236,8 +243,25 @@ static struct block *block_next(struct emu_cpu *c)
 			    block_valid(c, p->succ[k]))
 				return p->succ[k];
 	}
+	if (likely(c->code64)) {
+		j = &c->jcache[jcache_index(c->rip)];
+		if (j->rip == c->rip && j->b && j->epoch == c->epoch && j->user == c->user &&
+		    block_valid(c, j->b)) {
+			b = j->b;
+			goto link;
+		}
+	}
 	b = block_find(c);
-	if (p && b->ramidx != UINT32_MAX) {
+	if (b->ramidx == UINT32_MAX)
+		return b;
+	if (j) {
+		j->rip = c->rip;
+		j->b = b;
+		j->epoch = c->epoch;
+		j->user = c->user;
+	}
+link:
+	if (p) {
 		int k = p->succ_epoch[0] == c->epoch && p->succ_rip[0] != c->rip ? 1 : 0;
 		p->succ[k] = b;
 		p->succ_rip[k] = c->rip;
@@ -342,6 +366,7 @@ static void cpu_sipi(struct emu_cpu *c, uint8_t vector)
 {
 	c->seg[SEG_CS].selector = (uint16_t)(vector << 8);
 	c->seg[SEG_CS].base = (uint64_t)vector << 12;
+	c->epoch++;
 	c->rip = 0;
 	c->mp_state = CPU_MP_RUNNABLE;
 	c->halted = 0;
