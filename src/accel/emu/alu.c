@@ -35,6 +35,12 @@ static uint64_t alu_rmw(struct emu_cpu *c, const struct insn *in, uint64_t old, 
 	return alu(c, in->op, in->osz, old, src);
 }
 
+/* The one-byte ALU forms carry the operation in the opcode, not ModRM.reg. */
+static uint64_t alu_rmw_opc(struct emu_cpu *c, const struct insn *in, uint64_t old, uint64_t src)
+{
+	return alu(c, (in->opc >> 3) & 7, in->osz, old, src);
+}
+
 void op_alu_rm_r(struct emu_cpu *c, const struct insn *in)
 {
 	unsigned op = (in->opc >> 3) & 7, sz = in->osz;
@@ -48,9 +54,7 @@ void op_alu_rm_r(struct emu_cpu *c, const struct insn *in)
 		reg_set(c, in->rm, sz, alu(c, op, sz, reg_get(c, in->rm, sz), src));
 		return;
 	}
-	struct insn t = *in;
-	t.op = (uint8_t)op;
-	rm_rmw(c, &t, sz, alu_rmw, src, true);
+	rm_rmw(c, in, sz, alu_rmw_opc, src, true);
 }
 
 void op_alu_r_rm(struct emu_cpu *c, const struct insn *in)

@@ -32,6 +32,74 @@ ALU_RR(xor_rr32, 4, 6, LF_LOGIC, a ^ b, 1)
 ALU_RR(cmp_rr64, 8, 7, LF_SUB, a - b, 0)
 ALU_RR(cmp_rr32, 4, 7, LF_SUB, a - b, 0)
 
+/* The 0x03 direction (ADD r, r/m) between registers, and TEST r/m, r. */
+#define ALU_RR_REV(name, sz, lf, expr, store)                                     \
+	static void name(struct emu_cpu *c, const struct insn *in)                 \
+	{                                                                          \
+		uint64_t a = c->r[in->reg] & sz_mask(sz), b = c->r[in->rm] & sz_mask(sz); \
+		uint64_t r = (expr) & sz_mask(sz);                                 \
+		lf_set(c, lf, sz, r, a, b);                                        \
+		if (store)                                                         \
+			c->r[in->reg] = r;                                         \
+	}
+
+ALU_RR_REV(add_rrr64, 8, LF_ADD, a + b, 1)
+ALU_RR_REV(add_rrr32, 4, LF_ADD, a + b, 1)
+ALU_RR_REV(or_rrr64, 8, LF_LOGIC, a | b, 1)
+ALU_RR_REV(or_rrr32, 4, LF_LOGIC, a | b, 1)
+ALU_RR_REV(and_rrr64, 8, LF_LOGIC, a & b, 1)
+ALU_RR_REV(and_rrr32, 4, LF_LOGIC, a & b, 1)
+ALU_RR_REV(sub_rrr64, 8, LF_SUB, a - b, 1)
+ALU_RR_REV(sub_rrr32, 4, LF_SUB, a - b, 1)
+ALU_RR_REV(xor_rrr64, 8, LF_LOGIC, a ^ b, 1)
+ALU_RR_REV(xor_rrr32, 4, LF_LOGIC, a ^ b, 1)
+ALU_RR_REV(cmp_rrr64, 8, LF_SUB, a - b, 0)
+ALU_RR_REV(cmp_rrr32, 4, LF_SUB, a - b, 0)
+ALU_RR_REV(test_rr64, 8, LF_LOGIC, a & b, 0)
+ALU_RR_REV(test_rr32, 4, LF_LOGIC, a & b, 0)
+
+/* ALU r, [mem] (load, operate into the register). */
+#define ALU_RM(name, sz, lf, expr, store)                                         \
+	static void name(struct emu_cpu *c, const struct insn *in)                 \
+	{                                                                          \
+		uint64_t b = mem_read(c, in->seg, insn_ea(c, in), sz);             \
+		uint64_t a = c->r[in->reg] & sz_mask(sz);                          \
+		uint64_t r = (expr) & sz_mask(sz);                                 \
+		lf_set(c, lf, sz, r, a, b);                                        \
+		if (store)                                                         \
+			c->r[in->reg] = r;                                         \
+	}
+
+ALU_RM(add_rm64, 8, LF_ADD, a + b, 1)
+ALU_RM(add_rm32, 4, LF_ADD, a + b, 1)
+ALU_RM(or_rm64, 8, LF_LOGIC, a | b, 1)
+ALU_RM(or_rm32, 4, LF_LOGIC, a | b, 1)
+ALU_RM(and_rm64, 8, LF_LOGIC, a & b, 1)
+ALU_RM(and_rm32, 4, LF_LOGIC, a & b, 1)
+ALU_RM(sub_rm64, 8, LF_SUB, a - b, 1)
+ALU_RM(sub_rm32, 4, LF_SUB, a - b, 1)
+ALU_RM(xor_rm64, 8, LF_LOGIC, a ^ b, 1)
+ALU_RM(xor_rm32, 4, LF_LOGIC, a ^ b, 1)
+ALU_RM(cmp_rm64, 8, LF_SUB, a - b, 0)
+ALU_RM(cmp_rm32, 4, LF_SUB, a - b, 0)
+
+/* CMP/TEST [mem], r and CMP [mem], imm: read only. */
+#define CMP_M(name, sz, lf, expr, src)                                            \
+	static void name(struct emu_cpu *c, const struct insn *in)                 \
+	{                                                                          \
+		uint64_t a = mem_read(c, in->seg, insn_ea(c, in), sz);             \
+		uint64_t b = (src) & sz_mask(sz);                                  \
+		lf_set(c, lf, sz, (expr) & sz_mask(sz), a, b);                     \
+	}
+
+CMP_M(cmp_mr64, 8, LF_SUB, a - b, c->r[in->reg])
+CMP_M(cmp_mr32, 4, LF_SUB, a - b, c->r[in->reg])
+CMP_M(test_mr64, 8, LF_LOGIC, a & b, c->r[in->reg])
+CMP_M(test_mr32, 4, LF_LOGIC, a & b, c->r[in->reg])
+CMP_M(cmp_mi64, 8, LF_SUB, a - b, in->imm)
+CMP_M(cmp_mi32, 4, LF_SUB, a - b, in->imm)
+CMP_M(cmp_mi8, 1, LF_SUB, a - b, in->imm)
+
 #define ALU_RI(name, sz, lf, expr, store)                                         \
 	static void name(struct emu_cpu *c, const struct insn *in)                 \
 	{                                                                          \
@@ -99,14 +167,125 @@ INCDEC(inc_r32, 4, 0)
 INCDEC(dec_r64, 8, 1)
 INCDEC(dec_r32, 4, 1)
 
-static void jcc_fast(struct emu_cpu *c, const struct insn *in)
+/* Jcc with the condition known at decode time: the usual producers
+ * (CMP/SUB, TEST/AND/OR/XOR, ADD) answer from the lazy operands; the rest
+ * go through flags_cond. */
+static inline __attribute__((always_inline)) bool cond_lazy(const struct emu_cpu *c, unsigned cc)
 {
-	if (flags_cond(c, in->opc & 15)) {
-		uint64_t t = c->rip_next + in->imm;
-		if (unlikely(!is_canonical(t)))
-			emu_gp(c, 0);
-		c->rip_next = t;
+	unsigned sh;
+	uint64_t m, r, a, b;
+	bool v;
+
+	if (c->lf_op == LF_NONE)
+		return flags_cond(c, cc);
+	sh = 64 - 8 * c->lf_sz;
+	m = ~0ULL >> sh, r = c->lf_res & m, a = c->lf_a & m, b = c->lf_b & m;
+	switch (c->lf_op) {
+	case LF_SUB:
+		switch (cc >> 1) {
+		case 1: v = a < b; break;
+		case 2: v = r == 0; break;
+		case 3: v = a <= b; break;
+		case 4: v = (r << sh) >> 63; break;
+		case 6: v = (int64_t)(a << sh) < (int64_t)(b << sh); break;
+		case 7: v = (int64_t)(a << sh) <= (int64_t)(b << sh); break;
+		default: return flags_cond(c, cc);
+		}
+		return v ^ (cc & 1);
+	case LF_LOGIC:
+		switch (cc >> 1) {
+		case 0: case 1: v = false; break;
+		case 2: case 3: v = r == 0; break;
+		case 4: case 6: v = (r << sh) >> 63; break;
+		case 7: v = r == 0 || (r << sh) >> 63; break;
+		default: return flags_cond(c, cc);
+		}
+		return v ^ (cc & 1);
+	case LF_ADD: case LF_INC: case LF_DEC: case LF_ADC: case LF_SBB:
+		switch (cc >> 1) {
+		case 2: v = r == 0; break;
+		case 4: v = (r << sh) >> 63; break;
+		default: return flags_cond(c, cc);
+		}
+		return v ^ (cc & 1);
+	default:
+		return flags_cond(c, cc);
 	}
+}
+
+#define JCC(cc)                                                                   \
+	static void jcc_##cc(struct emu_cpu *c, const struct insn *in)             \
+	{                                                                          \
+		if (cond_lazy(c, cc)) {                                            \
+			uint64_t t = c->rip_next + in->imm;                        \
+			if (unlikely(!is_canonical(t)))                            \
+				emu_gp(c, 0);                                      \
+			c->rip_next = t;                                           \
+		}                                                                  \
+	}
+JCC(0) JCC(1) JCC(2) JCC(3) JCC(4) JCC(5) JCC(6) JCC(7)
+JCC(8) JCC(9) JCC(10) JCC(11) JCC(12) JCC(13) JCC(14) JCC(15)
+
+/* SHL/SHR/SAR of a register by a constant: the flags of shift.c, eagerly
+ * (AF cleared; OF from the last step for SHL, the old sign for SHR by 1). */
+#define SHIFT_RI(name, sz, kind)                                                  \
+	static void name(struct emu_cpu *c, const struct insn *in)                 \
+	{                                                                          \
+		const unsigned bits = sz * 8;                                      \
+		unsigned cnt = (unsigned)in->imm & (sz == 8 ? 63 : 31);            \
+		uint64_t m = sz_mask(sz), a = c->r[in->rm] & m, r, f;              \
+		bool cf, of;                                                       \
+		if (!cnt) {                                                        \
+			c->r[in->rm] = a;                                          \
+			return;                                                    \
+		}                                                                  \
+		if (kind == 0) {                                                   \
+			r = (a << cnt) & m;                                        \
+			cf = (a >> (bits - cnt)) & 1;                              \
+			of = ((r >> (bits - 1)) & 1) ^ cf;                         \
+		} else if (kind == 1) {                                            \
+			r = a >> cnt;                                              \
+			cf = (a >> (cnt - 1)) & 1;                                 \
+			of = cnt == 1 && (a >> (bits - 1));                        \
+		} else {                                                           \
+			int64_t s = sext(a, sz);                                   \
+			r = (uint64_t)(s >> cnt) & m;                              \
+			cf = (s >> (cnt - 1)) & 1;                                 \
+			of = false;                                                \
+		}                                                                  \
+		f = (c->flags & ~(uint64_t)F_ARITH) | flags_szp(r, sz);            \
+		c->flags = f | (cf ? F_CF : 0) | (of ? F_OF : 0);                  \
+		c->lf_op = LF_NONE;                                                \
+		c->r[in->rm] = r;                                                  \
+	}
+SHIFT_RI(shl_ri64, 8, 0) SHIFT_RI(shl_ri32, 4, 0)
+SHIFT_RI(shr_ri64, 8, 1) SHIFT_RI(shr_ri32, 4, 1)
+SHIFT_RI(sar_ri64, 8, 2) SHIFT_RI(sar_ri32, 4, 2)
+
+static void mov_ri64(struct emu_cpu *c, const struct insn *in) { c->r[in->reg] = in->imm; }
+static void mov_ri32(struct emu_cpu *c, const struct insn *in) { c->r[in->reg] = (uint32_t)in->imm; }
+
+static void mov_mi64(struct emu_cpu *c, const struct insn *in)
+{
+	mem_write(c, in->seg, insn_ea(c, in), 8, in->imm);
+}
+
+static void mov_mi32(struct emu_cpu *c, const struct insn *in)
+{
+	mem_write(c, in->seg, insn_ea(c, in), 4, (uint32_t)in->imm);
+}
+
+static void movzx_w32(struct emu_cpu *c, const struct insn *in)
+{
+	c->r[in->reg] = (in->flags & IN_MEM) ? mem_read(c, in->seg, insn_ea(c, in), 2)
+					       : c->r[in->rm] & 0xffff;
+}
+
+static void movsxd64(struct emu_cpu *c, const struct insn *in)
+{
+	uint64_t v = (in->flags & IN_MEM) ? mem_read(c, in->seg, insn_ea(c, in), 4) : c->r[in->rm];
+
+	c->r[in->reg] = (uint64_t)(int64_t)(int32_t)v;
 }
 
 /* The 64-bit stack: SS has base 0, the pointer is the whole RSP. */
@@ -163,8 +342,18 @@ void fast_specialize(struct emu_cpu *c, struct insn *in)
 {
 	static const insn_fn rr64[8] = { add_rr64, or_rr64, NULL, NULL, and_rr64, sub_rr64, xor_rr64, cmp_rr64 };
 	static const insn_fn rr32[8] = { add_rr32, or_rr32, NULL, NULL, and_rr32, sub_rr32, xor_rr32, cmp_rr32 };
+	static const insn_fn rrr64[8] = { add_rrr64, or_rrr64, NULL, NULL, and_rrr64, sub_rrr64, xor_rrr64, cmp_rrr64 };
+	static const insn_fn rrr32[8] = { add_rrr32, or_rrr32, NULL, NULL, and_rrr32, sub_rrr32, xor_rrr32, cmp_rrr32 };
+	static const insn_fn rm64[8] = { add_rm64, or_rm64, NULL, NULL, and_rm64, sub_rm64, xor_rm64, cmp_rm64 };
+	static const insn_fn rm32[8] = { add_rm32, or_rm32, NULL, NULL, and_rm32, sub_rm32, xor_rm32, cmp_rm32 };
 	static const insn_fn ri64[8] = { add_ri64, NULL, NULL, NULL, and_ri64, sub_ri64, xor_ri64, cmp_ri64 };
 	static const insn_fn ri32[8] = { add_ri32, NULL, NULL, NULL, and_ri32, sub_ri32, xor_ri32, cmp_ri32 };
+	static const insn_fn sh64[8] = { [4] = shl_ri64, [5] = shr_ri64, [6] = shl_ri64, [7] = sar_ri64 };
+	static const insn_fn sh32[8] = { [4] = shl_ri32, [5] = shr_ri32, [6] = shl_ri32, [7] = sar_ri32 };
+	static const insn_fn jcc[16] = {
+		jcc_0, jcc_1, jcc_2, jcc_3, jcc_4, jcc_5, jcc_6, jcc_7,
+		jcc_8, jcc_9, jcc_10, jcc_11, jcc_12, jcc_13, jcc_14, jcc_15,
+	};
 	bool mem = in->flags & IN_MEM, w64 = in->osz == 8, w32 = in->osz == 4;
 	insn_fn f = NULL;
 
@@ -172,16 +361,32 @@ void fast_specialize(struct emu_cpu *c, struct insn *in)
 		return;
 	if (in->fn == op_alu_rm_r && !mem && (w64 || w32))
 		f = (w64 ? rr64 : rr32)[(in->opc >> 3) & 7];
+	else if (in->fn == op_alu_rm_r && mem && in->opc == 0x39)
+		f = w64 ? cmp_mr64 : w32 ? cmp_mr32 : NULL;
+	else if (in->fn == op_alu_r_rm && (w64 || w32))
+		f = mem ? (w64 ? rm64 : rm32)[(in->opc >> 3) & 7] : (w64 ? rrr64 : rrr32)[(in->opc >> 3) & 7];
+	else if (in->fn == op_test_rm_r && (w64 || w32))
+		f = mem ? (w64 ? test_mr64 : test_mr32) : (w64 ? test_rr64 : test_rr32);
 	else if (in->fn == op_alu_rm_imm && !mem && (w64 || w32))
 		f = (w64 ? ri64 : ri32)[in->op];
+	else if (in->fn == op_alu_rm_imm && mem && in->op == 7)
+		f = w64 ? cmp_mi64 : w32 ? cmp_mi32 : in->osz == 1 ? cmp_mi8 : NULL;
 	else if (in->fn == op_mov_rm_r && (w64 || w32))
 		f = mem ? (w64 ? mov_store64 : mov_store32) : (w64 ? mov_rr64 : mov_rr32);
 	else if (in->fn == op_mov_r_rm && (w64 || w32) && mem)
 		f = w64 ? mov_load64 : mov_load32;
+	else if (in->fn == op_mov_r_imm && (w64 || w32))
+		f = w64 ? mov_ri64 : mov_ri32;
+	else if (in->fn == op_mov_rm_imm && mem && (w64 || w32))
+		f = w64 ? mov_mi64 : mov_mi32;
 	else if (in->fn == op_incdec_rm && !mem && (w64 || w32))
 		f = in->op & 1 ? (w64 ? dec_r64 : dec_r32) : (w64 ? inc_r64 : inc_r32);
-	else if (in->fn == op_jcc && c->code64)
-		f = jcc_fast;
+	else if (in->fn == op_shift && !mem && (w64 || w32) && (in->opc == 0xc1 || in->opc == 0xd1)) {
+		f = (w64 ? sh64 : sh32)[in->op];
+		if (f && in->opc == 0xd1)
+			in->imm = 1;
+	} else if (in->fn == op_jcc && c->code64)
+		f = jcc[in->opc & 15];
 	else if (c->code64 && w64 && in->fn == op_push_r)
 		f = push_r64;
 	else if (c->code64 && w64 && in->fn == op_pop_r)
@@ -192,8 +397,10 @@ void fast_specialize(struct emu_cpu *c, struct insn *in)
 		f = ret64;
 	else if (in->fn == op_lea && w64 && in->asz == 8)
 		f = lea64;
-	else if (in->fn == op_movzx && in->opc == 0xb6 && (w32 || w64))
-		f = movzx_b32;
+	else if (in->fn == op_movzx && (w32 || w64))
+		f = in->opc == 0xb6 ? movzx_b32 : movzx_w32;
+	else if (in->fn == op_movsxd && c->code64 && w64)
+		f = movsxd64;
 	if (f)
 		in->fn = f;
 }
