@@ -149,6 +149,7 @@ struct emu_vm {
 	_Atomic uint8_t *codemark;  /* per RAM page: decoded code lives here */
 	_Atomic uint32_t *codegen;  /* per RAM page: bumped when code is written */
 	_Atomic uint64_t *codehash; /* per RAM page: its bytes when code was first decoded */
+	_Atomic uint32_t codewrites; /* bumped with any codegen: links are rechecked */
 	struct emu_cpu *cpus[64];
 	int64_t tsc_offset;
 	pthread_mutex_t lock;  /* locked bus cycles that fall outside one page */
@@ -227,6 +228,7 @@ struct emu_cpu {
 	struct insn *insns;
 	unsigned nblk, ninsn;
 	uint32_t epoch;        /* bumped when translations or the code mode change */
+	uint32_t codewrites_seen; /* vm->codewrites when the links were last valid */
 	uint64_t budget;       /* blocks left before vcpu_run returns (0: unlimited) */
 	struct block *prev_block;
 	struct jcache_entry jcache[JCACHE];

@@ -159,7 +159,7 @@ static void block_decode(struct emu_cpu *c, struct block *b, uint64_t lin, uint6
 	b->n = (uint16_t)n;
 }
 
-static struct block *block_find(struct emu_cpu *c)
+static __attribute__((noinline)) struct block *block_find(struct emu_cpu *c)
 {
 	static __thread struct block scratch;
 	static __thread struct insn scratch_insns[BLOCK_MAX_INSNS];
@@ -215,16 +215,6 @@ static struct block *block_find(struct emu_cpu *c)
 	return b;
 }
 
-static inline __attribute__((always_inline)) bool block_valid(struct emu_cpu *c, const struct block *b)
-{
-	struct emu_vm *vm = c->vm;
-
-	return b->gen == atomic_load_explicit(&vm->codegen[b->ramidx], memory_order_acquire) &&
-	       atomic_load_explicit(&vm->codemark[b->ramidx], memory_order_relaxed) &&
-	       (b->ramidx2 == UINT32_MAX ||
-		b->gen2 == atomic_load_explicit(&vm->codegen[b->ramidx2], memory_order_acquire));
-}
-
 static unsigned jcache_index(uint64_t rip)
 {
 	return (unsigned)((rip ^ (rip >> 12)) & (JCACHE - 1));
@@ -232,21 +222,26 @@ static unsigned jcache_index(uint64_t rip)
 
 /* The next block: through the previous block's links when they still hold,
  * then the jump cache (64-bit code), then the physical-page hash. */
-static struct block *block_next(struct emu_cpu *c)
+static inline __attribute__((always_inline)) struct block *block_next(struct emu_cpu *c)
 {
 	struct block *p = c->prev_block, *b;
 	struct jcache_entry *j = NULL;
+	uint32_t cw = atomic_load_explicit(&c->vm->codewrites, memory_order_acquire);
 
+	/* Links and the jump cache hold while no code page was written (by
+	 * any vCPU); then they all go, and the hash lookup checks each block. */
+	if (unlikely(cw != c->codewrites_seen)) {
+		c->codewrites_seen = cw;
+		c->epoch++;
+	}
 	if (p) {
 		for (int k = 0; k < 2; k++)
-			if (p->succ_rip[k] == c->rip && p->succ_epoch[k] == c->epoch &&
-			    block_valid(c, p->succ[k]))
+			if (p->succ_rip[k] == c->rip && p->succ_epoch[k] == c->epoch)
 				return p->succ[k];
 	}
 	if (likely(c->code64)) {
 		j = &c->jcache[jcache_index(c->rip)];
-		if (j->rip == c->rip && j->b && j->epoch == c->epoch && j->user == c->user &&
-		    block_valid(c, j->b)) {
+		if (j->rip == c->rip && j->b && j->epoch == c->epoch && j->user == c->user) {
 			b = j->b;
 			goto link;
 		}
@@ -270,19 +265,26 @@ link:
 	return b;
 }
 
+/* Blocks chained without going back to the run loop: the limit keeps
+ * the timer poll (every 256 blocks) and the event checks close. */
+#define CHAIN_MAX 32
+
 static void block_run(struct emu_cpu *c)
 {
 	struct block *b = block_next(c);
-	unsigned n = b->n, i;
+	unsigned n = b->n, i, chain = c->budget ? 1 : CHAIN_MAX;
 	bool shadow = c->shadow, tf = c->flags & F_TF;
+	const struct insn *in, *end;
 
 	if (shadow || tf)
 		n = 1; /* one instruction in the interrupt shadow, or single-step */
-	c->cur_ramidx = b->ramidx;
 	c->stop = 0;
+next:
+	c->cur_ramidx = b->ramidx;
+	c->nblocks++;
 	/* Four dispatch sites instead of one: each indirect call gets its own
 	 * branch-predictor history (the position in the block). */
-	const struct insn *in = b->insns, *end = in + n;
+	in = b->insns, end = in + n;
 #define STEP()                                              \
 	do {                                                    \
 		c->rip_next = c->rip + in->len;                     \
@@ -305,6 +307,19 @@ out:
 		c->rip &= 0xffffffff;
 	c->icount += i;
 	c->prev_block = b->ramidx != UINT32_MAX && i == b->n ? b : NULL;
+	if (likely(!shadow && !tf)) {
+		/* On to the next block unless something wants the run loop. */
+		if (c->prev_block && --chain && (c->nblocks & 255) &&
+		    !(c->stop | c->shadow | c->irq_check | c->halted | c->exit_now) &&
+		    !(c->flags & F_TF) &&
+		    !(atomic_load_explicit(&c->kicked, memory_order_relaxed) |
+		      atomic_load_explicit(&c->exit_req, memory_order_relaxed))) {
+			b = block_next(c);
+			n = b->n;
+			goto next;
+		}
+		return;
+	}
 	if (shadow) {
 		c->shadow = 0;
 		c->irq_check = 1;
@@ -508,7 +523,7 @@ static int cpu_run(struct emu_cpu *c)
 			return 0;
 		}
 		block_run(c);
-		if (unlikely((++c->nblocks & 255) == 0))
+		if (unlikely((c->nblocks & 255) == 0))
 			cpu_timers(c);
 	}
 }
