@@ -78,6 +78,7 @@ struct tlb_entry {
 	uintptr_t addend;    /* host = linear + addend */
 	uint32_t ramidx;     /* RAM page index (code marks) */
 	uint8_t global;
+	uint8_t large;       /* a piece of a large page: its linear bits */
 };
 #define TLB_INVALID 1ULL
 
@@ -171,7 +172,7 @@ struct emu_cpu {
 	uint8_t irq_check;     /* look at interrupts at the next block boundary */
 	uint8_t shadow;        /* interrupt shadow after STI / MOV SS */
 	uint8_t halted;
-	uint8_t tlb_large;      /* the TLB holds pieces of large pages */
+	uint8_t tlb_large;      /* the TLB holds pieces of large pages (the largest's bits) */
 	uint8_t nmi_blocked, nmi_pending; /* NMIs wait for the IRET of the last one */
 	uint32_t cur_ramidx;   /* RAM page of the block in execution */
 	struct tlb_entry tlb[2][TLB_SIZE]; /* [user] */
@@ -232,6 +233,9 @@ struct emu_cpu {
 	uint64_t budget;       /* blocks left before vcpu_run returns (0: unlimited) */
 	struct block *prev_block;
 	struct jcache_entry jcache[JCACHE];
+#define CODEPAGE_BITS 32768
+	uint64_t codepages[CODEPAGE_BITS / 64]; /* mmu_code_page */
+	uint64_t codepages_n;
 };
 
 /* ---- registers ---- */
@@ -355,6 +359,8 @@ uint8_t *mmu_ptr(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc, int user
 uint8_t *mmu_fetch_host(struct emu_cpu *c, uint64_t lin, bool may_fault, int *err, uint64_t *gpa);
 void mmu_flush(struct emu_cpu *c, bool global);
 void mmu_invlpg(struct emu_cpu *c, uint64_t lin);
+/* Records that links of this epoch lead into the code page of lin. */
+void mmu_code_page(struct emu_cpu *c, uint64_t lin);
 void mmu_code_written(struct emu_cpu *c, uint32_t ramidx);
 /* Marks a RAM page as holding decoded code (remembering a hash of it). */
 void mmu_code_mark(struct emu_cpu *c, uint32_t ramidx);

@@ -183,6 +183,8 @@ static __attribute__((noinline)) struct block *block_find(struct emu_cpu *c)
 		scratch.ramidx = UINT32_MAX;
 		return &scratch;
 	}
+	mmu_code_page(c, lin);
+	mmu_code_page(c, lin + 4096); /* a block may run into the next page */
 	off = (uint64_t)(host - c->vm->ram) + (lin & 0xfff);
 	idx = (uint32_t)(off >> 12);
 	unsigned h = block_hash(off, key);

@@ -22,9 +22,48 @@
 #define PAE_ADDR (((1ULL << PHYS_BITS) - 1) & ~0xfffULL)
 #define PAE_RSVD (((1ULL << 52) - 1) & ~((1ULL << PHYS_BITS) - 1))
 
-void mmu_flush(struct emu_cpu *c, bool global)
+/* Linear code pages that links (successors, jump cache) of this epoch
+ * lead to: INVLPG of other pages leaves the links alone. */
+void mmu_code_page(struct emu_cpu *c, uint64_t lin)
+{
+	uint64_t pg = (lin >> 12) & (CODEPAGE_BITS - 1);
+
+	c->codepages[pg / 64] |= 1ULL << (pg % 64);
+	c->codepages_n++;
+}
+
+static bool code_pages_hit(const struct emu_cpu *c, uint64_t lin, unsigned bits)
+{
+	uint64_t first = lin >> 12, n = 1ULL << (bits - 12);
+
+	if (!c->codepages_n)
+		return false;
+	if (n >= CODEPAGE_BITS)
+		return true;
+	first &= ~(n - 1);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t pg = (first + i) & (CODEPAGE_BITS - 1);
+		if (n >= 64 && pg % 64 == 0) {
+			if (c->codepages[pg / 64])
+				return true;
+			i += 63;
+		} else if (c->codepages[pg / 64] & (1ULL << (pg % 64))) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void new_epoch(struct emu_cpu *c)
 {
 	c->epoch++;
+	memset(c->codepages, 0, sizeof(c->codepages));
+	c->codepages_n = 0;
+}
+
+void mmu_flush(struct emu_cpu *c, bool global)
+{
+	new_epoch(c);
 	if (global)
 		c->tlb_large = 0;
 	for (int u = 0; u < 2; u++)
@@ -37,17 +76,26 @@ void mmu_flush(struct emu_cpu *c, bool global)
 
 void mmu_invlpg(struct emu_cpu *c, uint64_t lin)
 {
-	/* Large pages are cached as 4 KiB pieces: then everything goes. */
-	if (c->tlb_large) {
-		mmu_flush(c, true);
-		return;
-	}
-	c->epoch++;
+	unsigned bits = 12;
+
 	for (int u = 0; u < 2; u++) {
 		struct tlb_entry *e = &c->tlb[u][(lin >> 12) & (TLB_SIZE - 1)];
 		e->tag[0] = e->tag[1] = e->tag[2] = TLB_INVALID;
 		e->global = 0;
 	}
+	/* Large pages are cached as 4 KiB pieces: the pieces of the large
+	 * page around lin go, and links into any page it may have held. */
+	if (c->tlb_large) {
+		bits = c->tlb_large < 22 ? 22 : c->tlb_large;
+		for (int u = 0; u < 2; u++)
+			for (int i = 0; i < TLB_SIZE; i++) {
+				struct tlb_entry *e = &c->tlb[u][i];
+				if (e->large && e->tag[0] != TLB_INVALID && !((e->tag[0] ^ lin) >> e->large))
+					e->tag[0] = e->tag[1] = e->tag[2] = TLB_INVALID, e->global = 0;
+			}
+	}
+	if (code_pages_hit(c, lin, bits))
+		new_epoch(c);
 }
 
 void mmu_code_written(struct emu_cpu *c, uint32_t ramidx)
@@ -170,7 +218,8 @@ void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned sz, uint64_t v)
 
 struct walk {
 	uint64_t gpa;
-	bool w, u, x, g, large;
+	bool w, u, x, g;
+	uint8_t large;        /* 0, or the linear bits of the large page (21, 22, 30) */
 };
 
 _Noreturn static void page_fault(struct emu_cpu *c, uint64_t lin, int acc, int user,
@@ -215,7 +264,7 @@ static void mmu_walk(struct emu_cpu *c, uint64_t lin, int acc, int user, struct 
 		if ((pde & PTE_PS) && (c->cr4 & CR4_PSE)) {
 			addrs[n] = pde_a, ptes[n++] = pde;
 			w->gpa = (pde & 0xffc00000) | ((pde & 0x1fe000ULL) << 19) | (lin & 0x3ff000);
-			w->large = true;
+			w->large = 22;
 		} else {
 			uint64_t pte_a = (pde & 0xfffff000) + ((lin >> 12) & 0x3ff) * 4;
 			pte = phys_read(c, pte_a, 4);
@@ -224,7 +273,7 @@ static void mmu_walk(struct emu_cpu *c, uint64_t lin, int acc, int user, struct 
 			addrs[n] = pde_a, ptes[n++] = pde;
 			addrs[n] = pte_a, ptes[n++] = pte;
 			w->gpa = pte & 0xfffff000;
-			w->large = false;
+			w->large = 0;
 		}
 		for (int i = 0; i < n; i++) {
 			wr = wr && (ptes[i] & PTE_W);
@@ -264,19 +313,19 @@ static void mmu_walk(struct emu_cpu *c, uint64_t lin, int acc, int user, struct 
 				if (pte & 0x3fffe000ULL)
 					page_fault(c, lin, acc, user, true, true);
 				w->gpa = (pte & PAE_ADDR & ~0x3fffffffULL) | (lin & 0x3ffff000);
-				w->large = true;
+				w->large = 30;
 				break;
 			}
 			if (lvl == 2 && (pte & PTE_PS)) {
 				if (pte & 0x1fe000ULL)
 					page_fault(c, lin, acc, user, true, true);
 				w->gpa = (pte & PAE_ADDR & ~0x1fffffULL) | (lin & 0x1ff000);
-				w->large = true;
+				w->large = 21;
 				break;
 			}
 			if (lvl == 1) {
 				w->gpa = pte & PAE_ADDR;
-				w->large = false;
+				w->large = 0;
 			}
 			table = pte & PAE_ADDR;
 		}
@@ -305,7 +354,7 @@ static void mmu_walk(struct emu_cpu *c, uint64_t lin, int acc, int user, struct 
 /* Translates lin for acc and fills the TLB; returns the host page or NULL (not RAM). */
 static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uint64_t *gpa)
 {
-	struct walk w = { .w = true, .u = true, .x = true, .large = false };
+	struct walk w = { .w = true, .u = true, .x = true, .large = 0 };
 	struct tlb_entry *e;
 	uint8_t *host;
 	uint64_t page = lin & ~0xfffULL;
@@ -325,8 +374,9 @@ static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uin
 	e->addend = (uintptr_t)host - page;
 	e->ramidx = (uint32_t)((host - c->vm->ram) >> 12);
 	e->global = w.g;
-	if (w.large)
-		c->tlb_large = 1;
+	e->large = w.large;
+	if (w.large > c->tlb_large)
+		c->tlb_large = w.large;
 	e->tag[ACC_R] = page;
 	e->tag[ACC_W] = w.w ? page : TLB_INVALID;
 	e->tag[ACC_X] = w.x ? page : TLB_INVALID;
