@@ -547,28 +547,28 @@ void emu_set_budget(struct accel_vcpu *v, uint64_t blocks)
 	to_cpu(v)->budget = blocks;
 }
 
-static void emu_vcpu_kick(struct accel_vcpu *v)
+/* Wakes the vCPU (events between blocks); exit also leaves vcpu_run. */
+static void cpu_kick(struct emu_cpu *c, bool exit)
 {
-	struct emu_cpu *c = to_cpu(v);
-
 	pthread_mutex_lock(&c->lock);
-	atomic_store(&c->exit_req, 1);
+	if (exit)
+		atomic_store(&c->exit_req, 1);
 	atomic_store(&c->kicked, 1);
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }
 
+static void emu_vcpu_kick(struct accel_vcpu *v)
+{
+	cpu_kick(to_cpu(v), true);
+}
+
 static void emu_irq_kick(void *opaque, unsigned cpu)
 {
 	struct emu_vm *vm = opaque;
-	struct emu_cpu *c;
 
-	if (cpu >= 64 || !(c = vm->cpus[cpu]))
-		return;
-	pthread_mutex_lock(&c->lock);
-	atomic_store(&c->kicked, 1);
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	if (cpu < 64 && vm->cpus[cpu])
+		cpu_kick(vm->cpus[cpu], false);
 }
 
 /* ---- state ---- */

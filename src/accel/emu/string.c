@@ -68,6 +68,16 @@ static uint64_t fast_span(struct emu_cpu *c, const struct insn *in, unsigned seg
 	return *p ? n : 0;
 }
 
+/* k more elements done: counted, and rCX under REP. */
+static void rep_done(struct emu_cpu *c, const struct insn *in, bool rep, uint64_t *n,
+		     uint64_t *done, uint64_t k)
+{
+	*n -= k;
+	*done += k;
+	if (rep)
+		reg_set(c, CPU_RCX, in->asz, *n);
+}
+
 void op_movs(struct emu_cpu *c, const struct insn *in)
 {
 	unsigned sz = in->osz;
@@ -93,9 +103,7 @@ void op_movs(struct emu_cpu *c, const struct insn *in)
 				}
 				idx_add(c, in, CPU_RSI, (int64_t)len);
 				idx_add(c, in, CPU_RDI, (int64_t)len);
-				n -= k;
-				done += k;
-				reg_set(c, CPU_RCX, in->asz, n);
+				rep_done(c, in, true, &n, &done, k);
 				continue;
 			}
 		}
@@ -103,10 +111,7 @@ void op_movs(struct emu_cpu *c, const struct insn *in)
 		mem_write(c, SEG_ES, di, sz, v);
 		idx_add(c, in, CPU_RSI, step(c, sz));
 		idx_add(c, in, CPU_RDI, step(c, sz));
-		n--;
-		done++;
-		if (rep)
-			reg_set(c, CPU_RCX, in->asz, n);
+		rep_done(c, in, rep, &n, &done, 1);
 	}
 	if (rep && n)
 		rep_again(c);
@@ -132,18 +137,13 @@ void op_stos(struct emu_cpu *c, const struct insn *in)
 					for (uint64_t i = 0; i < k; i++)
 						host_store(d + i * sz, sz, v);
 				idx_add(c, in, CPU_RDI, (int64_t)(k * sz));
-				n -= k;
-				done += k;
-				reg_set(c, CPU_RCX, in->asz, n);
+				rep_done(c, in, true, &n, &done, k);
 				continue;
 			}
 		}
 		mem_write(c, SEG_ES, di, sz, v);
 		idx_add(c, in, CPU_RDI, step(c, sz));
-		n--;
-		done++;
-		if (rep)
-			reg_set(c, CPU_RCX, in->asz, n);
+		rep_done(c, in, rep, &n, &done, 1);
 	}
 	if (rep && n)
 		rep_again(c);
@@ -161,10 +161,7 @@ void op_lods(struct emu_cpu *c, const struct insn *in)
 		uint64_t v = mem_read(c, in->seg, c->r[CPU_RSI] & amask(in->asz), sz);
 		reg_set(c, CPU_RAX, sz, v);
 		idx_add(c, in, CPU_RSI, step(c, sz));
-		n--;
-		done++;
-		if (rep)
-			reg_set(c, CPU_RCX, in->asz, n);
+		rep_done(c, in, rep, &n, &done, 1);
 	}
 	if (rep && n)
 		rep_again(c);
