@@ -655,8 +655,11 @@ static void emu_code_dma(void *opaque, uint64_t idx)
 {
 	struct emu_vm *vm = opaque;
 
-	if (atomic_exchange_explicit(&vm->codemark[idx], 0, memory_order_acq_rel))
+	if (atomic_exchange_explicit(&vm->codemark[idx], 0, memory_order_acq_rel)) {
 		atomic_fetch_add_explicit(&vm->codegen[idx], 1, memory_order_release);
+		/* The vCPUs' block links are checked against this, not codegen. */
+		atomic_fetch_add_explicit(&vm->codewrites, 1, memory_order_release);
+	}
 }
 
 static int emu_probe(const char **why)
