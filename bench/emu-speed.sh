@@ -18,8 +18,10 @@ LOOP=${LOOP:-200000}
 MB=${MB:-64}
 RUNS=${RUNS:-1}
 img=$BUILD/images
-[ -f "$img/vmlinuz" ] && [ -f "$img/initramfs.cpio.gz" ] ||
-	{ echo "emu-speed: $img/vmlinuz or initramfs.cpio.gz missing (make guest)" >&2; exit 1; }
+if [ ! -f "$img/vmlinuz" ] || [ ! -f "$img/initramfs.cpio.gz" ]; then
+	echo "emu-speed: $img/vmlinuz or initramfs.cpio.gz missing (make guest)" >&2
+	exit 1
+fi
 
 script="t() { cut -d' ' -f1 /proc/uptime; }
 dd if=/dev/urandom of=/tmp/data bs=1M count=$MB 2>/dev/null
