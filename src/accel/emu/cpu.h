@@ -66,8 +66,11 @@ enum {
 #define EFER_LMA (1ULL << 10)
 #define EFER_NXE (1ULL << 11)
 
-/* Lazy flags: the last flag-setting operation, evaluated on demand. */
-enum lf_op { LF_NONE, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC };
+/* Lazy flags: the last flag-setting operation, evaluated on demand.
+ * Shifts keep the operand in lf_a and the masked count (never 0) in lf_b;
+ * MUL/IMUL keep the low half in lf_res and CF=OF in lf_cf. */
+enum lf_op { LF_NONE, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC,
+	     LF_SHL, LF_SHR, LF_SAR, LF_MUL };
 
 /* Memory access kinds (also the TLB tag index). */
 enum { ACC_R = 0, ACC_W = 1, ACC_X = 2 };
@@ -167,7 +170,7 @@ struct emu_cpu {
 	uint64_t flags;        /* RFLAGS; arithmetic bits valid only when lf_op == LF_NONE */
 	uint64_t lf_res, lf_a, lf_b;
 	uint32_t lf_op, lf_sz; /* lf_sz in bytes */
-	uint32_t lf_cf;        /* carry in (ADC/SBB) or preserved CF (INC/DEC) */
+	uint32_t lf_cf;        /* carry in (ADC/SBB), preserved CF (INC/DEC), CF=OF (MUL) */
 	uint8_t cpl, code64, stop, user; /* user = CPL 3 for memory accesses */
 	uint8_t irq_check;     /* look at interrupts at the next block boundary */
 	uint8_t shadow;        /* interrupt shadow after STI / MOV SS */
@@ -310,6 +313,24 @@ static inline void lf_set(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t 
 	c->lf_res = res;
 	c->lf_a = a;
 	c->lf_b = b;
+}
+
+/* A shift's flags, left for flags.c to compute from the operand and count
+ * (cnt already masked and not 0). */
+static inline void lf_shift(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t res,
+			    uint64_t a, unsigned cnt)
+{
+	lf_set(c, op, sz, res, a, cnt);
+}
+
+/* MUL/IMUL: CF = OF = the high half is significant; SF/ZF/PF from the low
+ * half and AF clear (undefined by the SDM; what this CPU always did). */
+static inline void lf_mul(struct emu_cpu *c, unsigned sz, uint64_t lo, bool over)
+{
+	c->lf_op = LF_MUL;
+	c->lf_sz = sz;
+	c->lf_res = lo;
+	c->lf_cf = over;
 }
 
 /* Sets all six arithmetic flags eagerly (the rest of RFLAGS is always

@@ -226,41 +226,40 @@ static inline __attribute__((always_inline)) bool cond_lazy(const struct emu_cpu
 JCC(0) JCC(1) JCC(2) JCC(3) JCC(4) JCC(5) JCC(6) JCC(7)
 JCC(8) JCC(9) JCC(10) JCC(11) JCC(12) JCC(13) JCC(14) JCC(15)
 
-/* SHL/SHR/SAR of a register by a constant: the flags of shift.c, eagerly
- * (AF cleared; OF from the last step for SHL, the old sign for SHR by 1). */
+/* SHL/SHR/SAR of a register by a constant, with lazy flags as in shift.c. */
 #define SHIFT_RI(name, sz, kind)                                                  \
 	static void name(struct emu_cpu *c, const struct insn *in)                 \
 	{                                                                          \
-		const unsigned bits = sz * 8;                                      \
 		unsigned cnt = (unsigned)in->imm & (sz == 8 ? 63 : 31);            \
-		uint64_t m = sz_mask(sz), a = c->r[in->rm] & m, r, f;              \
-		bool cf, of;                                                       \
+		uint64_t m = sz_mask(sz), a = c->r[in->rm] & m, r;                 \
 		if (!cnt) {                                                        \
 			c->r[in->rm] = a;                                          \
 			return;                                                    \
 		}                                                                  \
-		if (kind == 0) {                                                   \
+		if (kind == 0)                                                     \
 			r = (a << cnt) & m;                                        \
-			cf = (a >> (bits - cnt)) & 1;                              \
-			of = ((r >> (bits - 1)) & 1) ^ cf;                         \
-		} else if (kind == 1) {                                            \
+		else if (kind == 1)                                                \
 			r = a >> cnt;                                              \
-			cf = (a >> (cnt - 1)) & 1;                                 \
-			of = cnt == 1 && (a >> (bits - 1));                        \
-		} else {                                                           \
-			int64_t s = sext(a, sz);                                   \
-			r = (uint64_t)(s >> cnt) & m;                              \
-			cf = (s >> (cnt - 1)) & 1;                                 \
-			of = false;                                                \
-		}                                                                  \
-		f = (c->flags & ~(uint64_t)F_ARITH) | flags_szp(r, sz);            \
-		c->flags = f | (cf ? F_CF : 0) | (of ? F_OF : 0);                  \
-		c->lf_op = LF_NONE;                                                \
+		else                                                               \
+			r = (uint64_t)(sext(a, sz) >> cnt) & m;                    \
+		lf_shift(c, kind == 0 ? LF_SHL : kind == 1 ? LF_SHR : LF_SAR, sz, r, a, cnt); \
 		c->r[in->rm] = r;                                                  \
 	}
 SHIFT_RI(shl_ri64, 8, 0) SHIFT_RI(shl_ri32, 4, 0)
 SHIFT_RI(shr_ri64, 8, 1) SHIFT_RI(shr_ri32, 4, 1)
 SHIFT_RI(sar_ri64, 8, 2) SHIFT_RI(sar_ri32, 4, 2)
+
+/* IMUL r, r/m and IMUL r, r/m, imm between registers. */
+#define IMUL_R(name, sz, type, src)                                               \
+	static void name(struct emu_cpu *c, const struct insn *in)                 \
+	{                                                                          \
+		type r;                                                            \
+		bool o = __builtin_mul_overflow((type)c->r[in->rm], (type)(src), &r); \
+		c->r[in->reg] = (uint64_t)r & sz_mask(sz);                         \
+		lf_mul(c, sz, c->r[in->reg], o);                                   \
+	}
+IMUL_R(imul_rr64, 8, int64_t, c->r[in->reg]) IMUL_R(imul_rr32, 4, int32_t, c->r[in->reg])
+IMUL_R(imul_rri64, 8, int64_t, in->imm) IMUL_R(imul_rri32, 4, int32_t, in->imm)
 
 static void mov_ri64(struct emu_cpu *c, const struct insn *in) { c->r[in->reg] = in->imm; }
 static void mov_ri32(struct emu_cpu *c, const struct insn *in) { c->r[in->reg] = (uint32_t)in->imm; }
@@ -385,7 +384,11 @@ void fast_specialize(struct emu_cpu *c, struct insn *in)
 		f = (w64 ? sh64 : sh32)[in->op];
 		if (f && in->opc == 0xd1)
 			in->imm = 1;
-	} else if (in->fn == op_jcc && c->code64)
+	} else if (in->fn == op_imul_r_rm && !mem && (w64 || w32))
+		f = w64 ? imul_rr64 : imul_rr32;
+	else if (in->fn == op_imul_r_rm_imm && !mem && (w64 || w32))
+		f = w64 ? imul_rri64 : imul_rri32;
+	else if (in->fn == op_jcc && c->code64)
 		f = jcc[in->opc & 15];
 	else if (c->code64 && w64 && in->fn == op_push_r)
 		f = push_r64;

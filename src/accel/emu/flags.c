@@ -14,7 +14,15 @@ bool flags_cf(const struct emu_cpu *c)
 	case LF_SBB: return (c->lf_a & m) < (c->lf_b & m) ||
 			    (c->lf_cf && (c->lf_a & m) == (c->lf_b & m));
 	case LF_LOGIC: return false;
-	case LF_INC: case LF_DEC: return c->lf_cf;
+	case LF_INC: case LF_DEC: case LF_MUL: return c->lf_cf;
+	case LF_SHL: /* the last bit shifted out; none past the width */
+		return c->lf_b <= c->lf_sz * 8u ? (c->lf_a >> (c->lf_sz * 8 - c->lf_b)) & 1 : 0;
+	case LF_SHR:
+		return c->lf_b <= c->lf_sz * 8u ? (c->lf_a >> (c->lf_b - 1)) & 1 : 0;
+	case LF_SAR:
+		if (c->lf_b >= c->lf_sz * 8u)
+			return (c->lf_a & sz_sign(c->lf_sz)) != 0;
+		return ((uint64_t)sext(c->lf_a, c->lf_sz) >> (c->lf_b - 1)) & 1;
 	default: return c->flags & F_CF;
 	}
 }
@@ -29,6 +37,10 @@ static bool flags_of(const struct emu_cpu *c)
 	case LF_LOGIC: return false;
 	case LF_INC: return (r & sz_mask(c->lf_sz)) == s;
 	case LF_DEC: return (r & sz_mask(c->lf_sz)) == s - 1;
+	case LF_SHL: return ((r & s) != 0) ^ flags_cf(c);
+	case LF_SHR: return b == 1 && (a & s);
+	case LF_SAR: return false;
+	case LF_MUL: return c->lf_cf;
 	default: return c->flags & F_OF;
 	}
 }
@@ -44,7 +56,8 @@ uint64_t flags_get(const struct emu_cpu *c)
 		f |= F_CF;
 	if (flags_of(c))
 		f |= F_OF;
-	if (c->lf_op != LF_LOGIC && ((c->lf_a ^ c->lf_b ^ c->lf_res) & 0x10))
+	/* AF only from additions and subtractions: clear after logic, shifts, MUL. */
+	if (c->lf_op <= LF_DEC && c->lf_op != LF_LOGIC && ((c->lf_a ^ c->lf_b ^ c->lf_res) & 0x10))
 		f |= F_AF;
 	return f;
 }

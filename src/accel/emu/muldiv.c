@@ -3,7 +3,7 @@
 
 static void mul_flags(struct emu_cpu *c, bool over, uint64_t lo, unsigned sz)
 {
-	flags_arith(c, (over ? F_CF | F_OF : 0) | flags_szp(lo, sz));
+	lf_mul(c, sz, lo, over);
 }
 
 void op_grp3_muldiv(struct emu_cpu *c, const struct insn *in)

@@ -1,5 +1,6 @@
 /* Shifts and rotates (ROL..SAR by 1, CL or an immediate) and SHLD/SHRD.
- * Flags are computed eagerly: most of them depend on the count. */
+ * SHL/SHR/SAR leave lazy flags (flags.c computes them from the operand and
+ * count when read); rotates and SHLD/SHRD compute theirs eagerly. */
 #include "accel/emu/ops.h"
 
 static uint64_t shift(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t a, unsigned cnt)
@@ -12,8 +13,19 @@ static uint64_t shift(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t a, u
 	cnt &= sz == 8 ? 63 : 31;
 	if (!cnt)
 		return a;
-	/* Rotates keep SF/ZF/AF/PF: only they need the lazy flags evaluated. */
-	f = op < 4 ? flags_get(c) : c->flags;
+	switch (op) {
+	case 4: case 6: /* SHL */
+		lf_shift(c, LF_SHL, sz, (a << cnt) & m, a, cnt);
+		return c->lf_res;
+	case 5: /* SHR */
+		lf_shift(c, LF_SHR, sz, a >> cnt, a, cnt);
+		return c->lf_res;
+	case 7: /* SAR */
+		lf_shift(c, LF_SAR, sz, (uint64_t)(sext(a, sz) >> (cnt > bits - 1 ? bits - 1 : cnt)) & m, a, cnt);
+		return c->lf_res;
+	}
+	/* Rotates keep SF/ZF/AF/PF: the lazy flags are evaluated first. */
+	f = flags_get(c);
 	switch (op) {
 	case 0: { /* ROL */
 		unsigned n = cnt % bits;
@@ -30,7 +42,7 @@ static uint64_t shift(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t a, u
 		    ((((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1) ? F_OF : 0);
 		break;
 	}
-	case 2: case 3: { /* RCL, RCR through a (bits+1)-bit rotation */
+	default: { /* RCL, RCR through a (bits+1)-bit rotation */
 		unsigned n = cnt % (bits + 1);
 		unsigned __int128 v = a | ((unsigned __int128)((f & F_CF) ? 1 : 0) << bits);
 		unsigned __int128 mm = ((unsigned __int128)1 << (bits + 1)) - 1;
@@ -46,26 +58,6 @@ static uint64_t shift(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t a, u
 		else
 			f = (f & ~(uint64_t)(F_CF | F_OF)) | (cf ? F_CF : 0) |
 			    ((((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1) ? F_OF : 0);
-		break;
-	}
-	case 4: case 6: /* SHL */
-		r = cnt >= 64 ? 0 : (a << cnt) & m;
-		cf = cnt <= bits ? (a >> (bits - cnt)) & 1 : 0;
-		f = (f & ~(uint64_t)F_ARITH) | flags_szp(r, sz) | (cf ? F_CF : 0) |
-		    (((r & msb) != 0) ^ cf ? F_OF : 0);
-		break;
-	case 5: /* SHR */
-		r = cnt >= 64 ? 0 : a >> cnt;
-		cf = cnt <= bits ? (a >> (cnt - 1)) & 1 : 0;
-		f = (f & ~(uint64_t)F_ARITH) | flags_szp(r, sz) | (cf ? F_CF : 0) |
-		    ((cnt == 1 ? (a & msb) != 0 : 0) ? F_OF : 0);
-		break;
-	default: { /* SAR */
-		int64_t s = sext(a, sz);
-		unsigned n = cnt > bits - 1 ? bits - 1 : cnt;
-		r = (uint64_t)(s >> n) & m;
-		cf = cnt >= bits ? (s < 0) : (s >> (cnt - 1)) & 1;
-		f = (f & ~(uint64_t)F_ARITH) | flags_szp(r, sz) | (cf ? F_CF : 0);
 		break;
 	}
 	}
