@@ -431,6 +431,20 @@ static inline void lin_write(struct emu_cpu *c, uint64_t lin, unsigned sz, uint6
 	mmu_write_slow(c, lin, sz, v, user);
 }
 
+/* Host pointer for [lin, lin+sz) on a TLB hit within one page, else NULL
+ * (the caller takes the slow path). Writes to pages holding decoded code
+ * also answer NULL, so the slow path sees them. */
+static inline uint8_t *lin_host(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc)
+{
+	struct tlb_entry *e = &c->tlb[c->user][(lin >> 12) & (TLB_SIZE - 1)];
+
+	if (likely(e->tag[acc] == (lin & ~0xfffULL) && (lin & 0xfff) <= 4096 - sz) &&
+	    (acc != ACC_W ||
+	     !atomic_load_explicit(&c->vm->codemark[e->ramidx], memory_order_relaxed)))
+		return (uint8_t *)(uintptr_t)(lin + e->addend);
+	return NULL;
+}
+
 /* Segment:offset to linear with the limit check of 16/32-bit modes and the
  * canonical check of 64-bit mode. */
 uint64_t seg_lin_slow(struct emu_cpu *c, unsigned seg, uint64_t off, unsigned sz, int acc);

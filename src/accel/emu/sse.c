@@ -23,6 +23,12 @@ void load128(struct emu_cpu *c, const struct insn *in, uint8_t *v, bool align)
 	uint64_t lin = seg_lin(c, in->seg, ea, 16, ACC_R);
 	if (align && (lin & 15))
 		emu_gp(c, 0);
+	/* One TLB hit inside a page, the offset not wrapping: one copy. */
+	uint8_t *p = ((ea + 15) & amask(in->asz)) == ea + 15 ? lin_host(c, lin, 16, ACC_R) : NULL;
+	if (likely(p)) {
+		memcpy(v, p, 16);
+		return;
+	}
 	uint64_t lo = mem_read(c, in->seg, ea, 8);
 	uint64_t hi = mem_read(c, in->seg, (ea + 8) & amask(in->asz), 8);
 	memcpy(v, &lo, 8);
@@ -39,6 +45,11 @@ static void store128(struct emu_cpu *c, const struct insn *in, const uint8_t *v,
 	uint64_t lin = seg_lin(c, in->seg, ea, 16, ACC_W);
 	if (align && (lin & 15))
 		emu_gp(c, 0);
+	uint8_t *p = ((ea + 15) & amask(in->asz)) == ea + 15 ? lin_host(c, lin, 16, ACC_W) : NULL;
+	if (likely(p)) {
+		memcpy(p, v, 16);
+		return;
+	}
 	memcpy(&lo, v, 8);
 	memcpy(&hi, v + 8, 8);
 	/* Both halves must be writable before either is written. */
