@@ -85,6 +85,14 @@ struct tlb_entry {
 };
 #define TLB_INVALID 1ULL
 
+/* The TLB slot of a linear address: the page number folded with the
+ * 1 MiB number, so buffers a power of two apart (a copy's source and
+ * destination) do not take each other's slot. */
+static inline unsigned tlb_index(uint64_t lin)
+{
+	return (unsigned)((lin >> 12) ^ (lin >> 20)) & (TLB_SIZE - 1);
+}
+
 /* A decoded instruction. */
 typedef void (*insn_fn)(struct emu_cpu *c, const struct insn *in);
 
@@ -412,7 +420,7 @@ static inline void host_store(uint8_t *p, unsigned sz, uint64_t v)
 /* Linear-address accesses at the current privilege. */
 static inline uint64_t lin_read(struct emu_cpu *c, uint64_t lin, unsigned sz, int user)
 {
-	struct tlb_entry *e = &c->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
+	struct tlb_entry *e = &c->tlb[user][tlb_index(lin)];
 
 	if (likely(e->tag[ACC_R] == (lin & ~0xfffULL) && (lin & 0xfff) <= 4096 - sz))
 		return host_load((uint8_t *)(uintptr_t)(lin + e->addend), sz);
@@ -421,7 +429,7 @@ static inline uint64_t lin_read(struct emu_cpu *c, uint64_t lin, unsigned sz, in
 
 static inline void lin_write(struct emu_cpu *c, uint64_t lin, unsigned sz, uint64_t v, int user)
 {
-	struct tlb_entry *e = &c->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
+	struct tlb_entry *e = &c->tlb[user][tlb_index(lin)];
 
 	if (likely(e->tag[ACC_W] == (lin & ~0xfffULL) && (lin & 0xfff) <= 4096 - sz &&
 		   !atomic_load_explicit(&c->vm->codemark[e->ramidx], memory_order_relaxed))) {
@@ -436,7 +444,7 @@ static inline void lin_write(struct emu_cpu *c, uint64_t lin, unsigned sz, uint6
  * also answer NULL, so the slow path sees them. */
 static inline uint8_t *lin_host(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc)
 {
-	struct tlb_entry *e = &c->tlb[c->user][(lin >> 12) & (TLB_SIZE - 1)];
+	struct tlb_entry *e = &c->tlb[c->user][tlb_index(lin)];
 
 	if (likely(e->tag[acc] == (lin & ~0xfffULL) && (lin & 0xfff) <= 4096 - sz) &&
 	    (acc != ACC_W ||

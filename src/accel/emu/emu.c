@@ -170,7 +170,7 @@ static __attribute__((noinline)) struct block *block_find(struct emu_cpu *c)
 	int err;
 
 	lin = c->code64 ? rip : (c->seg[SEG_CS].base + (rip & 0xffffffff)) & 0xffffffff;
-	e = &c->tlb[c->user][(lin >> 12) & (TLB_SIZE - 1)];
+	e = &c->tlb[c->user][tlb_index(lin)];
 	if (likely(e->tag[ACC_X] == (lin & ~0xfffULL)))
 		host = (uint8_t *)(uintptr_t)((lin & ~0xfffULL) + e->addend);
 	else

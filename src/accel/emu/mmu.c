@@ -79,7 +79,7 @@ void mmu_invlpg(struct emu_cpu *c, uint64_t lin)
 	unsigned bits = 12;
 
 	for (int u = 0; u < 2; u++) {
-		struct tlb_entry *e = &c->tlb[u][(lin >> 12) & (TLB_SIZE - 1)];
+		struct tlb_entry *e = &c->tlb[u][tlb_index(lin)];
 		e->tag[0] = e->tag[1] = e->tag[2] = TLB_INVALID;
 		e->global = 0;
 	}
@@ -368,7 +368,7 @@ static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uin
 	host = ram_page(c->vm, w.gpa);
 	if (!host || is_lapic(c, w.gpa))
 		return NULL;
-	e = &c->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
+	e = &c->tlb[user][tlb_index(lin)];
 	if (e->tag[0] != page && e->tag[1] != page && e->tag[2] != page)
 		e->tag[0] = e->tag[1] = e->tag[2] = TLB_INVALID;
 	e->addend = (uintptr_t)host - page;
@@ -385,7 +385,7 @@ static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uin
 
 uint8_t *mmu_ptr(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc, int user)
 {
-	struct tlb_entry *e = &c->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
+	struct tlb_entry *e = &c->tlb[user][tlb_index(lin)];
 	uint64_t gpa;
 	uint8_t *host;
 
@@ -465,7 +465,7 @@ void mmu_write_slow(struct emu_cpu *c, uint64_t lin, unsigned sz, uint64_t v, in
 
 uint8_t *mmu_fetch_host(struct emu_cpu *c, uint64_t lin, bool may_fault, int *err, uint64_t *gpa)
 {
-	struct tlb_entry *e = &c->tlb[c->user][(lin >> 12) & (TLB_SIZE - 1)];
+	struct tlb_entry *e = &c->tlb[c->user][tlb_index(lin)];
 	uint8_t *host;
 
 	*err = 0;
