@@ -239,7 +239,8 @@ struct emu_cpu {
 	struct block *blocks;
 	struct insn *insns;
 	unsigned nblk, ninsn;
-	uint32_t epoch;        /* bumped when translations or the code mode change */
+	uint32_t epoch;        /* bit 0: c->user; the rest bumped (epoch_bump) when
+				* translations or the code mode change */
 	uint32_t codewrites_seen; /* vm->codewrites when the links were last valid */
 	uint64_t budget;       /* blocks left before vcpu_run returns (0: unlimited) */
 	struct block *prev_block;
@@ -304,6 +305,14 @@ static inline void reg_set(struct emu_cpu *c, unsigned r, unsigned sz, uint64_t 
 	case 4: c->r[r] = (uint32_t)v; break;
 	default: c->r[r] = v; break;
 	}
+}
+
+/* A new epoch: every link and jump-cache entry goes. Bit 0 stays the
+ * privilege, so links made at CPL 3 and at CPL 0 each survive SYSCALL,
+ * SYSRET and interrupts: a link is only followed at its own privilege. */
+static inline void epoch_bump(struct emu_cpu *c)
+{
+	c->epoch += 2;
 }
 
 /* ---- flags (flags.c) ---- */

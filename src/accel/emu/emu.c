@@ -100,7 +100,7 @@ void emu_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 
 static void blocks_flush(struct emu_cpu *c)
 {
-	c->epoch++;
+	epoch_bump(c);
 	c->prev_block = NULL;
 	memset(c->hash, 0, sizeof(c->hash));
 	c->nblk = 0;
@@ -234,7 +234,7 @@ static inline __attribute__((always_inline)) struct block *block_next(struct emu
 	 * any vCPU); then they all go, and the hash lookup checks each block. */
 	if (unlikely(cw != c->codewrites_seen)) {
 		c->codewrites_seen = cw;
-		c->epoch++;
+		epoch_bump(c);
 	}
 	if (p) {
 		for (int k = 0; k < 2; k++)
@@ -383,7 +383,7 @@ static void cpu_sipi(struct emu_cpu *c, uint8_t vector)
 {
 	c->seg[SEG_CS].selector = (uint16_t)(vector << 8);
 	c->seg[SEG_CS].base = (uint64_t)vector << 12;
-	c->epoch++;
+	epoch_bump(c);
 	c->rip = 0;
 	c->mp_state = CPU_MP_RUNNABLE;
 	c->halted = 0;

@@ -56,7 +56,7 @@ static bool code_pages_hit(const struct emu_cpu *c, uint64_t lin, unsigned bits)
 
 static void new_epoch(struct emu_cpu *c)
 {
-	c->epoch++;
+	epoch_bump(c);
 	memset(c->codepages, 0, sizeof(c->codepages));
 	c->codepages_n = 0;
 }

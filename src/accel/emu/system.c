@@ -28,7 +28,7 @@ void op_ud(struct emu_cpu *c, const struct insn *in) { (void)in; emu_ud(c); }
 
 void cpu_update_mode(struct emu_cpu *c)
 {
-	uint8_t code64 = c->code64, user = c->user;
+	uint8_t code64 = c->code64;
 
 	c->code64 = (c->efer & EFER_LMA) && c->seg[SEG_CS].l;
 	if (!(c->cr0 & CR0_PE))
@@ -36,11 +36,13 @@ void cpu_update_mode(struct emu_cpu *c)
 	else if (c->flags & F_VM)
 		c->cpl = 3;
 	c->user = c->cpl == 3;
-	/* Decoded blocks and their links hold for one code size and privilege:
-	 * 64-bit code (SYSCALL, SYSRET, interrupts, IRETQ) keeps them; other
-	 * modes depend on CS base, limit and size, so any load starts over. */
-	if (!c->code64 || code64 != c->code64 || user != c->user)
-		c->epoch++;
+	/* Decoded blocks and their links hold for one code size, and links for
+	 * one privilege (bit 0 of the epoch): 64-bit code (SYSCALL, SYSRET,
+	 * interrupts, IRETQ) keeps them; other modes depend on CS base, limit
+	 * and size, so any load starts over. */
+	if (!c->code64 || code64 != c->code64)
+		epoch_bump(c);
+	c->epoch = (c->epoch & ~1u) | c->user;
 }
 
 void flags_write(struct emu_cpu *c, uint64_t v, uint64_t mask)
