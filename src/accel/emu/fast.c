@@ -148,6 +148,36 @@ static void mov_store32(struct emu_cpu *c, const struct insn *in)
 	mem_write(c, in->seg, insn_ea(c, in), 4, (uint32_t)c->r[in->reg]);
 }
 
+/* Loads and stores in 64-bit code through a base register (and an index):
+ * with a 64-bit address, no RIP and a segment of base 0 the effective
+ * address is the linear address, so only the canonical check remains. */
+static inline __attribute__((always_inline)) uint64_t lin_base(struct emu_cpu *c,
+		const struct insn *in, unsigned sz, int acc, bool idx)
+{
+	uint64_t a = c->r[in->base] + (uint64_t)(int64_t)in->disp;
+
+	if (idx)
+		a += c->r[in->index] << in->scale;
+	if (unlikely(!is_canonical(a)))
+		return seg_lin_slow(c, in->seg, a, sz, acc);
+	return a;
+}
+
+#define MOV_LOAD_B(name, sz, idx)                                                 \
+	static void name(struct emu_cpu *c, const struct insn *in)                 \
+	{                                                                          \
+		c->r[in->reg] = lin_read(c, lin_base(c, in, sz, ACC_R, idx), sz, c->user); \
+	}
+#define MOV_STORE_B(name, sz, idx)                                                \
+	static void name(struct emu_cpu *c, const struct insn *in)                 \
+	{                                                                          \
+		lin_write(c, lin_base(c, in, sz, ACC_W, idx), sz, c->r[in->reg] & sz_mask(sz), c->user); \
+	}
+MOV_LOAD_B(mov_load64_b, 8, 0) MOV_LOAD_B(mov_load64_bi, 8, 1)
+MOV_LOAD_B(mov_load32_b, 4, 0) MOV_LOAD_B(mov_load32_bi, 4, 1)
+MOV_STORE_B(mov_store64_b, 8, 0) MOV_STORE_B(mov_store64_bi, 8, 1)
+MOV_STORE_B(mov_store32_b, 4, 0) MOV_STORE_B(mov_store32_bi, 4, 1)
+
 #define INCDEC(name, sz, dec)                                                     \
 	static void name(struct emu_cpu *c, const struct insn *in)                 \
 	{                                                                          \
@@ -404,6 +434,19 @@ void fast_specialize(struct emu_cpu *c, struct insn *in)
 		f = in->opc == 0xb6 ? movzx_b32 : movzx_w32;
 	else if (in->fn == op_movsxd && c->code64 && w64)
 		f = movsxd64;
+	/* The plain 64-bit addressing forms of the loads and stores. */
+	if (c->code64 && mem && in->asz == 8 && !(in->flags & IN_RIPREL) && in->seg < SEG_FS &&
+	    in->base != REG_NONE) {
+		bool bi = in->index != REG_NONE;
+		if (f == mov_load64)
+			f = bi ? mov_load64_bi : mov_load64_b;
+		else if (f == mov_load32)
+			f = bi ? mov_load32_bi : mov_load32_b;
+		else if (f == mov_store64)
+			f = bi ? mov_store64_bi : mov_store64_b;
+		else if (f == mov_store32)
+			f = bi ? mov_store32_bi : mov_store32_b;
+	}
 	if (f)
 		in->fn = f;
 }
