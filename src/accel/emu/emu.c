@@ -275,10 +275,10 @@ static void block_run(struct emu_cpu *c)
 {
 	struct block *b = block_next(c);
 	unsigned n = b->n, i, chain = c->budget ? 1 : CHAIN_MAX;
-	bool shadow = c->shadow, tf = c->flags & F_TF;
+	bool shadow = c->shadow, tf = c->flags & F_TF, single = shadow || tf;
 	const struct insn *in, *end;
 
-	if (shadow || tf)
+	if (single)
 		n = 1; /* one instruction in the interrupt shadow, or single-step */
 	c->stop = 0;
 next:
@@ -304,12 +304,13 @@ next:
 	}
 #undef STEP
 out:
-	i = (unsigned)(in - b->insns);
+	/* A block run to its end needs no division to count it. */
+	i = likely(in == end) ? n : (unsigned)(in - b->insns);
 	if (!c->code64)
 		c->rip &= 0xffffffff;
 	c->icount += i;
 	c->prev_block = b->ramidx != UINT32_MAX && i == b->n ? b : NULL;
-	if (likely(!shadow && !tf)) {
+	if (likely(!single)) {
 		/* On to the next block unless something wants the run loop. */
 		if (c->prev_block && --chain && (c->nblocks & 255) &&
 		    !(c->stop | c->shadow | c->irq_check | c->halted | c->exit_now) &&
