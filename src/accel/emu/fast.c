@@ -197,61 +197,73 @@ INCDEC(inc_r32, 4, 0)
 INCDEC(dec_r64, 8, 1)
 INCDEC(dec_r32, 4, 1)
 
-/* Jcc with the condition known at decode time: the usual producers
- * (CMP/SUB, TEST/AND/OR/XOR, ADD) answer from the lazy operands; the rest
- * go through flags_cond. */
-static inline __attribute__((always_inline)) bool cond_lazy(const struct emu_cpu *c, unsigned cc)
+/* Jcc with the condition known at decode time: E/NE and S/NS from any
+ * lazy result, the rest from CMP/SUB and TEST/AND/OR/XOR operands; -1
+ * sends the others to flags_cond. */
+static inline __attribute__((always_inline)) int cond_lazy(const struct emu_cpu *c, unsigned cc)
 {
 	unsigned sh;
 	uint64_t m, r, a, b;
 	bool v;
 
 	if (c->lf_op == LF_NONE)
-		return flags_cond(c, cc);
+		return -1;
 	sh = 64 - 8 * c->lf_sz;
+	/* ZF and SF come from the result after every lazy kind. */
+	if ((cc >> 1) == 2)
+		return ((c->lf_res << sh) == 0) ^ (cc & 1);
+	if ((cc >> 1) == 4)
+		return ((c->lf_res << sh) >> 63) ^ (cc & 1);
 	m = ~0ULL >> sh, r = c->lf_res & m, a = c->lf_a & m, b = c->lf_b & m;
 	switch (c->lf_op) {
 	case LF_SUB:
 		switch (cc >> 1) {
 		case 1: v = a < b; break;
-		case 2: v = r == 0; break;
 		case 3: v = a <= b; break;
-		case 4: v = (r << sh) >> 63; break;
 		case 6: v = (int64_t)(a << sh) < (int64_t)(b << sh); break;
 		case 7: v = (int64_t)(a << sh) <= (int64_t)(b << sh); break;
-		default: return flags_cond(c, cc);
+		default: return -1;
 		}
 		return v ^ (cc & 1);
 	case LF_LOGIC:
 		switch (cc >> 1) {
 		case 0: case 1: v = false; break;
-		case 2: case 3: v = r == 0; break;
-		case 4: case 6: v = (r << sh) >> 63; break;
+		case 3: v = r == 0; break;
+		case 6: v = (r << sh) >> 63; break;
 		case 7: v = r == 0 || (r << sh) >> 63; break;
-		default: return flags_cond(c, cc);
-		}
-		return v ^ (cc & 1);
-	case LF_ADD: case LF_INC: case LF_DEC: case LF_ADC: case LF_SBB:
-		switch (cc >> 1) {
-		case 2: v = r == 0; break;
-		case 4: v = (r << sh) >> 63; break;
-		default: return flags_cond(c, cc);
+		default: return -1;
 		}
 		return v ^ (cc & 1);
 	default:
-		return flags_cond(c, cc);
+		return -1;
 	}
+}
+
+static inline __attribute__((always_inline)) void jcc_take(struct emu_cpu *c, const struct insn *in)
+{
+	uint64_t t = c->rip_next + in->imm;
+
+	if (unlikely(!is_canonical(t)))
+		emu_gp(c, 0);
+	c->rip_next = t;
+}
+
+/* The rest through flags_cond, out of line so the common path saves no
+ * registers. */
+static __attribute__((noinline)) void jcc_flags(struct emu_cpu *c, const struct insn *in, unsigned cc)
+{
+	if (flags_cond(c, cc))
+		jcc_take(c, in);
 }
 
 #define JCC(cc)                                                                   \
 	static void jcc_##cc(struct emu_cpu *c, const struct insn *in)             \
 	{                                                                          \
-		if (cond_lazy(c, cc)) {                                            \
-			uint64_t t = c->rip_next + in->imm;                        \
-			if (unlikely(!is_canonical(t)))                            \
-				emu_gp(c, 0);                                      \
-			c->rip_next = t;                                           \
-		}                                                                  \
+		int v = cond_lazy(c, cc);                                          \
+		if (v < 0)                                                         \
+			jcc_flags(c, in, cc);                                      \
+		else if (v)                                                        \
+			jcc_take(c, in);                                           \
 	}
 JCC(0) JCC(1) JCC(2) JCC(3) JCC(4) JCC(5) JCC(6) JCC(7)
 JCC(8) JCC(9) JCC(10) JCC(11) JCC(12) JCC(13) JCC(14) JCC(15)
