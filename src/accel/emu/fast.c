@@ -398,6 +398,12 @@ void fast_specialize(struct emu_cpu *c, struct insn *in)
 	bool mem = in->flags & IN_MEM, w64 = in->osz == 8, w32 = in->osz == 4;
 	insn_fn f = NULL;
 
+	if (in->fn == op_sse_mov || in->fn == op_sse_store) {
+		f = sse_specialize(in);
+		if (f)
+			in->fn = f;
+		return;
+	}
 	if (in->flags & (IN_LOCK | IN_REP | IN_REPNE))
 		return;
 	if (in->fn == op_alu_rm_r && !mem && (w64 || w32))

@@ -77,5 +77,7 @@ OP(op_crc32); OP(op_movbe);
 void except_iret(struct emu_cpu *c, unsigned osz);
 /* fast.c: a faster handler for a frequent form, chosen at decode time. */
 void fast_specialize(struct emu_cpu *c, struct insn *in);
+/* The handler for a 16-byte SSE move, or NULL (sse.c). */
+insn_fn sse_specialize(const struct insn *in);
 
 #endif

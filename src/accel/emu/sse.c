@@ -59,6 +59,47 @@ static void store128(struct emu_cpu *c, const struct insn *in, const uint8_t *v,
 	mem_write(c, in->seg, (ea + 8) & amask(in->asz), 8, hi);
 }
 
+/* Decode-time handlers for the 16-byte moves (MOVAPS/MOVAPD/MOVDQA with the
+ * alignment check, MOVUPS/MOVUPD/MOVDQU without): op_sse_mov's and
+ * op_sse_store's work without their prefix and opcode switches. */
+#define MOVX(name, store, align)                                                  \
+	static void name(struct emu_cpu *c, const struct insn *in)                 \
+	{                                                                          \
+		uint8_t *x = c->xmm[in->reg & 15], v[16];                          \
+		sse_check(c);                                                      \
+		if (store) {                                                       \
+			store128(c, in, x, align);                                 \
+		} else {                                                           \
+			load128(c, in, v, align);                                  \
+			memcpy(x, v, 16);                                          \
+		}                                                                  \
+	}
+MOVX(movx_load_a, 0, 1) MOVX(movx_load_u, 0, 0) MOVX(movx_store_a, 1, 1) MOVX(movx_store_u, 1, 0)
+
+insn_fn sse_specialize(const struct insn *in)
+{
+	bool p66 = in->flags & IN_OPSZ, rep = in->flags & IN_REP, repne = in->flags & IN_REPNE;
+
+	if ((in->flags & IN_LOCK) || repne)
+		return NULL;
+	if (in->fn == op_sse_mov) {
+		if (in->opc == 0x28 && !rep)
+			return movx_load_a;
+		if (in->opc == 0x10 && !rep)
+			return movx_load_u;
+		if (in->opc == 0x6f && (p66 || rep))
+			return p66 && !rep ? movx_load_a : movx_load_u;
+	} else if (in->fn == op_sse_store) {
+		if ((in->opc == 0x29 || in->opc == 0x2b) && !rep)
+			return movx_store_a;
+		if (in->opc == 0x11 && !rep)
+			return movx_store_u;
+		if (in->opc == 0x7f && (p66 || rep))
+			return p66 && !rep ? movx_store_a : movx_store_u;
+	}
+	return NULL;
+}
+
 uint64_t rm64(struct emu_cpu *c, const struct insn *in)
 {
 	uint64_t v;
