@@ -1,23 +1,10 @@
 #include "block/disk_opts.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static int disk_opts_bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	/* User text is echoed: keep the message on one printable line. */
-	for (char *c = err; errlen && *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	return -EINVAL;
-}
+#include "util/log.h"
 
 /* Copies the path up to the first single comma (",," is a comma); returns
  * where the options start (after that comma), or NULL when it is too long. */
@@ -43,13 +30,13 @@ static int disk_opts_serial(const char *v, size_t len, struct disk_opts *o, char
 			    size_t errlen)
 {
 	if (len == 0)
-		return disk_opts_bad(err, errlen, "serial is empty");
+		return log_input_error(err, errlen, "serial is empty");
 	if (len > DISK_SERIAL_MAX)
-		return disk_opts_bad(err, errlen, "serial is longer than %d characters",
+		return log_input_error(err, errlen, "serial is longer than %d characters",
 				     DISK_SERIAL_MAX);
 	for (size_t i = 0; i < len; i++)
 		if (v[i] < 0x20 || v[i] > 0x7e)
-			return disk_opts_bad(err, errlen, "serial has a character that is not "
+			return log_input_error(err, errlen, "serial has a character that is not "
 					     "printable ASCII");
 	memcpy(o->serial, v, len);
 	o->serial[len] = 0;
@@ -63,9 +50,9 @@ int disk_opts_parse(const char *spec, struct disk_opts *o, char *err, size_t err
 
 	memset(o, 0, sizeof(*o));
 	if (!(s = disk_opts_path(spec, o->path)))
-		return disk_opts_bad(err, errlen, "the path is too long");
+		return log_input_error(err, errlen, "the path is too long");
 	if (!o->path[0])
-		return disk_opts_bad(err, errlen, "the path is empty");
+		return log_input_error(err, errlen, "the path is empty");
 	while (*s == ',') {
 		const char *opt = s + 1, *end = strchr(opt, ','), *eq;
 		size_t len, klen;
@@ -75,33 +62,33 @@ int disk_opts_parse(const char *spec, struct disk_opts *o, char *err, size_t err
 		len = (size_t)(end - opt);
 		s = end;
 		if (len == 0)
-			return disk_opts_bad(err, errlen, "empty option (a comma in the path "
+			return log_input_error(err, errlen, "empty option (a comma in the path "
 					     "is written ,,)");
 		eq = memchr(opt, '=', len);
 		if (!eq)
-			return disk_opts_bad(err, errlen, "'%.*s' needs a value (key=value)",
+			return log_input_error(err, errlen, "'%.*s' needs a value (key=value)",
 					     (int)(len > 40 ? 40 : len), opt);
 		klen = (size_t)(eq - opt);
 		const char *v = eq + 1;
 		size_t vlen = len - klen - 1;
 		if (klen == 8 && !memcmp(opt, "readonly", 8)) {
 			if (have_ro)
-				return disk_opts_bad(err, errlen, "readonly is given twice");
+				return log_input_error(err, errlen, "readonly is given twice");
 			have_ro = true;
 			if (vlen == 2 && !memcmp(v, "on", 2))
 				o->readonly = true;
 			else if (!(vlen == 3 && !memcmp(v, "off", 3)))
-				return disk_opts_bad(err, errlen, "readonly=%.*s: expected on or off",
+				return log_input_error(err, errlen, "readonly=%.*s: expected on or off",
 						     (int)(vlen > 40 ? 40 : vlen), v);
 		} else if (klen == 6 && !memcmp(opt, "serial", 6)) {
 			if (have_serial)
-				return disk_opts_bad(err, errlen, "serial is given twice");
+				return log_input_error(err, errlen, "serial is given twice");
 			have_serial = true;
 			int r = disk_opts_serial(v, vlen, o, err, errlen);
 			if (r)
 				return r;
 		} else {
-			return disk_opts_bad(err, errlen, "unknown key '%.*s' (expected readonly "
+			return log_input_error(err, errlen, "unknown key '%.*s' (expected readonly "
 					     "or serial)", (int)(klen > 40 ? 40 : klen), opt);
 		}
 	}

@@ -2,23 +2,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static int net_opts_bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	/* User text is echoed: keep the message on one printable line. */
-	for (char *c = err; errlen && *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	return -EINVAL;
-}
+#include "util/log.h"
 
 void net_default_mac(unsigned index, uint8_t mac[6])
 {
@@ -51,10 +38,10 @@ static int net_parse_mac(const char *v, size_t len, uint8_t mac[6], char *err, s
 		mac[i] = (uint8_t)(hi << 4 | lo);
 	}
 	if (mac[0] & 1)
-		return net_opts_bad(err, errlen, "mac=%.17s is a multicast address", v);
+		return log_input_error(err, errlen, "mac=%.17s is a multicast address", v);
 	return 0;
 bad:
-	return net_opts_bad(err, errlen, "mac=%.*s: expected six hex bytes like 52:54:00:12:34:56",
+	return log_input_error(err, errlen, "mac=%.*s: expected six hex bytes like 52:54:00:12:34:56",
 			    (int)(len > 40 ? 40 : len), v);
 }
 
@@ -105,22 +92,22 @@ static int net_parse_hostfwd(const char *v, size_t len, struct net_hostfwd *f, c
 	if (c1 - v == 3 && !memcmp(v, "udp", 3))
 		f->udp = true;
 	else if (!(c1 == v || (c1 - v == 3 && !memcmp(v, "tcp", 3))))
-		return net_opts_bad(err, errlen, "hostfwd=%.*s: the protocol is tcp or udp", shown, v);
+		return log_input_error(err, errlen, "hostfwd=%.*s: the protocol is tcp or udp", shown, v);
 	if (!(c2 = memchr(c1 + 1, ':', (size_t)(end - c1 - 1))) ||
 	    !(dash = memchr(c2 + 1, '-', (size_t)(end - c2 - 1))) ||
 	    !(c3 = memchr(dash + 1, ':', (size_t)(end - dash - 1))))
 		goto bad;
 	if (!net_parse_addr(c1 + 1, (size_t)(c2 - c1 - 1), &f->host_addr) ||
 	    !net_parse_addr(dash + 1, (size_t)(c3 - dash - 1), &f->guest_addr))
-		return net_opts_bad(err, errlen, "hostfwd=%.*s: an address is not IPv4 "
+		return log_input_error(err, errlen, "hostfwd=%.*s: an address is not IPv4 "
 				    "(a.b.c.d, or empty)", shown, v);
 	if (!net_parse_port(c2 + 1, (size_t)(dash - c2 - 1), &f->host_port) ||
 	    !net_parse_port(c3 + 1, (size_t)(end - c3 - 1), &f->guest_port))
-		return net_opts_bad(err, errlen, "hostfwd=%.*s: a port is not a number from "
+		return log_input_error(err, errlen, "hostfwd=%.*s: a port is not a number from "
 				    "1 to 65535", shown, v);
 	return 0;
 bad:
-	return net_opts_bad(err, errlen, "hostfwd=%.*s: expected [tcp|udp]:[HOSTADDR]:HOSTPORT-"
+	return log_input_error(err, errlen, "hostfwd=%.*s: expected [tcp|udp]:[HOSTADDR]:HOSTPORT-"
 			    "[GUESTADDR]:GUESTPORT", shown, v);
 }
 
@@ -136,7 +123,7 @@ int net_opts_parse(const char *spec, struct net_opts *o, char *err, size_t errle
 	else if (klen == 3 && !memcmp(spec, "tap", 3))
 		o->kind = NET_TAP;
 	else
-		return net_opts_bad(err, errlen, "'%.*s' is not a network type (expected user "
+		return log_input_error(err, errlen, "'%.*s' is not a network type (expected user "
 				    "or tap)", (int)(klen > 40 ? 40 : klen), spec);
 	for (s = kind_end; *s == ',';) {
 		const char *opt = s + 1, *end = strchr(opt, ','), *eq, *v;
@@ -148,40 +135,40 @@ int net_opts_parse(const char *spec, struct net_opts *o, char *err, size_t errle
 		len = (size_t)(end - opt);
 		s = end;
 		if (len == 0)
-			return net_opts_bad(err, errlen, "empty option");
+			return log_input_error(err, errlen, "empty option");
 		if (!(eq = memchr(opt, '=', len)))
-			return net_opts_bad(err, errlen, "'%.*s' needs a value (key=value)",
+			return log_input_error(err, errlen, "'%.*s' needs a value (key=value)",
 					    (int)(len > 40 ? 40 : len), opt);
 		kl = (size_t)(eq - opt);
 		v = eq + 1;
 		vlen = len - kl - 1;
 		if (kl == 3 && !memcmp(opt, "mac", 3)) {
 			if (o->have_mac)
-				return net_opts_bad(err, errlen, "mac is given twice");
+				return log_input_error(err, errlen, "mac is given twice");
 			if ((r = net_parse_mac(v, vlen, o->mac, err, errlen)))
 				return r;
 			o->have_mac = true;
 		} else if (kl == 7 && !memcmp(opt, "hostfwd", 7) && o->kind == NET_USER) {
 			if (o->nfwd == NET_HOSTFWD_MAX)
-				return net_opts_bad(err, errlen, "at most %d hostfwd rules",
+				return log_input_error(err, errlen, "at most %d hostfwd rules",
 						    NET_HOSTFWD_MAX);
 			if ((r = net_parse_hostfwd(v, vlen, &o->fwd[o->nfwd], err, errlen)))
 				return r;
 			o->nfwd++;
 		} else if (kl == 6 && !memcmp(opt, "ifname", 6) && o->kind == NET_TAP) {
 			if (have_ifname)
-				return net_opts_bad(err, errlen, "ifname is given twice");
+				return log_input_error(err, errlen, "ifname is given twice");
 			if (vlen == 0 || vlen >= NET_IFNAME_MAX)
-				return net_opts_bad(err, errlen, "ifname must have 1 to %d characters",
+				return log_input_error(err, errlen, "ifname must have 1 to %d characters",
 						    NET_IFNAME_MAX - 1);
 			for (size_t i = 0; i < vlen; i++)
 				if (v[i] <= 0x20 || v[i] >= 0x7f || v[i] == '/' || v[i] == ':')
-					return net_opts_bad(err, errlen, "ifname=%.*s: not a valid "
+					return log_input_error(err, errlen, "ifname=%.*s: not a valid "
 							    "interface name", (int)vlen, v);
 			memcpy(o->ifname, v, vlen);
 			have_ifname = true;
 		} else {
-			return net_opts_bad(err, errlen, "unknown key '%.*s' for %s (expected %s)",
+			return log_input_error(err, errlen, "unknown key '%.*s' for %s (expected %s)",
 					    (int)(kl > 40 ? 40 : kl), opt,
 					    o->kind == NET_USER ? "user" : "tap",
 					    o->kind == NET_USER ? "hostfwd or mac" : "ifname or mac");

@@ -1,5 +1,6 @@
 #include "util/log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,4 +52,17 @@ void log_guest(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vprint("guest: ", fmt, ap);
 	va_end(ap);
+}
+
+int log_input_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	for (char *c = err; errlen && *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return -EINVAL;
 }

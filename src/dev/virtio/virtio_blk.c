@@ -34,6 +34,7 @@
 #include "dev/virtio/virtio.h"
 #include "dev/virtio/virtio_dev.h" /* virtio_pci_needs_reset */
 #include "machine/machine.h"
+#include "util/iov.h"
 #include "util/log.h"
 
 /* Feature bits (5.2.3). */
@@ -149,28 +150,6 @@ static void vblk_finish(struct virtio_blk *vb, struct vblk_req *rq, uint8_t stat
 		pthread_cond_broadcast(&vb->idle);
 }
 
-/* dst = the len bytes of src after the first skip bytes. */
-static unsigned vblk_slice(const struct iovec *src, unsigned n, size_t skip, size_t len,
-			   struct iovec *dst)
-{
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t l = src[i].iov_len;
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l -= skip;
-		if (l > len)
-			l = len;
-		dst[k++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, l };
-		len -= l;
-		skip = 0;
-	}
-	return k;
-}
-
 static bool vblk_range_ok(struct virtio_blk *vb, uint64_t sector, uint64_t bytes)
 {
 	return sector <= vb->capacity && bytes / BLOCK_SECTOR <= vb->capacity - sector;
@@ -274,7 +253,7 @@ static int vblk_start(struct virtio_blk *vb, struct vblk_req *rq)
 	case VIRTIO_BLK_T_IN:
 		len = e->in_len - 1;
 		rq->br.op = BLOCK_READ;
-		rq->br.iovcnt = vblk_slice(e->in, e->nin, 0, len, rq->iov);
+		rq->br.iovcnt = iov_slice(e->in, e->nin, 0, len, rq->iov);
 		rq->in_len = (uint32_t)(len + 1 > UINT32_MAX ? UINT32_MAX : len + 1);
 		break;
 	case VIRTIO_BLK_T_OUT:
@@ -283,7 +262,7 @@ static int vblk_start(struct virtio_blk *vb, struct vblk_req *rq)
 		len = e->out_len - sizeof(h);
 		rq->br.op = BLOCK_WRITE;
 		rq->br.flags = vblk_writethrough(vb) ? BLOCK_REQ_FUA : 0;
-		rq->br.iovcnt = vblk_slice(e->out, e->nout, sizeof(h), len, rq->iov);
+		rq->br.iovcnt = iov_slice(e->out, e->nout, sizeof(h), len, rq->iov);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		rq->br.op = BLOCK_FLUSH;

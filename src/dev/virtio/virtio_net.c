@@ -37,6 +37,7 @@
 #include "net/net.h"
 #include "net/net_opts.h"
 #include "util/iothread.h"
+#include "util/iov.h"
 #include "util/log.h"
 
 /* Feature bits (5.1.3) and status (5.1.4). */
@@ -231,28 +232,6 @@ static void vnet_rx_ready(void *opaque, uint32_t events)
 
 /* --- Transmit. --- */
 
-/* dst = the len bytes of src after the first skip bytes. */
-static unsigned vnet_slice(const struct iovec *src, unsigned n, size_t skip, size_t len,
-			   struct iovec *dst)
-{
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t l = src[i].iov_len;
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l -= skip;
-		if (l > len)
-			l = len;
-		dst[k++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, l };
-		len -= l;
-		skip = 0;
-	}
-	return k;
-}
-
 static void vnet_tx(struct virtio_net *vn)
 {
 	struct virtq_elem *e = &vn->tx;
@@ -277,7 +256,7 @@ static void vnet_tx(struct virtio_net *vn)
 			log_guest("virtio-net: dropped a %zu-byte frame from the guest", len);
 			r = -EMSGSIZE;
 		} else {
-			unsigned n = vnet_slice(e->out, e->nout, VNET_HDR_LEN, len, vn->tx_iov);
+			unsigned n = iov_slice(e->out, e->nout, VNET_HDR_LEN, len, vn->tx_iov);
 			r = vn->be->ops->send(vn->be, vn->tx_iov, n);
 		}
 		pthread_mutex_lock(&vn->lock);
