@@ -1,10 +1,11 @@
-/* SSE4.1 floating point: ROUNDPS/PD/SS/SD (DPPS/DPPD are in sse_fp.c, as
- * steps of MULPx and ADDPx). The imm8 is part of the host instruction, so
- * each runs through one of 256 stubs per instruction (one per imm8),
- * under the guest's MXCSR with exceptions masked on the host, as sse_fp.c
- * does for the other SSE instructions: results, rounding, DAZ/FTZ,
- * precision suppression and flags are the host's. An exception the guest left unmasked raises #XM (#UD without
- * CR4.OSXMMEXCPT) and leaves the destination alone. */
+/* SSE4.1 floating point: ROUNDPS/PD/SS/SD and DPPS/DPPD. Their imm8 is
+ * part of the host instruction, so each runs through one of 256 stubs per
+ * instruction (one per imm8), under the guest's MXCSR with exceptions
+ * masked on the host, as sse_fp.c does for the other SSE instructions:
+ * results, rounding, DAZ/FTZ, precision suppression and flags are the
+ * host's. An exception the guest left unmasked raises #XM (#UD without
+ * CR4.OSXMMEXCPT) and leaves the destination alone; the flags it leaves
+ * follow the hardware's rules (for DPPS/DPPD, sse_fp_dp_fault). */
 #include "accel/emu/ops.h"
 
 #if defined(__x86_64__)
@@ -31,6 +32,12 @@ SSE4_STUBS(sse4_stubs_roundps, "roundps");
 SSE4_STUBS(sse4_stubs_roundpd, "roundpd");
 SSE4_STUBS(sse4_stubs_roundss, "roundss");
 SSE4_STUBS(sse4_stubs_roundsd, "roundsd");
+SSE4_STUBS(sse4_stubs_dpps, "dpps");
+SSE4_STUBS(sse4_stubs_dppd, "dppd");
+
+/* sse_fp.c: the flags and fault of DPPS/DPPD step by step. */
+void sse_fp_dp_fault(struct emu_cpu *c, bool dbl, unsigned imm, const uint8_t *x,
+		     const uint8_t *sv);
 
 static void sse4_fp_run(struct emu_cpu *c, const struct insn *in, const uint8_t *stubs,
 			unsigned scalar)
@@ -53,8 +60,18 @@ static void sse4_fp_run(struct emu_cpu *c, const struct insn *in, const uint8_t 
 	memcpy(&s, sv, 16);
 	d = ((sse4_stub)(uintptr_t)(stubs + SSE4_STUB_SIZE * (in->imm & 0xff)))(d, s, &mx);
 	uint32_t raised = mx & 0x3f, unmasked = raised & ~(c->mxcsr >> 7) & 0x3f;
+	/* DPPS/DPPD with an exception unmasked: the steps say whether one
+	 * raises (an unmasked underflow also on exact tiny results, which
+	 * the host's masked run does not flag) and stop at the step that
+	 * raised, where the host's flags of the whole instruction say too
+	 * much. When none raises, the host's run stands. */
+	if ((~c->mxcsr & 0x1f80) && (stubs == sse4_stubs_dpps || stubs == sse4_stubs_dppd)) {
+		uint32_t keep = c->mxcsr;
+		sse_fp_dp_fault(c, stubs == sse4_stubs_dppd, (unsigned)in->imm & 0xff, x, sv);
+		c->mxcsr = keep;
+	}
 	/* As in sse_fp.c: an unmasked invalid (found before computing) keeps
-	 * the precision flag of other lanes out. */
+	 * the precision flag of other lanes out (ROUNDxx). */
 	if (unmasked & 7)
 		raised &= 7;
 	c->mxcsr |= raised;
@@ -74,8 +91,15 @@ void op_round(struct emu_cpu *c, const struct insn *in)
 	sse4_fp_run(c, in, stubs[k], scalar[k]);
 }
 
+/* 66 0F 3A 40-41 */
+void op_dp(struct emu_cpu *c, const struct insn *in)
+{
+	sse4_fp_run(c, in, in->opc == 0x40 ? sse4_stubs_dpps : sse4_stubs_dppd, 0);
+}
+
 #else /* not an x86-64 host: no floating point yet */
 
 void op_round(struct emu_cpu *c, const struct insn *in) { insn_unimpl(c, in); }
+void op_dp(struct emu_cpu *c, const struct insn *in) { insn_unimpl(c, in); }
 
 #endif
