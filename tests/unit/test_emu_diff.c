@@ -1201,6 +1201,7 @@ static void test_diff(void **state)
 		}
 	}
 	sse4_pcmpstr_all(&st, cases / 3 + 1);
+	sse4_fp_exc_all(&st, cases * 40);
 	if (!mode32)
 		fprintf(stderr, "emu-diff: 64-bit: %u forms so far, %u differences\n", st.forms, st.failures);
 	}

@@ -4,7 +4,8 @@
  * masked on the host, as sse_fp.c does for the other SSE instructions:
  * results, rounding, DAZ/FTZ, precision suppression and flags are the
  * host's. An exception the guest left unmasked raises #XM (#UD without
- * CR4.OSXMMEXCPT) and leaves the destination alone. */
+ * CR4.OSXMMEXCPT) and leaves the destination alone; the flags it leaves
+ * follow the hardware's rules (for DPPS/DPPD, sse_fp_dp_fault). */
 #include "accel/emu/ops.h"
 
 #if defined(__x86_64__)
@@ -34,6 +35,10 @@ SSE4_STUBS(sse4_stubs_roundsd, "roundsd");
 SSE4_STUBS(sse4_stubs_dpps, "dpps");
 SSE4_STUBS(sse4_stubs_dppd, "dppd");
 
+/* sse_fp.c: the flags and fault of DPPS/DPPD step by step. */
+void sse_fp_dp_fault(struct emu_cpu *c, bool dbl, unsigned imm, const uint8_t *x,
+		     const uint8_t *sv);
+
 static void sse4_fp_run(struct emu_cpu *c, const struct insn *in, const uint8_t *stubs,
 			unsigned scalar)
 {
@@ -55,6 +60,20 @@ static void sse4_fp_run(struct emu_cpu *c, const struct insn *in, const uint8_t 
 	memcpy(&s, sv, 16);
 	d = ((sse4_stub)(uintptr_t)(stubs + SSE4_STUB_SIZE * (in->imm & 0xff)))(d, s, &mx);
 	uint32_t raised = mx & 0x3f, unmasked = raised & ~(c->mxcsr >> 7) & 0x3f;
+	/* DPPS/DPPD with an exception unmasked: the steps say whether one
+	 * raises (an unmasked underflow also on exact tiny results, which
+	 * the host's masked run does not flag) and stop at the step that
+	 * raised, where the host's flags of the whole instruction say too
+	 * much. When none raises, the host's run stands. */
+	if ((~c->mxcsr & 0x1f80) && (stubs == sse4_stubs_dpps || stubs == sse4_stubs_dppd)) {
+		uint32_t keep = c->mxcsr;
+		sse_fp_dp_fault(c, stubs == sse4_stubs_dppd, (unsigned)in->imm & 0xff, x, sv);
+		c->mxcsr = keep;
+	}
+	/* As in sse_fp.c: an unmasked invalid (found before computing) keeps
+	 * the precision flag of other lanes out (ROUNDxx). */
+	if (unmasked & 7)
+		raised &= 7;
 	c->mxcsr |= raised;
 	if (unmasked)
 		emu_raise_noerr(c, (c->cr4 & CR4_OSXMMEXCPT) ? EX_XM : EX_UD);

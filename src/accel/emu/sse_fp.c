@@ -1,6 +1,7 @@
 /* SSE/SSE2 floating point: arithmetic, square root, min/max, compares,
  * conversions (also those from and to MMX registers), SSE3 horizontal and
- * add-subtract. On x86-64 hosts each operation runs as the same host
+ * add-subtract; the exceptions of SSE4.1 DPPS/DPPD. On x86-64 hosts each
+ * operation runs as the same host
  * instruction under the guest's MXCSR (exceptions masked on the host), so
  * results, rounding, DAZ/FTZ and exception flags are exact; an exception
  * the guest left unmasked raises #XM (or #UD without CR4.OSXMMEXCPT) and
@@ -386,6 +387,46 @@ void op_sse_comis(struct emu_cpu *c, const struct insn *in)
 #undef COMIS
 	fp_finish(c, gmx);
 	flags_arith(c, (zf ? F_ZF : 0) | (pf ? F_PF : 0) | (cf ? F_CF : 0));
+}
+
+/* The flags and fault of DPPS/DPPD (66 0F 3A 40-41) with dst and src
+ * when the host's run (sse4_fp.c) raised an exception the guest left
+ * unmasked: the products of the lanes imm8[7:4] selects (+0.0
+ * elsewhere), then their sums, each step an operation of its own for the
+ * exception rules (SDM: exceptions are determined separately for each
+ * add and multiply, in the order of execution), so an unmasked exception
+ * in the products stops before the sums raise any flag. Raises; returns
+ * only if no step raises (then the host's run stands). */
+void sse_fp_dp_fault(struct emu_cpu *c, bool dbl, unsigned imm, const uint8_t *x,
+		     const uint8_t *sv)
+{
+	unsigned k = dbl, esz = dbl ? 8 : 4, n = 16 / esz;
+	uint8_t a[16] = { 0 }, b[16] = { 0 }, r[16];
+	v2di d, s;
+
+	for (unsigned l = 0; l < n; l++)
+		if ((imm >> (4 + l)) & 1) {
+			memcpy(a + l * esz, x + l * esz, esz);
+			memcpy(b + l * esz, sv + l * esz, esz);
+		}
+	memcpy(&d, a, 16), memcpy(&s, b, 16);
+	d = fp_run(c, FPKEY(0x59, k, 0), d, s);
+	memcpy(a, &d, 16);
+	/* Each lane sums on its own (in the order this host's NaNs show:
+	 * single p[l ^ 1] + p[l], then v[l] + v[l ^ 2]; double p[l] +
+	 * p[l ^ 1]); only the flags matter here. */
+	memcpy(r, a, 16);
+	for (unsigned l = 0; l < n; l++)
+		memcpy(b + l * esz, r + (l ^ 1) * esz, esz);
+	if (!dbl) {
+		memcpy(&d, b, 16), memcpy(&s, a, 16);
+		d = fp_run(c, FPKEY(0x58, 0, 0), d, s);
+		memcpy(a, &d, 16);
+		for (unsigned l = 0; l < 4; l++)
+			memcpy(b + 4 * l, a + 4 * (l ^ 2), 4);
+	}
+	memcpy(&d, a, 16), memcpy(&s, b, 16);
+	fp_run(c, FPKEY(0x58, k, 0), d, s);
 }
 
 /* CVTPI2PS/CVTPI2PD xmm, mm/m64 as the XMM conversions of the two dwords:
