@@ -62,6 +62,9 @@ void mmx_movq2dq(struct emu_cpu *c, const struct insn *in);
 /* sse_fp.c */
 OP(op_sse_fp); OP(op_sse_cmp); OP(op_sse_comis); OP(op_cvtsi2s); OP(op_cvts2si); OP(op_shufps);
 OP(op_cvt_e6); OP(op_sse3_fp);
+/* The flags and fault of DPPS/DPPD, step by step (for sse4_fp.c). */
+void sse_fp_dp_fault(struct emu_cpu *c, bool dbl, unsigned imm, const uint8_t *x,
+		     const uint8_t *sv);
 /* sse.c helpers */
 void sse_check(struct emu_cpu *c);
 void load128(struct emu_cpu *c, const struct insn *in, uint8_t *v, bool align);

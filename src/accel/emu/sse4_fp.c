@@ -35,10 +35,6 @@ SSE4_STUBS(sse4_stubs_roundsd, "roundsd");
 SSE4_STUBS(sse4_stubs_dpps, "dpps");
 SSE4_STUBS(sse4_stubs_dppd, "dppd");
 
-/* sse_fp.c: the flags and fault of DPPS/DPPD step by step. */
-void sse_fp_dp_fault(struct emu_cpu *c, bool dbl, unsigned imm, const uint8_t *x,
-		     const uint8_t *sv);
-
 static void sse4_fp_run(struct emu_cpu *c, const struct insn *in, const uint8_t *stubs,
 			unsigned scalar)
 {
