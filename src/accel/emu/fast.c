@@ -291,6 +291,26 @@ SHIFT_RI(shl_ri64, 8, 0) SHIFT_RI(shl_ri32, 4, 0)
 SHIFT_RI(shr_ri64, 8, 1) SHIFT_RI(shr_ri32, 4, 1)
 SHIFT_RI(sar_ri64, 8, 2) SHIFT_RI(sar_ri32, 4, 2)
 
+/* ROL/ROR of a register by a constant: CF and OF over the lazy flags. */
+#define ROT_RI(name, sz, right)                                                   \
+	static void name(struct emu_cpu *c, const struct insn *in)                 \
+	{                                                                          \
+		unsigned bits = sz * 8, n = (unsigned)in->imm & (bits - 1);        \
+		uint64_t m = sz_mask(sz), a = c->r[in->rm] & m, r;                 \
+		if (!n) {                                                          \
+			c->r[in->rm] = a;                                          \
+			return;                                                    \
+		}                                                                  \
+		r = (right ? (a >> n) | (a << (bits - n)) : (a << n) | (a >> (bits - n))) & m; \
+		if (right)                                                         \
+			lf_rotate(c, r >> (bits - 1), ((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1); \
+		else                                                               \
+			lf_rotate(c, r & 1, ((r >> (bits - 1)) ^ r) & 1);          \
+		c->r[in->rm] = r;                                                  \
+	}
+ROT_RI(rol_ri64, 8, 0) ROT_RI(rol_ri32, 4, 0)
+ROT_RI(ror_ri64, 8, 1) ROT_RI(ror_ri32, 4, 1)
+
 /* IMUL r, r/m and IMUL r, r/m, imm between registers. */
 #define IMUL_R(name, sz, type, src)                                               \
 	static void name(struct emu_cpu *c, const struct insn *in)                 \
@@ -389,8 +409,8 @@ void fast_specialize(struct emu_cpu *c, struct insn *in)
 	static const insn_fn rm32[8] = { add_rm32, or_rm32, NULL, NULL, and_rm32, sub_rm32, xor_rm32, cmp_rm32 };
 	static const insn_fn ri64[8] = { add_ri64, NULL, NULL, NULL, and_ri64, sub_ri64, xor_ri64, cmp_ri64 };
 	static const insn_fn ri32[8] = { add_ri32, NULL, NULL, NULL, and_ri32, sub_ri32, xor_ri32, cmp_ri32 };
-	static const insn_fn sh64[8] = { [4] = shl_ri64, [5] = shr_ri64, [6] = shl_ri64, [7] = sar_ri64 };
-	static const insn_fn sh32[8] = { [4] = shl_ri32, [5] = shr_ri32, [6] = shl_ri32, [7] = sar_ri32 };
+	static const insn_fn sh64[8] = { rol_ri64, ror_ri64, [4] = shl_ri64, [5] = shr_ri64, [6] = shl_ri64, [7] = sar_ri64 };
+	static const insn_fn sh32[8] = { rol_ri32, ror_ri32, [4] = shl_ri32, [5] = shr_ri32, [6] = shl_ri32, [7] = sar_ri32 };
 	static const insn_fn jcc[16] = {
 		jcc_0, jcc_1, jcc_2, jcc_3, jcc_4, jcc_5, jcc_6, jcc_7,
 		jcc_8, jcc_9, jcc_10, jcc_11, jcc_12, jcc_13, jcc_14, jcc_15,
