@@ -589,6 +589,14 @@ static const struct form forms_lazy[] = {
 	LAZY("shld5+js", "48 0f a4 c8 05 78 02 ff c2 39 c0"),
 	LAZY("shrd1+setb", "48 0f ac c8 01 0f 92 c2 39 c0"),
 	LAZY("shld1w+jle", "66 0f a4 c8 01 7e 02 ff c2 39 c0"),
+	/* The same page twice, so the second access hits the TLB (fast.c). */
+	LAZY("add [rbx] x2", "48 01 0b 48 01 13"), LAZY("or/and [rbx]", "09 0b 21 13 09 0b"),
+	LAZY("sub/xor [rbx]", "29 0b 31 13 48 29 53 08"),
+	LAZY("alu [rbx],imm", "48 83 03 05 48 81 2b 78 56 34 12 83 33 7f 83 23 f0 83 4b 04 01"),
+	LAZY("add [rbx+rsi*4]", "31 f6 48 01 0c b3 48 31 54 b3 08"),
+	LAZY("alu r,[rbx]", "48 03 0b 2b 53 04 48 33 43 08 48 39 13 85 0b 48 3b 43 10 81 7b 04 00 01 00 00"),
+	LAZY("mov8/16 [rbx]", "88 0b 88 63 01 8a 13 8a 73 01 66 89 4b 02 66 8b 73 02 40 88 7b 05"),
+	LAZY("movzx [rbx]", "0f b6 03 0f b7 4b 02 48 0f b6 53 03 0f b7 33"),
 };
 #undef LAZY
 
