@@ -597,6 +597,10 @@ static const struct form forms_lazy[] = {
 	LAZY("alu r,[rbx]", "48 03 0b 2b 53 04 48 33 43 08 48 39 13 85 0b 48 3b 43 10 81 7b 04 00 01 00 00"),
 	LAZY("mov8/16 [rbx]", "88 0b 88 63 01 8a 13 8a 73 01 66 89 4b 02 66 8b 73 02 40 88 7b 05"),
 	LAZY("movzx [rbx]", "0f b6 03 0f b7 4b 02 48 0f b6 53 03 0f b7 33"),
+	/* CMOVcc between registers after lazy results. */
+	LAZY("cmp+cmovb", "48 39 d1 48 0f 42 c1"), LAZY("sub+cmovle32", "29 d1 0f 4e c2"),
+	LAZY("test+cmove32", "85 c9 0f 44 c2"), LAZY("and+cmovs", "48 21 d1 48 0f 48 c1"),
+	LAZY("add+rol1+cmovo", "48 01 d1 d1 c0 0f 40 c2"), LAZY("add+cmovbe", "48 01 d1 48 0f 46 c2"),
 };
 #undef LAZY
 

@@ -349,6 +349,31 @@ static __attribute__((noinline)) void jcc_flags(struct emu_cpu *c, const struct 
 JCC(0) JCC(1) JCC(2) JCC(3) JCC(4) JCC(5) JCC(6) JCC(7)
 JCC(8) JCC(9) JCC(10) JCC(11) JCC(12) JCC(13) JCC(14) JCC(15)
 
+/* CMOVcc and SETcc between registers: the condition as Jcc reads it. A
+ * 32-bit CMOV clears the upper half whether or not it moves. */
+static inline __attribute__((always_inline)) bool cond_any(const struct emu_cpu *c, unsigned cc)
+{
+	int v = cond_lazy(c, cc);
+
+	return v < 0 ? flags_cond(c, cc) : v;
+}
+
+static void cmov_rr64(struct emu_cpu *c, const struct insn *in)
+{
+	if (cond_any(c, in->opc & 15))
+		c->r[in->reg] = c->r[in->rm];
+}
+
+static void cmov_rr32(struct emu_cpu *c, const struct insn *in)
+{
+	c->r[in->reg] = (uint32_t)c->r[cond_any(c, in->opc & 15) ? in->rm : in->reg];
+}
+
+static void setcc_r(struct emu_cpu *c, const struct insn *in)
+{
+	reg_set(c, in->rm, 1, cond_any(c, in->opc & 15));
+}
+
 /* SHL/SHR/SAR of a register by a constant, with lazy flags as in shift.c. */
 #define SHIFT_RI(name, sz, kind)                                                  \
 	static void name(struct emu_cpu *c, const struct insn *in)                 \
@@ -594,6 +619,10 @@ void fast_specialize(struct emu_cpu *c, struct insn *in)
 		f = w64 ? imul_rr64 : imul_rr32;
 	else if (in->fn == op_imul_r_rm_imm && !mem && (w64 || w32))
 		f = w64 ? imul_rri64 : imul_rri32;
+	else if (in->fn == op_cmov && !mem && (w64 || w32))
+		f = w64 ? cmov_rr64 : cmov_rr32;
+	else if (in->fn == op_setcc && !mem)
+		f = setcc_r;
 	else if (in->fn == op_jcc && c->code64)
 		f = jcc[in->opc & 15];
 	else if (c->code64 && w64 && in->fn == op_push_r)
