@@ -570,6 +570,37 @@ static const struct form forms_lazy[] = {
 	LAZY("imul+jb", "49 0f af c0 72 02 ff c2 39 c0"), LAZY("imul3+jo", "6b c0 07 70 02 ff c2 39 c0"),
 	LAZY("mul+jb", "48 f7 e1 72 02 ff c2 39 c0"), LAZY("shl cl+setb", "48 d3 e0 0f 92 c2 39 c0"),
 	LAZY("shr cl+setne", "d3 e8 0f 95 c2 39 c0"), LAZY("imul+seto", "48 0f af c6 0f 90 c2 39 c0"),
+	/* Rotates over a lazy ADD/SUB (LF_ROT), and SHLD/SHRD. */
+	LAZY("add+rol5+jb", "48 01 d1 c1 c0 05 72 02 ff c2 39 c0"),
+	LAZY("add+rol1+jo", "48 01 d1 d1 c0 70 02 ff c2 39 c0"),
+	LAZY("add+rorcl+je", "48 01 d1 d3 c8 74 02 ff c2 39 c0"),
+	LAZY("sub+ror1+jl", "48 29 d1 d1 c8 7c 02 ff c2 39 c0"),
+	LAZY("sub+rol1+jbe", "29 d1 d1 c0 76 02 ff c2 39 c0"),
+	LAZY("add+rol1+pushf", "48 01 d1 d1 c0 9c 58 39 c9"),
+	LAZY("sub+ror1b+pushf", "28 d1 d0 c8 9c 58 39 c9"),
+	LAZY("add+rol5+adc", "01 d1 c1 c0 05 11 ca 39 c0"),
+	LAZY("add+rol+ror+setb", "48 01 d1 d1 c0 48 c1 c8 03 0f 92 c2 39 c0"),
+	LAZY("add+rol3+inc+jb", "48 01 d1 c1 c0 03 ff c1 72 02 ff c2 39 c0"),
+	LAZY("rol1+jo", "d1 c0 70 02 ff c2 39 c0"),
+	LAZY("add+rcl1+jo", "48 01 d1 d1 d0 70 02 ff c2 39 c0"),
+	LAZY("add+rol16w+jp", "48 01 d1 66 c1 c0 10 7a 02 ff c2 39 c0"),
+	LAZY("shld1+jo", "0f a4 c8 01 70 02 ff c2 39 c0"),
+	LAZY("shrdcl+jp", "0f ad c8 7a 02 ff c2 39 c0"),
+	LAZY("shld5+js", "48 0f a4 c8 05 78 02 ff c2 39 c0"),
+	LAZY("shrd1+setb", "48 0f ac c8 01 0f 92 c2 39 c0"),
+	LAZY("shld1w+jle", "66 0f a4 c8 01 7e 02 ff c2 39 c0"),
+	/* The same page twice, so the second access hits the TLB (fast.c). */
+	LAZY("add [rbx] x2", "48 01 0b 48 01 13"), LAZY("or/and [rbx]", "09 0b 21 13 09 0b"),
+	LAZY("sub/xor [rbx]", "29 0b 31 13 48 29 53 08"),
+	LAZY("alu [rbx],imm", "48 83 03 05 48 81 2b 78 56 34 12 83 33 7f 83 23 f0 83 4b 04 01"),
+	LAZY("add [rbx+rsi*4]", "31 f6 48 01 0c b3 48 31 54 b3 08"),
+	LAZY("alu r,[rbx]", "48 03 0b 2b 53 04 48 33 43 08 48 39 13 85 0b 48 3b 43 10 81 7b 04 00 01 00 00"),
+	LAZY("mov8/16 [rbx]", "88 0b 88 63 01 8a 13 8a 73 01 66 89 4b 02 66 8b 73 02 40 88 7b 05"),
+	LAZY("movzx [rbx]", "0f b6 03 0f b7 4b 02 48 0f b6 53 03 0f b7 33"),
+	/* CMOVcc between registers after lazy results. */
+	LAZY("cmp+cmovb", "48 39 d1 48 0f 42 c1"), LAZY("sub+cmovle32", "29 d1 0f 4e c2"),
+	LAZY("test+cmove32", "85 c9 0f 44 c2"), LAZY("and+cmovs", "48 21 d1 48 0f 48 c1"),
+	LAZY("add+rol1+cmovo", "48 01 d1 d1 c0 0f 40 c2"), LAZY("add+cmovbe", "48 01 d1 48 0f 46 c2"),
 };
 #undef LAZY
 

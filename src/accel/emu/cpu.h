@@ -68,9 +68,12 @@ enum {
 
 /* Lazy flags: the last flag-setting operation, evaluated on demand.
  * Shifts keep the operand in lf_a and the masked count (never 0) in lf_b;
- * MUL/IMUL keep the low half in lf_res and CF=OF in lf_cf. */
+ * MUL/IMUL keep the low half in lf_res and CF=OF in lf_cf; SHLD/SHRD the
+ * result, the destination in lf_a and CF in lf_cf. A rotate changes only
+ * CF and OF: LF_ROT keeps the previous kind (never LF_NONE) in lf_prev for
+ * SF/ZF/AF/PF and its own CF/OF in lf_rot (bit 0 CF, bit 1 OF). */
 enum lf_op { LF_NONE, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC,
-	     LF_SHL, LF_SHR, LF_SAR, LF_MUL };
+	     LF_SHL, LF_SHR, LF_SAR, LF_MUL, LF_SHXD, LF_ROT };
 
 /* Memory access kinds (also the TLB tag index). */
 enum { ACC_R = 0, ACC_W = 1, ACC_X = 2 };
@@ -179,6 +182,7 @@ struct emu_cpu {
 	uint64_t lf_res, lf_a, lf_b;
 	uint32_t lf_op, lf_sz; /* lf_sz in bytes */
 	uint32_t lf_cf;        /* carry in (ADC/SBB), preserved CF (INC/DEC), CF=OF (MUL) */
+	uint32_t lf_prev, lf_rot; /* LF_ROT: the kind under it and its CF | OF << 1 */
 	uint8_t cpl, code64, stop, user; /* user = CPL 3 for memory accesses */
 	uint8_t irq_check;     /* look at interrupts at the next block boundary */
 	uint8_t shadow;        /* interrupt shadow after STI / MOV SS */
@@ -338,6 +342,20 @@ static inline void lf_shift(struct emu_cpu *c, unsigned op, unsigned sz, uint64_
 			    uint64_t a, unsigned cnt)
 {
 	lf_set(c, op, sz, res, a, cnt);
+}
+
+/* A rotate's CF and OF over the other flags as they stand. */
+static inline void lf_rotate(struct emu_cpu *c, bool cf, bool of)
+{
+	if (c->lf_op == LF_NONE) {
+		c->flags = (c->flags & ~(uint64_t)(F_CF | F_OF)) | (cf ? F_CF : 0) | (of ? F_OF : 0);
+		return;
+	}
+	if (c->lf_op != LF_ROT) {
+		c->lf_prev = c->lf_op;
+		c->lf_op = LF_ROT;
+	}
+	c->lf_rot = (unsigned)cf | (unsigned)of << 1;
 }
 
 /* MUL/IMUL: CF = OF = the high half is significant; SF/ZF/PF from the low

@@ -14,7 +14,8 @@ bool flags_cf(const struct emu_cpu *c)
 	case LF_SBB: return (c->lf_a & m) < (c->lf_b & m) ||
 			    (c->lf_cf && (c->lf_a & m) == (c->lf_b & m));
 	case LF_LOGIC: return false;
-	case LF_INC: case LF_DEC: case LF_MUL: return c->lf_cf;
+	case LF_INC: case LF_DEC: case LF_MUL: case LF_SHXD: return c->lf_cf;
+	case LF_ROT: return c->lf_rot & 1;
 	case LF_SHL: /* the last bit shifted out; none past the width */
 		return c->lf_b <= c->lf_sz * 8u ? (c->lf_a >> (c->lf_sz * 8 - c->lf_b)) & 1 : 0;
 	case LF_SHR:
@@ -41,6 +42,8 @@ static bool flags_of(const struct emu_cpu *c)
 	case LF_SHR: return b == 1 && (a & s);
 	case LF_SAR: return false;
 	case LF_MUL: return c->lf_cf;
+	case LF_SHXD: return ((r ^ a) & s) != 0;
+	case LF_ROT: return c->lf_rot & 2;
 	default: return c->flags & F_OF;
 	}
 }
@@ -48,6 +51,7 @@ static bool flags_of(const struct emu_cpu *c)
 uint64_t flags_get(const struct emu_cpu *c)
 {
 	uint64_t f;
+	unsigned op = c->lf_op == LF_ROT ? c->lf_prev : c->lf_op;
 
 	if (c->lf_op == LF_NONE)
 		return c->flags;
@@ -57,7 +61,7 @@ uint64_t flags_get(const struct emu_cpu *c)
 	if (flags_of(c))
 		f |= F_OF;
 	/* AF only from additions and subtractions: clear after logic, shifts, MUL. */
-	if (c->lf_op <= LF_DEC && c->lf_op != LF_LOGIC && ((c->lf_a ^ c->lf_b ^ c->lf_res) & 0x10))
+	if (op <= LF_DEC && op != LF_LOGIC && ((c->lf_a ^ c->lf_b ^ c->lf_res) & 0x10))
 		f |= F_AF;
 	return f;
 }

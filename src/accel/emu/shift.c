@@ -1,13 +1,14 @@
 /* Shifts and rotates (ROL..SAR by 1, CL or an immediate) and SHLD/SHRD.
  * SHL/SHR/SAR leave lazy flags (flags.c computes them from the operand and
- * count when read); rotates and SHLD/SHRD compute theirs eagerly. */
+ * count when read), SHLD/SHRD their result and CF, rotates their CF and
+ * OF over the previous lazy result (LF_ROT). */
 #include "accel/emu/ops.h"
 
 static uint64_t shift(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t a, unsigned cnt)
 {
 	unsigned bits = sz * 8;
-	uint64_t m = sz_mask(sz), r, f, msb = sz_sign(sz);
-	bool cf;
+	uint64_t m = sz_mask(sz), r, msb = sz_sign(sz);
+	bool cf, of;
 
 	a &= m;
 	cnt &= sz == 8 ? 63 : 31;
@@ -24,27 +25,25 @@ static uint64_t shift(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t a, u
 		lf_shift(c, LF_SAR, sz, (uint64_t)(sext(a, sz) >> (cnt > bits - 1 ? bits - 1 : cnt)) & m, a, cnt);
 		return c->lf_res;
 	}
-	/* Rotates keep SF/ZF/AF/PF: the lazy flags are evaluated first. */
-	f = flags_get(c);
+	/* Rotates change only CF and OF (lf_rotate keeps the rest lazy). */
 	switch (op) {
 	case 0: { /* ROL */
 		unsigned n = cnt % bits;
 		r = n ? ((a << n) | (a >> (bits - n))) & m : a;
 		cf = r & 1;
-		f = (f & ~(uint64_t)(F_CF | F_OF)) | (cf ? F_CF : 0) | (((r & msb) != 0) ^ cf ? F_OF : 0);
+		of = ((r & msb) != 0) ^ cf;
 		break;
 	}
 	case 1: { /* ROR */
 		unsigned n = cnt % bits;
 		r = n ? ((a >> n) | (a << (bits - n))) & m : a;
 		cf = r & msb;
-		f = (f & ~(uint64_t)(F_CF | F_OF)) | (cf ? F_CF : 0) |
-		    ((((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1) ? F_OF : 0);
+		of = ((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1;
 		break;
 	}
 	default: { /* RCL, RCR through a (bits+1)-bit rotation */
 		unsigned n = cnt % (bits + 1);
-		unsigned __int128 v = a | ((unsigned __int128)((f & F_CF) ? 1 : 0) << bits);
+		unsigned __int128 v = a | ((unsigned __int128)flags_cf(c) << bits);
 		unsigned __int128 mm = ((unsigned __int128)1 << (bits + 1)) - 1;
 		if (op == 2 && n)
 			v = ((v << n) | (v >> (bits + 1 - n))) & mm;
@@ -53,16 +52,13 @@ static uint64_t shift(struct emu_cpu *c, unsigned op, unsigned sz, uint64_t a, u
 		r = (uint64_t)v & m;
 		cf = (v >> bits) & 1;
 		if (op == 2)
-			f = (f & ~(uint64_t)(F_CF | F_OF)) | (cf ? F_CF : 0) |
-			    (((r & msb) != 0) ^ cf ? F_OF : 0);
+			of = ((r & msb) != 0) ^ cf;
 		else
-			f = (f & ~(uint64_t)(F_CF | F_OF)) | (cf ? F_CF : 0) |
-			    ((((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1) ? F_OF : 0);
+			of = ((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1;
 		break;
 	}
 	}
-	c->flags = f;
-	c->lf_op = LF_NONE;
+	lf_rotate(c, cf, of);
 	return r;
 }
 
@@ -90,7 +86,7 @@ void op_shift(struct emu_cpu *c, const struct insn *in)
 static uint64_t shxd(struct emu_cpu *c, bool left, unsigned sz, uint64_t a, uint64_t b, unsigned cnt)
 {
 	unsigned bits = sz * 8;
-	uint64_t m = sz_mask(sz), r, f;
+	uint64_t m = sz_mask(sz), r;
 	bool cf;
 
 	a &= m, b &= m;
@@ -114,10 +110,8 @@ static uint64_t shxd(struct emu_cpu *c, bool left, unsigned sz, uint64_t a, uint
 		r = ((a >> cnt) | (b << (bits - cnt))) & m;
 		cf = (a >> (cnt - 1)) & 1;
 	}
-	f = flags_get(c) & ~(uint64_t)F_ARITH;
-	f |= flags_szp(r, sz) | (cf ? F_CF : 0) | (((r ^ a) & sz_sign(sz)) ? F_OF : 0);
-	c->flags = f;
-	c->lf_op = LF_NONE;
+	lf_set(c, LF_SHXD, sz, r, a, 0);
+	c->lf_cf = cf;
 	return r;
 }
 
