@@ -10,7 +10,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 tmp=$(mktemp -d)
 vpid=
-trap '[ -n "$vpid" ] && kill -9 "$vpid" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -n "$vpid" ] && { pkill -9 -P "$vpid"; kill -9 "$vpid"; } 2>/dev/null; rm -rf "$tmp"' EXIT
 
 T=${LINUX_TIMEOUT:-300}
 kernel=${VMON_KERNEL:-$BUILD/images/vmlinuz}
@@ -47,11 +47,18 @@ new_image() {
 boot() {
 	local run
 	run=$(base64 -w0 <<<"$2")
-	timeout "$T" "$VMON" run --accel emu --kernel "$kernel" --initrd "$initrd" \
-		--append "console=ttyS0 quiet vmon.run=$run" --mem 256M --disk "$3" \
-		--console "file:$tmp/$1.out" </dev/null >"$tmp/$1.log" 2>&1 &
+	local cmd=("$VMON" run --accel emu --kernel "$kernel" --initrd "$initrd"
+		--append "console=ttyS0 quiet vmon.run=$run" --mem 256M --disk "$3"
+		--console "file:$tmp/$1.out")
+	# In the background vpid must be vmon itself (the SIGKILL below is
+	# for it); the caller bounds the wait.
+	if [ "${4:-}" = bg ]; then
+		"${cmd[@]}" </dev/null >"$tmp/$1.log" 2>&1 &
+		vpid=$!
+		return 0
+	fi
+	timeout "$T" "${cmd[@]}" </dev/null >"$tmp/$1.log" 2>&1 &
 	vpid=$!
-	[ "${4:-}" = bg ] && return 0
 	wait "$vpid"
 	local rc=$?
 	vpid=

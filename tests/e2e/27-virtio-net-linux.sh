@@ -13,7 +13,8 @@ cd "$(dirname "$0")/../.." || exit 1
 tmp=$(mktemp -d)
 vpid= hpid= tap=
 cleanup() {
-	[ -z "$vpid" ] || kill -9 "$vpid" 2>/dev/null
+	# vpid is timeout's: its child vmon first, or it outlives the test.
+	[ -z "$vpid" ] || { pkill -9 -P "$vpid"; kill -9 "$vpid"; } 2>/dev/null
 	[ -z "$hpid" ] || kill "$hpid" 2>/dev/null
 	[ -z "$tap" ] || ip link del "$tap" 2>/dev/null
 	rm -rf "$tmp"
