@@ -45,6 +45,16 @@ static inline void fuzz_virtio_machine(uint64_t ram)
 		abort();
 }
 
+/* VERSION_1 and, for each set bit i of pick, the feature bits[i]. */
+static inline uint64_t fuzz_virtio_features(uint8_t pick, const unsigned *bits, unsigned n)
+{
+	uint64_t f = 1ULL << 32;
+
+	for (unsigned i = 0; i < n; i++)
+		f |= (uint64_t)(pick >> i & 1) << bits[i];
+	return f;
+}
+
 static inline void fuzz_mmio(uint64_t addr, unsigned size, bool write, uint64_t v)
 {
 	bus_access(&m.bus, BUS_MMIO, addr, size, write, &v);

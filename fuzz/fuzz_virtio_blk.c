@@ -46,9 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (len < 4)
 		return 0;
 	/* Features: VERSION_1 and a choice of the others the device offers. */
-	f = 1ULL << 32 | (uint64_t)(data[0] & 1) << 9 | (uint64_t)(data[0] >> 1 & 1) << 11 |
-	    (uint64_t)(data[0] >> 2 & 1) << 13 | (uint64_t)(data[0] >> 3 & 1) << 14 |
-	    (uint64_t)(data[0] >> 4 & 1) << 28 | (uint64_t)(data[0] >> 5 & 1) << 29;
+	f = fuzz_virtio_features(data[0], (const unsigned[]){ 9, 11, 13, 14, 28, 29 }, 6);
 	memset(m.mem.host, 0, RAM_IN);
 	memcpy(m.mem.host, data + 4, len - 4 < RAM_IN ? len - 4 : RAM_IN);
 

@@ -35,9 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		return 0;
 	/* VERSION_1, and MRG_RXBUF, INDIRECT_DESC, EVENT_IDX, MAC, STATUS as
 	 * the first byte says. */
-	f = 1ULL << 32 | (uint64_t)(data[0] & 1) << 15 | (uint64_t)(data[0] >> 1 & 1) << 28 |
-	    (uint64_t)(data[0] >> 2 & 1) << 29 | (uint64_t)(data[0] >> 3 & 1) << 5 |
-	    (uint64_t)(data[0] >> 4 & 1) << 16;
+	f = fuzz_virtio_features(data[0], (const unsigned[]){ 15, 28, 29, 5, 16 }, 5);
 	memset(m.mem.host, 0, RAM_IN);
 	memcpy(m.mem.host, data + 4, len - 4 < RAM_IN ? len - 4 : RAM_IN);
 
