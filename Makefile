@@ -1,4 +1,4 @@
-# vmon: `make` builds build/vmon; `make test`, `make run`, `make bench`, `make guest`.
+# vmon: `make` installs (as root) or names the build packages, then builds build/vmon; `make test`, `make run`, `make bench`, `make guest`.
 BUILD   ?= build
 CC      ?= gcc
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
@@ -15,7 +15,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-all: $(BUILD)/vmon
+all: deps $(BUILD)/vmon
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -22,6 +22,15 @@
 #include "machine/machine.h"
 #include "util/gmem.h"
 
+/* Whether the host CPU is Intel's: where vendors differ, emu follows the
+ * vendor it advertises (GenuineIntel). */
+static bool host_is_intel(void)
+{
+	uint32_t a = 0, b, c, d;
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "=c"(c), "=d"(d));
+	return b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e;
+}
+
 #if defined(__x86_64__)
 
 #define CODE 0x100000ULL
@@ -1006,6 +1015,12 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 			in.r[6] |= 0xffffffff00000000ULL & rnd(); /* upper halves ignored */
 			in.r[7] |= 0xffffffff00000000ULL & rnd();
 			in.r[1] |= 0xffffffff00000000ULL & rnd();
+			/* REP with a zero ECX: Intel (emu's vendor) writes the
+			 * 32-bit count and indexes back, AMD leaves them. */
+			if (r && !(uint32_t)in.r[1] && !host_is_intel()) {
+				st->skipped++;
+				return true;
+			}
 		}
 	}
 	for (size_t i = 0; i < DATA_CMP; i++)
