@@ -7,6 +7,7 @@
 
 static const struct cli_command commands[] = {
 	{ "run", "boot a guest", cli_run },
+	{ "restore", "run on a VM from a snapshot", cli_restore },
 };
 
 static void usage(FILE *f)

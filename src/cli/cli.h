@@ -8,5 +8,6 @@ struct cli_command {
 
 /* Each returns vmon's exit status. */
 int cli_run(int argc, char **argv);
+int cli_restore(int argc, char **argv);
 
 #endif

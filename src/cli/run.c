@@ -12,6 +12,7 @@
 #include "block/disk_opts.h"
 #include "cli/cli.h"
 #include "machine/machine.h"
+#include "machine/snapshot.h"
 #include "net/net_opts.h"
 #include "util/log.h"
 #include "util/size.h"
@@ -232,6 +233,7 @@ int cli_run(int argc, char **argv)
 		return VMON_EXIT_HOST;
 	}
 	status = machine_create(m, &cfg);
+	snapshot_test_env(m);
 	if (!status)
 		status = machine_run(m);
 	machine_destroy(m);

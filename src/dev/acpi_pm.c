@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dev/bus.h"
 #include "dev/devices.h"
@@ -156,6 +157,31 @@ static void acpi_pm_destroy(void *state)
 	free(pm);
 }
 
+/* Snapshot section: the guest-visible registers. */
+static int acpi_pm_snap_save(void *opaque, void *buf)
+{
+	struct acpi_pm *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(buf, &s->s, sizeof(s->s));
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int acpi_pm_snap_load(void *opaque, const void *buf)
+{
+	struct acpi_pm *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(&s->s, buf, sizeof(s->s));
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static const struct machine_section acpi_pm_snap_section = {
+	"acpi_pm", 1, sizeof(((struct acpi_pm *)0)->s), acpi_pm_snap_save, acpi_pm_snap_load,
+};
+
 int acpi_pm_init(struct machine *m)
 {
 	struct acpi_pm *pm = calloc(1, sizeof(*pm));
@@ -170,6 +196,7 @@ int acpi_pm_init(struct machine *m)
 		acpi_pm_destroy(pm);
 		return r;
 	}
+	machine_add_section(m, pm, &acpi_pm_snap_section);
 	if ((r = bus_register(&m->bus, BUS_PIO, ACPI_PM1_EVT, PM_BLOCK_LEN, &acpi_pm_ops, pm)))
 		return r;
 	/* 0xcf9 sits inside CONFIG_ADDRESS at 0xcf8: a PCI host bridge that

@@ -297,6 +297,31 @@ static int fw_cfg_fill(struct fw_cfg *f, struct machine *m)
 	return 0;
 }
 
+/* Snapshot section: the guest-visible registers. */
+static int fw_cfg_snap_save(void *opaque, void *buf)
+{
+	struct fw_cfg *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(buf, &s->s, sizeof(s->s));
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int fw_cfg_snap_load(void *opaque, const void *buf)
+{
+	struct fw_cfg *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(&s->s, buf, sizeof(s->s));
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static const struct machine_section fw_cfg_snap_section = {
+	"fw_cfg", 1, sizeof(((struct fw_cfg *)0)->s), fw_cfg_snap_save, fw_cfg_snap_load,
+};
+
 int fw_cfg_init(struct machine *m)
 {
 	struct fw_cfg *f = calloc(1, sizeof(*f));
@@ -314,6 +339,7 @@ int fw_cfg_init(struct machine *m)
 		fw_cfg_destroy(f);
 		return r;
 	}
+	machine_add_section(m, f, &fw_cfg_snap_section);
 	/* From here the machine owns f and frees it. */
 	if ((r = bus_register(&m->bus, BUS_PIO, FW_CFG_PORT_SEL, 2, &fw_cfg_port_ops, f)))
 		return r;

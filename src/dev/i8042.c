@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dev/devices.h"
 #include "machine/machine.h"
@@ -248,6 +249,33 @@ static void i8042_destroy(void *opaque)
 	free(s);
 }
 
+/* Snapshot section: the guest-visible registers. */
+static int i8042_snap_save(void *opaque, void *buf)
+{
+	struct i8042 *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(buf, &s->r, sizeof(s->r));
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int i8042_snap_load(void *opaque, const void *buf)
+{
+	struct i8042 *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(&s->r, buf, sizeof(s->r));
+	if (s->r.qhead >= I8042_QUEUE || s->r.qcount > I8042_QUEUE)
+		s->r.qhead = s->r.qcount = 0;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static const struct machine_section i8042_snap_section = {
+	"i8042", 1, sizeof(((struct i8042 *)0)->r), i8042_snap_save, i8042_snap_load,
+};
+
 int i8042_init(struct machine *m)
 {
 	struct i8042 *s = calloc(1, sizeof(*s));
@@ -268,6 +296,8 @@ int i8042_init(struct machine *m)
 	if (r)
 		goto fail_data;
 	r = machine_add_device(m, "i8042", s, i8042_destroy);
+	if (!r)
+		machine_add_section(m, s, &i8042_snap_section);
 	if (r)
 		goto fail_cmd;
 	return 0;

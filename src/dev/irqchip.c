@@ -360,6 +360,54 @@ static void irqchip_destroy(void *opaque)
 	free(c);
 }
 
+/* Snapshot section: the whole state, with the time it was taken so that
+ * timers keep their distance to now (clock_ns() differs per host boot). */
+struct irqchip_snap {
+	struct irqchip_state st;
+	uint64_t saved_ns;
+};
+
+static int irqchip_save(void *opaque, void *buf)
+{
+	struct irqchip *c = opaque;
+	struct irqchip_snap *s = buf;
+
+	irqchip_lock(c);
+	s->st = c->st;
+	s->saved_ns = clock_ns();
+	irqchip_unlock(c);
+	return 0;
+}
+
+static int irqchip_load(void *opaque, const void *buf)
+{
+	struct irqchip *c = opaque;
+	const struct irqchip_snap *s = buf;
+	int64_t delta = (int64_t)(clock_ns() - s->saved_ns);
+
+	for (unsigned i = 0; i < c->ncpus; i++)
+		if (s->st.lapic[i].cpu != i)
+			return -EINVAL;
+	if (s->st.ioapic.regsel > 0x3f)
+		return -EINVAL;
+	irqchip_lock(c);
+	c->st = s->st;
+	for (unsigned i = 0; i < 3; i++)
+		c->st.pit.ch[i].start += pit_ticks(delta > 0 ? (uint64_t)delta : 0);
+	for (unsigned i = 0; i < c->ncpus; i++) {
+		c->st.lapic[i].timer_start += (uint64_t)delta;
+		c->st.lapic[i].timer_next += (uint64_t)delta;
+	}
+	for (unsigned i = 0; i < c->ncpus; i++)
+		c->kicks |= 1ULL << i;
+	irqchip_unlock(c);
+	return 0;
+}
+
+static const struct machine_section irqchip_section = {
+	"irqchip", 1, sizeof(struct irqchip_snap), irqchip_save, irqchip_load,
+};
+
 int irqchip_create(struct machine *m, unsigned ncpus, irqchip_kick_fn kick,
 		   void *kick_opaque, struct irqchip **out)
 {
@@ -398,6 +446,8 @@ int irqchip_create(struct machine *m, unsigned ncpus, irqchip_kick_fn kick,
 	}
 	if (!r)
 		r = machine_add_device(m, "irqchip", c, irqchip_destroy);
+	if (!r)
+		machine_add_section(m, c, &irqchip_section);
 	if (r) {
 		irqchip_unregister(c, i);
 		pthread_mutex_destroy(&c->lock);

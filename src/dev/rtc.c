@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "dev/devices.h"
@@ -477,6 +478,35 @@ static void rtc_memory_sizes(struct rtc_regs *r, const struct gmem *mem)
 	r->cmos[0x5d] = high >> 16;
 }
 
+/* Snapshot section: the guest-visible registers. */
+static int rtc_snap_save(void *opaque, void *buf)
+{
+	struct rtc *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(buf, &s->r, sizeof(s->r));
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int rtc_snap_load(void *opaque, const void *buf)
+{
+	struct rtc *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(&s->r, buf, sizeof(s->r));
+	if (s->r.offset.ns < 0 || s->r.offset.ns >= NSEC)
+		s->r.offset.ns = 0;
+	s->r.index &= 0x7f;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static const struct machine_section rtc_snap_section = {
+	"rtc", 1, sizeof(((struct rtc *)0)->r), rtc_snap_save, rtc_snap_load,
+};
+
 int rtc_init(struct machine *m)
 {
 	struct rtc *rtc = calloc(1, sizeof(*rtc));
@@ -507,6 +537,8 @@ int rtc_init(struct machine *m)
 		return r;
 	}
 	r = machine_add_device(m, "rtc", rtc, rtc_destroy);
+	if (!r)
+		machine_add_section(m, rtc, &rtc_snap_section);
 	if (r) {
 		bus_unregister(&m->bus, BUS_PIO, RTC_PORT);
 		rtc_destroy(rtc);

@@ -448,6 +448,34 @@ static void serial_out_init(struct serial *s)
 	}
 }
 
+/* Snapshot section: the guest-visible registers. */
+static int serial_snap_save(void *opaque, void *buf)
+{
+	struct serial *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(buf, &s->r, sizeof(s->r));
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int serial_snap_load(void *opaque, const void *buf)
+{
+	struct serial *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(&s->r, buf, sizeof(s->r));
+	if (s->r.rx_head >= SERIAL_FIFO || s->r.rx_count > SERIAL_FIFO ||
+	    s->r.in_head >= SERIAL_INBUF || s->r.in_count > SERIAL_INBUF)
+		memset(&s->r, 0, sizeof(s->r)), s->r.lsr = 0x60;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static const struct machine_section serial_snap_section = {
+	"serial", 1, sizeof(((struct serial *)0)->r), serial_snap_save, serial_snap_load,
+};
+
 int serial_init(struct machine *m)
 {
 	struct serial *s = calloc(1, sizeof(*s));
@@ -467,6 +495,8 @@ int serial_init(struct machine *m)
 		return r;
 	}
 	r = machine_add_device(m, "serial", s, serial_destroy);
+	if (!r)
+		machine_add_section(m, s, &serial_snap_section);
 	if (r) {
 		bus_unregister(&m->bus, BUS_PIO, SERIAL_PORT);
 		serial_destroy(s);

@@ -16,6 +16,8 @@
 #include "net/net_opts.h"
 #include "machine/acpi.h"
 #include "machine/memmap.h"
+#include "machine/snapshot.h"
+#include "dev/serial.h"
 #include "util/iothread.h"
 #include "util/log.h"
 
@@ -30,8 +32,18 @@ int machine_add_device(struct machine *m, const char *name, void *state,
 {
 	if (m->ndevices == MACHINE_MAX_DEVICES)
 		return -ENOSPC;
-	m->devices[m->ndevices++] = (struct machine_device){ name, state, destroy };
+	m->devices[m->ndevices++] = (struct machine_device){ name, state, destroy, NULL };
 	return 0;
+}
+
+int machine_add_section(struct machine *m, void *state, const struct machine_section *sec)
+{
+	for (unsigned i = m->ndevices; i-- > 0;)
+		if (m->devices[i].state == state) {
+			m->devices[i].section = sec;
+			return 0;
+		}
+	return -ENOENT;
 }
 
 void *machine_device(struct machine *m, const char *name)
@@ -64,11 +76,12 @@ static int machine_create_vcpus(struct machine *m)
 		r = m->accel->vcpu_create(m->vm, i, &v->acc);
 		if (r)
 			return r;
-		if (i == 0) {
+		if (i == 0 && !m->cfg.mem_file) {
 			r = m->accel->vcpu_set_state(v->acc, &m->boot_state);
 		} else {
+			/* A restore's state comes from the snapshot later. */
 			cpu_state_reset(&ap);
-			ap.mp_state = CPU_MP_UNINITIALIZED;
+			ap.mp_state = i ? CPU_MP_UNINITIALIZED : CPU_MP_RUNNABLE;
 			r = m->accel->vcpu_set_state(v->acc, &ap);
 		}
 		if (r)
@@ -89,7 +102,9 @@ int machine_create(struct machine *m, const struct machine_config *cfg)
 	pthread_mutex_init(&m->exit_lock, NULL);
 	pthread_cond_init(&m->exit_cond, NULL);
 
-	if ((r = gmem_init(&m->mem, cfg->mem_size))) {
+	r = cfg->mem_file ? gmem_init_file(&m->mem, cfg->mem_size, cfg->mem_file)
+			  : gmem_init(&m->mem, cfg->mem_size);
+	if (r) {
 		log_error("cannot allocate %" PRIu64 " MiB of guest RAM: %s",
 			  cfg->mem_size >> 20, strerror(-r));
 		return VMON_EXIT_HOST;
@@ -98,11 +113,12 @@ int machine_create(struct machine *m, const struct machine_config *cfg)
 		log_error("cannot start: %s", strerror(-r));
 		return VMON_EXIT_HOST;
 	}
-	if ((r = acpi_build(m))) {
+	/* A restored guest has its tables and kernel in the memory file. */
+	if (!cfg->mem_file && (r = acpi_build(m))) {
 		log_error("cannot build the ACPI tables: %s", strerror(-r));
 		return VMON_EXIT_HOST;
 	}
-	if (boot_load(m))
+	if (!cfg->mem_file && boot_load(m))
 		return VMON_EXIT_USAGE;
 	/* Input is checked before the host is asked for anything. */
 	if ((r = m->accel->probe(&why))) {
@@ -287,6 +303,11 @@ static void *machine_vcpu_thread(void *arg)
 		}
 		if (!machine_exit(v, &e))
 			break;
+		if (m->snap_after && e.reason == VCPU_EXIT_IO && e.io.write &&
+		    e.io.port == SERIAL_PORT && ++m->snap_writes == m->snap_after) {
+			snapshot_test_hook(v);
+			break;
+		}
 	}
 	return NULL;
 }

@@ -31,6 +31,10 @@ struct machine_config {
 	const char *vconsole;  /* a virtio-console on this chardev spec, or NULL */
 	const struct net_opts *nets; /* --net: one virtio-net device each */
 	unsigned nnets;
+	/* Restore (vmon restore): guest RAM is this file mapped MAP_PRIVATE,
+	 * no boot loader or firmware tables are written, the state comes from
+	 * the snapshot's sections (machine/snapshot.h). NULL: a fresh boot. */
+	const char *mem_file;
 };
 
 struct machine_vcpu {
@@ -41,10 +45,22 @@ struct machine_vcpu {
 	bool started;
 };
 
+/* A device's guest-visible state as one plain struct of size bytes, for
+ * snapshots: save copies it out, load checks and applies it (-EINVAL when
+ * the bytes are not a state the device can be in). Both run with the
+ * machine paused (no vCPU in vcpu_run, no device work in flight). */
+struct machine_section {
+	const char *name;      /* unique among sections; instances are numbered */
+	uint32_t version, size;
+	int (*save)(void *state, void *buf);
+	int (*load)(void *state, const void *buf);
+};
+
 struct machine_device {
 	const char *name;
 	void *state;
 	void (*destroy)(void *state);
+	const struct machine_section *section; /* NULL: nothing to keep */
 };
 
 #define MACHINE_MAX_DEVICES 64
@@ -70,6 +86,10 @@ struct machine {
 
 	atomic_bool stopping;
 	int exit_status;                 /* enum vmon_exit or a debug-exit status */
+	/* Test hook (VMON_TEST_SNAPSHOT=N:DIR, machine/snapshot.c): after the
+	 * guest's Nth write to the serial data port, save to DIR and stop. */
+	uint64_t snap_after, snap_writes;
+	const char *snap_dir;
 	pthread_mutex_t exit_lock;
 	pthread_cond_t exit_cond;
 };
@@ -82,6 +102,8 @@ int machine_create(struct machine *m, const struct machine_config *cfg);
 /* Records a device's state so that it is destroyed with the machine. */
 int machine_add_device(struct machine *m, const char *name, void *state,
 		       void (*destroy)(void *state));
+/* Gives the device registered with state its snapshot section. */
+int machine_add_section(struct machine *m, void *state, const struct machine_section *sec);
 /* A device's state by name, or NULL (tests, later snapshots). */
 void *machine_device(struct machine *m, const char *name);
 

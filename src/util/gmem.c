@@ -1,8 +1,11 @@
 #include "util/gmem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "machine/memmap.h"
 
@@ -16,6 +19,30 @@ int gmem_init(struct gmem *m, uint64_t size)
 		return -errno;
 	/* Ask for huge pages where the host offers them: fewer TLB misses. */
 	madvise(p, size, MADV_HUGEPAGE);
+	m->host = p;
+	m->size = size;
+	m->low_size = size < MEMMAP_LOW_RAM_MAX ? size : MEMMAP_LOW_RAM_MAX;
+	return 0;
+}
+
+int gmem_init_file(struct gmem *m, uint64_t size, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || (uint64_t)st.st_size != size) {
+		close(fd);
+		return -EINVAL;
+	}
+	/* Writable but private: the file is never changed; the mapping keeps
+	 * the file alive after the close. */
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -errno;
 	m->host = p;
 	m->size = size;
 	m->low_size = size < MEMMAP_LOW_RAM_MAX ? size : MEMMAP_LOW_RAM_MAX;

@@ -26,6 +26,10 @@ struct gmem {
 };
 
 int gmem_init(struct gmem *m, uint64_t size);
+/* RAM backed by the file at path (a snapshot's memory), mapped MAP_PRIVATE:
+ * pages load from the file on first touch, guest writes stay in this
+ * process. The file must hold exactly size bytes (-EINVAL otherwise). */
+int gmem_init_file(struct gmem *m, uint64_t size, const char *path);
 void gmem_destroy(struct gmem *m);
 
 /* Host pointer for [gpa, gpa + len), or NULL when any byte of it is not RAM

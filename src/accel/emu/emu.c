@@ -617,6 +617,8 @@ static int emu_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
 	if (s->tsc) {
 		c->vm->tsc_offset = (int64_t)(s->tsc - clock_ns());
 		kvmclock_tsc_changed(c->vm);
+		if (c->vm->irqchip)
+			irqchip_set_tsc_offset(c->vm->irqchip, c->vm->tsc_offset);
 	}
 	c->mp_state = s->mp_state == CPU_MP_HALTED ? CPU_MP_RUNNABLE : s->mp_state;
 	c->halted = s->mp_state == CPU_MP_HALTED;
