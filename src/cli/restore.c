@@ -190,8 +190,9 @@ int cli_restore(int argc, char **argv)
 		status = VMON_EXIT_USAGE;
 	}
 	if (!status) {
-		log_info("restored %s under %s in %.3f ms", dir, cfg.accel->name,
-			 (double)(clock_ns() - t0) / 1e6);
+		if (log_verbose)
+			fprintf(stderr, "vmon: restored %s under %s in %.3f ms\n", dir,
+				cfg.accel->name, (double)(clock_ns() - t0) / 1e6);
 		snapshot_test_env(m);
 		status = machine_run(m);
 	}

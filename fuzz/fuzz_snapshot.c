@@ -1,0 +1,32 @@
+/* Fuzz target: the snapshot state-file loader (vmon restore's first step):
+ * parse, then look up every section the parse accepted. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine/snapshot.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	struct snapshot_image img;
+	uint32_t ver, size;
+	char err[200];
+	uint8_t *buf = aligned_alloc(8, (len + 8) & ~(size_t)7);
+
+	if (!buf)
+		return 0;
+	memcpy(buf, data, len);
+	if (!snapshot_parse(buf, len, &img, err, sizeof(err))) {
+		static const char *const names[] = { "config", "cpu", "serial", "irqchip", "rtc" };
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			const uint8_t *p = snapshot_find(&img, names[i], 0, &ver, &size);
+			volatile uint8_t sink = 0;
+			for (uint32_t k = 0; p && k < size; k++)
+				sink ^= p[k];
+			(void)sink;
+		}
+	}
+	free(buf);
+	return 0;
+}
