@@ -252,6 +252,25 @@ void pci_set_irq(struct pci_function *f, int level)
 	pthread_mutex_unlock(&h->irq_lock);
 }
 
+void pci_function_load(struct pci_function *f, const uint8_t *cfg, uint8_t irq_level)
+{
+	struct pci_host *h = f->host;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&h->irq_lock);
+	for (unsigned i = 0; i < PCI_CFG_SIZE; i++) {
+		uint8_t m = f->wmask[i] | f->w1cmask[i];
+		f->cfg[i] = (uint8_t)((f->cfg[i] & ~m) | (cfg[i] & m));
+	}
+	f->irq_level = !!irq_level;
+	pci_update_bars(h, f);
+	pci_update_gsi(h, f->gsi);
+	pthread_mutex_unlock(&h->irq_lock);
+	pthread_mutex_unlock(&h->lock);
+}
+
 static struct pci_function *pci_lookup(struct pci_host *h, unsigned bus, unsigned devfn)
 {
 	return bus == 0 && devfn < PCI_MAX_DEVFN ? h->fns[devfn] : NULL;

@@ -122,4 +122,9 @@ int pci_add_function(struct machine *m, struct pci_function *f, unsigned devfn);
  * register's interrupt disable bit masks it; the status register shows it. */
 void pci_set_irq(struct pci_function *f, int level);
 
+/* Snapshot load: the guest-writable bits of cfg (read-only ids and
+ * capabilities stay the device model's), the INTx level; BARs go where
+ * the image says. */
+void pci_function_load(struct pci_function *f, const uint8_t *cfg, uint8_t irq_level);
+
 #endif

@@ -55,6 +55,15 @@ else
 	skip "snapshot: kvm -> kvm (no /dev/kvm)"
 fi
 
+# A virtio device (queues, MSI-X) saved mid-run: guest/tests/virtio_rng.
+d2=$tmp/rng; mkdir -p "$d2/snap"
+VMON_TEST_SNAPSHOT=100:$d2/snap timeout 60 "$VMON" run --accel emu --rng \
+	--kernel "$BUILD/guest/virtio_rng.elf" --console "file:$d2/part" 2>/dev/null
+timeout 60 "$VMON" restore --console "file:$d2/rest" "$d2/snap" 2>/dev/null
+rc=$?
+check "snapshot: virtio-rng mid-run continues exactly (status $rc)" \
+	cmp <(cat "$d2/part" "$d2/rest") guest/tests/virtio_rng.expect
+
 # Sparse memory: the file has the RAM's size but few blocks.
 d=$tmp/emu-emu-300/snap
 size=$(stat -c %s "$d/memory")

@@ -766,6 +766,83 @@ static int virtio_pci_setup(struct virtio_dev *d)
 	return 0;
 }
 
+/* --- Snapshot section: the transport's guest-visible state. --- */
+
+struct virtq_snap {
+	uint64_t desc, driver, device;
+	uint16_t size, msix_vector, last_avail, used_idx, signalled_used;
+	uint8_t enabled, signalled_valid;
+};
+
+struct virtio_pci_snap {
+	uint8_t cfg[PCI_CFG_SIZE];
+	uint8_t irq_level, status, isr, config_generation, msix_enabled, msix_masked;
+	uint16_t msix_config, queue_select;
+	uint32_t dfselect, gfselect;
+	uint64_t driver_features, msix_pending;
+	struct virtq_snap vq[VIRTIO_MAX_QUEUES];
+	struct virtio_msix_entry msix[VIRTIO_MAX_QUEUES + 1];
+};
+
+static int virtio_pci_save(void *opaque, void *buf)
+{
+	struct virtio_dev *d = &((struct virtio_pci_state *)opaque)->dev;
+	struct virtio_pci_snap *s = buf;
+
+	pthread_mutex_lock(&d->lock);
+	memcpy(s->cfg, d->pci.cfg, sizeof(s->cfg));
+	s->irq_level = d->pci.irq_level;
+	s->status = d->status, s->isr = d->isr, s->config_generation = d->config_generation;
+	s->msix_enabled = d->msix_enabled, s->msix_masked = d->msix_masked;
+	s->msix_config = d->msix_config, s->queue_select = d->queue_select;
+	s->dfselect = d->dfselect, s->gfselect = d->gfselect;
+	s->driver_features = d->driver_features, s->msix_pending = d->msix_pending;
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		const struct virtq *v = &d->vq[q];
+		s->vq[q] = (struct virtq_snap){ v->desc, v->driver, v->device, v->size,
+			v->msix_vector, v->last_avail, v->used_idx, v->signalled_used,
+			v->enabled, v->signalled_valid };
+	}
+	memcpy(s->msix, d->msix, sizeof(s->msix));
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+static int virtio_pci_load(void *opaque, const void *buf)
+{
+	struct virtio_dev *d = &((struct virtio_pci_state *)opaque)->dev;
+	const struct virtio_pci_snap *s = buf;
+
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		uint16_t n = s->vq[q].size;
+		if (n > d->ops->queue_size || (n & (n - 1)) || (q >= d->ops->nqueues && n))
+			return -EINVAL;
+	}
+	pci_function_load(&d->pci, s->cfg, s->irq_level);
+	pthread_mutex_lock(&d->lock);
+	d->status = s->status, d->isr = s->isr, d->config_generation = s->config_generation;
+	d->msix_enabled = s->msix_enabled, d->msix_masked = s->msix_masked;
+	d->msix_config = s->msix_config, d->queue_select = s->queue_select;
+	d->dfselect = s->dfselect, d->gfselect = s->gfselect;
+	d->driver_features = s->driver_features & virtio_offered(d);
+	d->msix_pending = s->msix_pending;
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		struct virtq *v = &d->vq[q];
+		const struct virtq_snap *x = &s->vq[q];
+		v->desc = x->desc, v->driver = x->driver, v->device = x->device;
+		v->size = x->size, v->msix_vector = x->msix_vector;
+		v->last_avail = x->last_avail, v->used_idx = x->used_idx;
+		v->signalled_used = x->signalled_used;
+		v->enabled = x->enabled, v->signalled_valid = x->signalled_valid;
+	}
+	memcpy(d->msix, s->msix, sizeof(d->msix));
+	virtio_intx_update(d);
+	virtio_msix_routes_sync(d);
+	virtio_update_ioeventfds(d);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
 int virtio_pci_create(struct machine *m, const struct virtio_dev_ops *ops, void *priv,
 		      struct virtio_dev **out)
 {
@@ -821,6 +898,14 @@ int virtio_pci_create(struct machine *m, const struct virtio_dev_ops *ops, void 
 	 * machine's teardown, never freed under the bus. */
 	if ((r = machine_add_device(m, ops->name, s, virtio_pci_destroy)))
 		return r;
+	/* One section for every transport, whatever the device. */
+	{
+		static const struct machine_section sec = {
+			"virtio-pci", 1, sizeof(struct virtio_pci_snap), virtio_pci_save,
+			virtio_pci_load,
+		};
+		machine_add_section(m, s, &sec);
+	}
 	*out = d;
 	return 0;
 fail:
