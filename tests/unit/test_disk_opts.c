@@ -51,7 +51,7 @@ static void test_bad(void **state)
 		{ "a,", "empty option (a comma in the path is written ,,)" },
 		{ "a,,", NULL }, /* a path "a," : fine */
 		{ "a,readonly=on,", "empty option (a comma in the path is written ,,)" },
-		{ "a,ro=on", "unknown key 'ro' (expected readonly or serial)" },
+		{ "a,ro=on", "unknown key 'ro' (expected readonly, serial or format)" },
 		{ "a,readonly", "'readonly' needs a value (key=value)" },
 		{ "a,readonly=yes", "readonly=yes: expected on or off" },
 		{ "a,readonly=", "readonly=: expected on or off" },
@@ -61,7 +61,7 @@ static void test_bad(void **state)
 		{ "a,serial=x\ty", "serial has a character that is not printable ASCII" },
 		{ "a,serial=\xc3\xa9", "serial has a character that is not printable ASCII" },
 		{ "a,serial=x,serial=y", "serial is given twice" },
-		{ "a,=x", "unknown key '' (expected readonly or serial)" },
+		{ "a,=x", "unknown key '' (expected readonly, serial or format)" },
 	};
 
 	(void)state;
