@@ -2,6 +2,7 @@
  * image file; when it opens, reads, writes, zeroings and discards over the
  * first clusters must fail cleanly or succeed, and the file may only grow
  * by the clusters those writes allocate (never a write far outside it). */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
