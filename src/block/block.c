@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 
+#include "block/nbd_disk.h"
 #include "block/qcow2.h"
 
 #include <errno.h>
@@ -32,6 +33,7 @@ struct block_driver {
 struct block {
 	const struct block_driver *drv;
 	struct qcow2 *qcow2;         /* the qcow2 driver's state */
+	struct nbd_disk *nbd;        /* the nbd driver's */
 	pthread_mutex_t fmt_lock;    /* qcow2 metadata: one request at a time */
 	bool probed_raw;             /* raw by probing: sector 0 must not turn qcow2 */
 	int fd;
@@ -262,6 +264,33 @@ static const struct block_driver qcow2_driver = {
 	.discard = qcow2_drv_discard, .write_zeroes = qcow2_drv_write_zeroes,
 };
 
+static int nbd_drv_read(struct block *b, const struct iovec *iov, unsigned iovcnt, uint64_t off)
+{
+	return nbd_disk_rw(b->nbd, false, iov, iovcnt, off, false);
+}
+
+static int nbd_drv_write(struct block *b, struct block_req *r)
+{
+	return nbd_disk_rw(b->nbd, true, r->iov, r->iovcnt, r->offset, r->flags & BLOCK_REQ_FUA);
+}
+
+static int nbd_drv_flush(struct block *b) { return nbd_disk_flush(b->nbd); }
+
+static int nbd_drv_discard(struct block *b, uint64_t off, uint64_t len)
+{
+	return nbd_disk_trim(b->nbd, off, len);
+}
+
+static int nbd_drv_write_zeroes(struct block *b, struct block_req *r)
+{
+	return nbd_disk_zero(b->nbd, r->offset, r->len, r->flags & BLOCK_REQ_UNMAP);
+}
+
+static const struct block_driver nbd_driver = {
+	.name = "nbd", .read = nbd_drv_read, .write = nbd_drv_write, .flush = nbd_drv_flush,
+	.discard = nbd_drv_discard, .write_zeroes = nbd_drv_write_zeroes,
+};
+
 static int block_exec(struct block *b, struct block_req *r)
 {
 	uint64_t len = r->len;
@@ -305,7 +334,7 @@ static int block_exec(struct block *b, struct block_req *r)
 		return -EINVAL;
 	}
 	if (!ret && (r->flags & BLOCK_REQ_FUA))
-		ret = block_sync(b);
+		ret = b->drv->flush(b);
 	return ret;
 }
 
@@ -368,6 +397,32 @@ int block_open(const char *path, bool readonly, struct block **out, const char *
 	return block_open_fmt(path, readonly, BLOCK_FMT_AUTO, out, why);
 }
 
+static int block_start(struct block *b);
+
+static int block_open_nbd(const char *uri, bool readonly, struct block **out, const char **why)
+{
+	struct nbd_disk *d;
+	struct block *b;
+	int r = nbd_disk_open(uri, readonly, &d, why);
+
+	if (r)
+		return r;
+	if (!(b = calloc(1, sizeof(*b)))) {
+		nbd_disk_close(d);
+		return -ENOMEM;
+	}
+	b->fd = -1;
+	b->drv = &nbd_driver;
+	b->nbd = d;
+	b->size = nbd_disk_size(d);
+	b->readonly = readonly;
+	b->can_discard = nbd_disk_can_trim(d);
+	if ((r = block_start(b)))
+		return r;
+	*out = b;
+	return 0;
+}
+
 int block_open_fmt(const char *path, bool readonly, enum block_fmt fmt, struct block **out,
 		   const char **why)
 {
@@ -380,6 +435,8 @@ int block_open_fmt(const char *path, bool readonly, enum block_fmt fmt, struct b
 
 	*why = NULL;
 	*out = NULL;
+	if (nbd_disk_is_uri(path))
+		return block_open_nbd(path, readonly, out, why);
 	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
@@ -444,24 +501,31 @@ int block_open_fmt(const char *path, bool readonly, enum block_fmt fmt, struct b
 	/* qcow2 discards in its own metadata, whatever the host supports. */
 	b->can_discard = !readonly && (q || block_probe_discard(fd, b->size));
 	atomic_init(&b->zero_range, !readonly);
+	if ((r = block_start(b)))
+		return r;
+	*out = b;
+	return 0;
+fail:
+	close(fd);
+	return r;
+}
+
+/* The queue and its workers; on failure b is gone. */
+static int block_start(struct block *b)
+{
 	pthread_mutex_init(&b->fmt_lock, NULL);
 	b->tail = &b->head;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->work, NULL);
 	pthread_cond_init(&b->idle, NULL);
 	for (; b->nworkers < BLOCK_WORKERS; b->nworkers++) {
-		r = pthread_create(&b->workers[b->nworkers], NULL, block_worker, b);
+		int r = pthread_create(&b->workers[b->nworkers], NULL, block_worker, b);
 		if (r) {
-			r = -r;
 			block_close(b);
-			return r;
+			return -r;
 		}
 	}
-	*out = b;
 	return 0;
-fail:
-	close(fd);
-	return r;
 }
 
 void block_close(struct block *b)
@@ -480,7 +544,9 @@ void block_close(struct block *b)
 	pthread_cond_destroy(&b->idle);
 	pthread_mutex_destroy(&b->fmt_lock);
 	qcow2_close(b->qcow2);
-	close(b->fd);
+	nbd_disk_close(b->nbd);
+	if (b->fd >= 0)
+		close(b->fd);
 	free(b);
 }
 
