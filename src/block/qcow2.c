@@ -30,6 +30,7 @@
 #define QCOW2_MAX_CHAIN       16
 #define QCOW2_CACHE           16            /* tables per cache */
 #define QCOW2_ALLOC_TRIES     (1u << 20)
+#define QCOW2_RESERVE         64            /* clusters counted per fdatasync */
 
 /* Recently used metadata clusters (L2 tables or refcount blocks), kept
  * write-through: an entry is written to the file as it changes. */
@@ -60,6 +61,10 @@ struct qcow2 {
 	struct qcow2_cache l2c, rbc;
 	uint8_t *tmp, *ztmp, *craw;   /* cluster buffers: COW, decompressed, compressed */
 	uint64_t ztmp_off;            /* host offset ztmp holds (0: none) */
+	/* Clusters counted (refcount 1, synced) but not yet used: leaked if
+	 * we die, given back at close. */
+	uint64_t resv[QCOW2_RESERVE];
+	unsigned nresv, resv_next;
 };
 
 static __thread char qcow2_msg[320];
@@ -357,9 +362,43 @@ out:
 	return r;
 }
 
-/* A new cluster at the end of the file with refcount 1, synced before the
- * caller points anything at it. */
+static int qcow2_alloc_one(struct qcow2 *q, uint64_t *off);
+
+/* A new cluster with refcount 1, synced before the caller points anything
+ * at it: taken from a reserve counted in batches, one fdatasync for
+ * QCOW2_RESERVE clusters. */
 static int qcow2_alloc(struct qcow2 *q, uint64_t *off)
+{
+	int r;
+
+	if (q->resv_next == q->nresv) {
+		q->nresv = q->resv_next = 0;
+		while (q->nresv < QCOW2_RESERVE) {
+			if ((r = qcow2_alloc_one(q, &q->resv[q->nresv])))
+				break;
+			q->nresv++;
+		}
+		if (!q->nresv)
+			return r;
+		if ((r = qcow2_flush(q))) {
+			q->nresv = 0; /* counted, unsynced: leaks at worst */
+			return r;
+		}
+	}
+	*off = q->resv[q->resv_next++];
+	return 0;
+}
+
+/* The unused reserve goes back (nothing points at it). */
+static void qcow2_unreserve(struct qcow2 *q)
+{
+	while (q->resv_next < q->nresv)
+		qcow2_rc_set(q, q->resv[--q->nresv] / q->cs, 0);
+	q->nresv = q->resv_next = 0;
+}
+
+/* One new cluster at the end of the file, counted (not synced). */
+static int qcow2_alloc_one(struct qcow2 *q, uint64_t *off)
 {
 	for (unsigned tries = 0; tries < QCOW2_ALLOC_TRIES; tries++) {
 		uint64_t ci = q->end / q->cs, bi = ci / q->rb_entries, v;
@@ -392,7 +431,7 @@ static int qcow2_alloc(struct qcow2 *q, uint64_t *off)
 		q->end += q->cs;
 		if (v)
 			continue; /* in use past the end of the file: skip it */
-		if ((r = qcow2_rc_set(q, ci, 1)) || (r = qcow2_flush(q)))
+		if ((r = qcow2_rc_set(q, ci, 1)))
 			return r;
 		*off = ci * q->cs;
 		return 0;
@@ -960,6 +999,10 @@ void qcow2_close(struct qcow2 *q)
 {
 	if (!q)
 		return;
+	if (q->fd >= 0 && !q->ro) {
+		qcow2_unreserve(q);
+		qcow2_flush(q);
+	}
 	if (q->bq) {
 		close(q->bq->fd);
 		qcow2_close(q->bq);
