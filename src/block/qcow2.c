@@ -372,15 +372,24 @@ static int qcow2_alloc(struct qcow2 *q, uint64_t *off)
 	int r;
 
 	if (q->resv_next == q->nresv) {
+		/* At most 4 MiB ahead: what a crash may leak. */
+		unsigned want = q->cs >= (4u << 20) / QCOW2_RESERVE ? (unsigned)((4u << 20) / q->cs)
+								 : QCOW2_RESERVE;
 		q->nresv = q->resv_next = 0;
-		while (q->nresv < QCOW2_RESERVE) {
+		while (q->nresv < (want ? want : 1)) {
 			if ((r = qcow2_alloc_one(q, &q->resv[q->nresv])))
 				break;
 			q->nresv++;
 		}
 		if (!q->nresv)
 			return r;
-		if ((r = qcow2_flush(q))) {
+		/* The file covers the reserve, so that after a crash the
+		 * counted clusters are leaks qemu-img check sees (and frees). */
+		struct stat st;
+		if (!fstat(q->fd, &st) && (uint64_t)st.st_size < q->end &&
+		    ftruncate(q->fd, (off_t)q->end))
+			r = -errno;
+		if (r || (r = qcow2_flush(q))) {
 			q->nresv = 0; /* counted, unsynced: leaks at worst */
 			return r;
 		}

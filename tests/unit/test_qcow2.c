@@ -363,6 +363,34 @@ static void test_format_forced(void **s)
 	block_close(b);
 }
 
+/* A writer killed before close leaves leaked clusters at most, which
+ * qemu-img check sees (status 3) and repairs. */
+static void test_killed_writer(void **s)
+{
+	uint8_t buf[65536];
+	pid_t pid;
+	int st;
+
+	(void)s;
+	fresh();
+	memset(buf, 7, sizeof(buf));
+	if ((pid = fork()) == 0) {
+		struct block *b;
+		const char *why;
+		if (block_open(at("h.qcow2"), false, &b, &why) ||
+		    run(b, BLOCK_WRITE, 65536, sizeof(buf), buf) != (int)sizeof(buf))
+			_exit(1);
+		_exit(0); /* no close, no flush */
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(sh("qemu-img check -q h.qcow2 >/dev/null 2>&1"), 3);
+	assert_int_equal(sh("qemu-img check -q -r leaks h.qcow2 >/dev/null 2>&1"), 0);
+	assert_int_equal(sh("qemu-img check -q h.qcow2"), 0);
+	assert_int_equal(sh("qemu-img convert -O raw h.qcow2 h.raw && "
+			    "cmp -s -i 65536:0 -n 65536 h.raw /dev/zero"), 1);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -390,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_backing_loop),
 		cmocka_unit_test(test_bad_pointers),
 		cmocka_unit_test(test_format_forced),
+		cmocka_unit_test(test_killed_writer),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
