@@ -48,5 +48,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			abort();
 	}
 	close(fd);
+	unlink(path);
 	return 0;
 }
