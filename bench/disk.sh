@@ -14,7 +14,6 @@ runs=${BENCH_DISK_RUNS:-2}
 mib=${BENCH_DISK_MIB:-128}
 kernel=$BUILD/images/vmlinuz
 initrd=$BUILD/images/initramfs.cpio.gz
-img=$out/disk.img
 bench_firstbyte
 bench_qemu
 [ -f "$kernel" ] && [ -f "$initrd" ] || bench_die "$kernel or $initrd is missing (make guest)"
@@ -41,47 +40,70 @@ append="console=ttyS0 quiet vmon.run=$(printf '%s\n' "$script" | base64 -w0)"
 # virtio-blk-pci. cache=writeback (QEMU's default, stated): writes land in
 # the host's page cache, a guest flush is an fdatasync, as in vmon;
 # aio=threads (the default) is a worker pool, as in vmon.
-qemu_cmd=("$qemu" -M pc -bios /usr/share/qemu/qboot.rom -accel tcg -m 512M -smp 1
-	-nodefaults -no-user-config -display none -serial stdio -no-reboot
-	-drive "file=$img,if=none,format=raw,id=d,cache=writeback,aio=threads"
-	-device virtio-blk-pci,drive=d
-	-kernel "$kernel" -initrd "$initrd" -append "$append")
-vmon_cmd=("$VMON" run --accel emu --mem 512M --cpus 1 --console stdio --disk "$img"
-	--kernel "$kernel" --initrd "$initrd" --append "$append")
-
-for m in vmon qemu; do
-	if [ "$m" = vmon ]; then
-		if ! bench_vmon_ok > "$out/disk-vmon.err"; then
-			bench_note "- vmon failed: $(bench_why disk-vmon)"
-			continue
+# run_fmt raw|qcow2: both monitors on a fresh image of that format (raw:
+# full of 0xff bytes, allocated on the host like a used disk; qcow2: empty,
+# made by qemu-img, so the writes allocate clusters); afterwards the host
+# checks that the guest's zeros reached it (and qemu-img check the qcow2).
+run_fmt() {
+	local fmt=$1 img=$out/disk.$1 tag
+	local qemu_cmd=("$qemu" -M pc -bios /usr/share/qemu/qboot.rom -accel tcg -m 512M -smp 1
+		-nodefaults -no-user-config -display none -serial stdio -no-reboot
+		-drive "file=$img,if=none,format=$fmt,id=d,cache=writeback,aio=threads"
+		-device virtio-blk-pci,drive=d
+		-kernel "$kernel" -initrd "$initrd" -append "$append")
+	local vmon_cmd=("$VMON" run --accel emu --mem 512M --cpus 1 --console stdio --disk "$img"
+		--kernel "$kernel" --initrd "$initrd" --append "$append")
+	for m in vmon qemu; do
+		tag=disk-$m
+		[ "$fmt" = qcow2 ] && tag=disk-qcow2-$m
+		if [ "$m" = vmon ]; then
+			if ! bench_vmon_ok > "$out/$tag.err"; then
+				bench_note "- vmon failed: $(bench_why "$tag")"
+				continue
+			fi
+			cmd=("${vmon_cmd[@]}")
+		else
+			cmd=("${qemu_cmd[@]}")
 		fi
-		cmd=("${vmon_cmd[@]}")
-	else
-		cmd=("${qemu_cmd[@]}")
-	fi
-	# A fresh image for each monitor, full of 0xff bytes (allocated on the
-	# host, like a used disk); afterwards the host checks that the guest's
-	# zeros reached it.
-	if [ "${BENCH_REPORT_ONLY:-0}" != 1 ]; then
-		rm -f "$img"
-		tr '\0' '\377' < /dev/zero | head -c "$(((mib + 16) << 20))" > "$img"
-		bench_run "disk-$m" -n "$runs" -t "$BENCH_TIMEOUT" -x 0 -s @boot -e @done \
-			-l "$out/disk-$m.serial" -- "${cmd[@]}" &&
-			! cmp -s -n "$((mib << 20))" "$img" /dev/zero &&
-			echo "the image does not hold the $mib MiB of zeros the guest wrote" >> "$out/disk-$m.err" &&
-			: > "$out/disk-$m.runs"
-	fi
-	bench_ok "disk-$m" || bench_note "- $m failed: $(bench_why "disk-$m")"
-done
-rm -f "$img"
+		if [ "${BENCH_REPORT_ONLY:-0}" != 1 ]; then
+			rm -f "$img"
+			if [ "$fmt" = qcow2 ]; then
+				qemu-img create -q -f qcow2 "$img" "$(((mib + 16) << 20))"
+			else
+				tr '\0' '\377' < /dev/zero | head -c "$(((mib + 16) << 20))" > "$img"
+			fi
+			if bench_run "$tag" -n "$runs" -t "$BENCH_TIMEOUT" -x 0 -s @boot -e @done \
+				-l "$out/$tag.serial" -- "${cmd[@]}"; then
+				bad=
+				if [ "$fmt" = qcow2 ]; then
+					truncate -s "$((mib << 20))" "$out/zeros.raw"
+					qemu-img check -q "$img" >> "$out/$tag.err" 2>&1 ||
+						bad="qemu-img check failed on the qcow2 image"
+					qemu-img compare -q -f qcow2 -F raw "$img" "$out/zeros.raw" >/dev/null 2>&1 ||
+						bad="the image does not hold the $mib MiB of zeros the guest wrote"
+					rm -f "$out/zeros.raw"
+				elif ! cmp -s -n "$((mib << 20))" "$img" /dev/zero; then
+					bad="the image does not hold the $mib MiB of zeros the guest wrote"
+				fi
+				[ -n "$bad" ] && echo "$bad" >> "$out/$tag.err" && : > "$out/$tag.runs"
+			fi
+		fi
+		bench_ok "$tag" || bench_note "- $m ($fmt) failed: $(bench_why "$tag")"
+	done
+	rm -f "$img"
+}
+run_fmt raw
+run_fmt qcow2
 
 # mibs M FROM TO: MiB/s over the median span.
 mibs() { per_s "$mib" "$(bench_span "disk-$1" "$2" "$3")" %.1f; }
 bench_table_begin "disk: virtio-blk, dd in the guest, vmon emu vs QEMU tcg (median of $runs, $clock_label)"
 bench_row "sequential write, $mib MiB, bs=1M conv=fsync, MiB/s" "$(mibs vmon write-start write-end)" "$(mibs qemu write-start write-end)"
 bench_row "sequential read, $mib MiB, bs=1M after drop_caches, MiB/s" "$(mibs vmon read-start read-end)" "$(mibs qemu read-start read-end)"
+bench_row "qcow2 (new, empty) sequential write, $mib MiB, MiB/s" "$(mibs qcow2-vmon write-start write-end)" "$(mibs qcow2-qemu write-start write-end)"
+bench_row "qcow2 sequential read, $mib MiB, MiB/s" "$(mibs qcow2-vmon read-start read-end)" "$(mibs qcow2-qemu read-start read-end)"
 bench_note "vmon: \`$VMON run --accel emu --mem 512M --cpus 1 --console stdio --disk disk.img --kernel vmlinuz --initrd initramfs.cpio.gz --append \"console=ttyS0 quiet vmon.run=SCRIPT\"\`  "
-bench_note "QEMU: the linux part's command line plus \`-drive file=disk.img,if=none,format=raw,id=d,cache=writeback,aio=threads -device virtio-blk-pci,drive=d\`  "
+bench_note "QEMU: the linux part's command line plus \`-drive file=disk.img,if=none,format=raw (qcow2 for the qcow2 rows),id=d,cache=writeback,aio=threads -device virtio-blk-pci,drive=d\`  "
 bench_note "Throughput between the guest's marker lines, taken on the host ($clock_label); higher is better. Both: host page cache on, guest flush = fdatasync."
 bench_table_end disk
 exit 0

@@ -1,5 +1,10 @@
 #include "block/block.h"
 
+#include <stdio.h>
+
+#include "block/nbd_disk.h"
+#include "block/qcow2.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,7 +18,24 @@
 #define BLOCK_WORKERS 4
 #define BLOCK_ZERO_CHUNK (64u << 10)
 
+struct block;
+
+/* An image format: raw passes requests to the file, qcow2 maps them. */
+struct block_driver {
+	const char *name;
+	int (*read)(struct block *b, const struct iovec *iov, unsigned iovcnt, uint64_t off);
+	int (*write)(struct block *b, struct block_req *r);
+	int (*flush)(struct block *b);
+	int (*discard)(struct block *b, uint64_t off, uint64_t len);
+	int (*write_zeroes)(struct block *b, struct block_req *r);
+};
+
 struct block {
+	const struct block_driver *drv;
+	struct qcow2 *qcow2;         /* the qcow2 driver's state */
+	struct nbd_disk *nbd;        /* the nbd driver's */
+	pthread_mutex_t fmt_lock;    /* qcow2 metadata: one request at a time */
+	bool probed_raw;             /* raw by probing: sector 0 must not turn qcow2 */
 	int fd;
 	uint64_t size;
 	bool readonly;
@@ -172,6 +194,103 @@ static int block_write_zeroes(struct block *b, struct block_req *r)
 	return block_write_zero_pages(b, r->offset, r->len);
 }
 
+static int raw_read(struct block *b, const struct iovec *iov, unsigned iovcnt, uint64_t off)
+{
+	return block_rw(b, false, iov, iovcnt, off, 0);
+}
+
+/* Probed raw images refuse a guest write that would make them probe as
+ * qcow2 next time (a backing file naming any host file), as QEMU does. */
+static int raw_write(struct block *b, struct block_req *r)
+{
+	if (b->probed_raw && r->offset == 0 && r->iovcnt && r->iov[0].iov_len >= 4 &&
+	    qcow2_probe(r->iov[0].iov_base, r->iov[0].iov_len))
+		return -EPERM;
+	return block_write(b, r);
+}
+
+static int raw_discard(struct block *b, uint64_t off, uint64_t len)
+{
+	if (!b->can_discard)
+		return -EOPNOTSUPP;
+	return block_fallocate(b, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+}
+
+static const struct block_driver raw_driver = {
+	.name = "raw", .read = raw_read, .write = raw_write, .flush = block_sync,
+	.discard = raw_discard, .write_zeroes = block_write_zeroes,
+};
+
+static int qcow2_drv_read(struct block *b, const struct iovec *iov, unsigned iovcnt,
+			  uint64_t off)
+{
+	pthread_mutex_lock(&b->fmt_lock);
+	int r = qcow2_rw(b->qcow2, false, iov, iovcnt, off);
+	pthread_mutex_unlock(&b->fmt_lock);
+	return r;
+}
+
+static int qcow2_drv_write(struct block *b, struct block_req *r)
+{
+	pthread_mutex_lock(&b->fmt_lock);
+	int ret = qcow2_rw(b->qcow2, true, r->iov, r->iovcnt, r->offset);
+	pthread_mutex_unlock(&b->fmt_lock);
+	if (ret >= 0 && (r->flags & BLOCK_REQ_FUA)) {
+		int s = block_sync(b);
+		if (s)
+			return s;
+	}
+	return ret;
+}
+
+static int qcow2_drv_discard(struct block *b, uint64_t off, uint64_t len)
+{
+	pthread_mutex_lock(&b->fmt_lock);
+	int r = qcow2_discard(b->qcow2, off, len);
+	pthread_mutex_unlock(&b->fmt_lock);
+	return r;
+}
+
+static int qcow2_drv_write_zeroes(struct block *b, struct block_req *r)
+{
+	pthread_mutex_lock(&b->fmt_lock);
+	int ret = qcow2_write_zeroes(b->qcow2, r->offset, r->len);
+	pthread_mutex_unlock(&b->fmt_lock);
+	return ret;
+}
+
+static const struct block_driver qcow2_driver = {
+	.name = "qcow2", .read = qcow2_drv_read, .write = qcow2_drv_write, .flush = block_sync,
+	.discard = qcow2_drv_discard, .write_zeroes = qcow2_drv_write_zeroes,
+};
+
+static int nbd_drv_read(struct block *b, const struct iovec *iov, unsigned iovcnt, uint64_t off)
+{
+	return nbd_disk_rw(b->nbd, false, iov, iovcnt, off, false);
+}
+
+static int nbd_drv_write(struct block *b, struct block_req *r)
+{
+	return nbd_disk_rw(b->nbd, true, r->iov, r->iovcnt, r->offset, r->flags & BLOCK_REQ_FUA);
+}
+
+static int nbd_drv_flush(struct block *b) { return nbd_disk_flush(b->nbd); }
+
+static int nbd_drv_discard(struct block *b, uint64_t off, uint64_t len)
+{
+	return nbd_disk_trim(b->nbd, off, len);
+}
+
+static int nbd_drv_write_zeroes(struct block *b, struct block_req *r)
+{
+	return nbd_disk_zero(b->nbd, r->offset, r->len, r->flags & BLOCK_REQ_UNMAP);
+}
+
+static const struct block_driver nbd_driver = {
+	.name = "nbd", .read = nbd_drv_read, .write = nbd_drv_write, .flush = nbd_drv_flush,
+	.discard = nbd_drv_discard, .write_zeroes = nbd_drv_write_zeroes,
+};
+
 static int block_exec(struct block *b, struct block_req *r)
 {
 	uint64_t len = r->len;
@@ -194,28 +313,28 @@ static int block_exec(struct block *b, struct block_req *r)
 
 	switch (r->op) {
 	case BLOCK_READ:
-		return block_rw(b, false, r->iov, r->iovcnt, r->offset, 0);
+		return b->drv->read(b, r->iov, r->iovcnt, r->offset);
 	case BLOCK_WRITE:
-		return block_write(b, r);
+		return b->drv->write(b, r);
 	case BLOCK_FLUSH:
-		return block_sync(b);
+		return b->drv->flush(b);
 	case BLOCK_DISCARD:
 		if (!b->can_discard)
 			return -EOPNOTSUPP;
 		if (!len)
 			return 0;
-		ret = block_fallocate(b, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r->offset, len);
+		ret = b->drv->discard(b, r->offset, len);
 		break;
 	case BLOCK_WRITE_ZEROES:
 		if (!len)
 			return 0;
-		ret = block_write_zeroes(b, r);
+		ret = b->drv->write_zeroes(b, r);
 		break;
 	default:
 		return -EINVAL;
 	}
 	if (!ret && (r->flags & BLOCK_REQ_FUA))
-		ret = block_sync(b);
+		ret = b->drv->flush(b);
 	return ret;
 }
 
@@ -275,6 +394,40 @@ static bool block_probe_discard(int fd, uint64_t size)
 
 int block_open(const char *path, bool readonly, struct block **out, const char **why)
 {
+	return block_open_fmt(path, readonly, BLOCK_FMT_AUTO, out, why);
+}
+
+static int block_start(struct block *b);
+
+static int block_open_nbd(const char *uri, bool readonly, struct block **out, const char **why)
+{
+	struct nbd_disk *d;
+	struct block *b;
+	int r = nbd_disk_open(uri, readonly, &d, why);
+
+	if (r)
+		return r;
+	if (!(b = calloc(1, sizeof(*b)))) {
+		nbd_disk_close(d);
+		return -ENOMEM;
+	}
+	b->fd = -1;
+	b->drv = &nbd_driver;
+	b->nbd = d;
+	b->size = nbd_disk_size(d);
+	b->readonly = readonly;
+	b->can_discard = nbd_disk_can_trim(d);
+	if ((r = block_start(b)))
+		return r;
+	*out = b;
+	return 0;
+}
+
+int block_open_fmt(const char *path, bool readonly, enum block_fmt fmt, struct block **out,
+		   const char **why)
+{
+	struct qcow2 *q = NULL;
+	uint8_t head[4] = { 0 };
 	struct flock lk = { .l_type = readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
 	struct block *b;
 	struct stat st;
@@ -282,6 +435,8 @@ int block_open(const char *path, bool readonly, struct block **out, const char *
 
 	*why = NULL;
 	*out = NULL;
+	if (nbd_disk_is_uri(path))
+		return block_open_nbd(path, readonly, out, why);
 	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
@@ -307,7 +462,14 @@ int block_open(const char *path, bool readonly, struct block **out, const char *
 		*why = "the image is empty";
 		goto fail;
 	}
-	if (st.st_size % BLOCK_SECTOR) {
+	if (fmt == BLOCK_FMT_AUTO) {
+		if (pread(fd, head, sizeof(head), 0) < 0) {
+			r = -errno;
+			goto fail;
+		}
+		fmt = qcow2_probe(head, sizeof(head)) ? BLOCK_FMT_QCOW2 : BLOCK_FMT_PROBED_RAW;
+	}
+	if (fmt != BLOCK_FMT_QCOW2 && st.st_size % BLOCK_SECTOR) {
 		*why = "the image size is not a multiple of 512 bytes";
 		goto fail;
 	}
@@ -322,33 +484,48 @@ int block_open(const char *path, bool readonly, struct block **out, const char *
 		}
 		goto fail;
 	}
+	if (fmt == BLOCK_FMT_QCOW2 && (r = qcow2_open(fd, path, readonly, &q, why)))
+		goto fail;
 	b = calloc(1, sizeof(*b));
 	if (!b) {
+		qcow2_close(q);
 		r = -ENOMEM;
 		goto fail;
 	}
 	b->fd = fd;
-	b->size = (uint64_t)st.st_size;
+	b->drv = q ? &qcow2_driver : &raw_driver;
+	b->qcow2 = q;
+	b->probed_raw = fmt == BLOCK_FMT_PROBED_RAW;
+	b->size = q ? qcow2_size(q) : (uint64_t)st.st_size;
 	b->readonly = readonly;
-	b->can_discard = !readonly && block_probe_discard(fd, b->size);
+	/* qcow2 discards in its own metadata, whatever the host supports. */
+	b->can_discard = !readonly && (q || block_probe_discard(fd, b->size));
 	atomic_init(&b->zero_range, !readonly);
-	b->tail = &b->head;
-	pthread_mutex_init(&b->lock, NULL);
-	pthread_cond_init(&b->work, NULL);
-	pthread_cond_init(&b->idle, NULL);
-	for (; b->nworkers < BLOCK_WORKERS; b->nworkers++) {
-		r = pthread_create(&b->workers[b->nworkers], NULL, block_worker, b);
-		if (r) {
-			r = -r;
-			block_close(b);
-			return r;
-		}
-	}
+	if ((r = block_start(b)))
+		return r;
 	*out = b;
 	return 0;
 fail:
 	close(fd);
 	return r;
+}
+
+/* The queue and its workers; on failure b is gone. */
+static int block_start(struct block *b)
+{
+	pthread_mutex_init(&b->fmt_lock, NULL);
+	b->tail = &b->head;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->work, NULL);
+	pthread_cond_init(&b->idle, NULL);
+	for (; b->nworkers < BLOCK_WORKERS; b->nworkers++) {
+		int r = pthread_create(&b->workers[b->nworkers], NULL, block_worker, b);
+		if (r) {
+			block_close(b);
+			return -r;
+		}
+	}
+	return 0;
 }
 
 void block_close(struct block *b)
@@ -365,11 +542,16 @@ void block_close(struct block *b)
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->work);
 	pthread_cond_destroy(&b->idle);
-	close(b->fd);
+	pthread_mutex_destroy(&b->fmt_lock);
+	qcow2_close(b->qcow2);
+	nbd_disk_close(b->nbd);
+	if (b->fd >= 0)
+		close(b->fd);
 	free(b);
 }
 
 uint64_t block_size(const struct block *b) { return b->size; }
+const char *block_format(const struct block *b) { return b->drv->name; }
 bool block_readonly(const struct block *b) { return b->readonly; }
 bool block_can_discard(const struct block *b) { return b->can_discard; }
 /* Always possible on a writable image: zero pages are the last resort. */

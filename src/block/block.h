@@ -1,4 +1,4 @@
-/* Raw disk images on the host: a file opened and locked once, and
+/* Disk images on the host (raw or qcow2, two drivers behind one queue): a file opened and locked once, and
  * asynchronous requests (read, write, flush, discard, write-zeroes)
  * executed by a small pool of worker threads, several in flight, never on
  * a vCPU thread.
@@ -53,6 +53,18 @@ struct block;
  * like QEMU. On failure returns -errno and sets *why to a short reason
  * when strerror would not say it well (else NULL). */
 int block_open(const char *path, bool readonly, struct block **out, const char **why);
+
+enum block_fmt {
+	BLOCK_FMT_AUTO,        /* qcow2 when the header says so, else raw */
+	BLOCK_FMT_RAW,
+	BLOCK_FMT_QCOW2,
+	BLOCK_FMT_PROBED_RAW,  /* internal: raw found by probing */
+};
+/* block_open with the format given (or probed): qcow2 images (see
+ * qcow2.h) may have any size; their backing files are opened read-only. */
+int block_open_fmt(const char *path, bool readonly, enum block_fmt fmt, struct block **out,
+		   const char **why);
+const char *block_format(const struct block *b); /* "raw" or "qcow2" */
 /* Waits for every request in flight, stops the workers, closes the file. */
 void block_close(struct block *b);
 

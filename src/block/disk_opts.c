@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "block/block.h"
 #include "util/log.h"
 
 /* Copies the path up to the first single comma (",," is a comma); returns
@@ -45,7 +46,7 @@ static int disk_opts_serial(const char *v, size_t len, struct disk_opts *o, char
 
 int disk_opts_parse(const char *spec, struct disk_opts *o, char *err, size_t errlen)
 {
-	bool have_ro = false, have_serial = false;
+	bool have_ro = false, have_serial = false, have_fmt = false;
 	const char *s;
 
 	memset(o, 0, sizeof(*o));
@@ -87,9 +88,20 @@ int disk_opts_parse(const char *spec, struct disk_opts *o, char *err, size_t err
 			int r = disk_opts_serial(v, vlen, o, err, errlen);
 			if (r)
 				return r;
+		} else if (klen == 6 && !memcmp(opt, "format", 6)) {
+			if (have_fmt)
+				return log_input_error(err, errlen, "format is given twice");
+			have_fmt = true;
+			if (vlen == 3 && !memcmp(v, "raw", 3))
+				o->format = BLOCK_FMT_RAW;
+			else if (vlen == 5 && !memcmp(v, "qcow2", 5))
+				o->format = BLOCK_FMT_QCOW2;
+			else
+				return log_input_error(err, errlen, "format=%.*s: expected raw or qcow2",
+						     (int)(vlen > 40 ? 40 : vlen), v);
 		} else {
-			return log_input_error(err, errlen, "unknown key '%.*s' (expected readonly "
-					     "or serial)", (int)(klen > 40 ? 40 : klen), opt);
+			return log_input_error(err, errlen, "unknown key '%.*s' (expected readonly, "
+					     "serial or format)", (int)(klen > 40 ? 40 : klen), opt);
 		}
 	}
 	return 0;

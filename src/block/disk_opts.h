@@ -1,4 +1,4 @@
-/* The value of --disk: PATH[,readonly=on|off][,serial=ID]. A comma in the
+/* The value of --disk: PATH[,readonly=on|off][,serial=ID][,format=raw|qcow2]. A comma in the
  * path is written twice (",,"), as in QEMU. */
 #ifndef VMON_BLOCK_DISK_OPTS_H
 #define VMON_BLOCK_DISK_OPTS_H
@@ -14,6 +14,7 @@ struct disk_opts {
 	char path[DISK_PATH_MAX];
 	bool readonly;
 	char serial[DISK_SERIAL_MAX + 1]; /* "" when none was given */
+	int format;                       /* enum block_fmt: 0 probes the header */
 };
 
 /* Parses spec into o. Returns 0, or -EINVAL with a one-line reason in err

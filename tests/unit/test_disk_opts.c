@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "block/block.h"
 #include "block/disk_opts.h"
 
 static struct disk_opts o;
@@ -41,6 +42,12 @@ static void test_good(void **state)
 
 	assert_int_equal(parse("a,serial=has space=x"), 0);
 	assert_string_equal(o.serial, "has space=x");
+
+	assert_int_equal(o.format, BLOCK_FMT_AUTO);
+	assert_int_equal(parse("a.qcow2,format=qcow2"), 0);
+	assert_int_equal(o.format, BLOCK_FMT_QCOW2);
+	assert_int_equal(parse("a.img,readonly=on,format=raw"), 0);
+	assert_int_equal(o.format, BLOCK_FMT_RAW);
 }
 
 static void test_bad(void **state)
@@ -51,7 +58,7 @@ static void test_bad(void **state)
 		{ "a,", "empty option (a comma in the path is written ,,)" },
 		{ "a,,", NULL }, /* a path "a," : fine */
 		{ "a,readonly=on,", "empty option (a comma in the path is written ,,)" },
-		{ "a,ro=on", "unknown key 'ro' (expected readonly or serial)" },
+		{ "a,ro=on", "unknown key 'ro' (expected readonly, serial or format)" },
 		{ "a,readonly", "'readonly' needs a value (key=value)" },
 		{ "a,readonly=yes", "readonly=yes: expected on or off" },
 		{ "a,readonly=", "readonly=: expected on or off" },
@@ -61,7 +68,9 @@ static void test_bad(void **state)
 		{ "a,serial=x\ty", "serial has a character that is not printable ASCII" },
 		{ "a,serial=\xc3\xa9", "serial has a character that is not printable ASCII" },
 		{ "a,serial=x,serial=y", "serial is given twice" },
-		{ "a,=x", "unknown key '' (expected readonly or serial)" },
+		{ "a,=x", "unknown key '' (expected readonly, serial or format)" },
+		{ "a,format=vmdk", "format=vmdk: expected raw or qcow2" },
+		{ "a,format=raw,format=raw", "format is given twice" },
 	};
 
 	(void)state;

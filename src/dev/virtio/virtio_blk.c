@@ -434,7 +434,7 @@ int virtio_blk_create(struct machine *m, const struct disk_opts *o, const char *
 	*why = NULL;
 	if (!(vb = calloc(1, sizeof(*vb))))
 		return -ENOMEM;
-	if ((r = block_open(o->path, o->readonly, &vb->blk, why))) {
+	if ((r = block_open_fmt(o->path, o->readonly, (enum block_fmt)o->format, &vb->blk, why))) {
 		if (!*why)
 			*why = strerror(-r);
 		free(vb);
