@@ -26,8 +26,8 @@ static const char *const jail_allowed[] = {
 	"tgkill", "rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "sigaltstack", "getrandom",
 	/* fds: eventfds, timers, epoll, the images, the console, slirp's sockets */
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
-	"preadv2", "pwritev2", "lseek", "close", "dup", "fcntl", "fstat", "newfstatat",
-	"fsync", "fdatasync", "fallocate", "ppoll", "poll", "pselect6", "select",
+	"preadv2", "pwritev2", "lseek", "close", "fcntl", "fstat", "newfstatat",
+	"fsync", "fdatasync", "fallocate", "ppoll", "poll", "pselect6",
 	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "eventfd2", "pipe2",
 	"timerfd_create", "timerfd_settime", "timerfd_gettime", "io_uring_enter",
 	"socket", "connect", "bind", "listen", "accept", "accept4", "getsockname",
