@@ -24,9 +24,9 @@ int jail_opts_set(struct jail_opts *j, int val, const char *arg, char *err, size
 
 	switch (val - JAIL_OPT_BASE) {
 	case O_JAIL:
-		j->on = true;
 		if (arg && arg[0] != '/')
 			return log_input_error(err, errlen, "expected an absolute directory");
+		j->on = true;
 		j->dir = arg;
 		return 0;
 	case O_UID:
