@@ -162,6 +162,28 @@ rc=$?
 [ "$rc" -eq 85 ] && pass "jail: the guest's exit status comes through the supervisor" ||
 	{ fail "jail: exit status $rc (expected 85)"; cat "$tmp/ok.log"; }
 
+# --- The disk rate limiter: a guest's dd at 2 MiB/s, within 10%. ---
+truncate -s 32M "$tmp/rl.img"
+boot rl "
+t0=\$(cut -d' ' -f1 /proc/uptime)
+dd if=/dev/zero of=/dev/vda bs=64k count=128 oflag=direct 2>/dev/null
+t1=\$(cut -d' ' -f1 /proc/uptime)
+dd if=/dev/vda of=/dev/null bs=64k count=128 iflag=direct 2>/dev/null
+t2=\$(cut -d' ' -f1 /proc/uptime)
+echo \"dd times \$t0 \$t1 \$t2\"
+poweroff -f" --disk "$tmp/rl.img,bps=2097152"
+finish
+rc=$?
+read -r w r < <(tr -d '\r' <"$tmp/rl.out" | awk '$1 == "dd" && $2 == "times" {
+	printf "%d %d\n", 8388608 / ($4 - $3), 8388608 / ($5 - $4) }')
+if [ "$rc" -eq 0 ] && [ -n "${w:-}" ] && [ "$w" -ge 1887436 ] && [ "$w" -le 2306867 ] &&
+   [ "$r" -ge 1887436 ] && [ "$r" -le 2306867 ]; then
+	pass "jail: --disk bps=2097152 holds the guest's dd to $w B/s writing, $r B/s reading (within 10%)"
+else
+	fail "jail: --disk bps=2097152: dd wrote at ${w:-?} B/s, read at ${r:-?} B/s (status $rc)"
+	show rl
+fi
+
 # --- cgroup v2 limits. ---
 timeout 60 "$VMON" run --jail --accel emu --kernel "$probe" --console none --cpu-quota 50 \
 	--mem-limit 512M </dev/null >"$tmp/cg.log" 2>&1
