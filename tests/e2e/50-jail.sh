@@ -184,6 +184,26 @@ else
 	show rl
 fi
 
+# --- The network rate limiter: a 2 MiB download at 1 MiB/s, within 10%. ---
+head -c 2097152 /dev/urandom >"$tmp/www/big"
+boot rln "
+udhcpc -i eth0 -q -n >/dev/null 2>&1
+t0=\$(cut -d' ' -f1 /proc/uptime)
+wget -q -O /tmp/big http://10.0.2.2:$port/big
+t1=\$(cut -d' ' -f1 /proc/uptime)
+echo \"wget times \$t0 \$t1 \$(wc -c < /tmp/big)\"
+poweroff -f" --net user,bps=1048576
+finish
+rc=$?
+n=$(tr -d '\r' <"$tmp/rln.out" | awk '$1 == "wget" && $2 == "times" && $5 == 2097152 {
+	printf "%d\n", 2097152 / ($4 - $3) }')
+if [ "$rc" -eq 0 ] && [ -n "$n" ] && [ "$n" -ge 943718 ] && [ "$n" -le 1153433 ]; then
+	pass "jail: --net user,bps=1048576 holds a guest's download to $n B/s (within 10%)"
+else
+	fail "jail: --net user,bps=1048576: the download ran at ${n:-?} B/s (status $rc)"
+	show rln
+fi
+
 # --- cgroup v2 limits. ---
 timeout 60 "$VMON" run --jail --accel emu --kernel "$probe" --console none --cpu-quota 50 \
 	--mem-limit 512M </dev/null >"$tmp/cg.log" 2>&1
