@@ -3,7 +3,7 @@
 # are missing. Usage: deps.sh build|test|guest|bench
 set -e
 case "$1" in
-build) pkgs="gcc make libc6-dev liblz4-dev libzstd-dev liblzma-dev zlib1g-dev libbz2-dev liblzo2-dev libslirp-dev libnbd-dev" ;;
+build) pkgs="gcc make libc6-dev liblz4-dev libzstd-dev liblzma-dev zlib1g-dev libbz2-dev liblzo2-dev libslirp-dev libnbd-dev libseccomp-dev libcap-ng-dev" ;;
 test)  pkgs="libcmocka-dev clang libclang-rt-dev busybox-static cpio qemu-system-x86 qemu-utils e2fsprogs acpica-tools" ;;
 guest) pkgs="busybox-static cpio kmod zstd xz-utils lz4" ;;
 bench) pkgs="qemu-system-x86 qemu-utils" ;;

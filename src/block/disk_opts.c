@@ -6,6 +6,7 @@
 
 #include "block/block.h"
 #include "util/log.h"
+#include "util/size.h"
 
 /* Copies the path up to the first single comma (",," is a comma); returns
  * where the options start (after that comma), or NULL when it is too long. */
@@ -99,9 +100,26 @@ int disk_opts_parse(const char *spec, struct disk_opts *o, char *err, size_t err
 			else
 				return log_input_error(err, errlen, "format=%.*s: expected raw or qcow2",
 						     (int)(vlen > 40 ? 40 : vlen), v);
+		} else if ((klen == 3 && !memcmp(opt, "bps", 3)) ||
+			   (klen == 4 && !memcmp(opt, "iops", 4)) ||
+			   (klen == 5 && !memcmp(opt, "burst", 5))) {
+			uint64_t *dst = klen == 3 ? &o->bps : klen == 4 ? &o->iops : &o->burst;
+			char num[24];
+			if (*dst)
+				return log_input_error(err, errlen, "%.*s is given twice", (int)klen, opt);
+			if (vlen == 0 || vlen >= sizeof(num) || v[0] == '0' || v[0] == '-')
+				goto bad_num;
+			memcpy(num, v, vlen);
+			num[vlen] = 0;
+			if (size_parse_uint(num, 1, UINT64_MAX / 4, dst))
+				goto bad_num;
+			continue;
+bad_num:
+			return log_input_error(err, errlen, "%.*s=%.*s: expected a positive number",
+					     (int)klen, opt, (int)(vlen > 40 ? 40 : vlen), v);
 		} else {
 			return log_input_error(err, errlen, "unknown key '%.*s' (expected readonly, "
-					     "serial or format)", (int)(klen > 40 ? 40 : klen), opt);
+					     "serial, format, bps, iops or burst)", (int)(klen > 40 ? 40 : klen), opt);
 		}
 	}
 	return 0;

@@ -11,6 +11,7 @@
 
 #include "block/disk_opts.h"
 #include "cli/cli.h"
+#include "jail/jail.h"
 #include "machine/machine.h"
 #include "machine/snapshot.h"
 #include "net/net_opts.h"
@@ -31,7 +32,7 @@ static const char run_usage[] =
 	"  -c, --cpus N          number of vCPUs (default 1, at most %d)\n"
 	"      --accel NAME      kvm, emu or auto (default auto)\n"
 	"      --console SPEC    stdio (default), none or file:PATH\n"
-	"      --disk PATH[,readonly=on][,serial=ID]\n"
+	"      --disk PATH[,readonly=on][,serial=ID][,bps=N][,iops=N][,burst=N]\n"
 	"                        a raw disk image (size a multiple of 512) as a virtio-blk\n"
 	"                        PCI device; up to %d, each locked against other writers;\n"
 	"                        ID (at most 20 characters) is what the guest reads as serial\n"
@@ -41,7 +42,16 @@ static const char run_usage[] =
 	"      --net tap[,ifname=NAME][,mac=MAC]\n"
 	"                        a virtio-net PCI card (up to %d): user-mode networking\n"
 	"                        (no root; DHCP 10.0.2.15, host 10.0.2.2, DNS 10.0.2.3) or a\n"
-	"                        host tap device; MAC default 52:54:00:12:34:56 + index\n"
+	"                        host tap device; MAC default 52:54:00:12:34:56 + index;\n"
+	"                        ,bps=N,pps=N limit bytes/frames a second each way\n"
+	"      --jail[=DIR]      run jailed: new mount, pid, ipc, uts (and, without --net,\n"
+	"                        net) namespaces, an empty tmpfs root on DIR (default /tmp,\n"
+	"                        seen only inside), no capabilities, no_new_privs (root only)\n"
+	"      --jail-uid N, --jail-gid N  the jail's ids (default 65534)\n"
+	"      --seccomp MODE    on (default with --jail), off, or log (audit, no kill)\n"
+	"      --cpu-quota PCT   cgroup v2 cpu.max, in percent of one CPU (with --jail)\n"
+	"      --mem-limit SIZE  cgroup v2 memory.max (with --jail)\n"
+	"      --io-bps N, --io-iops N  cgroup v2 io.max on each disk's block device\n"
 	"  -v, --verbose         more messages on stderr\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -122,6 +132,14 @@ int cli_run(int argc, char **argv)
 		{ "vconsole", required_argument, NULL, 'V' },
 		{ "rng", no_argument, NULL, 'R' },
 		{ "net", required_argument, NULL, 'N' },
+		{ "jail", optional_argument, NULL, JAIL_OPT_BASE },
+		{ "jail-uid", required_argument, NULL, JAIL_OPT_BASE + 1 },
+		{ "jail-gid", required_argument, NULL, JAIL_OPT_BASE + 2 },
+		{ "seccomp", required_argument, NULL, JAIL_OPT_BASE + 3 },
+		{ "cpu-quota", required_argument, NULL, JAIL_OPT_BASE + 4 },
+		{ "mem-limit", required_argument, NULL, JAIL_OPT_BASE + 5 },
+		{ "io-bps", required_argument, NULL, JAIL_OPT_BASE + 6 },
+		{ "io-iops", required_argument, NULL, JAIL_OPT_BASE + 7 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -132,6 +150,7 @@ int cli_run(int argc, char **argv)
 		.cmdline = "", .mem_size = 256ULL << 20, .ncpus = 1, .console = "stdio",
 		.disks = disks, .nets = nets,
 	};
+	static struct jail_opts jail = { .uid = 65534, .gid = 65534 };
 	const char *accel = "auto", *why;
 	char err[128];
 	struct machine *m;
@@ -188,6 +207,10 @@ int cli_run(int argc, char **argv)
 				return run_bad("--net %s", optarg, err);
 			cfg.nnets++;
 			break;
+		case JAIL_OPT_BASE ... JAIL_OPT_BASE + 7:
+			if (jail_opts_set(&jail, c, optarg, err, sizeof(err)))
+				return run_bad("--%s", jail_opt_names[c - JAIL_OPT_BASE], err);
+			break;
 		case 'v': log_verbose = true; break;
 		case 'h':
 			printf(run_usage, MACHINE_MAX_CPUS, DISK_MAX, NET_MAX);
@@ -227,6 +250,18 @@ int cli_run(int argc, char **argv)
 	else if (!(cfg.accel = accel_find(accel)))
 		return run_bad("--accel %s", accel, "expected kvm, emu or auto");
 
+	if (!jail.on && (jail.seccomp || jail.cpu_quota || jail.mem_limit || jail.io_bps ||
+			 jail.io_iops))
+		return run_bad("--%s", "seccomp/--cpu-quota/--mem-limit/--io-*", "needs --jail");
+	if (jail.on) {
+		jail.new_net = !cfg.nnets;
+		for (unsigned i = 0; i < cfg.ndisks; i++)
+			jail.disks[jail.ndisks++] = disks[i].path;
+		if ((r = jail_start(&jail, &status)) < 0)
+			return VMON_EXIT_HOST;
+		if (r)
+			return status;
+	}
 	m = malloc(sizeof(*m));
 	if (!m) {
 		log_error("out of memory");
@@ -234,6 +269,8 @@ int cli_run(int argc, char **argv)
 	}
 	status = machine_create(m, &cfg);
 	snapshot_test_env(m);
+	if (!status && jail.on && jail_lockdown(&jail))
+		status = VMON_EXIT_HOST;
 	if (!status)
 		status = machine_run(m);
 	machine_destroy(m);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/size.h"
 
 void net_default_mac(unsigned index, uint8_t mac[6])
 {
@@ -167,11 +168,23 @@ int net_opts_parse(const char *spec, struct net_opts *o, char *err, size_t errle
 							    "interface name", (int)vlen, v);
 			memcpy(o->ifname, v, vlen);
 			have_ifname = true;
+		} else if ((kl == 3 && !memcmp(opt, "bps", 3)) || (kl == 3 && !memcmp(opt, "pps", 3))) {
+			uint64_t *dst = opt[0] == 'b' ? &o->bps : &o->pps;
+			char num[24];
+
+			if (*dst)
+				return log_input_error(err, errlen, "%.3s is given twice", opt);
+			if (vlen == 0 || vlen >= sizeof(num) || v[0] == '0' ||
+			    (memcpy(num, v, vlen), num[vlen] = 0,
+			     size_parse_uint(num, 1, UINT64_MAX / 4, dst)))
+				return log_input_error(err, errlen, "%.3s=%.*s: expected a positive "
+						    "number", opt, (int)(vlen > 40 ? 40 : vlen), v);
 		} else {
 			return log_input_error(err, errlen, "unknown key '%.*s' for %s (expected %s)",
 					    (int)(kl > 40 ? 40 : kl), opt,
 					    o->kind == NET_USER ? "user" : "tap",
-					    o->kind == NET_USER ? "hostfwd or mac" : "ifname or mac");
+					    o->kind == NET_USER ? "hostfwd, mac, bps or pps" :
+								  "ifname, mac, bps or pps");
 		}
 	}
 	return 0;

@@ -32,6 +32,7 @@ struct net_opts {
 	char ifname[NET_IFNAME_MAX];  /* tap: "" lets the kernel choose */
 	struct net_hostfwd fwd[NET_HOSTFWD_MAX];
 	unsigned nfwd;
+	uint64_t bps, pps;            /* rate limits each way, 0 = none */
 };
 
 /* Parses spec into o. Returns 0, or -EINVAL with a one-line reason in err. */

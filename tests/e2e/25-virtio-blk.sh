@@ -107,7 +107,7 @@ bad() { # NAME SPEC MESSAGE
 }
 truncate -s 1000 "$tmp/odd.img"
 bad "empty path refused" ",readonly=on" "the path is empty"
-bad "unknown key refused" "$tmp/fresh,cache=none" "unknown key 'cache' (expected readonly, serial or format)"
+bad "unknown key refused" "$tmp/fresh,cache=none" "unknown key 'cache' (expected readonly, serial, format, bps, iops or burst)"
 bad "bad readonly value refused" "$tmp/fresh,readonly=yes" "readonly=yes: expected on or off"
 bad "long serial refused" "$tmp/fresh,serial=123456789012345678901" \
 	"serial is longer than 20 characters"

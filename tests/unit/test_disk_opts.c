@@ -48,6 +48,13 @@ static void test_good(void **state)
 	assert_int_equal(o.format, BLOCK_FMT_QCOW2);
 	assert_int_equal(parse("a.img,readonly=on,format=raw"), 0);
 	assert_int_equal(o.format, BLOCK_FMT_RAW);
+	assert_int_equal(parse("a,bps=2097152,iops=100,burst=1048576"), 0);
+	assert_int_equal(o.bps, 2097152);
+	assert_int_equal(o.iops, 100);
+	assert_int_equal(o.burst, 1048576);
+	assert_int_equal(parse("a"), 0);
+	assert_int_equal(o.bps, 0);
+	assert_int_equal(o.iops, 0);
 }
 
 static void test_bad(void **state)
@@ -58,7 +65,7 @@ static void test_bad(void **state)
 		{ "a,", "empty option (a comma in the path is written ,,)" },
 		{ "a,,", NULL }, /* a path "a," : fine */
 		{ "a,readonly=on,", "empty option (a comma in the path is written ,,)" },
-		{ "a,ro=on", "unknown key 'ro' (expected readonly, serial or format)" },
+		{ "a,ro=on", "unknown key 'ro' (expected readonly, serial, format, bps, iops or burst)" },
 		{ "a,readonly", "'readonly' needs a value (key=value)" },
 		{ "a,readonly=yes", "readonly=yes: expected on or off" },
 		{ "a,readonly=", "readonly=: expected on or off" },
@@ -68,9 +75,15 @@ static void test_bad(void **state)
 		{ "a,serial=x\ty", "serial has a character that is not printable ASCII" },
 		{ "a,serial=\xc3\xa9", "serial has a character that is not printable ASCII" },
 		{ "a,serial=x,serial=y", "serial is given twice" },
-		{ "a,=x", "unknown key '' (expected readonly, serial or format)" },
+		{ "a,=x", "unknown key '' (expected readonly, serial, format, bps, iops or burst)" },
 		{ "a,format=vmdk", "format=vmdk: expected raw or qcow2" },
 		{ "a,format=raw,format=raw", "format is given twice" },
+		{ "a,bps=0", "bps=0: expected a positive number" },
+		{ "a,bps=", "bps=: expected a positive number" },
+		{ "a,iops=-1", "iops=-1: expected a positive number" },
+		{ "a,iops=lots", "iops=lots: expected a positive number" },
+		{ "a,bps=1,bps=2", "bps is given twice" },
+		{ "a,burst=99999999999999999999999", "burst=99999999999999999999999: expected a positive number" },
 	};
 
 	(void)state;

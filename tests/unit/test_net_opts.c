@@ -72,6 +72,13 @@ static void test_tap(void **state)
 	assert_string_equal(o.ifname, "");
 	assert_int_equal(parse("tap,mac=02:00:00:00:00:01,ifname=abcdefghijklmno"), 0);
 	assert_string_equal(o.ifname, "abcdefghijklmno");
+	assert_int_equal(o.bps, 0);
+	assert_int_equal(parse("tap,bps=1000000,pps=500"), 0);
+	assert_int_equal(o.bps, 1000000);
+	assert_int_equal(o.pps, 500);
+	assert_int_equal(parse("user,pps=10,hostfwd=tcp::1-:2,bps=4096"), 0);
+	assert_int_equal(o.bps, 4096);
+	assert_int_equal(o.pps, 10);
 }
 
 static void test_default_mac(void **state)
@@ -93,10 +100,15 @@ static void test_bad(void **state)
 		{ "", "'' is not a network type (expected user or tap)" },
 		{ "bridge", "'bridge' is not a network type (expected user or tap)" },
 		{ "user,", "empty option" },
+		{ "user,bps=0", "bps=0: expected a positive number" },
+		{ "user,bps=", "bps=: expected a positive number" },
+		{ "tap,pps=-3", "pps=-3: expected a positive number" },
+		{ "tap,pps=fast", "pps=fast: expected a positive number" },
+		{ "user,bps=1,bps=2", "bps is given twice" },
 		{ "user,,mac=52:54:00:00:00:01", "empty option" },
 		{ "user,mac", "'mac' needs a value (key=value)" },
-		{ "user,ifname=x", "unknown key 'ifname' for user (expected hostfwd or mac)" },
-		{ "tap,hostfwd=tcp::1-:2", "unknown key 'hostfwd' for tap (expected ifname or mac)" },
+		{ "user,ifname=x", "unknown key 'ifname' for user (expected hostfwd, mac, bps or pps)" },
+		{ "tap,hostfwd=tcp::1-:2", "unknown key 'hostfwd' for tap (expected ifname, mac, bps or pps)" },
 		{ "user,mac=52:54:00:00:00", "mac=52:54:00:00:00: expected six hex bytes like 52:54:00:12:34:56" },
 		{ "user,mac=52-54-00-00-00-01", "mac=52-54-00-00-00-01: expected six hex bytes like 52:54:00:12:34:56" },
 		{ "user,mac=5g:54:00:00:00:01", "mac=5g:54:00:00:00:01: expected six hex bytes like 52:54:00:12:34:56" },
@@ -114,7 +126,7 @@ static void test_bad(void **state)
 		{ "tap,ifname=abcdefghijklmnop", "ifname must have 1 to 15 characters" },
 		{ "tap,ifname=a/b", "ifname=a/b: not a valid interface name" },
 		{ "tap,ifname=a,ifname=b", "ifname is given twice" },
-		{ "user,foo=\nbar", "unknown key 'foo' for user (expected hostfwd or mac)" },
+		{ "user,foo=\nbar", "unknown key 'foo' for user (expected hostfwd, mac, bps or pps)" },
 	};
 
 	(void)state;

@@ -28,6 +28,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "block/block.h"
 #include "block/disk_opts.h"
@@ -35,7 +38,10 @@
 #include "dev/virtio/virtio_dev.h" /* virtio_pci_needs_reset */
 #include "machine/machine.h"
 #include "util/iov.h"
+#include "util/clock.h"
+#include "util/iothread.h"
 #include "util/log.h"
+#include "util/token_bucket.h"
 
 /* Feature bits (5.2.3). */
 #define VIRTIO_BLK_F_SEG_MAX      2
@@ -111,6 +117,13 @@ struct virtio_blk {
 	unsigned gen;                /* reset count: older requests are dropped */
 	struct vblk_req *spare;      /* one request kept to pop into */
 	bool stalled;                /* stopped popping: the in-flight limit */
+
+	/* --disk bps=, iops=: a request over budget waits here, popped, until
+	 * the timer (on the I/O thread) says the buckets allow it. */
+	struct token_bucket tb_bytes, tb_ops;
+	bool limited;
+	struct vblk_req *throttled;
+	int timer_fd;
 };
 
 /* One request popped from the queue, until it is pushed back. */
@@ -300,12 +313,60 @@ static uint8_t *vblk_status_byte(const struct virtq_elem *e)
 	return NULL;
 }
 
+/* Whether rq must wait for the rate limits (the timer is armed then); takes
+ * its tokens when not. The cost is its buffers' bytes, data and header. */
+static bool vblk_throttle(struct virtio_blk *vb, struct vblk_req *rq)
+{
+	uint64_t now = clock_ns(), bytes = (uint64_t)rq->e.in_len + rq->e.out_len, w, w2;
+	struct itimerspec its = { 0 };
+
+	w = token_bucket_wait(&vb->tb_bytes, bytes, now);
+	w2 = token_bucket_wait(&vb->tb_ops, 1, now);
+	if (w2 > w)
+		w = w2;
+	if (!w) {
+		token_bucket_take(&vb->tb_bytes, bytes);
+		token_bucket_take(&vb->tb_ops, 1);
+		return false;
+	}
+	its.it_value.tv_sec = (time_t)(w / 1000000000);
+	its.it_value.tv_nsec = (long)(w % 1000000000);
+	timerfd_settime(vb->timer_fd, 0, &its, NULL);
+	return true;
+}
+
+/* The rate limit's timer: start the waiting request, then pop on. */
+static void vblk_timer(void *opaque, uint32_t events)
+{
+	struct virtio_blk *vb = opaque;
+	struct vblk_req *rq;
+	uint64_t ticks;
+	int r;
+
+	(void)events;
+	if (read(vb->timer_fd, &ticks, sizeof(ticks)) < 0) {
+		/* spurious: nothing expired */
+	}
+	pthread_mutex_lock(&vb->lock);
+	if ((rq = vb->throttled) && !vblk_throttle(vb, rq)) {
+		vb->throttled = NULL;
+		if ((r = vblk_start(vb, rq)) >= 0) {
+			vblk_finish(vb, rq, (uint8_t)r);
+			virtq_notify(vb->dev, 0);
+		}
+		vblk_process(vb);
+	}
+	pthread_mutex_unlock(&vb->lock);
+}
+
 /* Pops and starts requests while the in-flight limit allows; lock held. */
 static void vblk_process(struct virtio_blk *vb)
 {
 	bool pushed = false;
 	int r;
 
+	if (vb->throttled)
+		return; /* the timer resumes */
 	while (vb->inflight < VBLK_QUEUE_SIZE) {
 		struct vblk_req *rq = vb->spare;
 		if (!rq && !(rq = malloc(sizeof(*rq)))) {
@@ -332,6 +393,10 @@ static void vblk_process(struct virtio_blk *vb)
 			break;
 		}
 		rq->in_len = 1;
+		if (vb->limited && vblk_throttle(vb, rq)) {
+			vb->throttled = rq;
+			break;
+		}
 		if ((r = vblk_start(vb, rq)) >= 0) {
 			vblk_finish(vb, rq, (uint8_t)r);
 			pushed = true;
@@ -406,6 +471,13 @@ static void vblk_reset(struct virtio_dev *d)
 
 	pthread_mutex_lock(&vb->lock);
 	vb->gen++;
+	if (vb->throttled) {
+		/* popped, never started: the reset discards it */
+		struct vblk_req *rq = vb->throttled;
+		vb->throttled = NULL;
+		rq->gen = vb->gen - 1;
+		vblk_finish(vb, rq, VIRTIO_BLK_S_IOERR);
+	}
 	while (vb->inflight)
 		pthread_cond_wait(&vb->idle, &vb->lock);
 	vb->stalled = false;
@@ -418,6 +490,11 @@ static void vblk_destroy(void *state)
 	struct virtio_blk *vb = state;
 
 	block_close(vb->blk); /* waits for the requests in flight */
+	if (vb->timer_fd > 0) {
+		iothread_del_fd(vb->timer_fd);
+		close(vb->timer_fd);
+	}
+	free(vb->throttled);
 	pthread_mutex_destroy(&vb->lock);
 	pthread_cond_destroy(&vb->idle);
 	free(vb->spare);
@@ -447,6 +524,17 @@ int virtio_blk_create(struct machine *m, const struct disk_opts *o, const char *
 	atomic_init(&vb->writeback, 1);
 	pthread_mutex_init(&vb->lock, NULL);
 	pthread_cond_init(&vb->idle, NULL);
+	if (o->bps || o->iops) {
+		vb->limited = true;
+		token_bucket_init(&vb->tb_bytes, o->bps, o->burst, clock_ns());
+		token_bucket_init(&vb->tb_ops, o->iops, 0, clock_ns());
+		vb->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (vb->timer_fd < 0 || (r = iothread_add_fd(vb->timer_fd, EPOLLIN, vblk_timer, vb))) {
+			r = vb->timer_fd < 0 ? -errno : r;
+			vblk_destroy(vb);
+			return r;
+		}
+	}
 
 	f = 1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_BLK_SIZE |
 	    1ULL << VIRTIO_BLK_F_FLUSH | 1ULL << VIRTIO_BLK_F_CONFIG_WCE;

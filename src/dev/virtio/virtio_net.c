@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -36,7 +37,9 @@
 #include "machine/machine.h"
 #include "net/net.h"
 #include "net/net_opts.h"
+#include "util/clock.h"
 #include "util/iothread.h"
+#include "util/token_bucket.h"
 #include "util/iov.h"
 #include "util/log.h"
 
@@ -92,7 +95,43 @@ struct virtio_net {
 	unsigned nstash;
 	struct virtq_elem tx;
 	struct iovec tx_iov[VIRTQ_MAX_SEGS];
+
+	/* --net bps=, pps=: each direction has its buckets; a frame over
+	 * budget waits (tx: popped and held; rx: in pending) for the timer. */
+	bool limited, tx_held;
+	struct token_bucket tb[2][2];  /* [VNET_RXQ/VNET_TXQ][bytes, frames] */
+	int timer_fd;
 };
+
+/* Whether a len-byte frame in direction q must wait; arms the timer then. */
+static bool vnet_must_wait(struct virtio_net *vn, unsigned q, size_t len)
+{
+	struct token_bucket *b = vn->tb[q];
+	uint64_t now, w, w2;
+	struct itimerspec its = { 0 };
+
+	if (!vn->limited)
+		return false;
+	now = clock_ns();
+	w = token_bucket_wait(&b[0], len, now);
+	w2 = token_bucket_wait(&b[1], 1, now);
+	if (w2 > w)
+		w = w2;
+	if (!w)
+		return false;
+	its.it_value.tv_sec = (time_t)(w / 1000000000);
+	its.it_value.tv_nsec = (long)(w % 1000000000);
+	timerfd_settime(vn->timer_fd, 0, &its, NULL);
+	return true;
+}
+
+static void vnet_take(struct virtio_net *vn, unsigned q, size_t len)
+{
+	if (vn->limited) {
+		token_bucket_take(&vn->tb[q][0], len);
+		token_bucket_take(&vn->tb[q][1], 1);
+	}
+}
 
 /* --- Receive. --- */
 
@@ -189,8 +228,10 @@ static void vnet_rx_flush(struct virtio_net *vn)
 		pthread_mutex_lock(&vn->lock);
 		f = vn->pcount ? vn->pending[vn->phead] : NULL;
 		pthread_mutex_unlock(&vn->lock);
-		if (!f || !(r = vnet_rx_one(vn, f, mrg)))
+		if (!f || vnet_must_wait(vn, VNET_RXQ, f->len - VNET_HDR_LEN) ||
+		    !(r = vnet_rx_one(vn, f, mrg)))
 			break;
+		vnet_take(vn, VNET_RXQ, f->len - VNET_HDR_LEN);
 		pthread_mutex_lock(&vn->lock);
 		vn->phead = (vn->phead + 1) % VNET_PENDING;
 		vn->pcount--;
@@ -237,9 +278,18 @@ static void vnet_tx(struct virtio_net *vn)
 	struct virtq_elem *e = &vn->tx;
 	unsigned done = 0;
 
-	while (virtq_pop(vn->dev, VNET_TXQ, e) > 0) {
+	while (vn->tx_held || virtq_pop(vn->dev, VNET_TXQ, e) > 0) {
 		size_t len;
 		int r = 0;
+
+		vn->tx_held = false;
+		if (e->nin == 0 && e->out_len >= VNET_HDR_LEN) {
+			if (vnet_must_wait(vn, VNET_TXQ, e->out_len - VNET_HDR_LEN)) {
+				vn->tx_held = true;
+				break;
+			}
+			vnet_take(vn, VNET_TXQ, e->out_len - VNET_HDR_LEN);
+		}
 
 		if (e->nin) {
 			virtio_pci_needs_reset(vn->dev, "virtio-net transmit buffer that is "
@@ -308,6 +358,7 @@ static void vnet_reset(struct virtio_dev *d)
 	struct virtio_net *vn = virtio_priv(d);
 
 	vn->nstash = 0;
+	vn->tx_held = false;
 	pthread_mutex_lock(&vn->lock);
 	while (vn->pcount) {
 		free(vn->pending[vn->phead]);
@@ -340,6 +391,10 @@ static void vnet_destroy(void *state)
 		iothread_del_fd(vn->rx_fd);
 		close(vn->rx_fd);
 	}
+	if (vn->timer_fd >= 0) {
+		iothread_del_fd(vn->timer_fd);
+		close(vn->timer_fd);
+	}
 	while (vn->pcount) {
 		free(vn->pending[vn->phead]);
 		vn->phead = (vn->phead + 1) % VNET_PENDING;
@@ -356,7 +411,25 @@ static void vnet_destroy(void *state)
 	free(vn);
 }
 
-int virtio_net_attach(struct machine *m, const uint8_t mac[6], struct net_backend *be)
+/* The rate limit's timer (I/O thread): send and deliver what waited. */
+static void vnet_timer(void *opaque, uint32_t events)
+{
+	struct virtio_net *vn = opaque;
+	uint64_t ticks;
+
+	(void)events;
+	if (read(vn->timer_fd, &ticks, sizeof(ticks)) < 0) {
+		/* nothing expired */
+	}
+	virtio_run_lock(vn->dev);
+	if (virtio_features(vn->dev))
+		vnet_tx(vn);
+	vnet_rx_flush(vn);
+	virtio_run_unlock(vn->dev);
+}
+
+static int vnet_attach(struct machine *m, const uint8_t mac[6], struct net_backend *be,
+		       const struct net_opts *o)
 {
 	struct virtio_net *vn = calloc(1, sizeof(*vn));
 	int r;
@@ -365,12 +438,21 @@ int virtio_net_attach(struct machine *m, const uint8_t mac[6], struct net_backen
 		be->ops->close(be);
 		return -ENOMEM;
 	}
+	vn->timer_fd = -1;
+	if (o && (o->bps || o->pps)) {
+		vn->limited = true;
+		for (unsigned q = 0; q < 2; q++) {
+			token_bucket_init(&vn->tb[q][0], o->bps, 0, clock_ns());
+			token_bucket_init(&vn->tb[q][1], o->pps, 0, clock_ns());
+		}
+		vn->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	}
 	memcpy(vn->mac, mac, 6);
 	vn->mtu = be->mtu >= 68 && be->mtu <= 65535 ? (uint16_t)be->mtu : 1500;
 	vn->be = be;
 	pthread_mutex_init(&vn->lock, NULL);
 	vn->rx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vn->rx_fd < 0) {
+	if (vn->rx_fd < 0 || (vn->limited && vn->timer_fd < 0)) {
 		r = -errno;
 		vnet_destroy(vn);
 		return r;
@@ -386,9 +468,16 @@ int virtio_net_attach(struct machine *m, const uint8_t mac[6], struct net_backen
 		return r;
 	if ((r = iothread_add_fd(vn->rx_fd, EPOLLIN, vnet_rx_ready, vn)))
 		return r;
+	if (vn->limited && (r = iothread_add_fd(vn->timer_fd, EPOLLIN, vnet_timer, vn)))
+		return r;
 	be->rx = vnet_rx;
 	be->rx_opaque = vn;
 	return be->ops->start(be);
+}
+
+int virtio_net_attach(struct machine *m, const uint8_t mac[6], struct net_backend *be)
+{
+	return vnet_attach(m, mac, be, NULL);
 }
 
 int virtio_net_create(struct machine *m, const struct net_opts *o, unsigned index,
@@ -405,7 +494,7 @@ int virtio_net_create(struct machine *m, const struct net_opts *o, unsigned inde
 		memcpy(mac, o->mac, 6);
 	else
 		net_default_mac(index, mac);
-	return virtio_net_attach(m, mac, be);
+	return vnet_attach(m, mac, be, o);
 }
 
 struct virtio_dev *virtio_net_dev(struct machine *m)

@@ -1,0 +1,53 @@
+/* --jail: the monitor in its own namespaces, root, credentials, cgroup and
+ * seccomp filter (Firecracker's jailer as the model). A supervisor process
+ * stays outside; the jailed child (pid 1 of a new pid namespace) opens every
+ * host resource, then locks itself down before the guest runs. */
+#ifndef VMON_JAIL_JAIL_H
+#define VMON_JAIL_JAIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum jail_seccomp { JAIL_SECCOMP_DEFAULT, JAIL_SECCOMP_OFF, JAIL_SECCOMP_ON, JAIL_SECCOMP_LOG };
+
+struct jail_opts {
+	bool on;                 /* --jail */
+	const char *dir;         /* --jail=DIR: where the jail's tmpfs root is mounted */
+	uid_t uid;               /* --jail-uid (65534) */
+	gid_t gid;               /* --jail-gid (65534) */
+	enum jail_seccomp seccomp;
+	unsigned cpu_quota;      /* --cpu-quota PCT, 0 none (100 = one CPU) */
+	uint64_t mem_limit;      /* --mem-limit bytes, 0 none */
+	uint64_t io_bps, io_iops; /* --io-bps / --io-iops per disk, 0 none */
+	bool new_net;            /* no --net: a private net namespace */
+	const char *disks[8];    /* images whose block devices io.max limits */
+	unsigned ndisks;
+	char cgroup[8400];       /* the cgroup made for the child, "" none */
+};
+
+/* The run options this module owns, for getopt_long (vals 0x4a00..). */
+#define JAIL_OPT_BASE 0x4a00
+extern const char *const jail_opt_names[];
+/* Applies option (getopt val) with arg to j. Returns 0, or -EINVAL with a
+ * one-line reason in err. */
+int jail_opts_set(struct jail_opts *j, int val, const char *arg, char *err, size_t errlen);
+
+/* Checks and creates the cgroup, enters new namespaces and forks. In the
+ * supervisor it waits for the child and returns 1 with the exit status in
+ * *status; in the child it returns 0. -errno (reported) on failure. */
+int jail_start(struct jail_opts *j, int *status);
+/* In the child, after every host resource is open: pivot_root into an empty
+ * tmpfs, rlimits, the jail uid/gid with no capabilities, no_new_privs, the
+ * seccomp filter. Returns 0 or -errno (reported). */
+int jail_lockdown(const struct jail_opts *j);
+
+/* cgroup.c */
+int jail_cgroup_create(struct jail_opts *j);
+int jail_cgroup_enter(const struct jail_opts *j);
+void jail_cgroup_remove(const struct jail_opts *j);
+/* seccomp.c */
+int jail_seccomp_install(enum jail_seccomp mode);
+
+#endif
