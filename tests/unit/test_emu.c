@@ -851,6 +851,40 @@ static void test_fxsave(void **state)
 	env_free(e);
 }
 
+/* CR4 bits of features CPUID does not offer are reserved: each write of
+ * one raises #GP (the handler counts in r9 and skips the 3-byte mov). */
+SNIPPET(t_cr4, ".code64\n"
+	"xor %r9d, %r9d\n"
+	"mov %cr4, %rbx\n"
+	"mov $0x77184b, %rcx\n"   /* VME PVI DE MCE UMIP LA57 FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE */
+	"1: bsf %rcx, %rdx\n jz 2f\n btr %rdx, %rcx\n"
+	"mov %rbx, %rax\n bts %rdx, %rax\n"
+	"mov %rax, %cr4\n"
+	"jmp 1b\n"
+	"2: mov %rbx, %rax\n xor $0x80, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n" /* PGE: fine */
+	"mov $7, %eax\n xor %ecx, %ecx\n cpuid\n mov %rbx, %r11\n mov %rcx, %r10\n"
+	"mov $1, %eax\n cpuid\n mov %rdx, %r13\n"
+	"out %al, $0x8f\n"
+	".org sbase+0x100\n"
+	"pop %r8\n inc %r9\n addq $3, (%rsp)\n iretq\n");
+
+static void test_cr4_reserved(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_cr4_s, t_cr4_e);
+	idt64(e, 13, CODE + 0x100);
+	set_state(e);
+	run_to_out(e, 0x8f);
+	assert_int_equal(e->s.gpr[CPU_R9], 12);
+	assert_int_equal(e->s.gpr[CPU_R10] & (1u << 16 | 1u << 3 | 1u << 2), 0); /* LA57 PKU UMIP */
+	assert_int_equal(e->s.gpr[CPU_R11] & (1u << 20 | 1u << 7 | 1u << 0), 0); /* SMAP SMEP FSGSBASE */
+	assert_int_equal(e->s.gpr[CPU_R13] & (1u << 1 | 1u << 2 | 1u << 7), 0);  /* VME DE MCE */
+	env_free(e);
+}
+
 /* Single-step: TF traps after each instruction; the handler counts them. */
 SNIPPET(t_tf, ".code64\n"
 	"pushf\n orq $0x100, (%rsp)\n popf\n"  /* TF on: traps start after the next one */
@@ -1211,6 +1245,7 @@ int main(void)
 		cmocka_unit_test(test_dma_code),
 		cmocka_unit_test(test_dma_code_notify),
 		cmocka_unit_test(test_hlt_timer),
+		cmocka_unit_test(test_cr4_reserved),
 		cmocka_unit_test(test_busy_timer),
 		cmocka_unit_test(test_speed),
 	};

@@ -215,7 +215,8 @@ void emu_set_cr(struct emu_cpu *c, unsigned cr, uint64_t v)
 		mmu_flush(c, false);
 		break;
 	case 4: {
-		uint64_t ok = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE |
+		/* VME, PVI, DE and MCE are not offered by CPUID, so they are reserved. */
+		uint64_t ok = CR4_TSD | CR4_PSE | CR4_PAE |
 			      CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
 		if (v & ~ok)
 			emu_gp(c, 0);
