@@ -620,6 +620,44 @@ static void test_user_mode(void **state)
 	env_free(e);
 }
 
+/* At CPL3 through DPL 0 gates: ICEBP is a #DB trap (no gate DPL check),
+ * INT 1 a #GP naming the IDT entry (IDT bit, no EXT). */
+SNIPPET(t_icebp, ".code64\n"
+	"lea sbase+0x100(%rip), %rcx\n"
+	"mov $0x2b, %eax\n push $0x23\n push $0x70000\n push $0x2\n push %rax\n push %rcx\n"
+	"iretq\n"
+	".org sbase+0x100\n"
+	".byte 0xf1\n"        /* ICEBP */
+	"int $1\n"
+	".org sbase+0x300\n"  /* #DB */
+	"mov (%rsp), %r12\n iretq\n"
+	".org sbase+0x400\n"  /* #GP */
+	"pop %r13\n mov (%rsp), %r15\n out %al, $0x89\n"
+	);
+
+static void test_icebp(void **state)
+{
+	struct env *e = env_new();
+	uint64_t tss = 0x3000;
+
+	(void)state;
+	env_long(e);
+	put64(e, tss + 4, 0x78000);
+	put64(e, GDT + 0x30, 0x67 | ((tss & 0xffffff) << 16) | (0x89ULL << 40) | ((tss >> 24) << 56));
+	put64(e, GDT + 0x38, 0);
+	e->s.seg[SEG_TR] = (struct cpu_segment){ .base = tss, .limit = 0x67, .selector = 0x30,
+						 .type = 11, .present = 1 };
+	load_code(e, CODE, t_icebp_s, t_icebp_e);
+	idt64(e, 1, CODE + 0x300);
+	idt64(e, 13, CODE + 0x400);
+	set_state(e);
+	run_to_out(e, 0x89);
+	assert_int_equal(e->s.gpr[CPU_R12], CODE + 0x101);
+	assert_int_equal(e->s.gpr[CPU_R15], CODE + 0x101);
+	assert_int_equal(e->s.gpr[CPU_R13], 1 * 8 + 2);
+	env_free(e);
+}
+
 /* Two vCPUs on two threads: LOCK-prefixed increments and XCHG are atomic. */
 SNIPPET(t_lock, ".code64\n"
 	"mov $200000, %ecx\n"
@@ -1234,6 +1272,7 @@ int main(void)
 		cmocka_unit_test(test_io_mmio),
 		cmocka_unit_test(test_interrupt),
 		cmocka_unit_test(test_user_mode),
+		cmocka_unit_test(test_icebp),
 		cmocka_unit_test(test_smp_lock),
 		cmocka_unit_test(test_paging32),
 		cmocka_unit_test(test_mode_switch),
