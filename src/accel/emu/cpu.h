@@ -396,8 +396,8 @@ _Noreturn void emu_raise(struct emu_cpu *c, int vec, uint32_t err);
 _Noreturn void emu_raise_noerr(struct emu_cpu *c, int vec);
 static inline _Noreturn void emu_ud(struct emu_cpu *c) { emu_raise_noerr(c, EX_UD); }
 static inline _Noreturn void emu_gp(struct emu_cpu *c, uint32_t e) { emu_raise(c, EX_GP, e); }
+enum { SOFT_INT = 1, SOFT_ICEBP = 2 }; /* kinds of exc_soft */
 /* Delivers c->exc_* (from the run loop after a longjmp) or an external interrupt. */
-enum { SOFT_INT = 1, SOFT_ICEBP = 2 };
 void except_deliver(struct emu_cpu *c, int vec, bool has_err, uint32_t err, bool soft,
 		    bool external);
 /* Delivers the exception recorded by emu_raise, with #DF / triple-fault rules. */
