@@ -620,6 +620,44 @@ static void test_user_mode(void **state)
 	env_free(e);
 }
 
+/* At CPL3 through DPL 0 gates: ICEBP is a #DB trap (no gate DPL check),
+ * INT 1 a #GP naming the IDT entry (IDT bit, no EXT). */
+SNIPPET(t_icebp, ".code64\n"
+	"lea sbase+0x100(%rip), %rcx\n"
+	"mov $0x2b, %eax\n push $0x23\n push $0x70000\n push $0x2\n push %rax\n push %rcx\n"
+	"iretq\n"
+	".org sbase+0x100\n"
+	".byte 0xf1\n"        /* ICEBP */
+	"int $1\n"
+	".org sbase+0x300\n"  /* #DB */
+	"mov (%rsp), %r12\n iretq\n"
+	".org sbase+0x400\n"  /* #GP */
+	"pop %r13\n mov (%rsp), %r15\n out %al, $0x89\n"
+	);
+
+static void test_icebp(void **state)
+{
+	struct env *e = env_new();
+	uint64_t tss = 0x3000;
+
+	(void)state;
+	env_long(e);
+	put64(e, tss + 4, 0x78000);
+	put64(e, GDT + 0x30, 0x67 | ((tss & 0xffffff) << 16) | (0x89ULL << 40) | ((tss >> 24) << 56));
+	put64(e, GDT + 0x38, 0);
+	e->s.seg[SEG_TR] = (struct cpu_segment){ .base = tss, .limit = 0x67, .selector = 0x30,
+						 .type = 11, .present = 1 };
+	load_code(e, CODE, t_icebp_s, t_icebp_e);
+	idt64(e, 1, CODE + 0x300);
+	idt64(e, 13, CODE + 0x400);
+	set_state(e);
+	run_to_out(e, 0x89);
+	assert_int_equal(e->s.gpr[CPU_R12], CODE + 0x101);
+	assert_int_equal(e->s.gpr[CPU_R15], CODE + 0x101);
+	assert_int_equal(e->s.gpr[CPU_R13], 1 * 8 + 2);
+	env_free(e);
+}
+
 /* Two vCPUs on two threads: LOCK-prefixed increments and XCHG are atomic. */
 SNIPPET(t_lock, ".code64\n"
 	"mov $200000, %ecx\n"
@@ -848,6 +886,40 @@ static void test_fxsave(void **state)
 	gmem_read(&e->m.mem, 0x300810, &w, 2);
 	assert_int_equal(w, 0x27f);
 	assert_int_equal(e->s.gpr[CPU_R9], 13);
+	env_free(e);
+}
+
+/* CR4 bits of features CPUID does not offer are reserved: each write of
+ * one raises #GP (the handler counts in r9 and skips the 3-byte mov). */
+SNIPPET(t_cr4, ".code64\n"
+	"xor %r9d, %r9d\n"
+	"mov %cr4, %rbx\n"
+	"mov $0x77184b, %rcx\n"   /* VME PVI DE MCE UMIP LA57 FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE */
+	"1: bsf %rcx, %rdx\n jz 2f\n btr %rdx, %rcx\n"
+	"mov %rbx, %rax\n bts %rdx, %rax\n"
+	"mov %rax, %cr4\n"
+	"jmp 1b\n"
+	"2: mov %rbx, %rax\n xor $0x80, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n" /* PGE: fine */
+	"mov $7, %eax\n xor %ecx, %ecx\n cpuid\n mov %rbx, %r11\n mov %rcx, %r10\n"
+	"mov $1, %eax\n cpuid\n mov %rdx, %r13\n"
+	"out %al, $0x8f\n"
+	".org sbase+0x100\n"
+	"pop %r8\n inc %r9\n addq $3, (%rsp)\n iretq\n");
+
+static void test_cr4_reserved(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_cr4_s, t_cr4_e);
+	idt64(e, 13, CODE + 0x100);
+	set_state(e);
+	run_to_out(e, 0x8f);
+	assert_int_equal(e->s.gpr[CPU_R9], 12);
+	assert_int_equal(e->s.gpr[CPU_R10] & (1u << 16 | 1u << 3 | 1u << 2), 0); /* LA57 PKU UMIP */
+	assert_int_equal(e->s.gpr[CPU_R11] & (1u << 20 | 1u << 7 | 1u << 0), 0); /* SMAP SMEP FSGSBASE */
+	assert_int_equal(e->s.gpr[CPU_R13] & (1u << 1 | 1u << 2 | 1u << 7), 0);  /* VME DE MCE */
 	env_free(e);
 }
 
@@ -1200,6 +1272,7 @@ int main(void)
 		cmocka_unit_test(test_io_mmio),
 		cmocka_unit_test(test_interrupt),
 		cmocka_unit_test(test_user_mode),
+		cmocka_unit_test(test_icebp),
 		cmocka_unit_test(test_smp_lock),
 		cmocka_unit_test(test_paging32),
 		cmocka_unit_test(test_mode_switch),
@@ -1211,6 +1284,7 @@ int main(void)
 		cmocka_unit_test(test_dma_code),
 		cmocka_unit_test(test_dma_code_notify),
 		cmocka_unit_test(test_hlt_timer),
+		cmocka_unit_test(test_cr4_reserved),
 		cmocka_unit_test(test_busy_timer),
 		cmocka_unit_test(test_speed),
 	};

@@ -216,7 +216,7 @@ struct emu_cpu {
 	int exc_vec;
 	uint32_t exc_err;
 	uint8_t exc_has_err;
-	uint8_t exc_soft;      /* INT n / INT3 / INTO: software, return after */
+	uint8_t exc_soft;      /* SOFT_INT (INT n/INT3/INTO) or SOFT_ICEBP: return after */
 	jmp_buf jb;
 
 	/* Port I/O in flight (completed on the next vcpu_run). */
@@ -396,6 +396,7 @@ _Noreturn void emu_raise(struct emu_cpu *c, int vec, uint32_t err);
 _Noreturn void emu_raise_noerr(struct emu_cpu *c, int vec);
 static inline _Noreturn void emu_ud(struct emu_cpu *c) { emu_raise_noerr(c, EX_UD); }
 static inline _Noreturn void emu_gp(struct emu_cpu *c, uint32_t e) { emu_raise(c, EX_GP, e); }
+enum { SOFT_INT = 1, SOFT_ICEBP = 2 }; /* kinds of exc_soft */
 /* Delivers c->exc_* (from the run loop after a longjmp) or an external interrupt. */
 void except_deliver(struct emu_cpu *c, int vec, bool has_err, uint32_t err, bool soft,
 		    bool external);

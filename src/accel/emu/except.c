@@ -34,6 +34,9 @@ void except_shutdown(struct emu_cpu *c)
 	longjmp(c->jb, 2);
 }
 
+static void except_deliver_soft(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
+				unsigned soft, bool external);
+
 void except_dispatch(struct emu_cpu *c)
 {
 	int vec = c->exc_vec, prev = c->delivering;
@@ -51,7 +54,7 @@ void except_dispatch(struct emu_cpu *c)
 			has_err = true;
 		}
 	}
-	except_deliver(c, vec, has_err, err, c->exc_soft, false);
+	except_deliver_soft(c, vec, has_err, err, c->exc_soft, false);
 }
 
 static void push_sup(struct emu_cpu *c, uint64_t *sp, unsigned sz, uint64_t base,
@@ -89,12 +92,14 @@ static uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz)
 	return lin_read(c, tr->base + off, sz, 0);
 }
 
-static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err, bool soft,
+/* soft: INT n/INT3/INTO (gate DPL checked) or SOFT_ICEBP (INT1: a trap
+ * without the DPL check, EXT set in error codes as for external events). */
+static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err, unsigned soft,
 			 bool external, uint64_t ret)
 {
 	bool lm = c->efer & EFER_LMA;
 	unsigned gsz = lm ? 16 : 8;
-	uint32_t ext = external ? 1 : 0;
+	uint32_t ext = external || soft == SOFT_ICEBP ? 1 : 0;
 	uint64_t g, g_hi = 0, off, d, sp, ssbase = 0, spmask;
 	uint16_t sel, ss = c->seg[SEG_SS].selector, old_cs = c->seg[SEG_CS].selector;
 	unsigned type, dpl, gdpl, ist, psz;
@@ -112,7 +117,7 @@ static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
 	if (lm ? (type != 0xe && type != 0xf)
 	       : (type != 0xe && type != 0xf && type != 0x6 && type != 0x7))
 		emu_raise(c, EX_GP, (uint32_t)vec * 8 + 2 + ext);
-	if (soft && gdpl < c->cpl)
+	if (soft == SOFT_INT && gdpl < c->cpl)
 		emu_raise(c, EX_GP, (uint32_t)vec * 8 + 2);
 	if (!(g & (1ULL << 47)))
 		emu_raise(c, EX_NP, (uint32_t)vec * 8 + 2 + ext);
@@ -206,8 +211,9 @@ static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
 	flags_set(c, 0, F_TF | F_NT | F_RF | F_VM | ((type & 1) ? 0 : F_IF));
 }
 
-void except_deliver(struct emu_cpu *c, int vec, bool has_err, uint32_t err, bool soft,
-		    bool external)
+/* soft: 0 (an exception or interrupt), SOFT_INT or SOFT_ICEBP. */
+static void except_deliver_soft(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
+				unsigned soft, bool external)
 {
 	uint64_t ret = soft ? c->rip_next : c->rip;
 
@@ -220,6 +226,12 @@ void except_deliver(struct emu_cpu *c, int vec, bool has_err, uint32_t err, bool
 	c->delivering = -1;
 	c->halted = 0;
 	c->irq_check = 1;
+}
+
+void except_deliver(struct emu_cpu *c, int vec, bool has_err, uint32_t err, bool soft,
+		    bool external)
+{
+	except_deliver_soft(c, vec, has_err, err, soft ? SOFT_INT : 0, external);
 }
 
 /* IRET in all modes (no task return, no virtual-8086). */

@@ -215,7 +215,8 @@ void emu_set_cr(struct emu_cpu *c, unsigned cr, uint64_t v)
 		mmu_flush(c, false);
 		break;
 	case 4: {
-		uint64_t ok = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE |
+		/* VME, PVI, DE and MCE are not offered by CPUID, so they are reserved. */
+		uint64_t ok = CR4_TSD | CR4_PSE | CR4_PAE |
 			      CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
 		if (v & ~ok)
 			emu_gp(c, 0);
@@ -569,12 +570,12 @@ void op_out(struct emu_cpu *c, const struct insn *in)
 	emu_io_exit(c, port, sz, true, reg_get(c, CPU_RAX, sz), 0, false);
 }
 
-_Noreturn static void raise_soft(struct emu_cpu *c, int vec)
+_Noreturn static void raise_soft(struct emu_cpu *c, int vec, unsigned kind)
 {
 	c->exc_vec = vec;
 	c->exc_err = 0;
 	c->exc_has_err = 0;
-	c->exc_soft = 1;
+	c->exc_soft = (uint8_t)kind;
 	longjmp(c->jb, 1);
 }
 
@@ -582,17 +583,18 @@ void op_int(struct emu_cpu *c, const struct insn *in)
 {
 	if ((c->flags & F_VM) && ((c->flags >> 12) & 3) < 3)
 		emu_gp(c, 0);
-	raise_soft(c, (int)(in->imm & 0xff));
+	raise_soft(c, (int)(in->imm & 0xff), SOFT_INT);
 }
 
-void op_int3(struct emu_cpu *c, const struct insn *in) { (void)in; raise_soft(c, EX_BP); }
-void op_int1(struct emu_cpu *c, const struct insn *in) { (void)in; raise_soft(c, EX_DB); }
+void op_int3(struct emu_cpu *c, const struct insn *in) { (void)in; raise_soft(c, EX_BP, SOFT_INT); }
+/* ICEBP: a trap like INT n, but no gate DPL check and EXT set (SDM 6.13). */
+void op_int1(struct emu_cpu *c, const struct insn *in) { (void)in; raise_soft(c, EX_DB, SOFT_ICEBP); }
 
 void op_into(struct emu_cpu *c, const struct insn *in)
 {
 	(void)in;
 	if (flags_get(c) & F_OF)
-		raise_soft(c, EX_OF);
+		raise_soft(c, EX_OF, SOFT_INT);
 }
 
 void op_iret(struct emu_cpu *c, const struct insn *in)
