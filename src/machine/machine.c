@@ -88,6 +88,7 @@ int machine_create(struct machine *m, const struct machine_config *cfg)
 	m->ncpus = cfg->ncpus;
 	pthread_mutex_init(&m->exit_lock, NULL);
 	pthread_cond_init(&m->exit_cond, NULL);
+	machine_pause_init(m);
 
 	if ((r = gmem_init(&m->mem, cfg->mem_size))) {
 		log_error("cannot allocate %" PRIu64 " MiB of guest RAM: %s",
@@ -167,6 +168,7 @@ void machine_request_exit(struct machine *m, int status)
 		pthread_cond_broadcast(&m->exit_cond);
 	}
 	pthread_mutex_unlock(&m->exit_lock);
+	machine_pause_wake(m);
 	for (unsigned i = 0; i < m->ncpus; i++)
 		if (m->vcpus[i].acc)
 			m->accel->vcpu_kick(m->vcpus[i].acc);
@@ -276,9 +278,13 @@ static void *machine_vcpu_thread(void *arg)
 {
 	struct machine_vcpu *v = arg;
 	struct machine *m = v->m;
-	struct vcpu_exit e;
+	struct vcpu_exit e = { .reason = VCPU_EXIT_NONE };
 
 	while (!atomic_load(&m->stopping)) {
+		if (atomic_load(&m->pause_req)) {
+			machine_pause_point(v, &e);
+			continue;
+		}
 		int r = m->accel->vcpu_run(v->acc, &e);
 		if (r) {
 			log_error("%s: vCPU %u: %s", m->accel->name, v->index, strerror(-r));
@@ -288,6 +294,7 @@ static void *machine_vcpu_thread(void *arg)
 		if (!machine_exit(v, &e))
 			break;
 	}
+	machine_pause_vcpu_gone(m);
 	return NULL;
 }
 
