@@ -235,6 +235,8 @@ static bool machine_exit(struct machine_vcpu *v, struct vcpu_exit *e)
 {
 	struct machine *m = v->m;
 
+	if ((unsigned)e->reason <= VCPU_EXIT_INTERNAL_ERROR)
+		atomic_fetch_add_explicit(&m->exit_count[e->reason], 1, memory_order_relaxed);
 	switch (e->reason) {
 	case VCPU_EXIT_NONE:
 		return true;

@@ -82,6 +82,10 @@ struct machine {
 	pthread_mutex_t pause_lock;      /* parked, the vCPUs' wait */
 	pthread_cond_t pause_cond;
 	pthread_mutex_t pause_api_lock;  /* one machine_pause/resume at a time */
+
+	/* Counters for GET /metrics. */
+	atomic_uint_fast64_t exit_count[VCPU_EXIT_INTERNAL_ERROR + 1];
+	atomic_uint_fast64_t virtio_requests;  /* completed into a used ring */
 };
 
 /* Builds the whole VM from cfg. Returns 0, or the vmon exit status to end
