@@ -18,7 +18,7 @@ static void api_json(struct api_response *rs, int status, json_t *j)
 {
 	rs->status = status;
 	rs->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	if (j && !rs->body) {
+	if (!rs->body) {
 		rs->status = 500;
 		rs->body = strdup("{\"error\":\"out of memory\"}");
 	}
@@ -27,7 +27,15 @@ static void api_json(struct api_response *rs, int status, json_t *j)
 
 void api_error(struct api_response *rs, int status, const char *why)
 {
-	api_json(rs, status, json_pack("{s:s}", "error", why));
+	char clean[API_MAX_PATH + 128];
+	size_t i;
+
+	/* Messages quote the request: keep them printable ASCII (valid JSON). */
+	for (i = 0; why[i] && i < sizeof(clean) - 1; i++)
+		clean[i] = why[i] >= 0x20 && why[i] < 0x7f ? why[i] : '?';
+	clean[i] = 0;
+	*rs = (struct api_response){ 0 };
+	api_json(rs, status, json_pack("{s:s}", "error", clean));
 }
 
 /* The VM's answer to a state change: 200 with the new state, 409 when the

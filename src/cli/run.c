@@ -276,11 +276,6 @@ int cli_run(int argc, char **argv)
 	if (cfg.vconsole && !strcmp(cfg.vconsole, "stdio") && !strcmp(cfg.console, "stdio"))
 		return run_bad("--vconsole %s", cfg.vconsole,
 			       "stdio is the serial console's already (use --console none or file:PATH)");
-	if (!strcmp(accel, "auto"))
-		cfg.accel = run_auto_accel();
-	else if (!(cfg.accel = accel_find(accel)))
-		return run_bad("--accel %s", accel, "expected kvm, emu or auto");
-
 	if (name && !api_name_ok(name))
 		return run_bad("--name %s", name, "expected 1 to 64 of A-Z a-z 0-9 . _ - (no leading dot)");
 	if (!name) {
@@ -289,6 +284,11 @@ int cli_run(int argc, char **argv)
 	}
 	if ((r = run_api_path(name, api_sock, sock_buf, sizeof(sock_buf))))
 		return r;
+
+	if (!strcmp(accel, "auto"))
+		cfg.accel = run_auto_accel();
+	else if (!(cfg.accel = accel_find(accel)))
+		return run_bad("--accel %s", accel, "expected kvm, emu or auto");
 
 	m = malloc(sizeof(*m));
 	if (!m) {
