@@ -8,6 +8,7 @@
 #include "block/disk_opts.h"
 #include "dev/devices.h"
 #include "machine/machine.h"
+#include "util/clock.h"
 
 struct api_vm_machine {
 	struct machine *m;
@@ -60,6 +61,7 @@ static json_t *api_vm_info(void *o)
 	struct machine *m = vm->m;
 	const struct machine_config *c = &m->cfg;
 	json_t *disks = json_array(), *vcpus = json_array(), *devs = json_array();
+	uint64_t paused_ns;
 	bool paused;
 
 	for (unsigned i = 0; i < c->ndisks; i++)
@@ -68,6 +70,7 @@ static json_t *api_vm_info(void *o)
 	/* Registers only while paused: the vCPU threads are parked then. */
 	pthread_mutex_lock(&m->pause_api_lock);
 	paused = m->paused;
+	paused_ns = m->paused_ns + (paused ? clock_ns() - m->pause_start : 0);
 	for (unsigned i = 0; i < m->ncpus; i++) {
 		json_t *v = json_pack("{s:i}", "index", (int)i);
 		struct cpu_state s;
@@ -81,7 +84,7 @@ static json_t *api_vm_info(void *o)
 	return json_pack("{s:s,s:i,s:s,s:I,s:{s:s,s:s?,s:s,s:I,s:i,s:s,s:o,s:i,s:b,s:s?}"
 			 ",s:o,s:o}",
 			 "name", vm->name, "pid", (int)getpid(), "accel", m->accel->name,
-			 "paused_ms", (json_int_t)(m->paused_ns / 1000000),
+			 "paused_ms", (json_int_t)(paused_ns / 1000000),
 			 "config", "kernel", c->kernel, "initrd", c->initrd, "cmdline", c->cmdline,
 			 "mem_size", (json_int_t)c->mem_size, "vcpus", (int)c->ncpus,
 			 "console", c->console, "disks", disks, "nets", (int)c->nnets,
