@@ -35,7 +35,7 @@ PATH=$PATH:/usr/sbin:/sbin
 # Names that this kernel has built in (ext4, crc16, rng-core...) are skipped.
 want_modules="virtio virtio_ring virtio_pci virtio_pci_modern_dev virtio_pci_legacy_dev
 	virtio_blk virtio_net net_failover failover virtio_console virtio-rng rng-core
-	ext4 jbd2 mbcache crc16 crc32c_generic"
+	ext4 jbd2 mbcache crc16 crc32c_generic button evdev"
 
 say() { echo "guest-images: $*"; }
 die() { echo "guest-images: $*" >&2; exit 1; }

@@ -8,6 +8,12 @@
 static const struct cli_command commands[] = {
 	{ "run", "boot a guest", cli_run },
 	{ "restore", "run on a VM from a snapshot", cli_restore },
+	{ "list", "list the running monitors", cli_list },
+	{ "info", "show a monitor's state, configuration and devices", cli_info },
+	{ "pause", "pause a monitor's VM", cli_pause },
+	{ "resume", "resume a paused VM", cli_resume },
+	{ "stop", "power a VM off by ACPI (--force: at once)", cli_stop },
+	{ "snapshot", "write a VM's snapshot into a directory", cli_snapshot },
 };
 
 static void usage(FILE *f)

@@ -80,6 +80,9 @@ struct accel_ops {
 	int (*vcpu_run)(struct accel_vcpu *vcpu, struct vcpu_exit *exit);
 	/* Makes a vcpu_run in progress on another thread return soon. */
 	void (*vcpu_kick)(struct accel_vcpu *vcpu);
+	/* Stops (pause) or restarts the guest's clock, every vCPU parked
+	 * outside vcpu_run: the guest sees no time pass in between. */
+	int (*vm_clock)(struct accel_vm *vm, bool pause);
 	int (*vcpu_get_state)(struct accel_vcpu *vcpu, struct cpu_state *s);
 	int (*vcpu_set_state)(struct accel_vcpu *vcpu, const struct cpu_state *s);
 };

@@ -122,7 +122,8 @@ static void chardev_stdin_ready(void *opaque, uint32_t events)
 		}
 		out[o++] = in[i];
 	}
-	if (o && f->c.receive)
+	/* Paused: Ctrl-A x still quits; other keys do not reach the guest. */
+	if (o && f->c.receive && !iothread_paused())
 		f->c.receive(f->c.receive_opaque, out, o);
 }
 
@@ -148,7 +149,7 @@ int chardev_open(const char *spec, struct machine *m, chardev_receive_fn receive
 		f->in_fd = STDIN_FILENO;
 		if (isatty(STDIN_FILENO) && (r = tty_make_raw()))
 			goto fail;
-		r = iothread_add_fd(f->in_fd, EPOLLIN, chardev_stdin_ready, f);
+		r = iothread_add_host_fd(f->in_fd, EPOLLIN, chardev_stdin_ready, f);
 		if (r == -EPERM) /* stdin is a regular file or /dev/null: no input */
 			f->in_fd = -1, r = 0;
 		if (r)

@@ -9,5 +9,11 @@ struct cli_command {
 /* Each returns vmon's exit status. */
 int cli_run(int argc, char **argv);
 int cli_restore(int argc, char **argv);
+int cli_list(int argc, char **argv);
+int cli_info(int argc, char **argv);
+int cli_pause(int argc, char **argv);
+int cli_resume(int argc, char **argv);
+int cli_stop(int argc, char **argv);
+int cli_snapshot(int argc, char **argv);
 
 #endif

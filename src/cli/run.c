@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "block/disk_opts.h"
 #include "cli/cli.h"
 #include "jail/jail.h"
@@ -52,6 +53,9 @@ static const char run_usage[] =
 	"      --cpu-quota PCT   cgroup v2 cpu.max, in percent of one CPU (with --jail)\n"
 	"      --mem-limit SIZE  cgroup v2 memory.max (with --jail)\n"
 	"      --io-bps N, --io-iops N  cgroup v2 io.max on each disk's block device\n"
+	"      --name NAME       the monitor's name for vmon list/info/pause/... (default vmon-PID)\n"
+	"      --api-sock PATH   the control API's socket (default $XDG_RUNTIME_DIR/vmon/NAME.sock,\n"
+	"                        else /run/vmon/NAME.sock; see docs/api.yaml)\n"
 	"  -v, --verbose         more messages on stderr\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -118,6 +122,51 @@ static const struct accel_ops *run_auto_accel(void)
 	return &accel_kvm;
 }
 
+/* The API socket's path: --api-sock, else the default for name (whose
+ * directory is made). */
+static int run_api_path(const char *name, const char *api_sock, char *buf, size_t len)
+{
+	char dir[256];
+
+	if (api_sock) {
+		if (strlen(api_sock) >= 108)
+			return run_bad("--api-sock %s", api_sock, "path too long for a socket");
+		snprintf(buf, len, "%s", api_sock);
+		return 0;
+	}
+	if (api_socket_dir(dir, sizeof(dir)) || api_socket_path(name, buf, len) ||
+	    strlen(buf) >= 108)
+		return run_bad("--name %s", name, "socket path too long");
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		buf[0] = 0; /* no default socket: the VM runs without the API */
+	return 0;
+}
+
+static int run_api_start(struct machine *m, const char *name, const char *path, bool asked,
+			 struct api_server **out)
+{
+	struct api_vm vm;
+	int r;
+
+	if (!path[0]) {
+		log_warn("no API socket: cannot create the default socket directory");
+		return 0;
+	}
+	api_vm_machine(&vm, m, name);
+	r = api_server_start(path, &vm, out);
+	if (r == -EADDRINUSE || r == -EEXIST) {
+		fprintf(stderr, "vmon: %s %s: %s\n", asked ? "--api-sock" : "--name",
+			asked ? path : name, r == -EEXIST ? "exists and is not a socket"
+			: "in use by a running monitor");
+		return VMON_EXIT_USAGE;
+	}
+	if (r) {
+		fprintf(stderr, "vmon: --api-sock %s: %s\n", path, strerror(-r));
+		return asked ? VMON_EXIT_USAGE : VMON_EXIT_HOST;
+	}
+	return 0;
+}
+
 int cli_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -140,6 +189,8 @@ int cli_run(int argc, char **argv)
 		{ "mem-limit", required_argument, NULL, JAIL_OPT_BASE + 5 },
 		{ "io-bps", required_argument, NULL, JAIL_OPT_BASE + 6 },
 		{ "io-iops", required_argument, NULL, JAIL_OPT_BASE + 7 },
+		{ "name", required_argument, NULL, 'n' },
+		{ "api-sock", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -151,7 +202,9 @@ int cli_run(int argc, char **argv)
 		.disks = disks, .nets = nets,
 	};
 	static struct jail_opts jail = { .uid = 65534, .gid = 65534 };
-	const char *accel = "auto", *why;
+	const char *accel = "auto", *why, *name = NULL, *api_sock = NULL;
+	char name_buf[32], sock_buf[256];
+	struct api_server *api = NULL;
 	char err[128];
 	struct machine *m;
 	uint64_t v;
@@ -211,6 +264,8 @@ int cli_run(int argc, char **argv)
 			if (jail_opts_set(&jail, c, optarg, err, sizeof(err)))
 				return run_bad("--%s", jail_opt_names[c - JAIL_OPT_BASE], err);
 			break;
+		case 'n': name = optarg; break;
+		case 'S': api_sock = optarg; break;
 		case 'v': log_verbose = true; break;
 		case 'h':
 			printf(run_usage, MACHINE_MAX_CPUS, DISK_MAX, NET_MAX);
@@ -245,6 +300,15 @@ int cli_run(int argc, char **argv)
 	if (cfg.vconsole && !strcmp(cfg.vconsole, "stdio") && !strcmp(cfg.console, "stdio"))
 		return run_bad("--vconsole %s", cfg.vconsole,
 			       "stdio is the serial console's already (use --console none or file:PATH)");
+	if (name && !api_name_ok(name))
+		return run_bad("--name %s", name, "expected 1 to 64 of A-Z a-z 0-9 . _ - (no leading dot)");
+	if (!name) {
+		snprintf(name_buf, sizeof(name_buf), "vmon-%d", (int)getpid());
+		name = name_buf;
+	}
+	if ((r = run_api_path(name, api_sock, sock_buf, sizeof(sock_buf))))
+		return r;
+
 	if (!strcmp(accel, "auto"))
 		cfg.accel = run_auto_accel();
 	else if (!(cfg.accel = accel_find(accel)))
@@ -269,10 +333,14 @@ int cli_run(int argc, char **argv)
 	}
 	status = machine_create(m, &cfg);
 	snapshot_test_env(m);
+	/* The API socket is bound before the jail hides the host's file system. */
+	if (!status)
+		status = run_api_start(m, name, sock_buf, api_sock != NULL, &api);
 	if (!status && jail.on && jail_lockdown(&jail))
 		status = VMON_EXIT_HOST;
 	if (!status)
 		status = machine_run(m);
+	api_server_stop(api);
 	machine_destroy(m);
 	free(m);
 	return status;

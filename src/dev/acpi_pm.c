@@ -1,9 +1,10 @@
 /* The ACPI fixed hardware (PM1a event and control blocks, PM timer) at
  * the ports of the FADT, and the reset register at 0xcf9 (as on the PIIX).
  * (unless the PCI host bridge decodes 0xcf9 already).
- * The machine is always in ACPI mode (SCI_EN reads 1, no SMI_CMD). Nothing
- * raises an event: there is no power or sleep button, and the timer's
- * carry status is kept for reading but never delivered as an SCI. */
+ * The machine is always in ACPI mode (SCI_EN reads 1, no SMI_CMD). The one
+ * event is the fixed power button (the API's shutdown): PWRBTN_STS, and
+ * the SCI, level-triggered, while PWRBTN_STS and PWRBTN_EN are both set.
+ * The timer's carry status is kept for reading but never delivered. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -26,6 +27,7 @@ enum { PM_STS = 0, PM_EN = 1, PM_CNT = 2 };  /* 16-bit registers, by index */
 
 #define PM_TMR_HZ 3579545ULL
 #define PM1_TMR_STS    (1u << 0)
+#define PM1_PWRBTN     (1u << 8)             /* PWRBTN_STS / PWRBTN_EN */
 #define PM1_EN_MASK    0x4721u               /* TMR, GBL, PWRBTN, SLPBTN, RTC, PCIEXP_WAKE_DIS */
 #define PM1_SCI_EN     (1u << 0)
 #define PM1_CNT_MASK   ((1u << 1) | (7u << 10)) /* BM_RLD, SLP_TYP: kept as written */
@@ -36,7 +38,7 @@ enum { PM_STS = 0, PM_EN = 1, PM_CNT = 2 };  /* 16-bit registers, by index */
 
 /* What the guest sees: plain data. */
 struct acpi_pm_state {
-	uint16_t pm1_en, pm1_cnt;
+	uint16_t pm1_sts, pm1_en, pm1_cnt;  /* pm1_sts: the latched event bits */
 	uint8_t reset;
 	uint64_t tmr_sts_ticks;  /* timer ticks when TMR_STS was last cleared */
 };
@@ -68,7 +70,7 @@ static uint64_t acpi_pm_read(void *opaque, uint64_t off, unsigned size)
 	uint16_t regs[3];
 
 	pthread_mutex_lock(&pm->lock);
-	regs[PM_STS] = acpi_pm_status(pm, ticks);
+	regs[PM_STS] = acpi_pm_status(pm, ticks) | pm->s.pm1_sts;
 	regs[PM_EN] = pm->s.pm1_en;
 	regs[PM_CNT] = pm->s.pm1_cnt | PM1_SCI_EN;
 	pthread_mutex_unlock(&pm->lock);
@@ -81,6 +83,25 @@ static uint64_t acpi_pm_read(void *opaque, uint64_t off, unsigned size)
 	for (unsigned i = 0; i < size && off + i < PM_BLOCK_LEN; i++)
 		v |= (uint64_t)b[off + i] << (8 * i);
 	return v;
+}
+
+/* The SCI line follows the enabled events; with pm->lock held. */
+static void acpi_pm_update_sci(struct acpi_pm *pm)
+{
+	machine_set_irq(pm->m, ACPI_SCI_IRQ, !!(pm->s.pm1_sts & pm->s.pm1_en & PM1_PWRBTN));
+}
+
+int acpi_pm_power_button(struct machine *m)
+{
+	struct acpi_pm *pm = machine_device(m, "acpi_pm");
+
+	if (!pm)
+		return -ENODEV;
+	pthread_mutex_lock(&pm->lock);
+	pm->s.pm1_sts |= PM1_PWRBTN;
+	acpi_pm_update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+	return 0;
 }
 
 static void acpi_pm_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
@@ -102,10 +123,12 @@ static void acpi_pm_write(void *opaque, uint64_t off, unsigned size, uint64_t va
 	pthread_mutex_lock(&pm->lock);
 	if (wval[PM_STS] & wmask[PM_STS] & PM1_TMR_STS)
 		pm->s.tmr_sts_ticks = acpi_pm_ticks();
+	pm->s.pm1_sts &= (uint16_t)~(wval[PM_STS] & wmask[PM_STS]); /* write 1 to clear */
 	pm->s.pm1_en = (uint16_t)((pm->s.pm1_en & ~wmask[PM_EN]) |
 				  (wval[PM_EN] & wmask[PM_EN] & PM1_EN_MASK));
 	pm->s.pm1_cnt = (uint16_t)((pm->s.pm1_cnt & ~(wmask[PM_CNT] & PM1_CNT_MASK)) |
 				   (wval[PM_CNT] & wmask[PM_CNT] & PM1_CNT_MASK));
+	acpi_pm_update_sci(pm);
 	if (wval[PM_CNT] & wmask[PM_CNT] & PM1_SLP_EN) {
 		typ = PM1_SLP_TYP(pm->s.pm1_cnt);
 		poweroff = true;

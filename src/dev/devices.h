@@ -12,5 +12,8 @@ int pci_init(struct machine *m);        /* host bridge: 0xcf8/0xcfc and ECAM */
 int debug_exit_init(struct machine *m); /* isa-debug-exit, 0xf4 */
 int fw_cfg_init(struct machine *m);     /* QEMU fw_cfg, 0x510/0x511 */
 int acpi_pm_init(struct machine *m);    /* ACPI PM1 blocks, PM timer, reset 0xcf9 */
+/* Presses the fixed-feature power button: PWRBTN_STS, and the SCI if the
+ * guest enabled it. -ENODEV without the device. */
+int acpi_pm_power_button(struct machine *m);
 
 #endif

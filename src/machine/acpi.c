@@ -322,7 +322,8 @@ static int acpi_fadt(struct acpi_area *ar, uint32_t facs, uint32_t dsdt, uint32_
 	f->p_lvl2_lat = 0x0fff;               /* > 100: no C2 */
 	f->p_lvl3_lat = 0x0fff;               /* > 1000: no C3 */
 	f->iapc_boot_arch = BOOT_LEGACY_DEVICES | BOOT_8042 | BOOT_NO_VGA;
-	f->flags = FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON |
+	/* A fixed power button (no PWR_BUTTON flag): the API's shutdown presses it. */
+	f->flags = FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON |
 		   FADT_FIX_RTC | FADT_TMR_VAL_EXT | FADT_RESET_REG_SUP;
 	f->reset_reg = acpi_io_gas(ACPI_RESET, 1, ACPI_ACCESS_BYTE);
 	f->reset_value = ACPI_RESET_VALUE;

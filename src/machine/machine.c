@@ -101,6 +101,7 @@ int machine_create(struct machine *m, const struct machine_config *cfg)
 	m->ncpus = cfg->ncpus;
 	pthread_mutex_init(&m->exit_lock, NULL);
 	pthread_cond_init(&m->exit_cond, NULL);
+	machine_pause_init(m);
 
 	r = cfg->mem_file ? gmem_init_file(&m->mem, cfg->mem_size, cfg->mem_file)
 			  : gmem_init(&m->mem, cfg->mem_size);
@@ -183,6 +184,7 @@ void machine_request_exit(struct machine *m, int status)
 		pthread_cond_broadcast(&m->exit_cond);
 	}
 	pthread_mutex_unlock(&m->exit_lock);
+	machine_pause_wake(m);
 	for (unsigned i = 0; i < m->ncpus; i++)
 		if (m->vcpus[i].acc)
 			m->accel->vcpu_kick(m->vcpus[i].acc);
@@ -249,6 +251,8 @@ static bool machine_exit(struct machine_vcpu *v, struct vcpu_exit *e)
 {
 	struct machine *m = v->m;
 
+	if ((unsigned)e->reason <= VCPU_EXIT_INTERNAL_ERROR)
+		atomic_fetch_add_explicit(&m->exit_count[e->reason], 1, memory_order_relaxed);
 	switch (e->reason) {
 	case VCPU_EXIT_NONE:
 		return true;
@@ -292,9 +296,13 @@ static void *machine_vcpu_thread(void *arg)
 {
 	struct machine_vcpu *v = arg;
 	struct machine *m = v->m;
-	struct vcpu_exit e;
+	struct vcpu_exit e = { .reason = VCPU_EXIT_NONE };
 
 	while (!atomic_load(&m->stopping)) {
+		if (atomic_load(&m->pause_req)) {
+			machine_pause_point(v, &e);
+			continue;
+		}
 		int r = m->accel->vcpu_run(v->acc, &e);
 		if (r) {
 			log_error("%s: vCPU %u: %s", m->accel->name, v->index, strerror(-r));
@@ -309,6 +317,7 @@ static void *machine_vcpu_thread(void *arg)
 			break;
 		}
 	}
+	machine_pause_vcpu_gone(m);
 	return NULL;
 }
 

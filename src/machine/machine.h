@@ -92,6 +92,20 @@ struct machine {
 	const char *snap_dir;
 	pthread_mutex_t exit_lock;
 	pthread_cond_t exit_cond;
+
+	/* Pause (pause.c): vCPU threads park outside vcpu_run while pause_req. */
+	atomic_bool pause_req;
+	bool paused;
+	unsigned parked;                 /* vCPU threads parked or ended */
+	uint64_t paused_ns;              /* total time paused so far */
+	uint64_t pause_start;
+	pthread_mutex_t pause_lock;      /* parked, the vCPUs' wait */
+	pthread_cond_t pause_cond;
+	pthread_mutex_t pause_api_lock;  /* one machine_pause/resume at a time */
+
+	/* Counters for GET /metrics. */
+	atomic_uint_fast64_t exit_count[VCPU_EXIT_INTERNAL_ERROR + 1];
+	atomic_uint_fast64_t virtio_requests;  /* completed into a used ring */
 };
 
 /* Builds the whole VM from cfg. Returns 0, or the vmon exit status to end
@@ -116,6 +130,21 @@ void machine_destroy(struct machine *m);
 /* Asks every vCPU to stop and machine_run to return status. The first
  * request wins. Safe from any thread. */
 void machine_request_exit(struct machine *m, int status);
+
+/* Pause (pause.c): every vCPU parked outside vcpu_run (its last port or
+ * MMIO access completed), no device handler of the I/O thread running, no
+ * disk request in flight, the guest's clock stopped. Then all guest-visible
+ * state is stable (snapshots). Idempotent; from any thread but a vCPU's or
+ * the I/O thread's. -ECANCELED when the machine is stopping. */
+int machine_pause(struct machine *m);
+int machine_resume(struct machine *m);
+bool machine_is_paused(struct machine *m);
+/* For machine.c: set up, a vCPU thread's pause point before each run and
+ * its end, and waking parked threads when the machine stops. */
+void machine_pause_init(struct machine *m);
+void machine_pause_point(struct machine_vcpu *v, struct vcpu_exit *last);
+void machine_pause_vcpu_gone(struct machine *m);
+void machine_pause_wake(struct machine *m);
 
 /* Interrupts for devices: a level on a GSI, or an MSI. */
 int machine_set_irq(struct machine *m, unsigned gsi, int level);

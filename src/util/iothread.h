@@ -3,6 +3,7 @@
 #ifndef VMON_UTIL_IOTHREAD_H
 #define VMON_UTIL_IOTHREAD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef void (*iothread_fn)(void *opaque, uint32_t events);
@@ -12,5 +13,14 @@ void iothread_stop(void);
 /* Calls fn on the I/O thread whenever fd has events (EPOLLIN, ...). */
 int iothread_add_fd(int fd, uint32_t events, iothread_fn fn, void *opaque);
 int iothread_del_fd(int fd);
+/* The same for a host-side watch that keeps running while the devices are
+ * paused (the console's Ctrl-A x). */
+int iothread_add_host_fd(int fd, uint32_t events, iothread_fn fn, void *opaque);
+
+/* Pause: once iothread_pause returns, no device handler runs (their fds are
+ * disarmed) until iothread_resume. Not from the I/O thread itself. */
+void iothread_pause(void);
+void iothread_resume(void);
+bool iothread_paused(void);
 
 #endif

@@ -155,7 +155,7 @@ static void check_fadt(struct machine *m)
 	assert_int_equal(f[91], 4);
 	assert_true(rd16(f + 109) & 2);             /* 8042 present */
 	assert_true(flags & (1 << 10));             /* RESET_REG_SUP */
-	assert_true(flags & (1 << 4));              /* no fixed power button */
+	assert_false(flags & (1 << 4));             /* a fixed power button */
 	assert_true(flags & (1 << 8));              /* 32-bit PM timer */
 	assert_false(flags & (1 << 20));            /* not hardware-reduced */
 	check_gas_io(f + 116, 8, ACPI_RESET);

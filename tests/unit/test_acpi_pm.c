@@ -151,6 +151,31 @@ static void test_acpi_pm_port_taken(void **state)
 	bus_destroy(&m.bus);
 }
 
+/* The fixed power button: PWRBTN_STS latches, the SCI follows STS & EN,
+ * writing 1 clears it. */
+static void test_acpi_pm_power_button(void **state)
+{
+	struct machine *m = *state;
+
+	assert_int_equal(in(m, ACPI_PM1_EVT, 2) & (1 << 8), 0);
+	assert_int_equal(acpi_pm_power_button(m), 0);
+	assert_int_equal(in(m, ACPI_PM1_EVT, 2) & (1 << 8), 1 << 8);
+	assert_int_equal(irq_level(ACPI_SCI_IRQ), 0);      /* not enabled yet */
+	out(m, ACPI_PM1_EVT + 2, 2, 1 << 8);                 /* PWRBTN_EN */
+	assert_int_equal(irq_level(ACPI_SCI_IRQ), 1);
+	out(m, ACPI_PM1_EVT, 2, 0);                          /* writing 0 keeps it */
+	assert_int_equal(in(m, ACPI_PM1_EVT, 2) & (1 << 8), 1 << 8);
+	assert_int_equal(irq_level(ACPI_SCI_IRQ), 1);
+	out(m, ACPI_PM1_EVT, 2, 1 << 8);                     /* write 1 to clear */
+	assert_int_equal(in(m, ACPI_PM1_EVT, 2) & (1 << 8), 0);
+	assert_int_equal(irq_level(ACPI_SCI_IRQ), 0);
+	/* Enabled first, then pressed: the SCI at once. */
+	assert_int_equal(acpi_pm_power_button(m), 0);
+	assert_int_equal(irq_level(ACPI_SCI_IRQ), 1);
+	out(m, ACPI_PM1_EVT + 1, 1, 1);                      /* the high byte alone */
+	assert_int_equal(irq_level(ACPI_SCI_IRQ), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +183,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_acpi_pm_timer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acpi_pm_poweroff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acpi_pm_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_acpi_pm_power_button, setup, teardown),
 		cmocka_unit_test(test_acpi_pm_port_taken),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -172,6 +172,7 @@ struct emu_vm {
 	uint64_t kvmclock_base;      /* clock_ns() at the guest's clock zero */
 	uint64_t kvmclock_wall_msr;  /* MSR_KVM_WALL_CLOCK(_NEW) as written */
 	pthread_mutex_t kvmclock_lock;
+	uint64_t paused_at;          /* clock_ns() at the last pause */
 };
 
 struct emu_cpu {
@@ -593,6 +594,9 @@ int kvmclock_msr_read(struct emu_cpu *c, uint32_t msr, uint64_t *v);
 int kvmclock_msr_write(struct emu_cpu *c, uint32_t msr, uint64_t v);
 /* After vm->tsc_offset changed: every registered structure again. */
 void kvmclock_tsc_changed(struct emu_vm *vm);
+/* A pause stops the TSC and the KVM clock: the resume takes the time paused
+ * off both (every vCPU parked). */
+void kvmclock_pause(struct emu_vm *vm, bool pause);
 /* INIT: the vCPU's clock is unregistered. */
 void kvmclock_cpu_reset(struct emu_cpu *c);
 

@@ -810,6 +810,12 @@ static void emu_vcpu_destroy(struct accel_vcpu *v)
 	free(c);
 }
 
+static int emu_vm_clock(struct accel_vm *v, bool pause)
+{
+	kvmclock_pause(to_vm(v), pause);
+	return 0;
+}
+
 const struct accel_ops accel_emu = {
 	.name = "emu",
 	.probe = emu_probe,
@@ -822,6 +828,7 @@ const struct accel_ops accel_emu = {
 	.vcpu_destroy = emu_vcpu_destroy,
 	.vcpu_run = emu_vcpu_run,
 	.vcpu_kick = emu_vcpu_kick,
+	.vm_clock = emu_vm_clock,
 	.vcpu_get_state = emu_vcpu_get_state,
 	.vcpu_set_state = emu_vcpu_set_state,
 };

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "accel/emu/ops.h"
+#include "dev/irqchip.h"
 #include "machine/machine.h"
 #include "machine/pvclock.h"
 #include "util/clock.h"
@@ -111,4 +112,22 @@ void kvmclock_cpu_reset(struct emu_cpu *c)
 	c->kvmclock_msr = 0;
 	c->kvmclock_old = 0;
 	pthread_mutex_unlock(&c->vm->kvmclock_lock);
+}
+
+void kvmclock_pause(struct emu_vm *vm, bool pause)
+{
+	uint64_t now = clock_ns(), d;
+
+	if (pause) {
+		vm->paused_at = now;
+		return;
+	}
+	d = now - vm->paused_at;
+	vm->tsc_offset -= (int64_t)d;
+	pthread_mutex_lock(&vm->kvmclock_lock);
+	vm->kvmclock_base += d;
+	pthread_mutex_unlock(&vm->kvmclock_lock);
+	if (vm->irqchip)
+		irqchip_set_tsc_offset(vm->irqchip, vm->tsc_offset);
+	kvmclock_tsc_changed(vm);
 }

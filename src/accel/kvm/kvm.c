@@ -225,6 +225,23 @@ static int kvm_vm_ioeventfd(struct accel_vm *vm, uint64_t addr, unsigned len, in
 	return r < 0 ? r : 0;
 }
 
+/* kvmclock across a pause, as QEMU does: the value read at the pause is
+ * set again at the resume. */
+static int kvm_vm_clock(struct accel_vm *vm, bool pause)
+{
+	struct kvm_clock_data d = { .clock = vm->paused_clock };
+	int r;
+
+	if (pause) {
+		if ((r = kvm_ioctl(vm->fd, KVM_GET_CLOCK, &d)) < 0)
+			return r;
+		vm->paused_clock = d.clock;
+		return 0;
+	}
+	r = kvm_ioctl(vm->fd, KVM_SET_CLOCK, &d);
+	return r < 0 ? r : 0;
+}
+
 const struct accel_ops accel_kvm = {
 	.name = "kvm",
 	.probe = kvm_probe,
@@ -239,6 +256,7 @@ const struct accel_ops accel_kvm = {
 	.vcpu_destroy = kvm_vcpu_destroy,
 	.vcpu_run = kvm_vcpu_run,
 	.vcpu_kick = kvm_vcpu_kick,
+	.vm_clock = kvm_vm_clock,
 	.vcpu_get_state = kvm_vcpu_get_state,
 	.vcpu_set_state = kvm_vcpu_set_state,
 };

@@ -38,6 +38,7 @@ struct accel_vm {
 	bool has_irqfd;                 /* KVM_CAP_IRQFD and KVM_CAP_IRQ_ROUTING */
 	pthread_mutex_t irq_lock;       /* msi[] and the GSI routing table */
 	struct kvm_msi_route msi[KVM_MSI_ROUTES];
+	uint64_t paused_clock;          /* KVM_GET_CLOCK at the last pause */
 };
 
 struct accel_vcpu {

@@ -158,8 +158,7 @@ fail:
 /* A kick sets immediate_exit (seen by a KVM_RUN about to start) and
  * signals the thread inside vcpu_run (for a KVM_RUN already running). The
  * thread is only signalled while it is inside vcpu_run, so a kick never
- * reaches a thread that has gone. immediate_exit stays set: the machine
- * is stopping. */
+ * reaches a thread that has gone. */
 void kvm_vcpu_kick(struct accel_vcpu *v)
 {
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
@@ -339,6 +338,9 @@ int kvm_vcpu_run(struct accel_vcpu *v, struct vcpu_exit *e)
 	err = errno;
 	pthread_mutex_lock(&v->lock);
 	v->in_run = false;
+	/* A kick is consumed by the run it ended: whoever kicks sets its
+	 * reason (stopping, pause) first, and the machine looks at it now. */
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&v->lock);
 	if (r < 0) {
 		/* Kicked or signalled: nothing for the monitor. */

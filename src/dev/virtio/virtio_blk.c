@@ -485,6 +485,19 @@ static void vblk_reset(struct virtio_dev *d)
 	pthread_mutex_unlock(&vb->lock);
 }
 
+void virtio_blk_quiesce(struct machine *m)
+{
+	for (unsigned i = 0; i < m->ndevices; i++) {
+		struct virtio_blk *vb = m->devices[i].state;
+		if (strcmp(m->devices[i].name, "virtio-blk-disk"))
+			continue;
+		pthread_mutex_lock(&vb->lock);
+		while (vb->inflight)
+			pthread_cond_wait(&vb->idle, &vb->lock);
+		pthread_mutex_unlock(&vb->lock);
+	}
+}
+
 static void vblk_destroy(void *state)
 {
 	struct virtio_blk *vb = state;

@@ -12,5 +12,8 @@ struct virtio_dev;
 int virtio_blk_create(struct machine *m, const struct disk_opts *o, const char **why);
 /* The first disk's virtio device, or NULL (tests and the fuzzer). */
 struct virtio_dev *virtio_blk_dev(struct machine *m);
+/* Waits until no request of any disk is in flight (a pause: the vCPUs and
+ * the I/O thread are parked, so none starts again). */
+void virtio_blk_quiesce(struct machine *m);
 
 #endif

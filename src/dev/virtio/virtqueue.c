@@ -223,6 +223,7 @@ void virtq_push_n(struct virtio_dev *d, unsigned q, const struct virtq_elem *con
 			for (unsigned j = 0; j < e[i]->nin; j++)
 				gmem_written(&d->m->mem, e[i]->in[j].iov_base, e[i]->in[j].iov_len);
 		gmem_written(&d->m->mem, r.used, 6 + 8 * (size_t)vq->size);
+		atomic_fetch_add_explicit(&d->m->virtio_requests, n, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&d->lock);
 }
