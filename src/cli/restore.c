@@ -86,11 +86,11 @@ static const char *restore_check_host(const struct snapshot_config *c, const cha
 		return "memory: not the size of the VM's RAM";
 	for (unsigned i = 0; i < c->ndisks; i++) {
 		if (stat(c->disks[i].path, &st)) {
-			snprintf(why, sizeof(why), "disk %s: %s", c->disks[i].path, strerror(errno));
+			snprintf(why, sizeof(why), "disk %.200s: %s", c->disks[i].path, strerror(errno));
 			return why;
 		}
 		if ((uint64_t)st.st_size != c->disk_size[i]) {
-			snprintf(why, sizeof(why), "disk %s: size %lld, was %" PRIu64, c->disks[i].path,
+			snprintf(why, sizeof(why), "disk %.200s: size %lld, was %" PRIu64, c->disks[i].path,
 				 (long long)st.st_size, c->disk_size[i]);
 			return why;
 		}

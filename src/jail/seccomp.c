@@ -112,10 +112,13 @@ int jail_seccomp_install(enum jail_seccomp mode)
 		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)))
 			goto out;
 	}
-	for (size_t i = 0; i < sizeof(jail_ioctls) / sizeof(jail_ioctls[0]); i++)
-		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-					  SCMP_A1(SCMP_CMP_EQ, jail_ioctls[i]))))
+	for (size_t i = 0; i < sizeof(jail_ioctls) / sizeof(jail_ioctls[0]); i++) {
+		/* Spelled out: clang flags SCMP_A1's partial initializer. */
+		struct scmp_arg_cmp req = { .arg = 1, .op = SCMP_CMP_EQ,
+					    .datum_a = jail_ioctls[i], .datum_b = 0 };
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, req)))
 			goto out;
+	}
 	r = seccomp_load(ctx);
 out:
 	if (r)
