@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "block/disk_opts.h"
+#include "accel/emu/jit.h"
 #include "cli/cli.h"
 #include "machine/machine.h"
 #include "net/net_opts.h"
@@ -29,6 +30,8 @@ static const char run_usage[] =
 	"  -m, --mem SIZE        guest RAM, e.g. 512M or 2G; a bare number is MiB (default 256M)\n"
 	"  -c, --cpus N          number of vCPUs (default 1, at most %d)\n"
 	"      --accel NAME      kvm, emu or auto (default auto)\n"
+	"      --accel emu,jit=on[,jit-size=MIB]\n"
+	"                        emu with its translator (code cache MIB per vCPU, default 32)\n"
 	"      --console SPEC    stdio (default), none or file:PATH\n"
 	"      --disk PATH[,readonly=on][,serial=ID]\n"
 	"                        a raw disk image (size a multiple of 512) as a virtio-blk\n"
@@ -221,6 +224,12 @@ int cli_run(int argc, char **argv)
 	if (cfg.vconsole && !strcmp(cfg.vconsole, "stdio") && !strcmp(cfg.console, "stdio"))
 		return run_bad("--vconsole %s", cfg.vconsole,
 			       "stdio is the serial console's already (use --console none or file:PATH)");
+	if (!strncmp(accel, "emu,", 4)) {
+		if (emu_jit_options(accel + 4))
+			return run_bad("--accel %s", accel,
+				       "expected emu,jit=on|off[,jit-size=MIB] (1 to 1024)");
+		accel = "emu";
+	}
 	if (!strcmp(accel, "auto"))
 		cfg.accel = run_auto_accel();
 	else if (!(cfg.accel = accel_find(accel)))
