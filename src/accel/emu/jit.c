@@ -138,8 +138,98 @@ static void jmp_to(struct emit *e, uintptr_t target_rx)
 	e32(e, (uint32_t)(int32_t)((intptr_t)target_rx - (intptr_t)(here_rx(e) + 4)));
 }
 
+/* ---- inline forms: register-only, cannot fault, leave rip alone ---- */
+
+#define O_R(i) ((uint32_t)(offsetof(struct emu_cpu, r) + 8 * (i)))
+#define O(f) ((uint32_t)offsetof(struct emu_cpu, f))
+
+/* mov rax|rcx, [rbx+off] (32: zero-extending); mov [rbx+off], rax|rcx (64) */
+static void ldr(struct emit *e, unsigned reg, uint32_t off, bool w64)
+{
+	if (w64)
+		e8(e, 0x48);
+	e8(e, 0x8b), e8(e, (uint8_t)(0x83 | reg << 3)), e32(e, off);
+}
+static void str(struct emit *e, unsigned reg, uint32_t off)
+{
+	e8(e, 0x48), e8(e, 0x89), e8(e, (uint8_t)(0x83 | reg << 3)), e32(e, off);
+}
+static void st_imm32(struct emit *e, uint32_t off, uint32_t v)
+{
+	e8(e, 0xc7), e8(e, 0x83), e32(e, off), e32(e, v);
+}
+
+/* The ALU opcodes with ModRM, by (opc >> 3): host opcode for "op eax, ecx"
+ * (the same as the guest's) and the lazy-flags kind; CMP stores nothing. */
+static const struct { uint8_t hostop; uint8_t store; uint32_t lf; } alu_forms[8] = {
+	[0] = { 0x01, 1, LF_ADD }, [1] = { 0x09, 1, LF_LOGIC }, [4] = { 0x21, 1, LF_LOGIC },
+	[5] = { 0x29, 1, LF_SUB }, [6] = { 0x31, 1, LF_LOGIC }, [7] = { 0x29, 0, LF_SUB },
+};
+
+/* Emits in's effect when it is one of the inline forms; false otherwise.
+ * Each writes exactly what its handler writes (registers, lazy flags). */
+static bool emit_inline(struct emit *e, const struct insn *in)
+{
+	bool w64 = in->osz == 8;
+	unsigned a, b, dst, op;
+	uint8_t hostop;
+	bool store;
+	uint32_t lf;
+
+	if (in->map != 0 || (in->osz != 4 && in->osz != 8) ||
+	    (in->flags & (IN_MEM | IN_LOCK | IN_REP | IN_REPNE)))
+		return false;
+	if (in->opc >= 0xb8 && in->opc <= 0xbf) { /* MOV r, imm */
+		if (in->reg >= 16)
+			return false;
+		if (w64) {
+			e8(e, 0x48), e8(e, 0xb8), e64(e, in->imm); /* mov rax, imm64 */
+			str(e, 0, O_R(in->reg));
+		} else {
+			st_imm32(e, O_R(in->reg), (uint32_t)in->imm);
+			st_imm32(e, O_R(in->reg) + 4, 0);
+		}
+		return true;
+	}
+	if (in->reg >= 16 || in->rm >= 16)
+		return false;
+	if (in->opc == 0x89 || in->opc == 0x8b) { /* MOV r/m, r and MOV r, r/m */
+		unsigned from = in->opc == 0x89 ? in->reg : in->rm;
+		unsigned to = in->opc == 0x89 ? in->rm : in->reg;
+		ldr(e, 0, O_R(from), w64);
+		str(e, 0, O_R(to));
+		return true;
+	}
+	op = in->opc >> 3;
+	if (in->opc < 0x40 && (in->opc & 7) == 1 && alu_forms[op].hostop) {
+		a = in->rm, b = in->reg, dst = in->rm; /* op r/m, r */
+	} else if (in->opc < 0x40 && (in->opc & 7) == 3 && alu_forms[op].hostop) {
+		a = in->reg, b = in->rm, dst = in->reg; /* op r, r/m */
+	} else if (in->opc == 0x85) {
+		a = in->reg, b = in->rm, dst = in->reg, op = 4; /* TEST: AND, no store */
+	} else {
+		return false;
+	}
+	hostop = alu_forms[op].hostop;
+	store = alu_forms[op].store && in->opc != 0x85;
+	lf = alu_forms[op].lf;
+	ldr(e, 0, O_R(a), w64);
+	ldr(e, 1, O_R(b), w64);
+	str(e, 0, O(lf_a));
+	str(e, 1, O(lf_b));
+	if (w64)
+		e8(e, 0x48);
+	e8(e, hostop), e8(e, 0xc8); /* op eax/rax, ecx/rcx */
+	str(e, 0, O(lf_res));
+	if (store)
+		str(e, 0, O_R(dst));
+	st_imm32(e, O(lf_op), lf);
+	st_imm32(e, O(lf_sz), in->osz);
+	return true;
+}
+
 /* The most one instruction's code takes. */
-#define INSN_CODE_MAX 80
+#define INSN_CODE_MAX 96
 
 jit_fn jit_translate(struct jit *j, struct emu_cpu *c, const struct block *b)
 {
@@ -162,10 +252,22 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, const struct block *b)
 	uintptr_t entry = here_rx(&e);
 	e8(&e, 0x53);                          /* push rbx (aligns the stack) */
 	e8(&e, 0x48), e8(&e, 0x89), e8(&e, 0xfb); /* mov rbx, rdi */
+	/* rip lags by pending bytes over inline forms, caught up before any
+	 * handler (which may read it, fault or stop) and at the end. */
+	unsigned pending = 0;
 	for (unsigned k = 0; k < b->n; k++) {
 		const struct insn *in = &b->insns[k];
+		if (emit_inline(&e, in)) {
+			pending += in->len;
+			continue;
+		}
 		ld_rax(&e, o_rip);
+		if (pending) {
+			e8(&e, 0x48), e8(&e, 0x05), e32(&e, pending); /* add rax, imm32 */
+			st_rax(&e, o_rip);
+		}
 		e8(&e, 0x48), e8(&e, 0x83), e8(&e, 0xc0), e8(&e, in->len); /* add rax, len */
+		pending = 0;
 		st_rax(&e, o_next);
 		e8(&e, 0x48), e8(&e, 0x89), e8(&e, 0xdf); /* mov rdi, rbx */
 		e8(&e, 0x48), e8(&e, 0xbe), e64(&e, (uintptr_t)in); /* mov rsi, in */
@@ -179,6 +281,10 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, const struct block *b)
 			e8(&e, 0xb8), e32(&e, k + 1);
 			jmp_to(&e, epi);
 		}
+	}
+	if (pending) {
+		/* add qword [rbx+rip], imm32 */
+		e8(&e, 0x48), e8(&e, 0x81), e8(&e, 0x83), e32(&e, o_rip), e32(&e, pending);
 	}
 	e8(&e, 0xb8), e32(&e, b->n); /* mov eax, n */
 	jmp_to(&e, epi);
