@@ -36,7 +36,8 @@ qemu_machine=microvm,x-option-roms=off,pit=off,pic=off,rtc=off,acpi=off
 qemu_base=("$qemu" -M "$qemu_machine" -m "${mem}M" -smp 1 -nodefaults -no-user-config
 	-display none -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4)
 
-accels=(emu)
+# BENCH_EMU_ACCELS="emu emu,jit=on": emu with and without its translator.
+read -ra accels <<<"${BENCH_EMU_ACCELS:-emu}"
 if [ "${BENCH_CPU_KVM:-1}" = 1 ] && bench_kvm_ok; then
 	accels+=(kvm)
 fi
@@ -44,7 +45,7 @@ fi
 bench_table_begin "cpu: guest programs, vmon emu vs QEMU tcg (median of $runs, $clock_label)"
 for accel in "${accels[@]}"; do
 	case $accel in
-	emu) qaccel=(-accel tcg) ;;
+	emu*) qaccel=(-accel tcg) ;;
 	kvm) qaccel=(-accel kvm -cpu host) ;;
 	esac
 	for p in "${progs[@]}"; do
@@ -77,7 +78,7 @@ for accel in "${accels[@]}"; do
 			v="$v (wrong)"
 		fi
 		label=$what
-		[ "$accel" = kvm ] && label="$what (kvm)"
+		[ "$accel" != emu ] && label="$what ($accel)"
 		bench_row "$label" "$v" "$q"
 	done
 done

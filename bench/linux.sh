@@ -58,7 +58,7 @@ append="console=ttyS0 quiet vmon.run=$(printf '%s\n' "$script" | base64 -w0)"
 qemu_cmd=("$qemu" -M pc -bios /usr/share/qemu/qboot.rom -accel tcg -m 512M -smp 1
 	-nodefaults -no-user-config -display none -serial stdio -no-reboot
 	-kernel "$kernel" -initrd "$initrd" -append "$append")
-vmon_cmd=("$VMON" run --accel emu --mem 512M --cpus 1 --console stdio
+vmon_cmd=("$VMON" run --accel "${BENCH_EMU_ACCEL:-emu}" --mem 512M --cpus 1 --console stdio
 	--kernel "$kernel" --initrd "$initrd" --append "$append")
 
 for m in vmon qemu; do
@@ -105,7 +105,7 @@ bench_row "boot to poweroff (whole run minus the workloads), s" "$(boot_poweroff
 bench_row "md5sum of $mib MiB (tmpfs), s" "$(check "$(secs vmon md5-start md5-end)" md5-end)" "$(secs qemu md5-start md5-end)"
 bench_row "busybox sh loop, $steps steps, s" "$(check "$(secs vmon loop-start loop-end)" loop-end)" "$(secs qemu loop-start loop-end)"
 bench_row "gzip -1 of $gz MiB (tmpfs), s" "$(check "$(secs vmon gzip-start gzip-end)" gzip-md5)" "$(secs qemu gzip-start gzip-end)"
-bench_note "vmon: \`$VMON run --accel emu --mem 512M --cpus 1 --console stdio --kernel vmlinuz --initrd initramfs.cpio.gz --append \"console=ttyS0 quiet vmon.run=SCRIPT\"\`  "
+bench_note "vmon: \`$VMON run --accel ${BENCH_EMU_ACCEL:-emu} --mem 512M --cpus 1 --console stdio --kernel vmlinuz --initrd initramfs.cpio.gz --append \"console=ttyS0 quiet vmon.run=SCRIPT\"\`  "
 bench_note "QEMU: \`$qemu -M pc -bios /usr/share/qemu/qboot.rom -accel tcg -m 512M -smp 1 -nodefaults -no-user-config -display none -serial stdio -no-reboot -kernel vmlinuz -initrd initramfs.cpio.gz -append (the same)\`  "
 bench_note "Times between the guest's marker lines, taken on the host ($clock_label); lower is better. The guest's md5sum, loop count and gzip output (md5, size) are compared between the monitors."
 bench_table_end linux

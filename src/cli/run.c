@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "block/disk_opts.h"
+#include "accel/emu/jit.h"
 #include "cli/cli.h"
 #include "jail/jail.h"
 #include "machine/machine.h"
@@ -32,8 +33,10 @@ static const char run_usage[] =
 	"  -m, --mem SIZE        guest RAM, e.g. 512M or 2G; a bare number is MiB (default 256M)\n"
 	"  -c, --cpus N          number of vCPUs (default 1, at most %d)\n"
 	"      --accel NAME      kvm, emu or auto (default auto)\n"
+	"      --accel emu,jit=on[,jit-size=MIB]\n"
+	"                        emu with its translator (code cache MIB per vCPU, default 32)\n"
 	"      --console SPEC    stdio (default), none or file:PATH\n"
-	"      --disk PATH[,readonly=on][,serial=ID][,bps=N][,iops=N][,burst=N]\n"
+	"      --disk PATH[,readonly=on][,serial=ID][,format=raw|qcow2][,bps=N][,iops=N][,burst=N]\n"
 	"                        a raw disk image (size a multiple of 512) as a virtio-blk\n"
 	"                        PCI device; up to %d, each locked against other writers;\n"
 	"                        ID (at most 20 characters) is what the guest reads as serial\n"
@@ -309,6 +312,12 @@ int cli_run(int argc, char **argv)
 	if ((r = run_api_path(name, api_sock, sock_buf, sizeof(sock_buf))))
 		return r;
 
+	if (!strncmp(accel, "emu,", 4)) {
+		if (emu_jit_options(accel + 4))
+			return run_bad("--accel %s", accel,
+				       "expected emu,jit=on|off[,jit-size=MIB] (1 to 1024)");
+		accel = "emu";
+	}
 	if (!strcmp(accel, "auto"))
 		cfg.accel = run_auto_accel();
 	else if (!(cfg.accel = accel_find(accel)))

@@ -26,7 +26,7 @@ want_sum=$(seq 1 20000 | md5sum | cut -d' ' -f1)
 want_calc=$((123456789 * 987654321 % 1000000007))
 for cpus in 1 2; do
 	out=$tmp/linux-$cpus.log
-	timeout 300 "$VMON" run --accel emu --cpus "$cpus" --mem 512M \
+	timeout 300 "$VMON" run --accel "${EMU_ACCEL:-emu}" --cpus "$cpus" --mem 512M \
 		--kernel "$img/vmlinuz" --initrd "$img/initramfs.cpio.gz" \
 		--append "console=ttyS0 vmon.run=$run64" --console "file:$out" </dev/null
 	rc=$?

@@ -17,7 +17,11 @@
 #include <ucontext.h>
 #include <cmocka.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "accel/accel.h"
+#include "accel/emu/jit.h"
 #include "dev/bus.h"
 #include "machine/machine.h"
 #include "util/gmem.h"
@@ -1173,14 +1177,18 @@ static void test_diff(void **state)
 	if (getenv("EMU_DIFF_SEED") && strtoull(getenv("EMU_DIFF_SEED"), NULL, 0))
 		rng = strtoull(getenv("EMU_DIFF_SEED"), NULL, 0);
 
+	static bool mapped; /* once for both runs (interpreter, translator) */
+
 	(void)state;
-	if (mmap((void *)CODE, 0x3000, PROT_READ | PROT_WRITE | PROT_EXEC,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)CODE ||
-	    mmap((void *)DATA, 0x10000, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)DATA) {
+	if (!mapped &&
+	    (mmap((void *)CODE, 0x3000, PROT_READ | PROT_WRITE | PROT_EXEC,
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)CODE ||
+	     mmap((void *)DATA, 0x10000, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)DATA)) {
 		skip();
 		return;
 	}
+	mapped = true;
 	static uint8_t altstack[1 << 16];
 	ss.ss_sp = altstack;
 	ss.ss_size = sizeof(altstack);
@@ -1277,9 +1285,29 @@ static void test_diff(void **state)
 }
 #endif
 
+/* The same forms with emu's translator on (jit.c), in a child: the
+ * harness's fixed mappings and signal state are for one run. */
+static void test_diff_jit(void **state)
+{
+	int status = -1;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		emu_jit_on = true;
+		test_diff(state);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(test_diff) };
+	/* The translator's run first: its child starts from a fresh harness. */
+	const struct CMUnitTest tests[] = { cmocka_unit_test(test_diff_jit),
+					    cmocka_unit_test(test_diff) };
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 struct machine;
 struct irqchip;
+struct jit;
 struct emu_cpu;
 struct insn;
 
@@ -140,6 +141,7 @@ struct block {
 	struct block *succ[2];
 	uint64_t succ_rip[2];
 	uint32_t succ_epoch[2];
+	unsigned (*code)(struct emu_cpu *c); /* its translation (jit.c), or NULL */
 };
 
 #define BLOCK_HASH 8192
@@ -253,6 +255,7 @@ struct emu_cpu {
 #define CODEPAGE_BITS 32768
 	uint64_t codepages[CODEPAGE_BITS / 64]; /* mmu_code_page */
 	uint64_t codepages_n;
+	struct jit *jit;       /* this vCPU's code cache, NULL with jit=off */
 };
 
 /* ---- registers ---- */

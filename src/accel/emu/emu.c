@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "dev/irqchip.h"
+#include "accel/emu/jit.h"
 #include "accel/emu/ops.h"
 #include "machine/machine.h"
 #include "machine/memmap.h"
@@ -105,6 +106,7 @@ static void blocks_flush(struct emu_cpu *c)
 	memset(c->hash, 0, sizeof(c->hash));
 	c->nblk = 0;
 	c->ninsn = 0;
+	jit_flush(c->jit);
 }
 
 static unsigned block_hash(uint64_t off, uint32_t key)
@@ -287,6 +289,15 @@ next:
 	/* Four dispatch sites instead of one: each indirect call gets its own
 	 * branch-predictor history (the position in the block). */
 	in = b->insns, end = in + n;
+	if (c->jit && !single && b->ramidx != UINT32_MAX) {
+		if (unlikely(!b->code))
+			b->code = jit_translate(c->jit, c, b);
+		if (likely(b->code)) {
+			in += b->code(c);
+			goto out;
+		}
+		blocks_flush(c); /* the cache is full: this block runs interpreted */
+	}
 #define STEP()                                              \
 	do {                                                    \
 		c->rip_next = c->rip + in->len;                     \
@@ -764,6 +775,7 @@ static int emu_vcpu_create(struct accel_vm *v, unsigned index, struct accel_vcpu
 	struct emu_vm *vm = to_vm(v);
 	struct emu_cpu *c;
 	pthread_condattr_t ca;
+	int r;
 
 	if (index >= 64)
 		return -EINVAL;
@@ -788,6 +800,12 @@ static int emu_vcpu_create(struct accel_vm *v, unsigned index, struct accel_vcpu
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	if (emu_jit_on && (r = jit_create(&c->jit))) {
+		free(c->blocks);
+		free(c->insns);
+		free(c);
+		return r;
+	}
 	mmu_flush(c, true);
 	cpuid_build(c, vm->m->ncpus ? vm->m->ncpus : 1);
 	vm->cpus[index] = c;
@@ -807,6 +825,7 @@ static void emu_vcpu_destroy(struct accel_vcpu *v)
 	pthread_cond_destroy(&c->cond);
 	free(c->blocks);
 	free(c->insns);
+	jit_destroy(c->jit);
 	free(c);
 }
 

@@ -1,0 +1,31 @@
+/* The emu translator (jit.c): decoded blocks to host code. */
+#ifndef VMON_ACCEL_EMU_JIT_H
+#define VMON_ACCEL_EMU_JIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct emu_cpu;
+struct block;
+struct jit;
+
+/* Each vCPU's code cache (address space reserved; pages touched as filled). */
+#define JIT_SIZE_DEFAULT ((size_t)32 << 20)
+
+/* Runs a translated block; returns how many of its instructions ran
+ * (fewer when one stopped it; a fault longjmps out as in the interpreter). */
+typedef unsigned (*jit_fn)(struct emu_cpu *c);
+
+extern bool emu_jit_on;     /* --accel emu,jit=on */
+extern size_t emu_jit_size; /* --accel emu,jit-size=MIB */
+
+/* Parses "jit=on|off,jit-size=MIB"; -EINVAL on anything else. */
+int emu_jit_options(const char *opts);
+int jit_create(struct jit **out);
+void jit_destroy(struct jit *j);
+/* Forgets every translation (their blocks must be gone too). */
+void jit_flush(struct jit *j);
+/* NULL when the cache is full: flush the blocks and the cache, retry later. */
+jit_fn jit_translate(struct jit *j, struct emu_cpu *c, const struct block *b);
+
+#endif
