@@ -37,7 +37,7 @@ static const char run_usage[] =
 	"                        emu with its translator (code cache MIB per vCPU, default 32)\n"
 	"      --console SPEC    stdio (default), none or file:PATH\n"
 	"      --disk PATH[,readonly=on][,serial=ID][,format=raw|qcow2][,bps=N][,iops=N][,burst=N]\n"
-	"                        a raw disk image (size a multiple of 512) as a virtio-blk\n"
+	"                        a raw or qcow2 image, or nbd://HOST[:PORT]/EXPORT, as a virtio-blk\n"
 	"                        PCI device; up to %d, each locked against other writers;\n"
 	"                        ID (at most 20 characters) is what the guest reads as serial\n"
 	"      --vconsole SPEC   add a virtio-console (hvc0) on stdio, none or file:PATH\n"
