@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "api/api.h"
 #include "util/clock.h"
@@ -92,7 +93,9 @@ static void api_put_snapshot(struct api *a, const struct api_request *rq,
 	json_t *j = json_loadb(rq->body, rq->body_len, 0, NULL);
 	const char *dir = j ? json_string_value(json_object_get(j, "snapshot_path")) : NULL;
 
-	if (!dir || !*dir) {
+	if (!a->vm.snapshot) {
+		api_error(rs, 501, "snapshots are not available in this monitor (it runs under --jail)");
+	} else if (!dir || !*dir) {
 		api_error(rs, 400, "the body needs \"snapshot_path\": a directory");
 	} else {
 		int r = a->vm.snapshot(a->vm.opaque, dir);
@@ -152,9 +155,16 @@ static void api_get_metrics(struct api *a, const struct api_request *rq, struct 
 
 void api_init(struct api *a, const struct api_vm *vm)
 {
+	uint32_t seed = 0;
+
 	memset(a, 0, sizeof(*a));
 	a->vm = *vm;
 	pthread_mutex_init(&a->lock, NULL);
+	/* jansson seeds its hash from /dev/urandom at the first object, which
+	 * a jailed vmon can no longer open: seed it now. */
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed) || !seed)
+		seed = (uint32_t)clock_ns() | 1;
+	json_object_seed(seed);
 }
 
 void api_destroy(struct api *a)

@@ -81,6 +81,10 @@ struct api_server;
 int api_server_start(const char *path, const struct api_vm *vm, struct api_server **out);
 /* Stops the thread and removes the socket file. */
 void api_server_stop(struct api_server *s);
+/* A jailed monitor cannot remove its socket: it leaves it to its supervisor
+ * outside, which removes the socket when no monitor answers on it. */
+void api_server_detach_path(struct api_server *s);
+void api_server_unlink_stale(const char *path);
 
 /* The default socket directory: $XDG_RUNTIME_DIR/vmon, else /run/vmon. */
 int api_socket_dir(char *buf, size_t len);

@@ -118,6 +118,24 @@ static bool api_server_live(const struct sockaddr_un *sa)
 	return live;
 }
 
+void api_server_detach_path(struct api_server *s)
+{
+	if (s)
+		s->path[0] = 0;
+}
+
+void api_server_unlink_stale(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+
+	if (strlen(path) >= sizeof(sa.sun_path) || lstat(path, &st) || !S_ISSOCK(st.st_mode))
+		return;
+	strcpy(sa.sun_path, path);
+	if (!api_server_live(&sa))
+		unlink(path);
+}
+
 int api_server_start(const char *path, const struct api_vm *vm, struct api_server **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -176,7 +194,8 @@ void api_server_stop(struct api_server *s)
 		return;
 	if (write(s->stop_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(s->thread, NULL);
-	unlink(s->path);
+	if (s->path[0])
+		unlink(s->path);
 	close(s->listen_fd);
 	close(s->stop_fd);
 	api_destroy(&s->api);

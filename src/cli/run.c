@@ -146,7 +146,7 @@ static int run_api_path(const char *name, const char *api_sock, char *buf, size_
 }
 
 static int run_api_start(struct machine *m, const char *name, const char *path, bool asked,
-			 struct api_server **out)
+			 bool jailed, struct api_server **out)
 {
 	struct api_vm vm;
 	int r;
@@ -156,6 +156,8 @@ static int run_api_start(struct machine *m, const char *name, const char *path, 
 		return 0;
 	}
 	api_vm_machine(&vm, m, name);
+	if (jailed)
+		vm.snapshot = NULL; /* the host's directories are out of the jail's reach */
 	r = api_server_start(path, &vm, out);
 	if (r == -EADDRINUSE || r == -EEXIST) {
 		fprintf(stderr, "vmon: %s %s: %s\n", asked ? "--api-sock" : "--name",
@@ -332,8 +334,11 @@ int cli_run(int argc, char **argv)
 			jail.disks[jail.ndisks++] = disks[i].path;
 		if ((r = jail_start(&jail, &status)) < 0)
 			return VMON_EXIT_HOST;
-		if (r)
+		if (r) {
+			if (sock_buf[0])
+				api_server_unlink_stale(sock_buf);
 			return status;
+		}
 	}
 	m = malloc(sizeof(*m));
 	if (!m) {
@@ -344,7 +349,9 @@ int cli_run(int argc, char **argv)
 	snapshot_test_env(m);
 	/* The API socket is bound before the jail hides the host's file system. */
 	if (!status)
-		status = run_api_start(m, name, sock_buf, api_sock != NULL, &api);
+		status = run_api_start(m, name, sock_buf, api_sock != NULL, jail.on, &api);
+	if (jail.on)
+		api_server_detach_path(api);
 	if (!status && jail.on && jail_lockdown(&jail))
 		status = VMON_EXIT_HOST;
 	if (!status)

@@ -75,7 +75,7 @@ static int jail_drop_bounding(void)
 
 int jail_start(struct jail_opts *j, int *status)
 {
-	int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+	int flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 	int r;
 
 	if (geteuid()) {
@@ -103,6 +103,14 @@ int jail_start(struct jail_opts *j, int *status)
 	if (jail_child)
 		return jail_supervise(j, status);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The mount namespace is the child's alone: pivot_root moves the root of
+	 * every process of the namespace, and the supervisor must keep the host's
+	 * (its cgroup and the API socket are removed from there). */
+	if (unshare(CLONE_NEWNS)) {
+		r = -errno;
+		log_error("jail: unshare: %s", strerror(-r));
+		return r;
+	}
 	if (sethostname("vmon", 4))
 		log_warn("jail: sethostname: %s", strerror(errno));
 	if ((r = jail_cgroup_enter(j)) || (r = jail_drop_bounding()))
