@@ -38,7 +38,7 @@ static void reseal(struct snapshot_buf *b)
 static int parse(const struct snapshot_buf *b, size_t len, char *err)
 {
 	struct snapshot_image img;
-	uint8_t *copy = aligned_alloc(8, len + 8);
+	uint8_t *copy = aligned_alloc(8, (len + 15) & ~(size_t)7); /* size: a multiple of 8 */
 	memcpy(copy, b->data, len);
 	int r = snapshot_parse(copy, len, &img, err, 160);
 	free(copy);
