@@ -108,9 +108,10 @@ static json_t *api_vm_info(void *o)
 			 ",s:o,s:o}",
 			 "name", vm->name, "pid", (int)getpid(), "accel", m->accel->name,
 			 "paused_ms", (json_int_t)(paused_ns / 1000000),
-			 "config", "kernel", c->kernel, "initrd", c->initrd, "cmdline", c->cmdline,
+			 "config", "kernel", c->kernel ? c->kernel : "", "initrd", c->initrd,
+			 "cmdline", c->cmdline ? c->cmdline : "",
 			 "mem_size", (json_int_t)c->mem_size, "vcpus", (int)c->ncpus,
-			 "console", c->console, "disks", disks, "nets", (int)c->nnets,
+			 "console", c->console ? c->console : "", "disks", disks, "nets", (int)c->nnets,
 			 "rng", c->rng, "vconsole", c->vconsole,
 			 "vcpus", vcpus, "devices", devs);
 }

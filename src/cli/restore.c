@@ -11,6 +11,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "cli/cli.h"
 #include "machine/machine.h"
 #include "machine/snapshot.h"
@@ -26,7 +27,7 @@ static const char restore_usage[] =
 	"      --accel NAME      kvm, emu or auto (default: the one it was saved under)\n"
 	"      --console SPEC    stdio (default), none or file:PATH\n"
 	"      --name NAME       the VM's name (for the control API)\n"
-	"      --api-sock PATH   the control API's socket (accepted; served by vmon run's API)\n"
+	"      --api-sock PATH   the control API's socket (default as vmon run's)\n"
 	"  -v, --verbose         more messages on stderr, the restore time\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -109,7 +110,9 @@ int cli_restore(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *accel = NULL, *console = "stdio", *dir, *why;
+	const char *accel = NULL, *console = "stdio", *dir, *why, *name = NULL, *api_sock = NULL;
+	char name_buf[32], sock_buf[256];
+	struct api_server *api = NULL;
 	char statef[4200], memf[4200], err[200];
 	struct snapshot_image img;
 	struct machine_config cfg;
@@ -125,7 +128,8 @@ int cli_restore(int argc, char **argv)
 		switch (c) {
 		case 'A': accel = optarg; break;
 		case 'C': console = optarg; break;
-		case 'n': case 'S': break;
+		case 'n': name = optarg; break;
+		case 'S': api_sock = optarg; break;
 		case 'v': log_verbose = true; break;
 		case 'h': printf("%s", restore_usage); return 0;
 		case ':':
@@ -145,6 +149,9 @@ int cli_restore(int argc, char **argv)
 	if (strcmp(console, "stdio") && strcmp(console, "none") &&
 	    (strncmp(console, "file:", 5) || !console[5]))
 		return restore_bad(dir, "--console: expected stdio, none or file:PATH");
+	if ((r = cli_api_path(&name, name_buf, sizeof(name_buf), api_sock, sock_buf,
+			      sizeof(sock_buf))))
+		return r;
 	snprintf(statef, sizeof(statef), "%s/state", dir);
 	snprintf(memf, sizeof(memf), "%s/memory", dir);
 	if ((r = restore_read(statef, &buf, &len))) {
@@ -194,8 +201,11 @@ int cli_restore(int argc, char **argv)
 			fprintf(stderr, "vmon: restored %s under %s in %.3f ms\n", dir,
 				cfg.accel->name, (double)(clock_ns() - t0) / 1e6);
 		snapshot_test_env(m);
-		status = machine_run(m);
+		status = cli_api_start(m, name, sock_buf, api_sock != NULL, false, &api);
 	}
+	if (!status)
+		status = machine_run(m);
+	api_server_stop(api);
 	machine_destroy(m);
 	free(m);
 	free(buf);

@@ -125,53 +125,6 @@ static const struct accel_ops *run_auto_accel(void)
 	return &accel_kvm;
 }
 
-/* The API socket's path: --api-sock, else the default for name (whose
- * directory is made). */
-static int run_api_path(const char *name, const char *api_sock, char *buf, size_t len)
-{
-	char dir[256];
-
-	if (api_sock) {
-		if (strlen(api_sock) >= 108)
-			return run_bad("--api-sock %s", api_sock, "path too long for a socket");
-		snprintf(buf, len, "%s", api_sock);
-		return 0;
-	}
-	if (api_socket_dir(dir, sizeof(dir)) || api_socket_path(name, buf, len) ||
-	    strlen(buf) >= 108)
-		return run_bad("--name %s", name, "socket path too long");
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		buf[0] = 0; /* no default socket: the VM runs without the API */
-	return 0;
-}
-
-static int run_api_start(struct machine *m, const char *name, const char *path, bool asked,
-			 bool jailed, struct api_server **out)
-{
-	struct api_vm vm;
-	int r;
-
-	if (!path[0]) {
-		log_warn("no API socket: cannot create the default socket directory");
-		return 0;
-	}
-	api_vm_machine(&vm, m, name);
-	if (jailed)
-		vm.snapshot = NULL; /* the host's directories are out of the jail's reach */
-	r = api_server_start(path, &vm, out);
-	if (r == -EADDRINUSE || r == -EEXIST) {
-		fprintf(stderr, "vmon: %s %s: %s\n", asked ? "--api-sock" : "--name",
-			asked ? path : name, r == -EEXIST ? "exists and is not a socket"
-			: "in use by a running monitor");
-		return VMON_EXIT_USAGE;
-	}
-	if (r) {
-		fprintf(stderr, "vmon: --api-sock %s: %s\n", path, strerror(-r));
-		return asked ? VMON_EXIT_USAGE : VMON_EXIT_HOST;
-	}
-	return 0;
-}
-
 int cli_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -305,13 +258,8 @@ int cli_run(int argc, char **argv)
 	if (cfg.vconsole && !strcmp(cfg.vconsole, "stdio") && !strcmp(cfg.console, "stdio"))
 		return run_bad("--vconsole %s", cfg.vconsole,
 			       "stdio is the serial console's already (use --console none or file:PATH)");
-	if (name && !api_name_ok(name))
-		return run_bad("--name %s", name, "expected 1 to 64 of A-Z a-z 0-9 . _ - (no leading dot)");
-	if (!name) {
-		snprintf(name_buf, sizeof(name_buf), "vmon-%d", (int)getpid());
-		name = name_buf;
-	}
-	if ((r = run_api_path(name, api_sock, sock_buf, sizeof(sock_buf))))
+	if ((r = cli_api_path(&name, name_buf, sizeof(name_buf), api_sock, sock_buf,
+			      sizeof(sock_buf))))
 		return r;
 
 	if (!strncmp(accel, "emu,", 4)) {
@@ -349,7 +297,7 @@ int cli_run(int argc, char **argv)
 	snapshot_test_env(m);
 	/* The API socket is bound before the jail hides the host's file system. */
 	if (!status)
-		status = run_api_start(m, name, sock_buf, api_sock != NULL, jail.on, &api);
+		status = cli_api_start(m, name, sock_buf, api_sock != NULL, jail.on, &api);
 	if (jail.on)
 		api_server_detach_path(api);
 	if (!status && jail.on && jail_lockdown(&jail))

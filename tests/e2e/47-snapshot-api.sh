@@ -4,7 +4,8 @@
 # snapshotted with `vmon snapshot`, SIGKILLed, and `vmon restore` runs it on:
 # the output before the kill and after the restore together count 0, 1, 2 ...
 # with no number missing or repeated. Under emu, and kvm (SKIP without
-# /dev/kvm). Bad requests: no directory, a path that is a file.
+# /dev/kvm). The restored monitor answers on its own API socket. Bad
+# requests: no directory, a path that is a file.
 set -u
 . "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.." || exit 1
@@ -49,11 +50,13 @@ snap() {
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null
 	n=$(lines "$out")
-	"$VMON" restore "$dir" --accel "$accel" --console "file:$out2" </dev/null \
-		2>"$tmp/$accel.err2" &
+	"$VMON" restore "$dir" --accel "$accel" --console "file:$out2" --api-sock "$sock.2" \
+		</dev/null 2>"$tmp/$accel.err2" &
 	pid=$!
 	pids+=("$pid")
 	wait_for "$out2" 5 || problems+=("the restored counter did not go on")
+	"$VMON" info "$sock.2" | grep -q '"state": "running"' ||
+		problems+=("the restored monitor does not answer on its --api-sock")
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	consecutive "$out" "$out2" ||
