@@ -8,13 +8,16 @@
 #include "dev/irqchip.h"
 #include "machine/memmap.h"
 
-/* Writable bits of each LVT entry (delivery status, remote IRR read only). */
+/* The bits each LVT entry keeps. As in KVM's in-kernel APIC, which guests
+ * see in practice, the delivery status bit (12) and the LINT remote IRR
+ * (14) keep what was written: nothing here sets them otherwise, so they
+ * read back as stored (the SDM calls them read-only). */
 static const uint32_t lapic_lvt_mask[LVT_COUNT] = {
-	[LVT_TIMER] = 0x700ff, [LVT_THERMAL] = 0x107ff, [LVT_PERF] = 0x107ff,
-	[LVT_LINT0] = 0x1a7ff, [LVT_LINT1] = 0x1a7ff, [LVT_ERROR] = 0x100ff,
+	[LVT_TIMER] = 0x710ff, [LVT_THERMAL] = 0x117ff, [LVT_PERF] = 0x117ff,
+	[LVT_LINT0] = 0x1f7ff, [LVT_LINT1] = 0x1f7ff, [LVT_ERROR] = 0x110ff,
 };
 
-#define ICR_LO_MASK 0x000ccfffu /* vector, mode, dest mode, level, trigger, shorthand */
+#define ICR_BUSY (1u << 12) /* delivery is instant: never reads busy */
 #define TIMER_ONESHOT  0
 #define TIMER_PERIODIC 1
 #define TIMER_TSC      2
@@ -63,7 +66,7 @@ uint32_t lapic_ldr(const struct lapic_state *l)
 {
 	if (lapic_x2apic(l))
 		return (l->cpu >> 4) << 16 | 1u << (l->cpu & 15);
-	return l->ldr & 0xff000000u;
+	return l->ldr;
 }
 
 uint32_t lapic_ppr(const struct lapic_state *l)
@@ -540,7 +543,6 @@ int lapic_reg_write(struct lapic_state *l, unsigned reg, bool x2, uint64_t val,
 	if (reg >= APIC_REG_LVT && reg < APIC_REG_LVT + LVT_COUNT) {
 		i = reg - APIC_REG_LVT;
 		v &= lapic_lvt_mask[i];
-		v |= l->lvt[i] & ~lapic_lvt_mask[i] & 0x5000; /* read-only status bits */
 		if (!lapic_sw_enabled(l))
 			v |= APIC_LVT_MASKED; /* cannot be unmasked while disabled */
 		if (i == LVT_TIMER)
@@ -576,7 +578,7 @@ int lapic_reg_write(struct lapic_state *l, unsigned reg, bool x2, uint64_t val,
 		l->esr_pending = 0;
 		break;
 	case APIC_REG_ICR:
-		l->icr_lo = v & ICR_LO_MASK;
+		l->icr_lo = v & ~ICR_BUSY; /* reserved bits kept, as KVM does */
 		if (x2)
 			l->icr_hi = val >> 32;
 		lapic_send_ipi(l, l->icr_lo, x2 ? l->icr_hi : l->icr_hi >> 24, x2, out);
@@ -604,8 +606,12 @@ uint64_t lapic_mmio_read(struct lapic_state *l, uint64_t off, unsigned size, uin
 	unsigned byte = off & 0xf;
 	uint64_t v;
 
-	if (off >= 0x1000 || !size || byte + size > 4 || !lapic_hw_enabled(l) || lapic_x2apic(l))
+	if (off >= 0x1000 || !size || byte + size > 4)
 		return 0;
+	/* The page of a disabled or x2APIC-mode APIC reads all ones (KVM's
+	 * default "LAPIC MMIO hole"), its writes are dropped. */
+	if (!lapic_hw_enabled(l) || lapic_x2apic(l))
+		return size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
 	lapic_reg_read(l, off >> 4, false, now_ns, &v);
 	v = (uint32_t)v >> (8 * byte);
 	return size == 4 ? v : v & ((1u << (8 * size)) - 1);
@@ -636,7 +642,13 @@ int lapic_set_base(struct lapic_state *l, uint64_t val)
 	if (!was_en && x2)
 		return -EINVAL;              /* disabled -> x2APIC goes through xAPIC */
 	l->apic_base = val;
-	if (was_en && !en)
-		lapic_regs_reset(l);         /* a disabled APIC loses its state */
+	/* The registers live on through a disable (the SDM says state "may be
+	 * lost"; KVM keeps it). Enabling resets the xAPIC ID; entering x2APIC
+	 * mode latches the derived logical ID into LDR, which an xAPIC later
+	 * reads back as it was left. */
+	if (!was_en && en)
+		l->xapic_id = (uint8_t)l->cpu;
+	if (!was_x2 && x2)
+		l->ldr = lapic_ldr(l);
 	return 0;
 }

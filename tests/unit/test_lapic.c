@@ -59,10 +59,14 @@ static void test_lapic_svr_lvt(void **state)
 	lapic_wr(f, 1, 0x320, 0x000ec);
 	assert_int_equal(lapic_rd(f, 1, 0x320), 0x100ec);
 	lapic_enable(f, 1);
-	lapic_wr(f, 1, 0x320, 0xfffef0ec); /* reserved bits dropped */
+	lapic_wr(f, 1, 0x320, 0xfffee0ec); /* reserved bits dropped */
 	assert_int_equal(lapic_rd(f, 1, 0x320), 0x600ec);
+	/* Delivery status and LINT remote IRR keep what was written (KVM). */
+	lapic_wr(f, 1, 0x320, 0x000010ec);
+	assert_int_equal(lapic_rd(f, 1, 0x320), 0x10ec);
 	lapic_wr(f, 1, 0x360, 0x0000c400);
-	assert_int_equal(lapic_rd(f, 1, 0x360), 0x8400); /* remote IRR is read only */
+	assert_int_equal(lapic_rd(f, 1, 0x360), 0xc400);
+	lapic_wr(f, 1, 0x360, 0x00008400);
 	lapic_wr(f, 1, 0x370, 0xfe);
 	lapic_wr(f, 1, 0xf0, 0xff); /* disabling masks everything */
 	assert_int_equal(lapic_rd(f, 1, 0x370), 0x100fe);
@@ -299,8 +303,8 @@ static void test_x2apic(void **state)
 	assert_int_equal(msr(f, 1, 0x803), 0x50014);
 	assert_int_equal(msr(f, 0, 0x80d), 0x00000001);
 	assert_int_equal(msr(f, 1, 0x80d), 0x00000002);
-	/* MMIO is off in x2APIC mode. */
-	assert_int_equal(lapic_rd(f, 1, 0x30), 0);
+	/* MMIO is off in x2APIC mode: all ones, as KVM's MMIO hole. */
+	assert_int_equal(lapic_rd(f, 1, 0x30), 0xffffffff);
 	/* #GP: read-only and write-only registers, holes, reserved bits. */
 	assert_int_equal(irqchip_msr_write(f->c, 0, 0x802, 5), -EINVAL);
 	assert_int_equal(irqchip_msr_write(f->c, 0, 0x80d, 5), -EINVAL);
@@ -364,13 +368,16 @@ static void test_x2apic(void **state)
 	assert_int_equal(msr(f, 1, 0x839), 35);
 	assert_int_equal(irqchip_poll(f->c, 1, 100), 200);
 	assert_int_equal(take_irq(f, 1), 0xea);
-	/* x2APIC -> disabled -> xAPIC: the APIC state is reset. */
+	/* x2APIC -> disabled -> xAPIC: the registers stay as KVM keeps them,
+	 * the xAPIC ID is the initial one, LDR what x2APIC mode derived. */
 	assert_int_equal(irqchip_msr_write(f->c, 1, MSR_APIC_BASE, 0xfee00000), 0);
 	assert_int_equal(irqchip_msr_read(f->c, 1, 0x802, &v), -EINVAL);
+	assert_int_equal(lapic_rd(f, 1, 0x30), 0xffffffff);
 	assert_int_equal(irqchip_msr_write(f->c, 1, MSR_APIC_BASE, 0xfee00800), 0);
 	assert_int_equal(lapic_rd(f, 1, 0x20), 0x01000000);
-	assert_int_equal(lapic_rd(f, 1, 0xf0), 0xff);
-	assert_int_equal(lapic_rd(f, 1, 0x100 + 0x70), 0);
+	assert_int_equal(lapic_rd(f, 1, 0xf0), 0x1ff);
+	assert_int_equal(lapic_rd(f, 1, 0xd0), 0x00000002);
+	assert_int_equal(lapic_rd(f, 1, 0x320), 0x200ea);
 }
 
 int main(void)
