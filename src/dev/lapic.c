@@ -21,6 +21,7 @@ static const uint32_t lapic_lvt_mask[LVT_COUNT] = {
 #define TIMER_ONESHOT  0
 #define TIMER_PERIODIC 1
 #define TIMER_TSC      2
+#define TIMER_RESERVED 3
 
 static bool lapic_bit(const uint32_t *v, unsigned n)
 {
@@ -90,7 +91,7 @@ static void lapic_regs_reset(struct lapic_state *l)
 {
 	l->tsc_deadline = 0;
 	l->timer_start = l->timer_next = 0;
-	l->timer_armed = 0;
+	l->timer_armed = l->timer_pending = 0;
 	l->tpr = l->ldr = 0;
 	l->dfr = 0xffffffffu;
 	l->svr = 0xff;
@@ -186,11 +187,11 @@ void lapic_accept(struct lapic_state *l, const struct apic_msg *m)
 
 /* ---- timer ---- */
 
+/* The reserved mode 3 keeps its initial count but never counts (as in
+ * KVM): current count 0, no expiry. */
 static unsigned lapic_timer_mode(const struct lapic_state *l)
 {
-	unsigned mode = l->lvt[LVT_TIMER] >> 17 & 3;
-
-	return mode == 3 ? TIMER_ONESHOT : mode;
+	return l->lvt[LVT_TIMER] >> 17 & 3;
 }
 
 static uint64_t lapic_divide(uint32_t tdcr)
@@ -215,7 +216,7 @@ static uint32_t lapic_tmcct(const struct lapic_state *l, uint64_t now_ns)
 {
 	uint64_t d;
 
-	if (lapic_timer_mode(l) == TIMER_TSC || !l->tmict || !l->timer_armed)
+	if (lapic_timer_mode(l) >= TIMER_TSC || !l->tmict || !l->timer_armed)
 		return 0;
 	d = lapic_timer_elapsed(l, now_ns);
 	if (lapic_timer_mode(l) == TIMER_PERIODIC)
@@ -228,7 +229,7 @@ static void lapic_timer_schedule(struct lapic_state *l, uint64_t now_ns)
 {
 	uint64_t p = lapic_period(l), k;
 
-	l->timer_armed = l->tmict != 0;
+	l->timer_armed = l->tmict != 0 && lapic_timer_mode(l) != TIMER_RESERVED;
 	if (!l->timer_armed)
 		return;
 	k = 1;
@@ -243,6 +244,7 @@ static void lapic_write_tmict(struct lapic_state *l, uint32_t val, uint64_t now_
 		return;
 	l->tmict = val;
 	l->timer_start = now_ns;
+	l->timer_pending = 0;
 	lapic_timer_schedule(l, now_ns);
 }
 
@@ -298,6 +300,7 @@ void lapic_tsc_deadline_write(struct lapic_state *l, uint64_t val, int64_t tsc_o
 	if (lapic_timer_mode(l) != TIMER_TSC)
 		return;
 	l->tsc_deadline = val;
+	l->timer_pending = 0;
 	l->timer_armed = val != 0;
 	l->timer_next = lapic_tsc_to_ns(val, tsc_offset);
 }
@@ -308,28 +311,50 @@ void lapic_tsc_offset_changed(struct lapic_state *l, int64_t tsc_offset)
 		l->timer_next = lapic_tsc_to_ns(l->tsc_deadline, tsc_offset);
 }
 
+/* An expiry the LVT let through: the interrupt, and the TSC deadline
+ * (as the SDM has it) reads 0 from then on. */
+static void lapic_timer_fire(struct lapic_state *l)
+{
+	l->timer_pending = 0;
+	lapic_raise(l, l->lvt[LVT_TIMER] & 0xff, false);
+	if (lapic_timer_mode(l) == TIMER_TSC)
+		l->tsc_deadline = 0;
+}
+
+static bool lapic_timer_open(const struct lapic_state *l)
+{
+	return !(l->lvt[LVT_TIMER] & APIC_LVT_MASKED) && lapic_hw_enabled(l) &&
+	       lapic_sw_enabled(l);
+}
+
+/* As in KVM's in-kernel APIC, which guests see in practice: an expiry while
+ * the LVT is masked is held (one, however many periods pass) and comes when
+ * the entry is unmasked, unless a new count or deadline starts first or the
+ * APIC is software-disabled; a held TSC deadline still reads back. */
+static void lapic_timer_release(struct lapic_state *l)
+{
+	if (l->timer_pending && lapic_timer_open(l))
+		lapic_timer_fire(l);
+}
+
 uint64_t lapic_timer_poll(struct lapic_state *l, uint64_t now_ns)
 {
-	uint32_t lvt = l->lvt[LVT_TIMER];
-
+	lapic_timer_release(l);
 	if (!l->timer_armed)
 		return UINT64_MAX;
 	if (now_ns < l->timer_next)
 		return l->timer_next;
 	/* The count runs out whether or not the entry is masked. */
-	if (!(lvt & APIC_LVT_MASKED) && lapic_hw_enabled(l))
-		lapic_raise(l, lvt & 0xff, false);
-	switch (lapic_timer_mode(l)) {
-	case TIMER_PERIODIC:
+	if (lapic_timer_open(l))
+		lapic_timer_fire(l);
+	else
+		l->timer_pending = 1;
+	if (lapic_timer_mode(l) == TIMER_PERIODIC) {
 		lapic_timer_schedule(l, now_ns);
 		return l->timer_next;
-	case TIMER_TSC:
-		l->tsc_deadline = 0;
-		/* fall through */
-	default:
-		l->timer_armed = 0;
-		return UINT64_MAX;
 	}
+	l->timer_armed = 0;
+	return UINT64_MAX;
 }
 
 /* ---- registers ---- */
@@ -545,10 +570,12 @@ int lapic_reg_write(struct lapic_state *l, unsigned reg, bool x2, uint64_t val,
 		v &= lapic_lvt_mask[i];
 		if (!lapic_sw_enabled(l))
 			v |= APIC_LVT_MASKED; /* cannot be unmasked while disabled */
-		if (i == LVT_TIMER)
+		if (i == LVT_TIMER) {
 			lapic_write_lvt_timer(l, v);
-		else
+			lapic_timer_release(l);
+		} else {
 			l->lvt[i] = v;
+		}
 		return 0;
 	}
 	switch (reg) {
@@ -569,9 +596,11 @@ int lapic_reg_write(struct lapic_state *l, unsigned reg, bool x2, uint64_t val,
 		break;
 	case APIC_REG_SVR:
 		l->svr = v & 0x3ff;
-		if (!lapic_sw_enabled(l))
+		if (!lapic_sw_enabled(l)) {
 			for (i = 0; i < LVT_COUNT; i++)
 				l->lvt[i] |= APIC_LVT_MASKED;
+			l->timer_pending = 0;
+		}
 		break;
 	case APIC_REG_ESR:
 		l->esr = l->esr_pending;

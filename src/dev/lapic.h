@@ -81,6 +81,7 @@ struct lapic_state {
 	uint8_t events;          /* IRQCHIP_EV_* not yet taken */
 	uint8_t sipi_vector;
 	uint8_t extint;          /* an ExtINT message asks for the PIC's INTA */
+	uint8_t timer_pending;   /* an expiry held while the timer LVT was masked */
 };
 
 /* What a register write asks of the rest of the irqchip. */

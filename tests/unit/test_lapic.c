@@ -117,6 +117,27 @@ static void test_lapic_timer_oneshot(void **state)
 	lapic_wr(f, 0, 0x380, 10);
 	assert_int_equal(irqchip_poll(f->c, 0, 20010), UINT64_MAX);
 	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	/* ...but held, as KVM holds it: unmasking delivers it, once. */
+	lapic_wr(f, 0, 0x320, 0xec);
+	assert_int_equal(take_irq(f, 0), 0xec);
+	lapic_wr(f, 0, 0xb0, 0);
+	lapic_wr(f, 0, 0x320, 0x100ec);
+	lapic_wr(f, 0, 0x320, 0xec);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	/* A new count drops a held expiry. */
+	lapic_wr(f, 0, 0x320, 0x100ec);
+	lapic_wr(f, 0, 0x380, 10);
+	assert_int_equal(irqchip_poll(f->c, 0, 20100), UINT64_MAX);
+	lapic_wr(f, 0, 0x380, 1000);
+	lapic_wr(f, 0, 0x320, 0xec);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	/* Mode 3 is reserved: the count is kept but does not run. */
+	lapic_wr(f, 0, 0x320, 0x600ec);
+	lapic_wr(f, 0, 0x380, 10);
+	assert_int_equal(lapic_rd(f, 0, 0x380), 10);
+	assert_int_equal(lapic_rd(f, 0, 0x390), 0);
+	assert_int_equal(irqchip_poll(f->c, 0, 30000), UINT64_MAX);
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
 	/* TMICT 0 stops the timer. */
 	lapic_wr(f, 0, 0x320, 0xec);
 	lapic_wr(f, 0, 0x380, 10);
