@@ -156,6 +156,7 @@ static void mmio_when_not_xapic(void)
 	uint64_t base = rdmsr(0x1b);
 	uint32_t r[4];
 
+	lapic_write(0x350, 0x10700);                  /* known, whatever firmware left */
 	cpuid(1, 0, r);
 	if (r[2] & (1u << 21)) {
 		wrmsr(0x1b, base | 1u << 10);

@@ -5,9 +5,10 @@
 
 #include <string.h>
 
-/* Writable bits of an entry: vector, delivery and destination mode,
- * polarity, trigger, mask, destination (bits 12 and 14 are status). */
-#define IOAPIC_RTE_WRITABLE 0xff0000000001afffULL
+/* Writable bits of an entry: all but the status bits 12 (delivery status)
+ * and 14 (remote IRR). The reserved bits keep what was written, as in
+ * KVM's in-kernel IOAPIC, which guests see in practice. */
+#define IOAPIC_RTE_WRITABLE (~(1ULL << 12 | 1ULL << 14))
 
 enum { IOAPIC_REG_ID = 0, IOAPIC_REG_VER = 1, IOAPIC_REG_ARB = 2, IOAPIC_REG_REDIR = 0x10 };
 
@@ -91,9 +92,9 @@ static uint32_t ioapic_reg_read(const struct ioapic_state *s)
 		return (uint32_t)s->id << 24;
 	case IOAPIC_REG_VER:
 		return (IOAPIC_PINS - 1) << 16 | IOAPIC_VERSION;
-	default:
+	default: /* holes read all ones (KVM) */
 		if (reg < IOAPIC_REG_REDIR || reg >= IOAPIC_REG_REDIR + 2 * IOAPIC_PINS)
-			return 0;
+			return 0xffffffffu;
 		pin = (reg - IOAPIC_REG_REDIR) / 2;
 		return (reg & 1) ? s->redir[pin] >> 32 : (uint32_t)s->redir[pin];
 	}
@@ -122,22 +123,32 @@ static void ioapic_reg_write(struct ioapic_state *s, uint32_t val, ioapic_send_f
 		ioapic_service(s, pin, send, opaque);
 }
 
+/* As KVM's: any size of 1, 2, 4 or 8 bytes; a narrow access sees the low
+ * bytes of the 32-bit register, a narrow write writes it zero-extended. */
 uint64_t ioapic_mmio_read(struct ioapic_state *s, uint64_t off, unsigned size)
 {
-	if (size > 4)
+	uint32_t v;
+
+	if (size != 1 && size != 2 && size != 4 && size != 8)
 		return 0;
 	if (off == 0x00)
-		return s->regsel;
-	if (off == 0x10)
-		return ioapic_reg_read(s);
-	return 0;
+		v = s->regsel;
+	else if (off == 0x10)
+		v = ioapic_reg_read(s);
+	else
+		return 0;
+	return size >= 4 ? v : v & ((1u << (8 * size)) - 1);
 }
 
 void ioapic_mmio_write(struct ioapic_state *s, uint64_t off, unsigned size, uint64_t val,
 		       ioapic_send_fn send, void *opaque)
 {
-	if (off == 0x00 && size <= 4)
+	if (size != 1 && size != 2 && size != 4 && size != 8)
+		return;
+	if (size < 4)
+		val &= (1u << (8 * size)) - 1;
+	if (off == 0x00)
 		s->regsel = val & 0xff;
-	else if (off == 0x10 && size == 4)
+	else if (off == 0x10)
 		ioapic_reg_write(s, (uint32_t)val, send, opaque);
 }

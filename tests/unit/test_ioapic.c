@@ -25,23 +25,36 @@ static void test_ioapic_registers(void **state)
 	ioapic_wr(f, 1, 0);
 	assert_int_equal(ioapic_rd(f, 1), 0x00170011); /* read only */
 	assert_int_equal(ioapic_rd(f, 0x10), RTE_MASKED); /* reset: masked */
-	/* Status bits do not take writes, the destination does. */
+	/* Status bits do not take writes; the reserved ones keep them (KVM). */
 	ioapic_route(f, 5, 0xffffffff, 0xffffffff);
-	assert_int_equal(ioapic_rd(f, 0x10 + 10), 0x0001afff);
-	assert_int_equal(ioapic_rd(f, 0x11 + 10), 0xff000000);
-	/* Past the last entry: reads 0, writes go nowhere. */
+	assert_int_equal(ioapic_rd(f, 0x10 + 10), 0xffffafff);
+	assert_int_equal(ioapic_rd(f, 0x11 + 10), 0xffffffff);
+	/* Holes and past the last entry: read all ones, writes go nowhere. */
 	ioapic_wr(f, 0x40, 0x1234);
-	assert_int_equal(ioapic_rd(f, 0x40), 0);
-	assert_int_equal(ioapic_rd(f, 0xff), 0);
-	/* IOREGSEL reads back; other offsets and sizes read 0. */
+	assert_int_equal(ioapic_rd(f, 0x40), 0xffffffff);
+	assert_int_equal(ioapic_rd(f, 0xff), 0xffffffff);
+	assert_int_equal(ioapic_rd(f, 0x3), 0xffffffff);
+	/* IOREGSEL reads back; other offsets read 0; 8 bytes see the register. */
 	v = 0x13;
 	bus_access(&f->m.bus, BUS_MMIO, MEMMAP_IOAPIC, 1, true, &v);
 	bus_access(&f->m.bus, BUS_MMIO, MEMMAP_IOAPIC, 4, false, &v);
 	assert_int_equal(v, 0x13);
 	bus_access(&f->m.bus, BUS_MMIO, MEMMAP_IOAPIC + 0x20, 4, false, &v);
 	assert_int_equal(v, 0);
+	v = 1;
+	bus_access(&f->m.bus, BUS_MMIO, MEMMAP_IOAPIC, 1, true, &v);
 	bus_access(&f->m.bus, BUS_MMIO, MEMMAP_IOAPIC + 0x10, 8, false, &v);
-	assert_int_equal(v, 0);
+	assert_int_equal(v, 0x00170011);
+	bus_access(&f->m.bus, BUS_MMIO, MEMMAP_IOAPIC + 0x10, 2, false, &v);
+	assert_int_equal(v, 0x0011);
+	/* A byte write to IOWIN writes the register zero-extended. */
+	ioapic_route(f, 5, 0x00010000 | 0x1234, 0);
+	v = 0x10 + 10;
+	bus_access(&f->m.bus, BUS_MMIO, MEMMAP_IOAPIC, 1, true, &v);
+	v = 0x5a;
+	bus_access(&f->m.bus, BUS_MMIO, MEMMAP_IOAPIC + 0x10, 1, true, &v);
+	assert_int_equal(ioapic_rd(f, 0x10 + 10), 0x5a);
+	ioapic_route(f, 5, RTE_MASKED, 0);
 }
 
 static void test_ioapic_edge(void **state)
