@@ -136,6 +136,8 @@ static void level_self_ipi(void)
 
 static void svr_disable_pending(void)
 {
+	unsigned taken;
+
 	/* A pending interrupt in IRR stays over a software disable. */
 	lapic_write(0x80, 0xf0);
 	lapic_write(0x300, 0x40000 | VEC_A);
@@ -146,9 +148,11 @@ static void svr_disable_pending(void)
 	lapic_write(0xf0, 0x1ff);
 	got_count = 0;
 	lapic_write(0x80, 0);
-	printf("re-enabled: taken %u vector %x\n", wait_irq(1), got_vec);
+	taken = wait_irq(1);
+	printf("re-enabled: taken %u vector %x\n", taken, got_vec);
 	got_count = 0;
-	printf("no more: %u\n", wait_irq(1));
+	taken = wait_irq(1);
+	printf("no more: %u\n", taken);
 }
 
 static void mmio_when_not_xapic(void)

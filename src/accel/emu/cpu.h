@@ -20,6 +20,9 @@ struct jit;
 struct emu_cpu;
 struct insn;
 
+/* MAXPHYADDR, as CPUID 0x80000008 gives it. */
+#define EMU_PHYS_BITS 40
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

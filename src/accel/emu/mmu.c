@@ -18,7 +18,7 @@
 #define PTE_PS (1ULL << 7)
 #define PTE_G (1ULL << 8)
 #define PTE_NX (1ULL << 63)
-#define PHYS_BITS 40
+#define PHYS_BITS EMU_PHYS_BITS
 #define PAE_ADDR (((1ULL << PHYS_BITS) - 1) & ~0xfffULL)
 #define PAE_RSVD (((1ULL << 52) - 1) & ~((1ULL << PHYS_BITS) - 1))
 

@@ -735,7 +735,8 @@ int emu_msr_write(struct emu_cpu *c, uint32_t msr, uint64_t v)
 		kvmclock_tsc_changed(c->vm);
 		return 0;
 	case MSR_APIC_BASE:
-		if (v & ~(0xffffff000ULL | (1 << 8) | (1 << 10) | (1 << 11)))
+		/* Reserved: 0-7, 9, and from MAXPHYADDR (CPUID 0x80000008) up. */
+		if (v & ~((((1ULL << EMU_PHYS_BITS) - 1) & ~0xfffULL) | (1 << 8) | (1 << 10) | (1 << 11)))
 			return -EINVAL;
 		if (c->vm->irqchip && irqchip_msr_write(c->vm->irqchip, c->index, msr, v))
 			return -EINVAL;
