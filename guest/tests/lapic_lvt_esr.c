@@ -183,6 +183,20 @@ static void mmio_when_not_xapic(void)
 	lapic_enable();
 }
 
+/* IA32_APIC_BASE moves the page; the old place is no longer the APIC. */
+static void relocate(void)
+{
+	uint64_t base = rdmsr(0x1b), moved = (base & 0xfff) | 0xfee10000;
+	uint32_t at_new, at_old;
+
+	wrmsr(0x1b, moved);
+	at_new = mmio_read32(0xfee10030);
+	at_old = mmio_read32(acpi.lapic_base + 0x30);
+	wrmsr(0x1b, base);
+	printf("relocated to fee10000: version there %x, at the old base %x, back %x\n", at_new,
+	       at_old, lapic_read(0x30));
+}
+
 int main(void)
 {
 	idt_set_handler(VEC_A, on_irq);
@@ -197,6 +211,7 @@ int main(void)
 	level_self_ipi();
 	svr_disable_pending();
 	mmio_when_not_xapic();
+	relocate();
 	printf("lapic_lvt_esr: ok\n");
 	return 0;
 }
