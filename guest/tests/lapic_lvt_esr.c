@@ -103,6 +103,20 @@ static void holes(void)
 	lapic_write(0x80, 0);
 }
 
+/* Read-only registers ignore writes. */
+static void read_only(void)
+{
+	static const unsigned reg[] = { 0x30, 0x90, 0xa0, 0x100, 0x170, 0x180, 0x200, 0x270, 0x390 };
+
+	lapic_write(0x80, 0x30);
+	for (unsigned i = 0; i < sizeof(reg) / sizeof(reg[0]); i++) {
+		uint32_t before = lapic_read(reg[i]);
+		lapic_write(reg[i], 0x5a5a5a5a);
+		printf("write to %x: unchanged %u\n", reg[i], lapic_read(reg[i]) == before);
+	}
+	lapic_write(0x80, 0);
+}
+
 static void id_write(void)
 {
 	uint32_t id = lapic_read(0x20);
@@ -207,6 +221,7 @@ int main(void)
 	icr_bits();
 	esr_rules();
 	holes();
+	read_only();
 	id_write();
 	level_self_ipi();
 	svr_disable_pending();
