@@ -1,6 +1,7 @@
 /* The 82093AA I/O APIC at MEMMAP_IOAPIC: IOREGSEL (0x00) and IOWIN (0x10),
  * version 0x11, 24 redirection entries. Pins carry the logical level the
- * devices give (polarity is not applied, as in KVM). Plain state; messages
+ * devices give (polarity is not applied, as in KVM); like KVM's, holes read
+ * all ones and the reserved bits of an entry keep what was written. Plain state; messages
  * leave through the send callback, the caller holds the lock. */
 #ifndef VMON_DEV_IOAPIC_H
 #define VMON_DEV_IOAPIC_H

@@ -1,7 +1,9 @@
 /* The local APIC of one vCPU, xAPIC (MMIO page) and x2APIC (MSRs
  * 0x800-0x8ff): version 0x50014 (6 LVT entries, no EOI-broadcast
  * suppression), 256-bit IRR/ISR/TMR, TPR/PPR, ESR, ICR, and a timer in
- * one-shot, periodic and TSC-deadline modes.
+ * one-shot, periodic and TSC-deadline modes. Where KVM's in-kernel APIC
+ * and the SDM differ it behaves as KVM (guests see that in practice; see
+ * lapic.c), but for ESR, which KVM never sets.
  *
  * The timer's bus clock is LAPIC_BUS_HZ = 1 GHz, so one count lasts
  * "divide" nanoseconds (DCR: 1, 2, 4, ... 128). Guests find the rate by
@@ -111,7 +113,8 @@ bool lapic_accepts_pic(const struct lapic_state *l);
 int lapic_reg_read(struct lapic_state *l, unsigned reg, bool x2, uint64_t now_ns, uint64_t *val);
 int lapic_reg_write(struct lapic_state *l, unsigned reg, bool x2, uint64_t val,
 		    uint64_t now_ns, struct lapic_out *out);
-/* xAPIC MMIO page (off 0-0xfff, size 1-8): aligned 32-bit writes only. */
+/* xAPIC MMIO page (off 0-0xfff, size 1-8): aligned 32-bit writes only;
+ * all ones while hardware-disabled or in x2APIC mode. */
 uint64_t lapic_mmio_read(struct lapic_state *l, uint64_t off, unsigned size, uint64_t now_ns);
 void lapic_mmio_write(struct lapic_state *l, uint64_t off, unsigned size, uint64_t val,
 		      uint64_t now_ns, struct lapic_out *out);
