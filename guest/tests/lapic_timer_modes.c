@@ -132,6 +132,30 @@ static void divide(void)
 		printf("dcr %x reads %x\n", dcr[i], lapic_read(TDCR));
 	}
 	printf("divide 1 vs 16: ratio in [8, 32] %u\n", ratio >= 8 && ratio <= 32);
+	/* A new divider while counting: the count goes on from where it was,
+	 * at the new rate. */
+	{
+		uint64_t t0, t1, t2;
+		uint32_t c1, c2;
+
+		lapic_write(TDCR, 0xb);
+		t0 = pm_timer_ticks();
+		lapic_write(TMICT, 0xffffffff);
+		delay_us(1000);
+		c1 = lapic_read(TMCCT);
+		t1 = pm_timer_ticks();
+		lapic_write(TDCR, 0x3);            /* divide by 16 */
+		delay_us(1000);
+		c2 = lapic_read(TMCCT);
+		t2 = pm_timer_ticks();
+		lapic_write(TMICT, 0);
+		ratio = 0;
+		if (c2 < c1 && t1 > t0 && t2 > t1)
+			ratio = ((uint64_t)(0xffffffff - c1) * (t2 - t1) / (t1 - t0) + (c1 - c2) / 2) /
+				(c1 - c2);
+		printf("divide 1 -> 16 while counting: no jump %u, rate ratio in [8, 32] %u\n",
+		       c2 < c1, ratio >= 8 && ratio <= 32);
+	}
 	/* A new initial count starts over from it. */
 	lapic_write(TDCR, 0xa);                /* divide by 128 */
 	lapic_write(TMICT, 0x10000000);
