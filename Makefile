@@ -7,7 +7,7 @@ CFLAGS_BASE := -std=gnu17 -Wall -Wextra -Werror -pthread -Isrc -MMD -MP \
 	-D_GNU_SOURCE -DVMON_VERSION='"$(VERSION)"'
 OPT     ?= -O2 -g
 CFLAGS  := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
-LDLIBS  := -pthread -llz4 -lzstd -llzma -lz -lbz2 -llzo2 -lslirp -lnbd -lseccomp -lcap-ng -lhttp_parser -ljansson $(EXTRA_LDLIBS)
+LDLIBS  := -pthread -llz4 -lzstd -llzma -lz -lbz2 -llzo2 -lslirp -lnbd -liscsi -lseccomp -lcap-ng -lhttp_parser -ljansson $(EXTRA_LDLIBS)
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))

@@ -3,8 +3,8 @@
 # are missing. Usage: deps.sh build|test|guest|bench
 set -e
 case "$1" in
-build) pkgs="gcc make libc6-dev liblz4-dev libzstd-dev liblzma-dev zlib1g-dev libbz2-dev liblzo2-dev libslirp-dev libnbd-dev libseccomp-dev libcap-ng-dev libhttp-parser-dev libjansson-dev" ;;
-test)  pkgs="libcmocka-dev clang libclang-rt-dev busybox-static cpio qemu-system-x86 qemu-utils e2fsprogs acpica-tools curl" ;;
+build) pkgs="gcc make libc6-dev liblz4-dev libzstd-dev liblzma-dev zlib1g-dev libbz2-dev liblzo2-dev libslirp-dev libnbd-dev libiscsi-dev libseccomp-dev libcap-ng-dev libhttp-parser-dev libjansson-dev" ;;
+test)  pkgs="libcmocka-dev clang libclang-rt-dev busybox-static cpio qemu-system-x86 qemu-utils tgt e2fsprogs acpica-tools curl" ;;
 guest) pkgs="busybox-static cpio kmod zstd xz-utils lz4" ;;
 bench) pkgs="qemu-system-x86 qemu-utils" ;;
 *) echo "usage: $0 build|test|guest|bench" >&2; exit 2 ;;

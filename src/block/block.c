@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 
+#include "block/iscsi_disk.h"
 #include "block/nbd_disk.h"
 #include "block/qcow2.h"
 
@@ -34,6 +35,7 @@ struct block {
 	const struct block_driver *drv;
 	struct qcow2 *qcow2;         /* the qcow2 driver's state */
 	struct nbd_disk *nbd;        /* the nbd driver's */
+	struct iscsi_disk *iscsi;    /* the iscsi driver's */
 	pthread_mutex_t fmt_lock;    /* qcow2 metadata: one request at a time */
 	bool probed_raw;             /* raw by probing: sector 0 must not turn qcow2 */
 	int fd;
@@ -291,6 +293,34 @@ static const struct block_driver nbd_driver = {
 	.discard = nbd_drv_discard, .write_zeroes = nbd_drv_write_zeroes,
 };
 
+static int iscsi_drv_read(struct block *b, const struct iovec *iov, unsigned iovcnt, uint64_t off)
+{
+	return iscsi_disk_rw(b->iscsi, false, iov, iovcnt, off, false);
+}
+
+static int iscsi_drv_write(struct block *b, struct block_req *r)
+{
+	return iscsi_disk_rw(b->iscsi, true, r->iov, r->iovcnt, r->offset, r->flags & BLOCK_REQ_FUA);
+}
+
+static int iscsi_drv_flush(struct block *b) { return iscsi_disk_flush(b->iscsi); }
+
+static int iscsi_drv_discard(struct block *b, uint64_t off, uint64_t len)
+{
+	return iscsi_disk_unmap(b->iscsi, off, len);
+}
+
+static int iscsi_drv_write_zeroes(struct block *b, struct block_req *r)
+{
+	return iscsi_disk_zero(b->iscsi, r->offset, r->len, r->flags & BLOCK_REQ_UNMAP);
+}
+
+static const struct block_driver iscsi_driver = {
+	.name = "iscsi", .read = iscsi_drv_read, .write = iscsi_drv_write,
+	.flush = iscsi_drv_flush, .discard = iscsi_drv_discard,
+	.write_zeroes = iscsi_drv_write_zeroes,
+};
+
 static int block_exec(struct block *b, struct block_req *r)
 {
 	uint64_t len = r->len;
@@ -423,6 +453,31 @@ static int block_open_nbd(const char *uri, bool readonly, struct block **out, co
 	return 0;
 }
 
+static int block_open_iscsi(const char *uri, bool readonly, struct block **out,
+			    const char **why)
+{
+	struct iscsi_disk *d;
+	struct block *b;
+	int r = iscsi_disk_open(uri, readonly, &d, why);
+
+	if (r)
+		return r;
+	if (!(b = calloc(1, sizeof(*b)))) {
+		iscsi_disk_close(d);
+		return -ENOMEM;
+	}
+	b->fd = -1;
+	b->drv = &iscsi_driver;
+	b->iscsi = d;
+	b->size = iscsi_disk_size(d);
+	b->readonly = readonly;
+	b->can_discard = iscsi_disk_can_unmap(d);
+	if ((r = block_start(b)))
+		return r;
+	*out = b;
+	return 0;
+}
+
 int block_open_fmt(const char *path, bool readonly, enum block_fmt fmt, struct block **out,
 		   const char **why)
 {
@@ -437,6 +492,8 @@ int block_open_fmt(const char *path, bool readonly, enum block_fmt fmt, struct b
 	*out = NULL;
 	if (nbd_disk_is_uri(path))
 		return block_open_nbd(path, readonly, out, why);
+	if (iscsi_disk_is_uri(path))
+		return block_open_iscsi(path, readonly, out, why);
 	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
@@ -545,6 +602,7 @@ void block_close(struct block *b)
 	pthread_mutex_destroy(&b->fmt_lock);
 	qcow2_close(b->qcow2);
 	nbd_disk_close(b->nbd);
+	iscsi_disk_close(b->iscsi);
 	if (b->fd >= 0)
 		close(b->fd);
 	free(b);
