@@ -72,7 +72,15 @@ for src in guest/tests/*.c; do
 		timeout "$GUEST_TIMEOUT" "$VMON" run --accel "$accel" --kernel "$elf" \
 			--console "file:$out" $args --mem 64M \
 			</dev/null >"$tmp/$name.$accel.log" 2>&1
-		judge "$name ($accel)" "$out" $? "$status" "$tmp/$name.$accel.log"
+		rc=$?
+		# guest/tests/native.h: this KVM runs CPL3 code on the host's
+		# descriptor tables (PVM); the program cannot be compared here.
+		if [ "$accel" = kvm ] && [ "$rc" -eq 251 ] && [ -f "$out" ] &&
+		   grep -q ': not comparable$' "$out"; then
+			skip "guest: $name ($accel) ($(tail -n 1 "$out"))"
+			continue
+		fi
+		judge "$name ($accel)" "$out" $rc "$status" "$tmp/$name.$accel.log"
 	done
 
 	if [ -z "$qemu" ]; then

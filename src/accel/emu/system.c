@@ -339,15 +339,19 @@ static void load_sys_seg(struct emu_cpu *c, unsigned seg, uint16_t sel)
 		emu_gp(c, sel & 0xfffc);
 	d = desc_read(c, sel, EX_GP);
 	type = (d >> 40) & 0x1f;
-	if (seg == SEG_LDT ? type != 2 : (type != 9 && type != 1))
+	/* An available TSS: 32/64-bit (9), or 16-bit (1) outside long mode. */
+	if (seg == SEG_LDT ? type != 2 : (type != 9 && (type != 1 || (c->efer & EFER_LMA))))
 		emu_gp(c, sel & 0xfffc);
-	if (!((d >> 47) & 1))
-		emu_raise(c, EX_NP, sel & 0xfffc);
 	if (c->efer & EFER_LMA) {
+		/* The 16-byte form; the upper half's type field must be 0. */
 		if ((sel & ~7u) + 15 > c->gdt.limit)
 			emu_gp(c, sel & 0xfffc);
 		hi = lin_read(c, c->gdt.base + (sel & ~7u) + 8, 8, 0);
+		if ((hi >> 40) & 0x1f)
+			emu_gp(c, sel & 0xfffc);
 	}
+	if (!((d >> 47) & 1))
+		emu_raise(c, EX_NP, sel & 0xfffc);
 	desc_to_seg(&s, sel, d);
 	s.base |= (hi & 0xffffffff) << 32;
 	if (seg == SEG_TR) {
@@ -395,6 +399,15 @@ void op_grp6(struct emu_cpu *c, const struct insn *in)
 	}
 }
 
+/* The system descriptor types LAR [0] and LSL [1] accept, by mode (legacy,
+ * long), as bit masks: long mode has no 16-bit TSS or gate and no task
+ * gate, and LSL takes no gate at all. */
+static const uint16_t sys_types[2][2] = {
+	{ 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 9 | 1u << 0xb | 1u << 0xc,
+	  1u << 2 | 1u << 9 | 1u << 0xb | 1u << 0xc },
+	{ 1u << 1 | 1u << 2 | 1u << 3 | 1u << 9 | 1u << 0xb, 1u << 2 | 1u << 9 | 1u << 0xb },
+};
+
 void op_lar_lsl(struct emu_cpu *c, const struct insn *in)
 {
 	uint16_t sel = (uint16_t)rm_read(c, in, 2);
@@ -410,8 +423,7 @@ void op_lar_lsl(struct emu_cpu *c, const struct insn *in)
 		if ((d >> 44) & 1)
 			ok = true;
 		else
-			ok = type == 1 || type == 2 || type == 3 || type == 9 || type == 0xb ||
-			     (in->opc == 0x02 && (type == 4 || type == 0xc));
+			ok = sys_types[in->opc == 0x03][!!(c->efer & EFER_LMA)] >> type & 1;
 		if (!conf && (dpl < c->cpl || dpl < (sel & 3u)))
 			ok = false;
 		if (ok) {

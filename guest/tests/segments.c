@@ -1,0 +1,390 @@
+/* Segment and descriptor-table instructions in long mode: MOV/POP to
+ * segment registers with their faults, LAR/LSL/VERR/VERW (which descriptor
+ * types long mode allows), SGDT/SIDT/SLDT/STR/SMSW at CPL0 and CPL3, LTR
+ * and LLDT faults, CMPXCHG16B alignment. The program runs on its own GDT:
+ * the kit's entries, then descriptors made to fail each check. */
+#include "lib.h"
+#include "native.h"
+
+extern uint64_t gdt[];
+
+/* Selectors of the program's GDT past the kit's (0x00-0x3f). */
+enum {
+	S_NP = 0x40,        /* data, DPL0, not present */
+	S_RO3 = 0x48,       /* data, DPL3, read-only */
+	S_XO = 0x50,        /* code, 64-bit, execute-only */
+	S_CONF = 0x58,      /* code, 64-bit, conforming, readable, DPL0 */
+	S_GATE = 0x60,      /* 64-bit call gate, DPL3 (16 bytes) */
+	S_UCODE32 = 0x70,   /* code, 32-bit, DPL3 */
+	S_SMALL = 0x78,     /* data, DPL3, byte limit 0x123 */
+	S_LDT = 0x80,       /* LDT (16 bytes) */
+	S_TSS16 = 0x90,     /* 16-bit available TSS: not valid in long mode */
+	S_GATE16 = 0x98,    /* 16-bit call gate: not valid in long mode */
+	S_TSS2 = 0xa0,      /* a second 64-bit TSS, not present (16 bytes) */
+	S_CODE3NP = 0xb0,   /* code, 64-bit, DPL3, not present */
+	S_RO0 = 0xb8,       /* data, DPL0, read-only */
+	S_END = 0xc0,
+};
+#define S_LDATA 0x0c    /* LDT entry 1, TI=1, RPL 0: data, DPL0 */
+
+static uint64_t pgdt[S_END / 8] __attribute__((aligned(16)));
+static uint64_t ldt[4] __attribute__((aligned(16)));
+static uint8_t cx16_buf[48] __attribute__((aligned(16)));
+
+static uint64_t seg_desc(uint32_t base, uint32_t limit, unsigned access, unsigned flags)
+{
+	return (limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 | (uint64_t)access << 40 |
+	       (uint64_t)((limit >> 16) & 0xf) << 48 | (uint64_t)(flags & 0xf) << 52 |
+	       (uint64_t)(base >> 24) << 56;
+}
+
+static void sys_desc16(unsigned sel, uint64_t base, uint32_t limit, unsigned access)
+{
+	pgdt[sel / 8] = seg_desc((uint32_t)base, limit, access, 0);
+	pgdt[sel / 8 + 1] = base >> 32;
+}
+
+static void gdt_build(void)
+{
+	struct __attribute__((packed)) { uint16_t limit; uint64_t base; } p;
+
+	memcpy(pgdt, gdt, 0x40);
+	pgdt[S_NP / 8] = seg_desc(0, 0xfffff, 0x12, 0xc);
+	pgdt[S_RO3 / 8] = seg_desc(0, 0xfffff, 0xf0, 0xc);
+	pgdt[S_XO / 8] = seg_desc(0, 0xfffff, 0x98, 0xa);
+	pgdt[S_CONF / 8] = seg_desc(0, 0xfffff, 0x9e, 0xa);
+	pgdt[S_GATE / 8] = 0x0000ec0000080000ull;   /* offset 0: never called here */
+	pgdt[S_GATE / 8 + 1] = 0;
+	pgdt[S_UCODE32 / 8] = seg_desc(0, 0xfffff, 0xfa, 0xc);
+	pgdt[S_SMALL / 8] = seg_desc(0x1000, 0x123, 0xf2, 0x4);
+	sys_desc16(S_LDT, (uint64_t)ldt, sizeof(ldt) - 1, 0x82);
+	pgdt[S_TSS16 / 8] = seg_desc(0x2000, 0x67, 0x81, 0);
+	pgdt[S_GATE16 / 8] = 0x0000e40000080000ull;
+	sys_desc16(S_TSS2, 0x3000, 0x67, 0x09);
+	pgdt[S_CODE3NP / 8] = seg_desc(0, 0xfffff, 0x7a, 0xa);
+	pgdt[S_RO0 / 8] = seg_desc(0, 0xfffff, 0x90, 0xc);
+	ldt[1] = seg_desc(0, 0xfffff, 0x92, 0xc);
+	p.limit = sizeof(pgdt) - 1;
+	p.base = (uint64_t)pgdt;
+	__asm__ volatile("lgdt %0" :: "m"(p) : "memory");
+}
+
+/* The fault of the last TRY, as text ("ok" when none). */
+static char res_buf[8][24];
+static unsigned res_next;
+
+static const char *res(unsigned before)
+{
+	static const char *names[32] = { [6] = "#UD", [10] = "#TS", [11] = "#NP", [12] = "#SS",
+					 [13] = "#GP", [14] = "#PF", [17] = "#AC" };
+	char *b = res_buf[res_next++ & 7];
+	unsigned v = (unsigned)last_trap.vector;
+	const char *n = v < 32 && names[v] ? names[v] : "#?";
+
+	if (last_trap.count == before)
+		return "ok";
+	if (v == 6)
+		return "#UD";
+	/* printf has no %s into a buffer: build "#GP(0x40)". */
+	unsigned e = (unsigned)last_trap.error, k = 0;
+	for (; n[k]; k++)
+		b[k] = n[k];
+	b[k++] = '(', b[k++] = '0', b[k++] = 'x';
+	char hex[8];
+	unsigned h = 0;
+	do hex[h++] = "0123456789abcdef"[e & 15], e >>= 4; while (e);
+	while (h)
+		b[k++] = hex[--h];
+	b[k++] = ')', b[k] = 0;
+	return b;
+}
+
+#define TRY_PRE "leaq 1f(%%rip), %%r11\n\tmovq %%r11, trap_resume(%%rip)\n\t"
+#define TRY(insn, ...) \
+	__asm__ volatile(TRY_PRE insn "\n1:\n\tmovq $0, trap_resume(%%rip)" __VA_ARGS__)
+
+/* ---- MOV/POP to segment registers ---- */
+
+static const char *mov_ds(uint16_t sel)
+{
+	unsigned b = last_trap.count;
+	TRY("movw %w0, %%ds", :: "r"(sel) : "r11", "memory");
+	__asm__ volatile("movw %w0, %%ds" :: "r"(SEL_DATA));
+	return res(b);
+}
+
+static const char *mov_ss(uint16_t sel)
+{
+	unsigned b = last_trap.count;
+	TRY("movw %w0, %%ss", :: "r"(sel) : "r11", "memory");
+	__asm__ volatile("movw %w0, %%ss" :: "r"(SEL_DATA));
+	return res(b);
+}
+
+static const char *pop_fs(uint16_t sel)
+{
+	unsigned b = last_trap.count;
+	uint64_t v = sel;
+	/* A fault leaves the selector on the stack: the label drops it. */
+	__asm__ volatile("movq %%rsp, %%r10\n\t" TRY_PRE "pushq %0\n\tpopq %%fs\n"
+			 "1:\tmovq $0, trap_resume(%%rip)\n\tmovq %%r10, %%rsp"
+			 :: "r"(v) : "r10", "r11", "memory");
+	__asm__ volatile("movw %w0, %%fs" :: "r"(0));
+	return res(b);
+}
+
+static void check_seg_loads(void)
+{
+	printf("mov ds, null: %s\n", mov_ds(0));
+	printf("mov ds, data dpl0: %s\n", mov_ds(SEL_DATA));
+	printf("mov ds, past the gdt limit: %s\n", mov_ds(S_END));
+	printf("mov ds, not present: %s\n", mov_ds(S_NP));
+	printf("mov ds, execute-only code: %s\n", mov_ds(S_XO));
+	printf("mov ds, readable code: %s\n", mov_ds(SEL_CODE64));
+	printf("mov ds, conforming code: %s\n", mov_ds(S_CONF));
+	printf("mov ds, tss: %s\n", mov_ds(SEL_TSS));
+	printf("mov ds, ldt entry: %s\n", mov_ds(S_LDATA));
+	printf("mov ds, ldt entry past the ldt: %s\n", mov_ds(0x24 | 4));
+	printf("mov ss, null rpl 0: %s\n", mov_ss(0));
+	printf("mov ss, null rpl 3: %s\n", mov_ss(3));
+	printf("mov ss, read-only data: %s\n", mov_ss(S_RO0));
+	printf("mov ss, dpl3 data: %s\n", mov_ss(SEL_UDATA));
+	printf("mov ss, rpl 3 of dpl0 data: %s\n", mov_ss(SEL_DATA | 3));
+	printf("mov ss, not present: %s\n", mov_ss(S_NP));
+	printf("mov ss, code: %s\n", mov_ss(SEL_CODE64));
+	printf("pop fs, dpl3 data: %s\n", pop_fs(SEL_UDATA));
+	printf("pop fs, system descriptor: %s\n", pop_fs(S_LDT));
+	printf("pop fs, not present: %s\n", pop_fs(S_NP));
+	printf("pop fs, past the gdt limit: %s\n", pop_fs(0xfff8));
+}
+
+/* At CPL3: DPL and RPL checks. */
+static uint64_t u_mov_ds(uint64_t sel)
+{
+	unsigned b = last_trap.count;
+	TRY("movw %w0, %%ds", :: "r"(sel) : "r11", "memory");
+	__asm__ volatile("movw %w0, %%ds" :: "r"(SEL_UDATA));
+	return last_trap.count == b ? 0 : last_trap.vector << 16 | last_trap.error;
+}
+
+static uint64_t u_mov_ss(uint64_t sel)
+{
+	unsigned b = last_trap.count;
+	TRY("movw %w0, %%ss", :: "r"(sel) : "r11", "memory");
+	return last_trap.count == b ? 0 : last_trap.vector << 16 | last_trap.error;
+}
+
+static void user_seg(const char *what, user_fn_t fn, uint16_t sel)
+{
+	uint64_t r = user_call(fn, sel);
+	if (!r)
+		printf("cpl3 %s: ok\n", what);
+	else
+		printf("cpl3 %s: vector %lu error 0x%lx\n", what, r >> 16, r & 0xffff);
+}
+
+static void check_user_seg_loads(void)
+{
+	user_seg("mov ds, dpl3 data", u_mov_ds, SEL_UDATA);
+	user_seg("mov ds, read-only dpl3 data", u_mov_ds, S_RO3);
+	user_seg("mov ds, dpl0 data", u_mov_ds, SEL_DATA);
+	user_seg("mov ds, dpl0 conforming code", u_mov_ds, S_CONF);
+	user_seg("mov ds, null", u_mov_ds, 0);
+	user_seg("mov ss, null", u_mov_ss, 3);
+	user_seg("mov ss, dpl0 data", u_mov_ss, SEL_DATA | 3);
+	user_seg("mov ss, rpl 0", u_mov_ss, SEL_UDATA & ~3);
+	user_seg("mov ss, read-only", u_mov_ss, S_RO3);
+}
+
+/* ---- LAR, LSL, VERR, VERW ---- */
+
+struct acc { uint64_t lar, lsl; unsigned zf_lar, zf_lsl, zf_verr, zf_verw; };
+
+static struct acc probe(uint16_t sel)
+{
+	struct acc a = { 0xdead, 0xdead, 0, 0, 0, 0 };
+	uint8_t z1, z2, z3, z4;
+
+	__asm__ volatile("larq %q4, %0; setz %1" : "+r"(a.lar), "=q"(z1) : "0"(a.lar), "1"(0), "r"((uint64_t)sel));
+	__asm__ volatile("lslq %q4, %0; setz %1" : "+r"(a.lsl), "=q"(z2) : "0"(a.lsl), "1"(0), "r"((uint64_t)sel));
+	__asm__ volatile("verr %w1; setz %0" : "=q"(z3) : "r"(sel));
+	__asm__ volatile("verw %w1; setz %0" : "=q"(z4) : "r"(sel));
+	a.zf_lar = z1, a.zf_lsl = z2, a.zf_verr = z3, a.zf_verw = z4;
+	return a;
+}
+
+static void show_acc(const char *cpl, const char *what, struct acc a)
+{
+	printf("%s %s: lar zf %u", cpl, what, a.zf_lar);
+	if (a.zf_lar)
+		printf(" 0x%lx", a.lar & 0xffff00);  /* bits 19:16 undefined */
+	printf(", lsl zf %u", a.zf_lsl);
+	if (a.zf_lsl)
+		printf(" 0x%lx", a.lsl);
+	printf(", verr %u, verw %u\n", a.zf_verr, a.zf_verw);
+}
+
+static const struct { const char *what; uint16_t sel; } acc_sels[] = {
+	{ "null", 0 },
+	{ "code64 dpl0", SEL_CODE64 },
+	{ "data dpl0", SEL_DATA },
+	{ "data dpl3", SEL_UDATA },
+	{ "read-only dpl3", S_RO3 },
+	{ "execute-only", S_XO },
+	{ "conforming", S_CONF },
+	{ "small limit", S_SMALL },
+	{ "not present data", S_NP },
+	{ "busy 64-bit tss", SEL_TSS },
+	{ "available 64-bit tss", S_TSS2 },
+	{ "ldt", S_LDT },
+	{ "64-bit call gate", S_GATE },
+	{ "16-bit tss", S_TSS16 },
+	{ "16-bit call gate", S_GATE16 },
+	{ "ldt entry", S_LDATA },
+	{ "past the gdt limit", S_END },
+	{ "rpl3 of data dpl0", SEL_DATA | 3 },
+};
+
+#define NACC (sizeof(acc_sels) / sizeof(acc_sels[0]))
+static struct acc acc_user[NACC];
+
+/* No printf at CPL3 (the serial port #GPs): the results go to memory. */
+static uint64_t u_acc(uint64_t i)
+{
+	acc_user[i] = probe(acc_sels[i].sel);
+	return 0;
+}
+
+static void check_access(void)
+{
+	for (unsigned i = 0; i < NACC; i++)
+		show_acc("cpl0", acc_sels[i].what, probe(acc_sels[i].sel));
+	for (unsigned i = 0; i < NACC; i++) {
+		user_call(u_acc, i);
+		show_acc("cpl3", acc_sels[i].what, acc_user[i]);
+	}
+}
+
+/* ---- SGDT, SIDT, SLDT, STR, SMSW ---- */
+
+struct tables { uint8_t gdt[10], idt[10]; uint16_t ldt, tr; uint64_t ldt_r, tr_r, msw_r; uint16_t msw; };
+
+static uint64_t read_tables(uint64_t arg)
+{
+	struct tables *t = (struct tables *)arg;
+	uint64_t ones = ~0ull;
+
+	__asm__ volatile("sgdt %0" : "=m"(t->gdt));
+	__asm__ volatile("sidt %0" : "=m"(t->idt));
+	__asm__ volatile("sldt %0" : "=m"(t->ldt));
+	__asm__ volatile("str %0" : "=m"(t->tr));
+	__asm__ volatile("smsw %0" : "=m"(t->msw));
+	t->ldt_r = t->tr_r = t->msw_r = ones;
+	__asm__ volatile("sldt %k0" : "+r"(t->ldt_r));
+	__asm__ volatile("str %k0" : "+r"(t->tr_r));
+	__asm__ volatile("smsw %k0" : "+r"(t->msw_r));
+	return 0;
+}
+
+static void show_tables(const char *cpl, const struct tables *t)
+{
+	uint64_t gb, ib;
+	uint16_t gl, il;
+
+	memcpy(&gl, t->gdt, 2), memcpy(&gb, t->gdt + 2, 8);
+	memcpy(&il, t->idt, 2), memcpy(&ib, t->idt + 2, 8);
+	printf("%s sgdt: limit 0x%x, base %s\n", cpl, gl, gb == (uint64_t)pgdt ? "ours" : "other");
+	printf("%s sidt: limit 0x%x\n", cpl, il);
+	printf("%s sldt m16 0x%x, r32 0x%lx; str m16 0x%x, r32 0x%lx\n", cpl, t->ldt, t->ldt_r,
+	       t->tr, t->tr_r);
+	printf("%s smsw m16 pe %u, r32 high bits %s\n", cpl, t->msw & 1,
+	       (t->msw_r >> 32) == 0 && (t->msw_r & 0x80000001) == 0x80000001 ? "cr0" : "other");
+}
+
+static struct tables tbl;
+
+static void check_tables(void)
+{
+	memset(&tbl, 0, sizeof(tbl));
+	read_tables((uint64_t)&tbl);
+	show_tables("cpl0", &tbl);
+	memset(&tbl, 0, sizeof(tbl));
+	user_call(read_tables, (uint64_t)&tbl);
+	show_tables("cpl3", &tbl);
+}
+
+/* ---- LTR, LLDT ---- */
+
+static const char *ltr(uint16_t sel)
+{
+	unsigned b = last_trap.count;
+	TRY("ltr %w0", :: "r"(sel) : "r11", "memory");
+	return res(b);
+}
+
+static const char *lldt(uint16_t sel)
+{
+	unsigned b = last_trap.count;
+	TRY("lldt %w0", :: "r"(sel) : "r11", "memory");
+	return res(b);
+}
+
+static void check_ltr_lldt(void)
+{
+	printf("ltr null: %s\n", ltr(0));
+	printf("ltr busy tss: %s\n", ltr(SEL_TSS));
+	printf("ltr not-present tss: %s\n", ltr(S_TSS2));
+	printf("ltr 16-bit tss: %s\n", ltr(S_TSS16));
+	printf("ltr data: %s\n", ltr(SEL_DATA));
+	printf("ltr ldt-relative: %s\n", ltr(S_LDATA));
+	printf("lldt tss: %s\n", lldt(SEL_TSS));
+	printf("lldt ldt-relative: %s\n", lldt(S_LDATA));
+	printf("lldt null: %s\n", lldt(0));
+	printf("lldt ldt: %s\n", lldt(S_LDT));
+	printf("mov ds, ldt entry after lldt: %s\n", mov_ds(S_LDATA));
+}
+
+/* ---- CMPXCHG16B ---- */
+
+static const char *cx16(unsigned off, uint8_t *zf)
+{
+	unsigned b = last_trap.count;
+	uint64_t lo = 1, hi = 2;
+	uint8_t z = 9;
+	memset(cx16_buf, 0, sizeof(cx16_buf));
+	cx16_buf[off] = 1, cx16_buf[off + 8] = 2;
+	TRY("lock cmpxchg16b (%3)\n\tsetz %2", : "+a"(lo), "+d"(hi), "+q"(z) : "r"(cx16_buf + off),
+	    "b"(7ull), "c"(8ull) : "r11", "memory", "cc");
+	*zf = z;
+	return res(b);
+}
+
+static void check_cx16(void)
+{
+	uint32_t r[4];
+	uint8_t z;
+	const char *a;
+
+	cpuid(1, 0, r);
+	printf("cpuid cx16: %u\n", r[2] >> 13 & 1);
+	a = cx16(16, &z);
+	printf("cmpxchg16b aligned: %s, zf %u, stored %u %u\n", a, z, cx16_buf[16], cx16_buf[24]);
+	a = cx16(8, &z);
+	printf("cmpxchg16b misaligned by 8: %s\n", a);
+	a = cx16(1, &z);
+	printf("cmpxchg16b misaligned by 1: %s\n", a);
+}
+
+int main(void)
+{
+	native_or_exit("segments");
+	gdt_build();
+	check_seg_loads();
+	check_user_seg_loads();
+	check_access();
+	check_tables();
+	check_ltr_lldt();
+	check_cx16();
+	puts("segments: done");
+	return 0;
+}
