@@ -567,6 +567,10 @@ void desc_to_seg(struct cpu_segment *s, uint16_t sel, uint64_t d);
 void emu_set_cr(struct emu_cpu *c, unsigned cr, uint64_t v);
 void emu_set_efer(struct emu_cpu *c, uint64_t v);
 void cpu_load_cs(struct emu_cpu *c, uint16_t sel, uint64_t d, unsigned cpl);
+/* sz bytes at off in the TSS (#TS(TR) past its limit). */
+uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz);
+/* Nulls the data segment registers the outer level cpl may not use. */
+void seg_null_outer(struct emu_cpu *c, unsigned cpl);
 void flags_write(struct emu_cpu *c, uint64_t v, uint64_t mask);
 
 /* Not implemented: #UD, reported once per opcode with log_debug. */
