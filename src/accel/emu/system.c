@@ -439,6 +439,28 @@ void op_lar_lsl(struct emu_cpu *c, const struct insn *in)
 	flags_set(c, ok ? F_ZF : 0, F_ZF);
 }
 
+/* KVM's hypercall ABI, as KVM gives it to a guest whose CPUID offers no
+ * paravirtual feature with a hypercall (emu offers only the clock): number
+ * in RAX, result in RAX; both VMCALL and VMMCALL work, as KVM emulates the
+ * other vendor's. KVM_HC_VAPIC_POLL_IRQ answers 0, every other number
+ * -KVM_ENOSYS, any number at CPL>0 -KVM_EPERM; outside 64-bit code the
+ * number and result are 32-bit. */
+#define KVM_HC_VAPIC_POLL_IRQ 1
+#define KVM_ENOSYS 1000
+#define KVM_EPERM 1
+
+static void hypercall(struct emu_cpu *c)
+{
+	uint64_t nr = c->code64 ? c->r[CPU_RAX] : (uint32_t)c->r[CPU_RAX];
+	int64_t ret = -KVM_ENOSYS;
+
+	if (c->cpl)
+		ret = -KVM_EPERM;
+	else if (nr == KVM_HC_VAPIC_POLL_IRQ)
+		ret = 0;
+	c->r[CPU_RAX] = c->code64 ? (uint64_t)ret : (uint32_t)ret;
+}
+
 void op_grp7(struct emu_cpu *c, const struct insn *in)
 {
 	unsigned bsz = c->code64 ? 8 : 4;
@@ -454,6 +476,12 @@ void op_grp7(struct emu_cpu *c, const struct insn *in)
 			emu_set_cr(c, 0, (c->cr0 & ~0xeULL) | (reg_get(c, in->rm, 2) & 0xf) |
 					     (c->cr0 & CR0_PE));
 			return;
+		case 0: case 3:
+			if (rm == 1) { /* VMCALL (0f 01 c1), VMMCALL (0f 01 d9) */
+				hypercall(c);
+				return;
+			}
+			break;
 		case 7:
 			if (rm == 0 && c->code64) { /* SWAPGS */
 				need_cpl0(c);
