@@ -217,7 +217,7 @@ static void show_acc(const char *cpl, const char *what, struct acc a)
 {
 	printf("%s %s: lar zf %u", cpl, what, a.zf_lar);
 	if (a.zf_lar)
-		printf(" 0x%lx", a.lar & 0xffff00);  /* bits 19:16 undefined */
+		printf(" 0x%lx", a.lar & 0xf0ff00);  /* bits 19:16 undefined (Intel) */
 	printf(", lsl zf %u", a.zf_lsl);
 	if (a.zf_lsl)
 		printf(" 0x%lx", a.lsl);

@@ -428,7 +428,10 @@ void op_lar_lsl(struct emu_cpu *c, const struct insn *in)
 			ok = false;
 		if (ok) {
 			if (in->opc == 0x02) {
-				reg_set(c, in->reg, in->osz, (d >> 32) & 0x00f0ff00);
+				/* Bits 23:8 of the descriptor's high half (19:16,
+				 * the limit's top, are undefined for Intel; AMD
+				 * and real CPUs give them). */
+				reg_set(c, in->reg, in->osz, (d >> 32) & 0x00ffff00);
 			} else {
 				struct cpu_segment s;
 				desc_to_seg(&s, sel, d);
