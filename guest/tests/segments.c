@@ -313,6 +313,54 @@ static void check_tables(void)
 	show_tables("cpl3", &tbl);
 }
 
+/* UMIP (if CPUID offers it): under CR4.UMIP the five store instructions
+ * #GP(0) at CPL3 and still work at CPL0. */
+static uint64_t u_umip(uint64_t arg)
+{
+	uint8_t m[10];
+	uint64_t r = 0, faults = 0;
+	unsigned b;
+	(void)arg;
+#define UMIP_ONE(insn, ...) do { \
+		b = last_trap.count; \
+		TRY(insn, __VA_ARGS__ : "r11", "memory"); \
+		faults = faults << 1 | (last_trap.count != b && last_trap.vector == 13 && \
+					!last_trap.error); \
+	} while (0)
+	UMIP_ONE("sgdt %0", : "=m"(m) :);
+	UMIP_ONE("sidt %0", : "=m"(m) :);
+	UMIP_ONE("sldt %k0", : "+r"(r) :);
+	UMIP_ONE("str %k0", : "+r"(r) :);
+	UMIP_ONE("smsw %k0", : "+r"(r) :);
+	return faults;
+}
+
+static int check_umip(void)
+{
+	uint32_t r[4];
+	uint64_t cr4, faults;
+	struct tables t;
+
+	cpuid(7, 0, r);
+	if (!(r[2] >> 2 & 1)) {
+		puts("umip: as cpuid says");
+		return 0;
+	}
+	__asm__ volatile("movq %%cr4, %0" : "=r"(cr4));
+	__asm__ volatile("movq %0, %%cr4" :: "r"(cr4 | 1 << 11));
+	faults = user_call(u_umip, 0);
+	unsigned b = last_trap.count;
+	read_tables((uint64_t)&t);
+	__asm__ volatile("movq %0, %%cr4" :: "r"(cr4));
+	if (faults != 0x1f || last_trap.count != b) {
+		printf("umip: cpl3 faults %lx (want 1f), cpl0 %s\n", faults,
+		       last_trap.count != b ? "faulted" : "ok");
+		return 1;
+	}
+	puts("umip: as cpuid says");
+	return 0;
+}
+
 /* ---- LTR, LLDT ---- */
 
 static const char *ltr(uint16_t sel)
@@ -383,6 +431,8 @@ int main(void)
 	check_user_seg_loads();
 	check_access();
 	check_tables();
+	if (check_umip())
+		return 2;
 	check_ltr_lldt();
 	check_cx16();
 	puts("segments: done");

@@ -215,9 +215,10 @@ void emu_set_cr(struct emu_cpu *c, unsigned cr, uint64_t v)
 		mmu_flush(c, false);
 		break;
 	case 4: {
-		/* VME, PVI, DE and MCE are not offered by CPUID, so they are reserved. */
+		/* VME, PVI, DE, MCE, LA57, SMEP, SMAP and PKE are not offered by
+		 * CPUID, so they are reserved. */
 		uint64_t ok = CR4_TSD | CR4_PSE | CR4_PAE |
-			      CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+			      CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP;
 		if (v & ~ok)
 			emu_gp(c, 0);
 		if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
@@ -323,6 +324,13 @@ void op_invd(struct emu_cpu *c, const struct insn *in)
 
 /* ---- descriptor tables: group 6 and 7 ---- */
 
+/* UMIP: SGDT, SIDT, SLDT, STR and SMSW are for CPL0 only. */
+static void umip_check(struct emu_cpu *c)
+{
+	if ((c->cr4 & CR4_UMIP) && c->cpl)
+		emu_gp(c, 0);
+}
+
 static void load_sys_seg(struct emu_cpu *c, unsigned seg, uint16_t sel)
 {
 	uint64_t d, hi = 0;
@@ -366,6 +374,8 @@ void op_grp6(struct emu_cpu *c, const struct insn *in)
 {
 	if (!(c->cr0 & CR0_PE) || (c->flags & F_VM))
 		emu_ud(c);
+	if (in->op < 2)
+		umip_check(c);
 	switch (in->op) {
 	case 0: /* SLDT */
 		rm_write(c, in, (in->flags & IN_MEM) ? 2 : in->osz, c->seg[SEG_LDT].selector);
@@ -472,6 +482,7 @@ void op_grp7(struct emu_cpu *c, const struct insn *in)
 		unsigned rm = in->rm & 7;
 		switch (in->op) {
 		case 4: /* SMSW r */
+			umip_check(c);
 			reg_set(c, in->rm, in->osz, c->cr0);
 			return;
 		case 6: /* LMSW r */
@@ -502,6 +513,8 @@ void op_grp7(struct emu_cpu *c, const struct insn *in)
 		insn_unimpl(c, in);
 	}
 	uint64_t ea = insn_ea(c, in);
+	if (in->op <= 1 || in->op == 4)
+		umip_check(c);
 	switch (in->op) {
 	case 0: case 1: { /* SGDT / SIDT */
 		struct cpu_dtable *t = in->op ? &c->idt : &c->gdt;
