@@ -891,17 +891,18 @@ static void test_fxsave(void **state)
 
 /* CR4 bits of features CPUID does not offer are reserved: each write of
  * one raises #GP (the handler counts in r9 and skips the 3-byte mov).
- * UMIP is offered: its bit is taken (and put back). */
+ * UMIP and SMAP are offered: their bits are taken (and put back). */
 SNIPPET(t_cr4, ".code64\n"
 	"xor %r9d, %r9d\n"
 	"mov %cr4, %rbx\n"
-	"mov $0x77104b, %rcx\n"   /* VME PVI DE MCE LA57 FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE */
+	"mov $0x57104b, %rcx\n"   /* VME PVI DE MCE LA57 FSGSBASE PCIDE OSXSAVE SMEP PKE */
 	"1: bsf %rcx, %rdx\n jz 2f\n btr %rdx, %rcx\n"
 	"mov %rbx, %rax\n bts %rdx, %rax\n"
 	"mov %rax, %cr4\n"
 	"jmp 1b\n"
 	"2: mov %rbx, %rax\n xor $0x80, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n" /* PGE: fine */
 	"mov %rbx, %rax\n bts $11, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n"  /* UMIP: fine */
+	"mov %rbx, %rax\n bts $21, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n"  /* SMAP: fine */
 	"mov $7, %eax\n xor %ecx, %ecx\n cpuid\n mov %rbx, %r11\n mov %rcx, %r10\n"
 	"mov $1, %eax\n cpuid\n mov %rdx, %r13\n"
 	"out %al, $0x8f\n"
@@ -918,9 +919,9 @@ static void test_cr4_reserved(void **state)
 	idt64(e, 13, CODE + 0x100);
 	set_state(e);
 	run_to_out(e, 0x8f);
-	assert_int_equal(e->s.gpr[CPU_R9], 11);
+	assert_int_equal(e->s.gpr[CPU_R9], 10);
 	assert_int_equal(e->s.gpr[CPU_R10] & (1u << 16 | 1u << 3 | 1u << 2), 1u << 2); /* LA57 PKU UMIP */
-	assert_int_equal(e->s.gpr[CPU_R11] & (1u << 20 | 1u << 7 | 1u << 0), 0); /* SMAP SMEP FSGSBASE */
+	assert_int_equal(e->s.gpr[CPU_R11] & (1u << 20 | 1u << 7 | 1u << 0), 1u << 20); /* SMAP SMEP FSGSBASE */
 	assert_int_equal(e->s.gpr[CPU_R13] & (1u << 1 | 1u << 2 | 1u << 7), 0);  /* VME DE MCE */
 	env_free(e);
 }

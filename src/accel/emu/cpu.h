@@ -63,6 +63,7 @@ enum {
 #define CR4_OSFXSR (1ULL << 9)
 #define CR4_OSXMMEXCPT (1ULL << 10)
 #define CR4_UMIP (1ULL << 11)
+#define CR4_SMAP (1ULL << 21)
 #define EFER_SCE (1ULL << 0)
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)
@@ -190,6 +191,7 @@ struct emu_cpu {
 	uint8_t cpl, code64, stop, user; /* user = CPL 3 for memory accesses */
 	uint8_t irq_check;     /* look at interrupts at the next block boundary */
 	uint8_t shadow;        /* interrupt shadow after STI / MOV SS */
+	uint8_t implicit;      /* a system-structure access (SMAP ignores AC): sys_read */
 	uint8_t halted;
 	uint8_t tlb_large;      /* the TLB holds pieces of large pages (the largest's bits) */
 	uint8_t nmi_blocked, nmi_pending; /* NMIs wait for the IRET of the last one */
@@ -470,6 +472,24 @@ static inline void lin_write(struct emu_cpu *c, uint64_t lin, unsigned sz, uint6
 		return;
 	}
 	mmu_write_slow(c, lin, sz, v, user);
+}
+
+/* Implicit supervisor accesses to system structures (GDT, LDT, IDT, TSS):
+ * SMAP refuses them on user pages whatever EFLAGS.AC says. A page fault
+ * clears the mark. */
+static inline uint64_t sys_read(struct emu_cpu *c, uint64_t lin, unsigned sz)
+{
+	c->implicit = 1;
+	uint64_t v = lin_read(c, lin, sz, 0);
+	c->implicit = 0;
+	return v;
+}
+
+static inline void sys_write(struct emu_cpu *c, uint64_t lin, unsigned sz, uint64_t v)
+{
+	c->implicit = 1;
+	lin_write(c, lin, sz, v, 0);
+	c->implicit = 0;
 }
 
 /* Host pointer for [lin, lin+sz) on a TLB hit within one page, else NULL

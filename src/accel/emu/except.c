@@ -71,8 +71,8 @@ static void deliver_real(struct emu_cpu *c, int vec, uint64_t ret)
 
 	if ((unsigned)vec * 4 + 3 > c->idt.limit)
 		emu_raise(c, EX_GP, (uint32_t)vec * 8 + 2);
-	ip = (uint16_t)lin_read(c, c->idt.base + vec * 4, 2, 0);
-	cs = (uint16_t)lin_read(c, c->idt.base + vec * 4 + 2, 2, 0);
+	ip = (uint16_t)sys_read(c, c->idt.base + vec * 4, 2);
+	cs = (uint16_t)sys_read(c, c->idt.base + vec * 4 + 2, 2);
 	push_sup(c, &sp, 2, c->seg[SEG_SS].base, 0xffff, flags_get(c));
 	push_sup(c, &sp, 2, c->seg[SEG_SS].base, 0xffff, c->seg[SEG_CS].selector);
 	push_sup(c, &sp, 2, c->seg[SEG_SS].base, 0xffff, ret);
@@ -89,7 +89,7 @@ uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz)
 
 	if (off + sz - 1 > tr->limit)
 		emu_raise(c, EX_TS, tr->selector & 0xfffc);
-	return lin_read(c, tr->base + off, sz, 0);
+	return sys_read(c, tr->base + off, sz);
 }
 
 /* soft: INT n/INT3/INTO (gate DPL checked) or SOFT_ICEBP (INT1: a trap
@@ -109,9 +109,9 @@ static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
 
 	if ((uint64_t)vec * gsz + gsz - 1 > c->idt.limit)
 		emu_raise(c, EX_GP, (uint32_t)vec * 8 + 2 + ext);
-	g = lin_read(c, c->idt.base + (uint64_t)vec * gsz, 8, 0);
+	g = sys_read(c, c->idt.base + (uint64_t)vec * gsz, 8);
 	if (lm)
-		g_hi = lin_read(c, c->idt.base + (uint64_t)vec * gsz + 8, 8, 0);
+		g_hi = sys_read(c, c->idt.base + (uint64_t)vec * gsz + 8, 8);
 	type = (g >> 40) & 0x1f;
 	gdpl = (g >> 45) & 3;
 	if (lm ? (type != 0xe && type != 0xf)

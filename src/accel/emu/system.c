@@ -103,7 +103,7 @@ uint64_t desc_read(struct emu_cpu *c, uint16_t sel, int vec)
 	}
 	if (off + 7 > limit)
 		emu_raise(c, vec, sel & 0xfffc);
-	return lin_read(c, base + off, 8, 0);
+	return sys_read(c, base + off, 8);
 }
 
 /* Sets the accessed bit of a descriptor that lacks it. */
@@ -112,7 +112,7 @@ static void desc_set_accessed(struct emu_cpu *c, uint16_t sel, uint64_t d)
 	uint64_t base = (sel & 4) ? c->seg[SEG_LDT].base : c->gdt.base;
 
 	if (!((d >> 40) & 1))
-		lin_write(c, base + (sel & ~7u) + 5, 1, ((d >> 40) & 0xff) | 1, 0);
+		sys_write(c, base + (sel & ~7u) + 5, 1, ((d >> 40) & 0xff) | 1);
 }
 
 void cpu_load_cs(struct emu_cpu *c, uint16_t sel, uint64_t d, unsigned cpl)
@@ -215,15 +215,16 @@ void emu_set_cr(struct emu_cpu *c, unsigned cr, uint64_t v)
 		mmu_flush(c, false);
 		break;
 	case 4: {
-		/* VME, PVI, DE, MCE, LA57, SMEP, SMAP and PKE are not offered by
-		 * CPUID, so they are reserved. */
+		/* VME, PVI, DE, MCE, LA57, SMEP and PKE are not offered by CPUID,
+		 * so they are reserved. */
 		uint64_t ok = CR4_TSD | CR4_PSE | CR4_PAE |
-			      CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP;
+			      CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP |
+			      CR4_SMAP;
 		if (v & ~ok)
 			emu_gp(c, 0);
 		if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
 			emu_gp(c, 0);
-		if ((v ^ c->cr4) & (CR4_PGE | CR4_PAE | CR4_PSE))
+		if ((v ^ c->cr4) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMAP))
 			mmu_flush(c, true);
 		c->cr4 = v;
 		break;
@@ -354,7 +355,7 @@ static void load_sys_seg(struct emu_cpu *c, unsigned seg, uint16_t sel)
 		/* The 16-byte form; the upper half's type field must be 0. */
 		if ((sel & ~7u) + 15 > c->gdt.limit)
 			emu_gp(c, sel & 0xfffc);
-		hi = lin_read(c, c->gdt.base + (sel & ~7u) + 8, 8, 0);
+		hi = sys_read(c, c->gdt.base + (sel & ~7u) + 8, 8);
 		if ((hi >> 40) & 0x1f)
 			emu_gp(c, sel & 0xfffc);
 	}
@@ -364,7 +365,7 @@ static void load_sys_seg(struct emu_cpu *c, unsigned seg, uint16_t sel)
 	s.base |= (hi & 0xffffffff) << 32;
 	if (seg == SEG_TR) {
 		/* Mark the TSS busy. */
-		lin_write(c, c->gdt.base + (sel & ~7u) + 5, 1, ((d >> 40) & 0xff) | 2, 0);
+		sys_write(c, c->gdt.base + (sel & ~7u) + 5, 1, ((d >> 40) & 0xff) | 2);
 		s.type |= 2;
 	}
 	c->seg[seg] = s;
@@ -490,6 +491,14 @@ void op_grp7(struct emu_cpu *c, const struct insn *in)
 			emu_set_cr(c, 0, (c->cr0 & ~0xeULL) | (reg_get(c, in->rm, 2) & 0xf) |
 					     (c->cr0 & CR0_PE));
 			return;
+		case 1:
+			if (rm == 2 || rm == 3) { /* CLAC (0f 01 ca), STAC (0f 01 cb) */
+				if (c->cpl)
+					emu_ud(c);
+				flags_set(c, rm == 3 ? F_AC : 0, F_AC);
+				return;
+			}
+			break;
 		case 0: case 3:
 			if (rm == 1) { /* VMCALL (0f 01 c1), VMMCALL (0f 01 d9) */
 				hypercall(c);
@@ -599,11 +608,11 @@ bool io_allowed(struct emu_cpu *c, uint16_t port, unsigned size)
 	/* The TSS I/O permission bitmap. */
 	if ((tr->type & 7) != 3 || tr->limit < 0x67)
 		return false;
-	map = (uint16_t)lin_read(c, tr->base + 0x66, 2, 0);
+	map = (uint16_t)sys_read(c, tr->base + 0x66, 2);
 	if ((uint64_t)map + port / 8 + 1 > tr->limit)
 		return false;
 	base = tr->base + map + port / 8;
-	return !((lin_read(c, base, 2, 0) >> (port & 7)) & ((1u << size) - 1));
+	return !((sys_read(c, base, 2) >> (port & 7)) & ((1u << size) - 1));
 }
 
 void op_in(struct emu_cpu *c, const struct insn *in)
