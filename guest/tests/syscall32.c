@@ -2,7 +2,9 @@
  * + 8), SYSCALL from a 32-bit code segment (Intel: #UD; AMD: enters at
  * CSTAR), SYSCALL from 64-bit code (LSTAR, RCX and R11 saved, CS/SS from
  * STAR[47:32]) and SYSRET with a non-canonical RCX (Intel: #GP(0) at CPL0;
- * AMD faults at CPL3 instead, not run there). */
+ * AMD faults at CPL3 instead, not run there); SYSEXIT to 64-bit CPL3 and
+ * SYSENTER back (Intel only: AMD has no SYSENTER in long mode), SYSEXIT
+ * with a non-canonical RDX (#GP(0)). */
 #include "lib.h"
 #include "native.h"
 
@@ -14,18 +16,23 @@ extern uint64_t gdt[];
 #define MSR_CSTAR 0xc0000083
 #define MSR_FMASK 0xc0000084
 
-enum { S_UCODE32 = 0x40, S_UDATA = 0x48, S_UCODE64 = 0x50, S_END = 0x58 };
+enum { S_UCODE32 = 0x40, S_UDATA = 0x48, S_UCODE64 = 0x50,
+       S_SE = 0x58,   /* SYSENTER_CS: code64, data, code32 DPL3, data DPL3, code64 DPL3, data DPL3 */
+       S_END = 0x88 };
 
 static uint64_t pgdt[S_END / 8] __attribute__((aligned(16)));
 static uint8_t ustack[4096] __attribute__((aligned(16)));
 
 volatile uint64_t saved_rsp, l_rcx, l_r11, c_mode, c_cstar, ustack_top, back_rip;
-volatile uint16_t c_cs, c_ss, l_cs, l_ss, b_cs;
+volatile uint16_t c_cs, c_ss, l_cs, l_ss, b_cs, x_cs, x_ss, e_cs, e_ss;
+volatile uint64_t e_rsp;
 
 void compat_entry(void);
 void lstar_entry(void);
 void cstar_entry(void);
 void lm_back(void);
+void sysexit_user(void);
+void sysenter_entry(void);
 
 __asm__(".text\n"
 	".code32\n"
@@ -58,6 +65,16 @@ __asm__(".text\n"
 	"\tmovw %ss, l_ss(%rip)\n"
 	"\tmovq saved_rsp(%rip), %rsp\n"
 	"\tret\n"
+	"sysexit_user:\n"
+	"\tmovw %cs, x_cs(%rip)\n"
+	"\tmovw %ss, x_ss(%rip)\n"
+	"\tsysenter\n"
+	"sysenter_entry:\n"
+	"\tmovw %cs, e_cs(%rip)\n"
+	"\tmovw %ss, e_ss(%rip)\n"
+	"\tmovq %rsp, e_rsp(%rip)\n"
+	"\tmovq saved_rsp(%rip), %rsp\n"
+	"\tret\n"
 	"cstar_entry:\n"
 	"\tmovq $1, c_cstar(%rip)\n"
 	"\tsysretl\n");
@@ -73,6 +90,21 @@ static void __attribute__((noinline)) run_compat(void)
 			 "movl $compat_entry, %%ecx\n\t"
 			 "movl $2, %%r11d\n\t"
 			 "sysretl\n"
+			 "1:\tpopq %%r15\n\tpopq %%r14\n\tpopq %%r13\n\tpopq %%r12\n\t"
+			 "popq %%rbp\n\tpopq %%rbx"
+			 ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc");
+}
+
+/* SYSEXIT to sysexit_user at CPL3, which SYSENTERs back; returns here. */
+static void __attribute__((noinline)) run_sysexit(void)
+{
+	__asm__ volatile("pushq %%rbx\n\tpushq %%rbp\n\tpushq %%r12\n\tpushq %%r13\n\t"
+			 "pushq %%r14\n\tpushq %%r15\n\t"
+			 "leaq 1f(%%rip), %%rax\n\tpushq %%rax\n\t"
+			 "movq %%rsp, saved_rsp(%%rip)\n\t"
+			 "movq ustack_top(%%rip), %%rcx\n\t"
+			 "leaq sysexit_user(%%rip), %%rdx\n\t"
+			 "sysexitq\n"
 			 "1:\tpopq %%r15\n\tpopq %%r14\n\tpopq %%r13\n\tpopq %%r12\n\t"
 			 "popq %%rbp\n\tpopq %%rbx"
 			 ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc");
@@ -97,6 +129,12 @@ int main(void)
 	pgdt[S_UCODE32 / 8] = 0x00cffa000000ffffull;
 	pgdt[S_UDATA / 8] = 0x00cff2000000ffffull;
 	pgdt[S_UCODE64 / 8] = 0x00affa000000ffffull;
+	pgdt[S_SE / 8] = 0x00af9a000000ffffull;
+	pgdt[S_SE / 8 + 1] = 0x00cf92000000ffffull;
+	pgdt[S_SE / 8 + 2] = 0x00cffa000000ffffull;
+	pgdt[S_SE / 8 + 3] = 0x00cff2000000ffffull;
+	pgdt[S_SE / 8 + 4] = 0x00affa000000ffffull;
+	pgdt[S_SE / 8 + 5] = 0x00cff2000000ffffull;
 	p.limit = sizeof(pgdt) - 1, p.base = (uint64_t)pgdt;
 	__asm__ volatile("lgdt %0" :: "m"(p) : "memory");
 	ustack_top = (uint64_t)ustack + sizeof(ustack);
@@ -132,6 +170,30 @@ int main(void)
 			       last_trap.cs);
 	}
 	puts("sysretq non-canonical rcx: as the vendor does (Intel #GP(0) at cpl0)");
+
+	/* SYSENTER/SYSEXIT in long mode: Intel's (CPUID SEP). */
+	cpuid(1, 0, r);
+	if (is_intel() && (r[3] >> 11 & 1)) {
+		static uint8_t kstack[1024] __attribute__((aligned(16)));
+		uint64_t ktop = (uint64_t)kstack + sizeof(kstack);
+		wrmsr(0x174, S_SE);
+		wrmsr(0x175, ktop);
+		wrmsr(0x176, (uint64_t)sysenter_entry);
+		run_sysexit();
+		__asm__ volatile("movw %w0, %%ds; movw %w0, %%es" :: "r"(SEL_DATA));
+		if (x_cs != ((S_SE + 32) | 3) || x_ss != ((S_SE + 40) | 3) || e_cs != S_SE ||
+		    e_ss != S_SE + 8 || e_rsp != ktop)
+			printf("sysexitq/sysenter: cs 0x%x ss 0x%x, back cs 0x%x ss 0x%x rsp %s\n",
+			       x_cs, x_ss, e_cs, e_ss, e_rsp == ktop ? "ok" : "wrong");
+		before = last_trap.count;
+		__asm__ volatile("leaq 1f(%%rip), %%r11\n\tmovq %%r11, trap_resume(%%rip)\n\t"
+				 "movabsq $0x0000800000000000, %%rdx\n\tmovq %%rsp, %%rcx\n\t"
+				 "sysexitq\n1:" ::: "rcx", "rdx", "r11", "memory");
+		if (last_trap.count != before + 1 || last_trap.vector != 13 || (last_trap.cs & 3))
+			printf("sysexitq non-canonical rdx: vector %lu cs 0x%lx\n", last_trap.vector,
+			       last_trap.cs);
+	}
+	puts("sysenter/sysexit in long mode: as the vendor does (Intel: supported)");
 	puts("syscall32: done");
 	return 0;
 }

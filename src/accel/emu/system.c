@@ -961,6 +961,8 @@ void op_sysexit(struct emu_cpu *c, const struct insn *in)
 	if (!(c->cr0 & CR0_PE) || !(sel & 0xfffc))
 		emu_gp(c, 0);
 	need_cpl0(c);
+	if (q && (!canonical(c->r[CPU_RCX]) || !canonical(c->r[CPU_RDX])))
+		emu_gp(c, 0);
 	flat_seg(&c->seg[SEG_CS], (uint16_t)((sel + (q ? 32 : 16)) | 3), 3, true, q);
 	flat_seg(&c->seg[SEG_SS], (uint16_t)((sel + (q ? 40 : 24)) | 3), 3, false, false);
 	c->cpl = 3;
