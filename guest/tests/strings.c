@@ -2,7 +2,7 @@
  * 64-bit code FS and GS add their bases (from the MSRs) and the other
  * segments none; 0x67 uses ESI/EDI/ECX and writes them back 32-bit; in
  * compatibility mode every segment's base counts and 0x67 gives 16-bit
- * SI/DI/CX. */
+ * SI/DI/CX. OUTS takes an override, INS writes ES:RDI. */
 #include "lib.h"
 
 extern uint64_t gdt[];
@@ -95,6 +95,26 @@ int main(void)
 	di = (uint64_t)dst + 8, cx = 3;
 	__asm__ volatile("std; rep stosw; cld" : "+D"(di), "+c"(cx) : "a"(0x1234) : "memory");
 	printf("std rep stosw: sum 0x%x, rdi-dst %ld\n", sum(dst, 16), (int64_t)(di - (uint64_t)dst));
+
+	/* OUTS takes a segment override (here GS: its base is the text), INS
+	 * writes ES:RDI; both by element through the port. The serial port
+	 * prints the text; its line control register (8N1: 0x03) is read. */
+	{
+		static const char fwd[] = "gs rep outsb\n", back[] = "\nbstuo per dts";
+		wrmsr(MSR_GS_BASE, (uint64_t)fwd);
+		si = 0, cx = sizeof(fwd) - 1;
+		__asm__ volatile("cld; rep outsb %%gs:(%%rsi), %%dx" : "+S"(si), "+c"(cx)
+				 : "d"(0x3f8) : "memory");
+		si = 0xffffffff00000000ull | (uint64_t)(back + sizeof(back) - 2), cx = sizeof(back) - 1;
+		__asm__ volatile("std; addr32 rep outsb; cld" : "+S"(si), "+c"(cx) : "d"(0x3f8) : "memory");
+		printf("addr32 std rep outsb: rsi 0x%lx below the text\n",
+		       (uint64_t)(back - 1) - si);
+		reset();
+		di = (uint64_t)dst, cx = 4;
+		__asm__ volatile("cld; rep insb" : "+D"(di), "+c"(cx) : "d"(0x3fb) : "memory");
+		printf("rep insb from the lcr: %x %x %x %x %x, rdi-dst %ld\n", dst[0], dst[1], dst[2],
+		       dst[3], dst[4], (int64_t)(di - (uint64_t)dst));
+	}
 
 	/* Compatibility mode: FS with a base. */
 	reset();
