@@ -2,7 +2,9 @@
  * CPL3: segment register loads (MOV DS/ES/GS/SS with every selector of the
  * first 32 GDT slots, RPL 0-3, and LDT selectors), LAR/LSL/VERR/VERW on
  * the same selectors, SGDT/SIDT/SLDT/STR/SMSW (the host may have UMIP: then
- * both must #GP), and far CALL/RET to the host's own user code selectors.
+ * both must #GP), far CALL/RET to the host's own user code selectors, and
+ * string instructions with a GS override (GS's base set on the host with
+ * arch_prctl), 0x67 and DF=1.
  * emu runs the same bytes at CPL3 on a GDT rebuilt from what LAR and LSL
  * show of the host's at CPL3 (base 0; every slot they refuse becomes a
  * DPL0 code segment, which CPL3 cannot use either), so LAR/LSL results
@@ -18,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm/prctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <ucontext.h>
 #include <cmocka.h>
 
@@ -31,6 +36,7 @@
 
 #define SYS_CODE 0x4000000ULL   /* the snippets, native and guest (below 4 GiB: m16:32);
 				 * natively the next page is the stack */
+#define SYS_DATA (SYS_CODE + 0x2000) /* string data, GS's base on both sides */
 #define G_DATA 0x500000ULL       /* guest: the io block, stacks, tables */
 #define G_IO (G_DATA + 0x0)
 #define G_USTACK (G_DATA + 0x2000)
@@ -51,6 +57,7 @@ struct io {
 	uint16_t far_sel;
 	uint16_t pad;
 	uint8_t mem[16];  /* out: SGDT/SIDT's image */
+	uint64_t rsi, rdi, rcx, rax;  /* in/out: string instructions (0x30) */
 };
 
 /* Snippets: rdi = &io, the selector in ax; each ends with ret. */
@@ -91,6 +98,24 @@ static const struct snippet tab_snips[] = {
 	{ "smsw", "0f016720 c3", false },
 };
 
+/* String instructions: rsi/rdi/rcx/rax from io (r13 holds &io), RFLAGS
+ * 0x202 (DF as the name says), then back to io with the flags. */
+#define STR_IN "4989fd 498b7530 498b7d38 498b4d40 498b4548 6802020000 9d"
+#define STR_OUT "fc 49897530 49897d38 49894d40 49894548 9c 418f4510 c3"
+static const struct { const char *name, *insn; uint64_t rsi, rdi, rcx, rax; } str_snips[] = {
+	{ "gs rep movsb", "65f3a4", 0x10, SYS_DATA + 0x800, 16, 0 },
+	{ "gs addr32 rep movsb", "6567f3a4", 0xdead000000000010ULL, 0xbeef000000000000ULL | (SYS_DATA + 0x800), 0x5555000000000009ULL, 0 },
+	{ "std gs rep movsd", "fd 65f3a5", 0x100, SYS_DATA + 0x900, 8, 0 },
+	{ "gs repe cmpsb", "65f3a6", 0x40, SYS_DATA + 0x40, 64, 0 },
+	{ "gs repne cmpsb", "65f2a6", 0x0, SYS_DATA + 0x10, 64, 0 },
+	{ "std gs repe cmpsw", "fd 66 65f3a7", 0x7e, SYS_DATA + 0x7e, 32, 0 },
+	{ "gs lodsq", "6548ad", 0x20, 0, 0, 0 },
+	{ "std gs addr32 lodsw", "fd 65 67 66ad", 0xffffffff00000022ULL, 0, 0, 0 },
+	{ "gs repne scasb (ES: no override)", "65f2ae", 0, SYS_DATA, 256, 0x5a },
+	{ "gs rep stosb (ES: no override)", "65f3aa", 0, SYS_DATA + 0xa00, 5, 0x77 },
+	{ "ds rep movsq (no base in 64-bit code)", "3ef348a5", SYS_DATA + 0x10, SYS_DATA + 0xb00, 4, 0 },
+};
+
 static size_t unhex(uint8_t *p, const char *hex)
 {
 	size_t n = 0;
@@ -126,7 +151,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc_)
 
 static struct io host_io __attribute__((aligned(16)));
 
-static struct result run_host(const char *hex, uint64_t sel, uint16_t far_sel, uint32_t far_off)
+static struct result run_host(const char *hex, uint64_t sel, uint16_t far_sel, uint32_t far_off,
+			      struct io *regs)
 {
 	struct result r = { -1, 0, 0, 0 };
 	uint8_t *code = (uint8_t *)SYS_CODE;
@@ -134,6 +160,9 @@ static struct result run_host(const char *hex, uint64_t sel, uint16_t far_sel, u
 	unhex(code, hex);
 	memset(&host_io, 0, sizeof(host_io));
 	host_io.sel = sel, host_io.far_sel = far_sel, host_io.far_off = far_off;
+	if (regs)
+		host_io.rsi = regs->rsi, host_io.rdi = regs->rdi, host_io.rcx = regs->rcx,
+		host_io.rax = regs->rax;
 	trap_vec = -1;
 	if (sigsetjmp(jb, 1) == 0) {
 		register uint64_t rdi __asm__("rdi") = (uint64_t)&host_io;
@@ -141,12 +170,15 @@ static struct result run_host(const char *hex, uint64_t sel, uint16_t far_sel, u
 		__asm__ volatile("movq %%rsp, %%rbx\n\tmovq %2, %%rsp\n\t"
 				 "movq (%%rdi), %%rax\n\tcall *%1\n\tmovq %%rbx, %%rsp"
 				 : "+r"(rdi) : "r"(code), "r"(SYS_CODE + 0x2000)
-				 : "rax", "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "memory", "cc");
+				 : "rax", "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "r13",
+				   "memory", "cc");
 	}
 	r.vec = trap_vec;
 	r.err = r.vec >= 0 ? trap_err : 0;
 	r.out = host_io.out;
 	r.zf = host_io.flags >> 6 & 1;
+	if (regs)
+		*regs = host_io;
 	return r;
 }
 
@@ -252,7 +284,7 @@ static void seg_from(struct cpu_segment *s, uint16_t sel)
 }
 
 static struct result run_guest(const char *hex, uint64_t sel, uint16_t far_sel, uint32_t far_off,
-			       const uint8_t *page)
+			       const uint8_t *page, struct io *regs)
 {
 	struct result r = { -1, 0, 0, 0 };
 	struct cpu_state s;
@@ -266,6 +298,8 @@ static struct result run_guest(const char *hex, uint64_t sel, uint16_t far_sel, 
 	code[OFF_END] = 0x0f, code[OFF_END + 1] = 0x0b;
 	gmem_write(&m.mem, SYS_CODE, code, sizeof(code));
 	io.sel = sel, io.far_sel = far_sel, io.far_off = far_off;
+	if (regs)
+		io.rsi = regs->rsi, io.rdi = regs->rdi, io.rcx = regs->rcx, io.rax = regs->rax;
 	gmem_write(&m.mem, G_IO, &io, sizeof(io));
 	put64(G_USTACK - 8, SYS_CODE + OFF_END);
 
@@ -277,6 +311,7 @@ static struct result run_guest(const char *hex, uint64_t sel, uint16_t far_sel, 
 	seg_from(&s.seg[SEG_ES], es);
 	seg_from(&s.seg[SEG_FS], 0);
 	seg_from(&s.seg[SEG_GS], gs);
+	s.seg[SEG_GS].base = SYS_DATA;
 	s.seg[SEG_TR] = (struct cpu_segment){ .selector = tss_sel, .base = G_TSS, .limit = 0x67,
 					      .type = 11, .present = 1 };
 	s.seg[SEG_LDT] = (struct cpu_segment){ .unusable = 1 };
@@ -304,6 +339,8 @@ static struct result run_guest(const char *hex, uint64_t sel, uint16_t far_sel, 
 	}
 	r.out = io.out;
 	r.zf = io.flags >> 6 & 1;
+	if (regs)
+		*regs = io;
 	return r;
 }
 
@@ -321,6 +358,50 @@ static unsigned compare(const char *what, uint64_t sel, bool out, struct result 
 	return 1;
 }
 
+/* The string instructions: registers, arithmetic flags and the data page. */
+static unsigned strings_compare(const uint8_t *page, unsigned *cases)
+{
+	static uint8_t data[4096], hdata[4096], gdata[4096];
+	char hex[128];
+	unsigned fails = 0;
+
+	for (unsigned i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 37 + (i >> 5));
+	data[0x40 + 33] ^= 0xff;   /* the first difference of repe cmpsb */
+	data[0x10 + 40] = 0x5a, data[200] = 0x5a;
+	if (syscall(SYS_arch_prctl, ARCH_SET_GS, SYS_DATA)) {
+		fprintf(stderr, "emu-diff-sys: arch_prctl(ARCH_SET_GS) failed: strings not compared\n");
+		return 0;
+	}
+	for (size_t k = 0; k < sizeof(str_snips) / sizeof(str_snips[0]); k++) {
+		struct io hr = { 0 }, gr;
+		hr.rsi = str_snips[k].rsi, hr.rdi = str_snips[k].rdi, hr.rcx = str_snips[k].rcx;
+		hr.rax = str_snips[k].rax;
+		gr = hr;
+		snprintf(hex, sizeof(hex), "%s %s %s", STR_IN, str_snips[k].insn, STR_OUT);
+		memcpy((void *)SYS_DATA, data, sizeof(data));
+		struct result h = run_host(hex, 0, 0, 0, &hr);
+		memcpy(hdata, (void *)SYS_DATA, sizeof(hdata));
+		memcpy((void *)SYS_CODE, page, 4096);
+		gmem_write(&m.mem, SYS_DATA, data, sizeof(data));
+		struct result g = run_guest(hex, 0, 0, 0, page, &gr);
+		gmem_read(&m.mem, SYS_DATA, gdata, sizeof(gdata));
+		(*cases)++;
+		if (h.vec != g.vec || h.err != g.err || hr.rsi != gr.rsi || hr.rdi != gr.rdi ||
+		    hr.rcx != gr.rcx || hr.rax != gr.rax || ((hr.flags ^ gr.flags) & 0x8d5) ||
+		    memcmp(hdata, gdata, sizeof(hdata))) {
+			fprintf(stderr, "emu-diff-sys: %s: host vec %d rsi %#lx rdi %#lx rcx %#lx rax %#lx "
+				"flags %#lx, emu vec %d rsi %#lx rdi %#lx rcx %#lx rax %#lx flags %#lx, "
+				"data %s\n", str_snips[k].name, h.vec, hr.rsi, hr.rdi, hr.rcx, hr.rax,
+				hr.flags, g.vec, gr.rsi, gr.rdi, gr.rcx, gr.rax, gr.flags,
+				memcmp(hdata, gdata, sizeof(hdata)) ? "differs" : "same");
+			fails++;
+		}
+	}
+	syscall(SYS_arch_prctl, ARCH_SET_GS, 0UL);
+	return fails;
+}
+
 static void test_diff_sys(void **state)
 {
 	struct sigaction sa = { 0 };
@@ -336,7 +417,7 @@ static void test_diff_sys(void **state)
 	CPU_ZERO(&one);
 	CPU_SET(sched_getcpu(), &one);
 	sched_setaffinity(0, sizeof(one), &one);
-	if (mmap((void *)SYS_CODE, 0x2000, PROT_READ | PROT_WRITE | PROT_EXEC,
+	if (mmap((void *)SYS_CODE, 0x3000, PROT_READ | PROT_WRITE | PROT_EXEC,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)SYS_CODE) {
 		skip();
 		return;
@@ -377,18 +458,18 @@ static void test_diff_sys(void **state)
 				    !(ar >> 21 & 1))
 					off = (uint32_t)SYS_CODE + OFF_FAR32;
 			}
-			struct result h = run_host(sn->hex, sel, sel, off);
+			struct result h = run_host(sn->hex, sel, sel, off, NULL);
 			memcpy((void *)SYS_CODE, page, sizeof(page));
-			struct result g = run_guest(sn->hex, sel, sel, off, page);
+			struct result g = run_guest(sn->hex, sel, sel, off, page, NULL);
 			cases++;
 			faults += h.vec >= 0;
 			fails += compare(sn->name, sel, sn->compare_out, h, g);
 		}
 	}
 	for (size_t k = 0; k < sizeof(tab_snips) / sizeof(tab_snips[0]); k++) {
-		struct result h = run_host(tab_snips[k].hex, 0, 0, 0);
+		struct result h = run_host(tab_snips[k].hex, 0, 0, 0, NULL);
 		memcpy((void *)SYS_CODE, page, sizeof(page));
-		struct result g = run_guest(tab_snips[k].hex, 0, 0, 0, page);
+		struct result g = run_guest(tab_snips[k].hex, 0, 0, 0, page, NULL);
 		/* UMIP on the host: SGDT/SIDT/SLDT/STR/SMSW #GP(0) at CPL3. emu
 		 * offers no UMIP, so a host that has it is not compared. */
 		if (h.vec == 13 && g.vec < 0) {
@@ -399,6 +480,7 @@ static void test_diff_sys(void **state)
 		cases++;
 		fails += compare(tab_snips[k].name, 0, false, h, g);
 	}
+	fails += strings_compare(page, &cases);
 	fprintf(stderr, "emu-diff-sys: %u cases (%u faulting alike or not; host cs %#x ss %#x), "
 		"%u differences\n", cases, faults, host_cs, host_ss, fails);
 	signal(SIGSEGV, SIG_DFL);
@@ -408,7 +490,7 @@ static void test_diff_sys(void **state)
 	accel_emu.vm_destroy(vm);
 	bus_destroy(&m.bus);
 	gmem_destroy(&m.mem);
-	munmap((void *)SYS_CODE, 0x2000);
+	munmap((void *)SYS_CODE, 0x3000);
 	sched_setaffinity(0, sizeof(old), &old);
 	assert_int_equal(fails, 0);
 }
