@@ -926,6 +926,36 @@ static void test_cr4_reserved(void **state)
 	env_free(e);
 }
 
+/* Instructions of features CPUID does not offer are #UD: RDPKRU, WRPKRU
+ * (no PKU), MONITOR (no MONITOR/MWAIT); those it offers run: STAC/CLAC
+ * set and clear AC (SMAP), VMCALL answers -KVM_ENOSYS (-1000). The #UD
+ * handler counts in r9 and skips the 3-byte instruction. */
+SNIPPET(t_absent, ".code64\n"
+	"xor %r9d, %r9d\n xor %ecx, %ecx\n xor %edx, %edx\n"
+	"rdpkru\n wrpkru\n monitor\n"
+	"stac\n pushf\n pop %r10\n clac\n pushf\n pop %r11\n"
+	"mov $0x7fff, %eax\n vmcall\n mov %rax, %r12\n"
+	"out %al, $0x8f\n"
+	".org sbase+0x100\n"
+	"inc %r9\n addq $3, (%rsp)\n iretq\n");
+
+static void test_absent_features(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_absent_s, t_absent_e);
+	idt64(e, 6, CODE + 0x100);
+	set_state(e);
+	run_to_out(e, 0x8f);
+	assert_int_equal(e->s.gpr[CPU_R9], 3);
+	assert_int_equal(e->s.gpr[CPU_R10] & (1u << 18), 1u << 18);
+	assert_int_equal(e->s.gpr[CPU_R11] & (1u << 18), 0);
+	assert_int_equal(e->s.gpr[CPU_R12], (uint64_t)-1000);
+	env_free(e);
+}
+
 /* Single-step: TF traps after each instruction; the handler counts them. */
 SNIPPET(t_tf, ".code64\n"
 	"pushf\n orq $0x100, (%rsp)\n popf\n"  /* TF on: traps start after the next one */
@@ -1288,6 +1318,7 @@ int main(void)
 		cmocka_unit_test(test_dma_code_notify),
 		cmocka_unit_test(test_hlt_timer),
 		cmocka_unit_test(test_cr4_reserved),
+		cmocka_unit_test(test_absent_features),
 		cmocka_unit_test(test_busy_timer),
 		cmocka_unit_test(test_speed),
 	};
