@@ -28,6 +28,17 @@ static void check_cpl0_gate(void)
 
 /* ---- CPL3 ---- */
 
+/* 32-bit code at CPL3 that calls through the DPL3 gate (into 64-bit CPL0
+ * code, whose lretq comes back to compatibility mode), then returns. */
+void t32_gate(void);
+volatile uint16_t g_cs32;
+__asm__(".text\n.code32\n"
+	"t32_gate:\n"
+	"\tlcall $0x43, $0\n"           /* S_GATE3 | 3; a gate ignores the offset */
+	"\tmovw %cs, %ss:g_cs32\n"
+	"\tlretl\n"
+	".code64\n");
+
 struct ures { unsigned vector, error, faulted; int64_t drsp; };
 static struct ures ures;
 
@@ -36,6 +47,8 @@ static uint64_t u_call(uint64_t arg)
 	unsigned b;
 	uint16_t sel = (uint16_t)arg;
 	void (*fn)(void) = sel == S_UCODE32 ? t32_ret : t64_ret32;
+	if (arg >> 16)   /* the 32-bit code that calls the gate */
+		fn = t32_gate;
 	ures.drsp = call32((uint16_t)(sel | 3), fn, &b);
 	ures.faulted = last_trap.count != b;
 	ures.vector = (unsigned)last_trap.vector, ures.error = (unsigned)last_trap.error;
@@ -98,6 +111,10 @@ static void check_cpl3(void)
 	g_cs = 0, g_rax = 7;
 	user_call(u_call, S_UCODE32);
 	printf("cpl3 call 32-bit code: %s, cs 0x%x, eax after 0x48 %lu\n", ufault(), g_cs, g_rax);
+	g_cs = g_cs32 = 0, g_frame[1] = 0;
+	user_call(u_call, 1u << 16 | S_UCODE32);
+	printf("cpl3 32-bit code through the gate: %s, gate cs 0x%x, frame cs 0x%lx, back in cs 0x%x, "
+	       "rsp back %s\n", ufault(), g_cs, g_frame[1], g_cs32, ures.drsp == 0 ? "ok" : "wrong");
 	user_call(u_retf0, 0);
 	printf("cpl3 lretq to cpl0: %s\n", ufault());
 }
