@@ -141,6 +141,9 @@ static void far_gate(struct emu_cpu *c, uint16_t gsel, uint64_t g, bool call)
 		emu_gp(c, gsel & 0xfffc);
 	if (!((g >> 47) & 1))
 		emu_raise(c, EX_NP, gsel & 0xfffc);
+	/* The gate's upper half must be inside the table too: #GP(gate). */
+	if ((gsel & ~7u) + 15 > ((gsel & 4) ? c->seg[SEG_LDT].limit : c->gdt.limit))
+		emu_gp(c, gsel & 0xfffc);
 	hi = desc_read(c, (uint16_t)(gsel + 8), EX_GP);
 	if ((hi >> 40) & 0x1f)
 		emu_gp(c, gsel & 0xfffc);
