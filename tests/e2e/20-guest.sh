@@ -47,6 +47,13 @@ judge() {
 	tail -n 10 "$log"
 }
 
+# not_comparable OUT STATUS: the program found that this KVM runs CPL3
+# code on the host's descriptor tables (PVM; guest/tests/native.h) and
+# cannot be compared here (status 251, its last line says so).
+not_comparable() {
+	[ "$2" -eq 251 ] && [ -f "$1" ] && tail -n 1 "$1" | grep -q ': not comparable$'
+}
+
 qemu=$(command -v qemu-system-x86_64)
 if have_kvm; then qemu_accel=${QEMU_ACCEL:-kvm}; else qemu_accel=${QEMU_ACCEL:-tcg}; fi
 # qboot starts in well under a second; SeaBIOS takes ~20 s on a host whose
@@ -72,7 +79,12 @@ for src in guest/tests/*.c; do
 		timeout "$GUEST_TIMEOUT" "$VMON" run --accel "$accel" --kernel "$elf" \
 			--console "file:$out" $args --mem 64M \
 			</dev/null >"$tmp/$name.$accel.log" 2>&1
-		judge "$name ($accel)" "$out" $? "$status" "$tmp/$name.$accel.log"
+		rc=$?
+		if [ "$accel" = kvm ] && not_comparable "$out" "$rc"; then
+			skip "guest: $name ($accel) ($(tail -n 1 "$out"))"
+			continue
+		fi
+		judge "$name ($accel)" "$out" $rc "$status" "$tmp/$name.$accel.log"
 	done
 
 	if [ -z "$qemu" ]; then
@@ -89,5 +101,10 @@ for src in guest/tests/*.c; do
 		-m 64M -kernel "$elf" -serial "file:$out" -display none -no-reboot \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 $qemu_args \
 		</dev/null >"$tmp/$name.qemu.log" 2>&1
-	judge "$name (qemu)" "$out" $? "$qemu_status" "$tmp/$name.qemu.log"
+	rc=$?
+	if [ "$qemu_accel" = kvm ] && not_comparable "$out" "$rc"; then
+		skip "guest: $name (qemu) ($(tail -n 1 "$out"))"
+		continue
+	fi
+	judge "$name (qemu)" "$out" $rc "$qemu_status" "$tmp/$name.qemu.log"
 done

@@ -287,6 +287,12 @@ static void check_dsdt(struct machine *m)
 		q += n;
 	}
 	assert_int_equal(q - p, pkglen);
+	/* S5 is the only sleep state: no S1-S4 that neither accelerator can
+	 * suspend to and wake from. */
+	for (char k = '1'; k <= '4'; k++) {
+		char sn[4] = { '_', 'S', k, '_' };
+		assert_null(memfind(d + 36, len - 36, sn, 4));
+	}
 	/* The PCI root bridge and the motherboard device reserving ECAM. */
 	assert_int_equal(pnp0a08, 0x080ad041);
 	assert_non_null(memfind(d, len, &pnp0a08, 4));

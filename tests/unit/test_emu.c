@@ -890,16 +890,19 @@ static void test_fxsave(void **state)
 }
 
 /* CR4 bits of features CPUID does not offer are reserved: each write of
- * one raises #GP (the handler counts in r9 and skips the 3-byte mov). */
+ * one raises #GP (the handler counts in r9 and skips the 3-byte mov).
+ * UMIP and SMAP are offered: their bits are taken (and put back). */
 SNIPPET(t_cr4, ".code64\n"
 	"xor %r9d, %r9d\n"
 	"mov %cr4, %rbx\n"
-	"mov $0x77184b, %rcx\n"   /* VME PVI DE MCE UMIP LA57 FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE */
+	"mov $0x57104b, %rcx\n"   /* VME PVI DE MCE LA57 FSGSBASE PCIDE OSXSAVE SMEP PKE */
 	"1: bsf %rcx, %rdx\n jz 2f\n btr %rdx, %rcx\n"
 	"mov %rbx, %rax\n bts %rdx, %rax\n"
 	"mov %rax, %cr4\n"
 	"jmp 1b\n"
 	"2: mov %rbx, %rax\n xor $0x80, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n" /* PGE: fine */
+	"mov %rbx, %rax\n bts $11, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n"  /* UMIP: fine */
+	"mov %rbx, %rax\n bts $21, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n"  /* SMAP: fine */
 	"mov $7, %eax\n xor %ecx, %ecx\n cpuid\n mov %rbx, %r11\n mov %rcx, %r10\n"
 	"mov $1, %eax\n cpuid\n mov %rdx, %r13\n"
 	"out %al, $0x8f\n"
@@ -916,10 +919,40 @@ static void test_cr4_reserved(void **state)
 	idt64(e, 13, CODE + 0x100);
 	set_state(e);
 	run_to_out(e, 0x8f);
-	assert_int_equal(e->s.gpr[CPU_R9], 12);
-	assert_int_equal(e->s.gpr[CPU_R10] & (1u << 16 | 1u << 3 | 1u << 2), 0); /* LA57 PKU UMIP */
-	assert_int_equal(e->s.gpr[CPU_R11] & (1u << 20 | 1u << 7 | 1u << 0), 0); /* SMAP SMEP FSGSBASE */
+	assert_int_equal(e->s.gpr[CPU_R9], 10);
+	assert_int_equal(e->s.gpr[CPU_R10] & (1u << 16 | 1u << 3 | 1u << 2), 1u << 2); /* LA57 PKU UMIP */
+	assert_int_equal(e->s.gpr[CPU_R11] & (1u << 20 | 1u << 7 | 1u << 0), 1u << 20); /* SMAP SMEP FSGSBASE */
 	assert_int_equal(e->s.gpr[CPU_R13] & (1u << 1 | 1u << 2 | 1u << 7), 0);  /* VME DE MCE */
+	env_free(e);
+}
+
+/* Instructions of features CPUID does not offer are #UD: RDPKRU, WRPKRU
+ * (no PKU), MONITOR (no MONITOR/MWAIT); those it offers run: STAC/CLAC
+ * set and clear AC (SMAP), VMCALL answers -KVM_ENOSYS (-1000). The #UD
+ * handler counts in r9 and skips the 3-byte instruction. */
+SNIPPET(t_absent, ".code64\n"
+	"xor %r9d, %r9d\n xor %ecx, %ecx\n xor %edx, %edx\n"
+	"rdpkru\n wrpkru\n monitor\n"
+	"stac\n pushf\n pop %r10\n clac\n pushf\n pop %r11\n"
+	"mov $0x7fff, %eax\n vmcall\n mov %rax, %r12\n"
+	"out %al, $0x8f\n"
+	".org sbase+0x100\n"
+	"inc %r9\n addq $3, (%rsp)\n iretq\n");
+
+static void test_absent_features(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_absent_s, t_absent_e);
+	idt64(e, 6, CODE + 0x100);
+	set_state(e);
+	run_to_out(e, 0x8f);
+	assert_int_equal(e->s.gpr[CPU_R9], 3);
+	assert_int_equal(e->s.gpr[CPU_R10] & (1u << 18), 1u << 18);
+	assert_int_equal(e->s.gpr[CPU_R11] & (1u << 18), 0);
+	assert_int_equal(e->s.gpr[CPU_R12], (uint64_t)-1000);
 	env_free(e);
 }
 
@@ -1285,6 +1318,7 @@ int main(void)
 		cmocka_unit_test(test_dma_code_notify),
 		cmocka_unit_test(test_hlt_timer),
 		cmocka_unit_test(test_cr4_reserved),
+		cmocka_unit_test(test_absent_features),
 		cmocka_unit_test(test_busy_timer),
 		cmocka_unit_test(test_speed),
 	};

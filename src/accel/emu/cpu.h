@@ -65,6 +65,8 @@ enum {
 #define CR4_PCE (1ULL << 8)
 #define CR4_OSFXSR (1ULL << 9)
 #define CR4_OSXMMEXCPT (1ULL << 10)
+#define CR4_UMIP (1ULL << 11)
+#define CR4_SMAP (1ULL << 21)
 #define EFER_SCE (1ULL << 0)
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)
@@ -192,6 +194,7 @@ struct emu_cpu {
 	uint8_t cpl, code64, stop, user; /* user = CPL 3 for memory accesses */
 	uint8_t irq_check;     /* look at interrupts at the next block boundary */
 	uint8_t shadow;        /* interrupt shadow after STI / MOV SS */
+	uint8_t implicit;      /* a system-structure access (SMAP ignores AC): sys_read */
 	uint8_t halted;
 	uint8_t tlb_large;      /* the TLB holds pieces of large pages (the largest's bits) */
 	uint8_t nmi_blocked, nmi_pending; /* NMIs wait for the IRET of the last one */
@@ -474,6 +477,24 @@ static inline void lin_write(struct emu_cpu *c, uint64_t lin, unsigned sz, uint6
 	mmu_write_slow(c, lin, sz, v, user);
 }
 
+/* Implicit supervisor accesses to system structures (GDT, LDT, IDT, TSS):
+ * SMAP refuses them on user pages whatever EFLAGS.AC says. A page fault
+ * clears the mark. */
+static inline uint64_t sys_read(struct emu_cpu *c, uint64_t lin, unsigned sz)
+{
+	c->implicit = 1;
+	uint64_t v = lin_read(c, lin, sz, 0);
+	c->implicit = 0;
+	return v;
+}
+
+static inline void sys_write(struct emu_cpu *c, uint64_t lin, unsigned sz, uint64_t v)
+{
+	c->implicit = 1;
+	lin_write(c, lin, sz, v, 0);
+	c->implicit = 0;
+}
+
 /* Host pointer for [lin, lin+sz) on a TLB hit within one page, else NULL
  * (the caller takes the slow path). Writes to pages holding decoded code
  * also answer NULL, so the slow path sees them. */
@@ -570,6 +591,10 @@ void desc_to_seg(struct cpu_segment *s, uint16_t sel, uint64_t d);
 void emu_set_cr(struct emu_cpu *c, unsigned cr, uint64_t v);
 void emu_set_efer(struct emu_cpu *c, uint64_t v);
 void cpu_load_cs(struct emu_cpu *c, uint16_t sel, uint64_t d, unsigned cpl);
+/* sz bytes at off in the TSS (#TS(TR) past its limit). */
+uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz);
+/* Nulls the data segment registers the outer level cpl may not use. */
+void seg_null_outer(struct emu_cpu *c, unsigned cpl);
 void flags_write(struct emu_cpu *c, uint64_t v, uint64_t mask);
 
 /* Not implemented: #UD, reported once per opcode with log_debug. */

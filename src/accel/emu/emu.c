@@ -61,7 +61,10 @@ static void cpuid_build(struct emu_cpu *c, unsigned ncpus)
 		  (1u << 25) /* SSE */ | (1u << 26) /* SSE2 */);
 	/* ARCH_CAPABILITIES: a software CPU has none of the speculation bugs. */
 	/* ERMS and FSRM: REP MOVSB/STOSB are the fast way to copy here. */
-	cpuid_add(c, 7, 0, CPUID_FLAG_INDEXED, 0, 1u << 9, 0, (1u << 29) | (1u << 4));
+	/* UMIP: SGDT, SIDT, SLDT, STR, SMSW #GP at CPL>0 under CR4.UMIP.
+	 * SMAP: CR4.SMAP, STAC/CLAC, EFLAGS.AC in the page walk. */
+	cpuid_add(c, 7, 0, CPUID_FLAG_INDEXED, 0, (1u << 9) | (1u << 20), 1u << 2,
+		  (1u << 29) | (1u << 4));
 	cpuid_add(c, 0x15, 0, 0, 1, 1, (uint32_t)CLOCK_EMU_TSC_HZ, 0);
 	cpuid_add(c, 0x16, 0, 0, (uint32_t)(CLOCK_EMU_TSC_HZ / 1000000),
 		  (uint32_t)(CLOCK_EMU_TSC_HZ / 1000000), 100, 0);

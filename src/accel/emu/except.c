@@ -71,8 +71,8 @@ static void deliver_real(struct emu_cpu *c, int vec, uint64_t ret)
 
 	if ((unsigned)vec * 4 + 3 > c->idt.limit)
 		emu_raise(c, EX_GP, (uint32_t)vec * 8 + 2);
-	ip = (uint16_t)lin_read(c, c->idt.base + vec * 4, 2, 0);
-	cs = (uint16_t)lin_read(c, c->idt.base + vec * 4 + 2, 2, 0);
+	ip = (uint16_t)sys_read(c, c->idt.base + vec * 4, 2);
+	cs = (uint16_t)sys_read(c, c->idt.base + vec * 4 + 2, 2);
 	push_sup(c, &sp, 2, c->seg[SEG_SS].base, 0xffff, flags_get(c));
 	push_sup(c, &sp, 2, c->seg[SEG_SS].base, 0xffff, c->seg[SEG_CS].selector);
 	push_sup(c, &sp, 2, c->seg[SEG_SS].base, 0xffff, ret);
@@ -83,13 +83,13 @@ static void deliver_real(struct emu_cpu *c, int vec, uint64_t ret)
 }
 
 /* Reads the inner stack pointer for privilege dpl (or IST n) from the TSS. */
-static uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz)
+uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz)
 {
 	struct cpu_segment *tr = &c->seg[SEG_TR];
 
 	if (off + sz - 1 > tr->limit)
 		emu_raise(c, EX_TS, tr->selector & 0xfffc);
-	return lin_read(c, tr->base + off, sz, 0);
+	return sys_read(c, tr->base + off, sz);
 }
 
 /* soft: INT n/INT3/INTO (gate DPL checked) or SOFT_ICEBP (INT1: a trap
@@ -109,9 +109,9 @@ static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
 
 	if ((uint64_t)vec * gsz + gsz - 1 > c->idt.limit)
 		emu_raise(c, EX_GP, (uint32_t)vec * 8 + 2 + ext);
-	g = lin_read(c, c->idt.base + (uint64_t)vec * gsz, 8, 0);
+	g = sys_read(c, c->idt.base + (uint64_t)vec * gsz, 8);
 	if (lm)
-		g_hi = lin_read(c, c->idt.base + (uint64_t)vec * gsz + 8, 8, 0);
+		g_hi = sys_read(c, c->idt.base + (uint64_t)vec * gsz + 8, 8);
 	type = (g >> 40) & 0x1f;
 	gdpl = (g >> 45) & 3;
 	if (lm ? (type != 0xe && type != 0xf)
@@ -234,6 +234,20 @@ void except_deliver(struct emu_cpu *c, int vec, bool has_err, uint32_t err, bool
 	except_deliver_soft(c, vec, has_err, err, soft ? SOFT_INT : 0, external);
 }
 
+/* After a return to the outer level cpl (IRET, RETF): data segments it may
+ * not use become null. */
+void seg_null_outer(struct emu_cpu *c, unsigned cpl)
+{
+	static const int segs[] = { SEG_ES, SEG_DS, SEG_FS, SEG_GS };
+
+	for (int i = 0; i < 4; i++) {
+		struct cpu_segment *s = &c->seg[segs[i]];
+		if ((!s->s || (s->type & 0xc) != 0xc) && s->dpl < cpl &&
+		    !(c->code64 && s->unusable))
+			s->selector = 0, s->unusable = 1;
+	}
+}
+
 /* IRET in all modes (no task return, no virtual-8086). */
 void except_iret(struct emu_cpu *c, unsigned osz)
 {
@@ -308,16 +322,8 @@ void except_iret(struct emu_cpu *c, unsigned osz)
 			c->r[CPU_RSP] = osz == 8 ? sp : (uint32_t)sp;
 		else
 			c->r[CPU_RSP] = (c->r[CPU_RSP] & ~0xffffULL) | (sp & 0xffff);
-		if (rpl > oldcpl) {
-			/* Data segments the outer level may not use become null. */
-			static const int segs[] = { SEG_ES, SEG_DS, SEG_FS, SEG_GS };
-			for (int i = 0; i < 4; i++) {
-				struct cpu_segment *s = &c->seg[segs[i]];
-				if ((!s->s || (s->type & 0xc) != 0xc) && s->dpl < rpl &&
-				    !(c->code64 && s->unusable))
-					s->selector = 0, s->unusable = 1;
-			}
-		}
+		if (rpl > oldcpl)
+			seg_null_outer(c, rpl);
 	} else {
 		for (int i = 0; i < 3; i++)
 			stack_pop(c, osz);

@@ -1,5 +1,5 @@
 /* The software MMU: segment limits, page walks (legacy 2-level, PAE,
- * 4-level; 4 KiB, 2/4 MiB and 1 GiB pages; NX, WP, U/S, A/D, PGE), a TLB
+ * 4-level; 4 KiB, 2/4 MiB and 1 GiB pages; NX, WP, U/S, SMAP, A/D, PGE), a TLB
  * from linear page to host pointer per privilege, MMIO through the bus and
  * the local APIC page through the irqchip. */
 #include <errno.h>
@@ -228,6 +228,7 @@ _Noreturn static void page_fault(struct emu_cpu *c, uint64_t lin, int acc, int u
 	uint32_t err = (present ? 1 : 0) | (acc == ACC_W ? 2 : 0) | (user ? 4 : 0) |
 		       (rsvd ? 8 : 0) | (acc == ACC_X && (c->efer & EFER_NXE) ? 16 : 0);
 	c->cr2 = lin;
+	c->implicit = 0;
 	emu_raise(c, EX_PF, err);
 }
 
@@ -338,6 +339,11 @@ static void mmu_walk(struct emu_cpu *c, uint64_t lin, int acc, int user, struct 
 		page_fault(c, lin, acc, user, true, false);
 	if (acc == ACC_X && nx)
 		page_fault(c, lin, acc, user, true, false);
+	/* SMAP: supervisor data accesses to user pages, unless explicit at
+	 * CPL0-2 with EFLAGS.AC set. */
+	if (!user && us && acc != ACC_X && (c->cr4 & CR4_SMAP) &&
+	    (c->implicit || c->cpl == 3 || !(c->flags & F_AC)))
+		page_fault(c, lin, acc, user, true, false);
 	for (int i = 0; i < n; i++)
 		pte_update(c, addrs[i], ptes[i], PTE_A | (i == n - 1 && acc == ACC_W ? PTE_D : 0), pae);
 	w->g = (pte & PTE_G) && (c->cr4 & CR4_PGE);
@@ -379,6 +385,10 @@ static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uin
 		c->tlb_large = w.large;
 	e->tag[ACC_R] = page;
 	e->tag[ACC_W] = w.w ? page : TLB_INVALID;
+	/* Under SMAP each supervisor data access to a user page walks (and
+	 * checks AC and the access kind) again. */
+	if (!user && w.u && (c->cr4 & CR4_SMAP))
+		e->tag[ACC_R] = e->tag[ACC_W] = TLB_INVALID;
 	e->tag[ACC_X] = w.x ? page : TLB_INVALID;
 	return host;
 }

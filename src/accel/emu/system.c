@@ -103,7 +103,7 @@ uint64_t desc_read(struct emu_cpu *c, uint16_t sel, int vec)
 	}
 	if (off + 7 > limit)
 		emu_raise(c, vec, sel & 0xfffc);
-	return lin_read(c, base + off, 8, 0);
+	return sys_read(c, base + off, 8);
 }
 
 /* Sets the accessed bit of a descriptor that lacks it. */
@@ -112,7 +112,7 @@ static void desc_set_accessed(struct emu_cpu *c, uint16_t sel, uint64_t d)
 	uint64_t base = (sel & 4) ? c->seg[SEG_LDT].base : c->gdt.base;
 
 	if (!((d >> 40) & 1))
-		lin_write(c, base + (sel & ~7u) + 5, 1, ((d >> 40) & 0xff) | 1, 0);
+		sys_write(c, base + (sel & ~7u) + 5, 1, ((d >> 40) & 0xff) | 1);
 }
 
 void cpu_load_cs(struct emu_cpu *c, uint16_t sel, uint64_t d, unsigned cpl)
@@ -215,14 +215,16 @@ void emu_set_cr(struct emu_cpu *c, unsigned cr, uint64_t v)
 		mmu_flush(c, false);
 		break;
 	case 4: {
-		/* VME, PVI, DE and MCE are not offered by CPUID, so they are reserved. */
+		/* VME, PVI, DE, MCE, LA57, SMEP and PKE are not offered by CPUID,
+		 * so they are reserved. */
 		uint64_t ok = CR4_TSD | CR4_PSE | CR4_PAE |
-			      CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+			      CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP |
+			      CR4_SMAP;
 		if (v & ~ok)
 			emu_gp(c, 0);
 		if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
 			emu_gp(c, 0);
-		if ((v ^ c->cr4) & (CR4_PGE | CR4_PAE | CR4_PSE))
+		if ((v ^ c->cr4) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMAP))
 			mmu_flush(c, true);
 		c->cr4 = v;
 		break;
@@ -323,6 +325,13 @@ void op_invd(struct emu_cpu *c, const struct insn *in)
 
 /* ---- descriptor tables: group 6 and 7 ---- */
 
+/* UMIP: SGDT, SIDT, SLDT, STR and SMSW are for CPL0 only. */
+static void umip_check(struct emu_cpu *c)
+{
+	if ((c->cr4 & CR4_UMIP) && c->cpl)
+		emu_gp(c, 0);
+}
+
 static void load_sys_seg(struct emu_cpu *c, unsigned seg, uint16_t sel)
 {
 	uint64_t d, hi = 0;
@@ -339,20 +348,24 @@ static void load_sys_seg(struct emu_cpu *c, unsigned seg, uint16_t sel)
 		emu_gp(c, sel & 0xfffc);
 	d = desc_read(c, sel, EX_GP);
 	type = (d >> 40) & 0x1f;
-	if (seg == SEG_LDT ? type != 2 : (type != 9 && type != 1))
+	/* An available TSS: 32/64-bit (9), or 16-bit (1) outside long mode. */
+	if (seg == SEG_LDT ? type != 2 : (type != 9 && (type != 1 || (c->efer & EFER_LMA))))
 		emu_gp(c, sel & 0xfffc);
-	if (!((d >> 47) & 1))
-		emu_raise(c, EX_NP, sel & 0xfffc);
 	if (c->efer & EFER_LMA) {
+		/* The 16-byte form; the upper half's type field must be 0. */
 		if ((sel & ~7u) + 15 > c->gdt.limit)
 			emu_gp(c, sel & 0xfffc);
-		hi = lin_read(c, c->gdt.base + (sel & ~7u) + 8, 8, 0);
+		hi = sys_read(c, c->gdt.base + (sel & ~7u) + 8, 8);
+		if ((hi >> 40) & 0x1f)
+			emu_gp(c, sel & 0xfffc);
 	}
+	if (!((d >> 47) & 1))
+		emu_raise(c, EX_NP, sel & 0xfffc);
 	desc_to_seg(&s, sel, d);
 	s.base |= (hi & 0xffffffff) << 32;
 	if (seg == SEG_TR) {
 		/* Mark the TSS busy. */
-		lin_write(c, c->gdt.base + (sel & ~7u) + 5, 1, ((d >> 40) & 0xff) | 2, 0);
+		sys_write(c, c->gdt.base + (sel & ~7u) + 5, 1, ((d >> 40) & 0xff) | 2);
 		s.type |= 2;
 	}
 	c->seg[seg] = s;
@@ -362,6 +375,8 @@ void op_grp6(struct emu_cpu *c, const struct insn *in)
 {
 	if (!(c->cr0 & CR0_PE) || (c->flags & F_VM))
 		emu_ud(c);
+	if (in->op < 2)
+		umip_check(c);
 	switch (in->op) {
 	case 0: /* SLDT */
 		rm_write(c, in, (in->flags & IN_MEM) ? 2 : in->osz, c->seg[SEG_LDT].selector);
@@ -395,6 +410,15 @@ void op_grp6(struct emu_cpu *c, const struct insn *in)
 	}
 }
 
+/* The system descriptor types LAR [0] and LSL [1] accept, by mode (legacy,
+ * long), as bit masks: long mode has no 16-bit TSS or gate and no task
+ * gate, and LSL takes no gate at all. */
+static const uint16_t sys_types[2][2] = {
+	{ 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 9 | 1u << 0xb | 1u << 0xc,
+	  1u << 2 | 1u << 9 | 1u << 0xb | 1u << 0xc },
+	{ 1u << 1 | 1u << 2 | 1u << 3 | 1u << 9 | 1u << 0xb, 1u << 2 | 1u << 9 | 1u << 0xb },
+};
+
 void op_lar_lsl(struct emu_cpu *c, const struct insn *in)
 {
 	uint16_t sel = (uint16_t)rm_read(c, in, 2);
@@ -410,13 +434,15 @@ void op_lar_lsl(struct emu_cpu *c, const struct insn *in)
 		if ((d >> 44) & 1)
 			ok = true;
 		else
-			ok = type == 1 || type == 2 || type == 3 || type == 9 || type == 0xb ||
-			     (in->opc == 0x02 && (type == 4 || type == 0xc));
+			ok = sys_types[in->opc == 0x03][!!(c->efer & EFER_LMA)] >> type & 1;
 		if (!conf && (dpl < c->cpl || dpl < (sel & 3u)))
 			ok = false;
 		if (ok) {
 			if (in->opc == 0x02) {
-				reg_set(c, in->reg, in->osz, (d >> 32) & 0x00f0ff00);
+				/* Bits 23:8 of the descriptor's high half (19:16,
+				 * the limit's top, are undefined for Intel; AMD
+				 * and real CPUs give them). */
+				reg_set(c, in->reg, in->osz, (d >> 32) & 0x00ffff00);
 			} else {
 				struct cpu_segment s;
 				desc_to_seg(&s, sel, d);
@@ -427,6 +453,28 @@ void op_lar_lsl(struct emu_cpu *c, const struct insn *in)
 	flags_set(c, ok ? F_ZF : 0, F_ZF);
 }
 
+/* KVM's hypercall ABI, as KVM gives it to a guest whose CPUID offers no
+ * paravirtual feature with a hypercall (emu offers only the clock): number
+ * in RAX, result in RAX; both VMCALL and VMMCALL work, as KVM emulates the
+ * other vendor's. KVM_HC_VAPIC_POLL_IRQ answers 0, every other number
+ * -KVM_ENOSYS, any number at CPL>0 -KVM_EPERM; outside 64-bit code the
+ * number and result are 32-bit. */
+#define KVM_HC_VAPIC_POLL_IRQ 1
+#define KVM_ENOSYS 1000
+#define KVM_EPERM 1
+
+static void hypercall(struct emu_cpu *c)
+{
+	uint64_t nr = c->code64 ? c->r[CPU_RAX] : (uint32_t)c->r[CPU_RAX];
+	int64_t ret = -KVM_ENOSYS;
+
+	if (c->cpl)
+		ret = -KVM_EPERM;
+	else if (nr == KVM_HC_VAPIC_POLL_IRQ)
+		ret = 0;
+	c->r[CPU_RAX] = c->code64 ? (uint64_t)ret : (uint32_t)ret;
+}
+
 void op_grp7(struct emu_cpu *c, const struct insn *in)
 {
 	unsigned bsz = c->code64 ? 8 : 4;
@@ -435,6 +483,7 @@ void op_grp7(struct emu_cpu *c, const struct insn *in)
 		unsigned rm = in->rm & 7;
 		switch (in->op) {
 		case 4: /* SMSW r */
+			umip_check(c);
 			reg_set(c, in->rm, in->osz, c->cr0);
 			return;
 		case 6: /* LMSW r */
@@ -442,6 +491,20 @@ void op_grp7(struct emu_cpu *c, const struct insn *in)
 			emu_set_cr(c, 0, (c->cr0 & ~0xeULL) | (reg_get(c, in->rm, 2) & 0xf) |
 					     (c->cr0 & CR0_PE));
 			return;
+		case 1:
+			if (rm == 2 || rm == 3) { /* CLAC (0f 01 ca), STAC (0f 01 cb) */
+				if (c->cpl)
+					emu_ud(c);
+				flags_set(c, rm == 3 ? F_AC : 0, F_AC);
+				return;
+			}
+			break;
+		case 0: case 3:
+			if (rm == 1) { /* VMCALL (0f 01 c1), VMMCALL (0f 01 d9) */
+				hypercall(c);
+				return;
+			}
+			break;
 		case 7:
 			if (rm == 0 && c->code64) { /* SWAPGS */
 				need_cpl0(c);
@@ -459,6 +522,8 @@ void op_grp7(struct emu_cpu *c, const struct insn *in)
 		insn_unimpl(c, in);
 	}
 	uint64_t ea = insn_ea(c, in);
+	if (in->op <= 1 || in->op == 4)
+		umip_check(c);
 	switch (in->op) {
 	case 0: case 1: { /* SGDT / SIDT */
 		struct cpu_dtable *t = in->op ? &c->idt : &c->gdt;
@@ -543,11 +608,11 @@ bool io_allowed(struct emu_cpu *c, uint16_t port, unsigned size)
 	/* The TSS I/O permission bitmap. */
 	if ((tr->type & 7) != 3 || tr->limit < 0x67)
 		return false;
-	map = (uint16_t)lin_read(c, tr->base + 0x66, 2, 0);
+	map = (uint16_t)sys_read(c, tr->base + 0x66, 2);
 	if ((uint64_t)map + port / 8 + 1 > tr->limit)
 		return false;
 	base = tr->base + map + port / 8;
-	return !((lin_read(c, base, 2, 0) >> (port & 7)) & ((1u << size) - 1));
+	return !((sys_read(c, base, 2) >> (port & 7)) & ((1u << size) - 1));
 }
 
 void op_in(struct emu_cpu *c, const struct insn *in)
@@ -897,6 +962,8 @@ void op_sysexit(struct emu_cpu *c, const struct insn *in)
 	if (!(c->cr0 & CR0_PE) || !(sel & 0xfffc))
 		emu_gp(c, 0);
 	need_cpl0(c);
+	if (q && (!canonical(c->r[CPU_RCX]) || !canonical(c->r[CPU_RDX])))
+		emu_gp(c, 0);
 	flat_seg(&c->seg[SEG_CS], (uint16_t)((sel + (q ? 32 : 16)) | 3), 3, true, q);
 	flat_seg(&c->seg[SEG_SS], (uint16_t)((sel + (q ? 40 : 24)) | 3), 3, false, false);
 	c->cpl = 3;
