@@ -80,7 +80,7 @@ static int jail_cg_path(const char *proc_cgroup, const char *ctl, char *path)
 		line[strcspn(line, "\n")] = 0;
 		if (!(c1 = strchr(line, ':')) || !(c2 = strchr(c1 + 1, ':')))
 			continue;
-		*c2 = 0;
+		*c1 = *c2 = 0;
 		if (ctl ? !strcmp(line, "0") || !jail_cg_has(c1 + 1, ctl)
 			: strcmp(line, "0") || c2 != c1 + 1)
 			continue;
