@@ -1,8 +1,8 @@
 /* The jail's cgroup v1 (Firecracker's jailer offers both): one cgroup per
  * hierarchy, cpu.cfs_quota_us/cpu.cfs_period_us, memory.limit_in_bytes and
- * blkio.throttle.*_device. v1's blkio throttles only the I/O the monitor's
- * own threads submit (page-cache misses, O_DIRECT, fsync's writeback), not
- * the kernel flusher's writeback of buffered writes (docs: README.md). */
+ * blkio.throttle.*_device. v1's blkio throttles the reads the monitor's
+ * threads submit (page-cache misses); writeback, even fsync's, is charged to
+ * the root cgroup on v1, so buffered writes are not throttled (README.md). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
