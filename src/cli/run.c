@@ -283,6 +283,7 @@ int cli_run(int argc, char **argv)
 			       "needs --jail");
 	if (jail.on) {
 		jail.name = name;
+		cfg.vcpu_thread_start = jail_seccomp_vcpu;
 		jail.new_net = !cfg.nnets;
 		for (unsigned i = 0; i < cfg.ndisks; i++)
 			jail.disks[jail.ndisks++] = disks[i].path;

@@ -54,7 +54,10 @@ int jail_lockdown(const struct jail_opts *j);
 int jail_cgroup_create(struct jail_opts *j);
 int jail_cgroup_enter(const struct jail_opts *j);
 void jail_cgroup_remove(struct jail_opts *j);
-/* seccomp.c */
+/* seccomp.c: the filter of every thread (and the vCPU filter made ready);
+ * then, first thing on each vCPU thread, the vCPU filter on top (0 when
+ * there is none). */
 int jail_seccomp_install(enum jail_seccomp mode);
+int jail_seccomp_vcpu(void);
 
 #endif
