@@ -10,6 +10,7 @@
 #include <linux/filter.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -84,6 +85,8 @@ static const unsigned long jail_vcpu_ioctls[] = {
 	KVM_KVMCLOCK_CTRL, FIONREAD,
 };
 
+#define JAIL_CLONE_NS (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | \
+		       CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWTIME)
 #define JAIL_BPF_MAX 1024
 /* The vCPU filter, made before the lockdown: a vCPU thread only loads it. */
 static struct sock_filter jail_vcpu_prog[JAIL_BPF_MAX];
@@ -158,7 +161,17 @@ static int jail_filter(uint32_t def, const char *const *calls, size_t ncalls,
 
 		if (nr == __NR_SCMP_ERROR)
 			continue; /* not on this architecture */
-		if (nr == SCMP_SYS(seccomp)) {
+		if (nr == SCMP_SYS(clone3)) {
+			/* Its flags are behind a pointer: ENOSYS makes glibc use clone. */
+			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
+		} else if (nr == SCMP_SYS(clone)) {
+			/* Threads only: no process, and no namespace (a user namespace
+			 * would give the jailed monitor every capability inside it). */
+			struct scmp_arg_cmp thread = { .arg = 0, .op = SCMP_CMP_MASKED_EQ,
+						       .datum_a = CLONE_THREAD | JAIL_CLONE_NS,
+						       .datum_b = CLONE_THREAD };
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, thread);
+		} else if (nr == SCMP_SYS(seccomp)) {
 			/* Stacking one more filter on the calling thread, nothing else. */
 			struct scmp_arg_cmp op = { .arg = 0, .op = SCMP_CMP_EQ,
 						   .datum_a = SECCOMP_SET_MODE_FILTER };

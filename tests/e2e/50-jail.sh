@@ -155,6 +155,33 @@ else
 	fail "jail: forbidden syscall (status $rc)"
 	cat "$tmp/sys.log"
 fi
+# No user namespace for the jailed monitor: clone makes threads only.
+VMON_TEST_FORBIDDEN_SYSCALL=userns timeout 60 "$VMON" run --jail --accel emu --kernel "$probe" \
+	--console none </dev/null >"$tmp/sysu.log" 2>&1
+rc=$?
+if [ "$rc" -eq 10 ] && grep -q 'seccomp: forbidden system call clone (56)' "$tmp/sysu.log" &&
+   grep -q 'killed by signal SYS' "$tmp/sysu.log"; then
+	pass "jail: clone into a new user namespace kills the jailed vmon by SIGSYS"
+else
+	fail "jail: clone(CLONE_NEWUSER) (status $rc)"
+	cat "$tmp/sysu.log"
+fi
+# The vCPU threads' own filter: socket is allowed to the I/O thread (slirp),
+# not to a vCPU.
+for accel in emu kvm; do
+	[ "$accel" = emu ] || have_kvm || { skip "jail: vCPU filter under kvm (no usable /dev/kvm)"; continue; }
+	VMON_TEST_FORBIDDEN_SYSCALL=vcpu timeout 60 "$VMON" run --jail --accel "$accel" \
+		--kernel "$probe" --console none </dev/null >"$tmp/sysv.log" 2>&1
+	rc=$?
+	if [ "$rc" -eq 10 ] &&
+	   grep -q 'seccomp: forbidden system call socket (41) on a vCPU thread' "$tmp/sysv.log" &&
+	   grep -q 'killed by signal SYS' "$tmp/sysv.log"; then
+		pass "jail: $accel: socket on a vCPU thread is forbidden there and kills by SIGSYS"
+	else
+		fail "jail: $accel: socket on a vCPU thread (status $rc)"
+		cat "$tmp/sysv.log"
+	fi
+done
 # Without the hook the same guest runs to its exit status.
 timeout 60 "$VMON" run --jail --accel emu --kernel "$probe" --console none </dev/null \
 	>"$tmp/ok.log" 2>&1
@@ -271,6 +298,18 @@ spin() {
 	# CPU time in ns: cpuacct.usage (v1) or cpu.stat's usage_usec (v2).
 	usage() { awk '$1 == "usage_usec" { print $2 * 1000; next } NF == 1 { print $1 }' "$ufile"; }
 	stat_of() { awk -v k="$1" '$1 == k {print $2}' "$cpu/cpu.stat"; }
+	# Two filters on each vmon thread that runs a vCPU, one on the others
+	# (kvm's kvm-nx-lpage-recovery worker copies its vCPU creator's).
+	local two=0 one=0
+	for t in /proc/"$pid"/task/*; do
+		[ "$(cat "$t/comm")" = vmon ] || continue
+		case $(awk '$1 == "Seccomp_filters:" {print $2}' "$t/status") in
+		2) two=$((two + 1)) ;; 1) one=$((one + 1)) ;;
+		esac
+	done
+	[ "$two" -eq 2 ] && [ "$one" -ge 2 ] &&
+		pass "jail: $accel: the 2 vCPU threads have the vCPU filter on top of the process's ($one other threads have one)" ||
+		fail "jail: $accel: threads with 2 seccomp filters: $two, with 1: $one"
 	t0=$(date +%s%N) u0=$(usage) n0=$(stat_of nr_throttled) p0=$(stat_of nr_periods)
 	sleep 4
 	t1=$(date +%s%N) u1=$(usage) n1=$(stat_of nr_throttled) p1=$(stat_of nr_periods)
