@@ -339,20 +339,20 @@ if have_kvm; then spin kvm; else skip "jail: cpu quota under kvm (no usable /dev
 # --- --io-bps: the cgroup's throttle on the disk holding the image (v1's
 # blkio.throttle.*, v2's io.max). vmon's disk I/O is buffered, so what is
 # throttled is the monitor's reads that miss the host's page cache: the image
-# is written with O_DIRECT (not cached) and the guest reads 4 MiB from its
-# middle, away from what boot-time reads and their readahead cached. ---
-dd if=/dev/urandom of="$tmp/blk.img" bs=1M count=32 oflag=direct 2>/dev/null
+# is written with O_DIRECT (not cached) and the guest reads its last 8 MiB,
+# away from what boot-time reads and the host's readahead (8 MiB here) cached. ---
+dd if=/dev/urandom of="$tmp/blk.img" bs=1M count=24 oflag=direct 2>/dev/null
 dev=$(stat -c '%Hd:%Ld' "$tmp/blk.img")
 [ ! -e "/sys/dev/block/$dev/partition" ] || dev=$(cat "/sys/dev/block/$dev/../dev")
 boot blk "
 t0=\$(cut -d' ' -f1 /proc/uptime)
-dd if=/dev/vda of=/dev/null bs=64k skip=256 count=64 iflag=direct 2>/dev/null
+dd if=/dev/vda of=/dev/null bs=64k skip=256 count=128 iflag=direct 2>/dev/null
 t1=\$(cut -d' ' -f1 /proc/uptime)
 echo \"dd times \$t0 \$t1\"
-sleep 60; poweroff -f" --disk "$tmp/blk.img,readonly=on" --io-bps 1048576 --name "jail-blk-$$"
+sleep 60; poweroff -f" --disk "$tmp/blk.img,readonly=on" --io-bps 4194304 --name "jail-blk-$$"
 ok=0
-for _ in $(seq 300); do
-	tr -d '\r' <"$tmp/blk.out" 2>/dev/null | grep -q '^dd times ' && { ok=1; break; }
+for _ in $(seq $((T * 10))); do
+	tr -d '\r' 2>/dev/null <"$tmp/blk.out" | grep -q '^dd times ' && { ok=1; break; }
 	kill -0 "$vpid" 2>/dev/null || break
 	sleep 0.1
 done
@@ -362,22 +362,22 @@ if [ "$ok" = 1 ] && [ -n "$pid" ]; then
 	p=$(cgpath "$pid" "")
 	if [ -n "$cg2" ] && [ "${p%/vmon/jail-blk-$$}" != "$p" ]; then
 		files="io.max: $(cat "$cg2$p/io.max")"
-		want="io.max: $dev rbps=1048576 wbps=1048576 riops=max wiops=max"
+		want="io.max: $dev rbps=4194304 wbps=4194304 riops=max wiops=max"
 		served=$(awk -v d="$dev" '$1 == d { for (i = 2; i <= NF; i++) if ($i ~ /^rbytes=/) print substr($i, 8) }' "$cg2$p/io.stat")
 	else
 		d=$(v1mnt blkio)$(cgpath "$pid" blkio)
 		files="read_bps_device: $(cat "$d/blkio.throttle.read_bps_device") write_bps_device: $(cat "$d/blkio.throttle.write_bps_device")"
-		want="read_bps_device: $dev 1048576 write_bps_device: $dev 1048576"
+		want="read_bps_device: $dev 4194304 write_bps_device: $dev 4194304"
 		served=$(awk -v d="$dev" '$1 == d && $2 == "Read" {print $3}' "$d/blkio.throttle.io_service_bytes")
 	fi
 fi
 kill -TERM "$(pgrep -P "$vpid" | head -n 1)" 2>/dev/null
 finish
-bps=$(tr -d '\r' <"$tmp/blk.out" | awk '$1 == "dd" && $2 == "times" { printf "%d\n", 4194304 / ($4 - $3) }')
-if [ "$ok" = 1 ] && [ "$files" = "$want" ] && [ "${served:-0}" -ge 4194304 ] &&
-   [ -n "$bps" ] && [ "$bps" -le 1153433 ]; then
-	pass "jail: --io-bps 1048576: $files; the guest's direct read of uncached image data ran at $bps B/s (bound 1153433), $served bytes read through the throttle"
+bps=$(tr -d '\r' <"$tmp/blk.out" | awk '$1 == "dd" && $2 == "times" { printf "%d\n", 8388608 / ($4 - $3) }')
+if [ "$ok" = 1 ] && [ "$files" = "$want" ] && [ "${served:-0}" -ge 8388608 ] &&
+   [ -n "$bps" ] && [ "$bps" -le 4613734 ]; then
+	pass "jail: --io-bps 4194304: $files; the guest's direct read of uncached image data ran at $bps B/s (bound 4613734), $served bytes read through the throttle"
 else
-	fail "jail: --io-bps 1048576: '$files' (expected '$want'), guest read at ${bps:-?} B/s, ${served:-?} bytes through the throttle"
+	fail "jail: --io-bps 4194304: '$files' (expected '$want'), guest read at ${bps:-?} B/s, ${served:-?} bytes through the throttle"
 	show blk
 fi
