@@ -2,8 +2,12 @@
 # vmon run --jail: Linux on emu boots in the jail with a disk and user-mode
 # networking; from outside, the jailed process has its own namespaces, no
 # capabilities, a non-root uid, no_new_privs and a seccomp filter; the
-# test-only forbidden syscall kills it by SIGSYS with the syscall named; the
-# cgroup v2 limits hold where the host delegates cgroup v2 controllers.
+# test-only forbidden syscalls (ptrace, clone into a user namespace, socket
+# on a vCPU thread) kill it by SIGSYS with the syscall named; the disk and
+# net rate limiters hold a guest within 10%; a guest spinning two vCPUs (emu
+# and kvm) sits in its cgroup (v2 where it has the controllers, else v1, as
+# on this project's host) with the limits and stays within --cpu-quota; the
+# cgroup's disk throttle holds a guest's uncached reads.
 set -u
 . "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.." || exit 1
