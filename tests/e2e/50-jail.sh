@@ -340,6 +340,30 @@ spin() {
 spin emu
 if have_kvm; then spin kvm; else skip "jail: cpu quota under kvm (no usable /dev/kvm)"; fi
 
+# --mem-limit holds: a guest writing 224 MiB of its 256 MiB gets the monitor
+# killed (the cgroup's OOM killer) under a 64M limit, and finishes under 512M.
+memtouch() {
+	timeout 120 "$VMON" run --jail --accel "$1" --kernel "$BUILD/guest/memtouch.elf" \
+		--mem 256M --mem-limit "$2" --console "file:$tmp/mt-$1-$2.out" </dev/null \
+		>"$tmp/mt-$1-$2.log" 2>&1
+}
+for accel in emu kvm; do
+	[ "$accel" = emu ] || have_kvm || { skip "jail: memory limit under kvm (no usable /dev/kvm)"; continue; }
+	memtouch "$accel" 64M
+	rc1=$?
+	memtouch "$accel" 512M
+	rc2=$?
+	n=$(tr -d '\r' <"$tmp/mt-$accel-64M.out" | awk '$1 == "touched" {n = $2} END {print n + 0}')
+	if [ "$rc1" -eq 10 ] && [ "$n" -lt 64 ] &&
+	   grep -q 'killed by signal KILL' "$tmp/mt-$accel-64M.log" &&
+	   [ "$rc2" -eq 1 ] && has "mt-$accel-512M" "memtouch: done"; then
+		pass "jail: $accel: under --mem-limit 64M the guest's writes stop at $n MiB, the monitor killed (status 10); under 512M all 224 MiB are written"
+	else
+		fail "jail: $accel: --mem-limit 64M: status $rc1 after $n MiB; 512M: status $rc2"
+		cat "$tmp/mt-$accel-64M.log" "$tmp/mt-$accel-512M.log"
+	fi
+done
+
 # --- --io-bps: the cgroup's throttle on the disk holding the image (v1's
 # blkio.throttle.*, v2's io.max). vmon's disk I/O is buffered, so what is
 # throttled is the monitor's reads that miss the host's page cache: the image
