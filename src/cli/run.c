@@ -54,9 +54,12 @@ static const char run_usage[] =
 	"                        seen only inside), no capabilities, no_new_privs (root only)\n"
 	"      --jail-uid N, --jail-gid N  the jail's ids (default 65534)\n"
 	"      --seccomp MODE    on (default with --jail), off, or log (audit, no kill)\n"
-	"      --cpu-quota PCT   cgroup v2 cpu.max, in percent of one CPU (with --jail)\n"
-	"      --mem-limit SIZE  cgroup v2 memory.max (with --jail)\n"
-	"      --io-bps N, --io-iops N  cgroup v2 io.max on each disk's block device\n"
+	"      --cpu-quota PCT   CPU time in percent of one CPU (with --jail; a cgroup's\n"
+	"                        cpu.max, or cpu.cfs_quota_us on cgroup v1)\n"
+	"      --mem-limit SIZE  the cgroup's memory.max (v1: memory.limit_in_bytes)\n"
+	"      --io-bps N, --io-iops N  the cgroup's io.max (v1: blkio.throttle.*) on each\n"
+	"                        disk's block device\n"
+	"      --cgroup-version 1|2  for the limits (default: v2 if it has the controllers)\n"
 	"      --name NAME       the monitor's name for vmon list/info/pause/... (default vmon-PID)\n"
 	"      --api-sock PATH   the control API's socket (default $XDG_RUNTIME_DIR/vmon/NAME.sock,\n"
 	"                        else /run/vmon/NAME.sock; see docs/api.yaml)\n"
@@ -148,6 +151,7 @@ int cli_run(int argc, char **argv)
 		{ "mem-limit", required_argument, NULL, JAIL_OPT_BASE + 5 },
 		{ "io-bps", required_argument, NULL, JAIL_OPT_BASE + 6 },
 		{ "io-iops", required_argument, NULL, JAIL_OPT_BASE + 7 },
+		{ "cgroup-version", required_argument, NULL, JAIL_OPT_BASE + 8 },
 		{ "name", required_argument, NULL, 'n' },
 		{ "api-sock", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -219,7 +223,7 @@ int cli_run(int argc, char **argv)
 				return run_bad("--net %s", optarg, err);
 			cfg.nnets++;
 			break;
-		case JAIL_OPT_BASE ... JAIL_OPT_BASE + 7:
+		case JAIL_OPT_BASE ... JAIL_OPT_BASE + 8:
 			if (jail_opts_set(&jail, c, optarg, err, sizeof(err)))
 				return run_bad("--%s", jail_opt_names[c - JAIL_OPT_BASE], err);
 			break;
@@ -275,9 +279,12 @@ int cli_run(int argc, char **argv)
 		return run_bad("--accel %s", accel, "expected kvm, emu or auto");
 
 	if (!jail.on && (jail.seccomp || jail.cpu_quota || jail.mem_limit || jail.io_bps ||
-			 jail.io_iops))
-		return run_bad("--%s", "seccomp/--cpu-quota/--mem-limit/--io-*", "needs --jail");
+			 jail.io_iops || jail.cgroup_version))
+		return run_bad("--%s", "seccomp/--cpu-quota/--mem-limit/--io-*/--cgroup-version",
+			       "needs --jail");
 	if (jail.on) {
+		jail.name = name;
+		cfg.vcpu_thread_start = jail_seccomp_vcpu;
 		jail.new_net = !cfg.nnets;
 		for (unsigned i = 0; i < cfg.ndisks; i++)
 			jail.disks[jail.ndisks++] = disks[i].path;

@@ -181,7 +181,13 @@ int jail_lockdown(const struct jail_opts *j)
 		return log_error("jail: no_new_privs: %s", strerror(errno)), -errno;
 	if (j->seccomp != JAIL_SECCOMP_OFF && (r = jail_seccomp_install(j->seccomp)))
 		return r;
-	if (getenv("VMON_TEST_FORBIDDEN_SYSCALL")) {
+	const char *test = getenv("VMON_TEST_FORBIDDEN_SYSCALL");
+	if (test && !strcmp(test, "userns")) {
+		/* Test-only: a process in a new user namespace (clone is for threads). */
+		log_info("jail: VMON_TEST_FORBIDDEN_SYSCALL=userns: cloning into a user namespace");
+		if (!syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0))
+			_exit(0);
+	} else if (test && strcmp(test, "vcpu")) {
 		/* Test-only: an escaping guest's first move, for the e2e test. */
 		log_info("jail: VMON_TEST_FORBIDDEN_SYSCALL: calling ptrace");
 		syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);

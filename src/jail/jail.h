@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define JAIL_CGROUPS 4 /* v1: cpu, cpuacct, memory, blkio */
+
 enum jail_seccomp { JAIL_SECCOMP_DEFAULT, JAIL_SECCOMP_OFF, JAIL_SECCOMP_ON, JAIL_SECCOMP_LOG };
 
 struct jail_opts {
@@ -24,7 +26,11 @@ struct jail_opts {
 	bool new_net;            /* no --net: a private net namespace */
 	const char *disks[8];    /* images whose block devices io.max limits */
 	unsigned ndisks;
-	char cgroup[8400];       /* the cgroup made for the child, "" none */
+	unsigned cgroup_version; /* --cgroup-version 1|2; 0: v2 if it has the controllers, else v1 */
+	const char *name;        /* the cgroup's name (run's --name, vmon-PID by default) */
+	/* The cgroups made for the child: one on v2, one per hierarchy on v1. */
+	char cgroups[JAIL_CGROUPS][4200];
+	unsigned ncgroups, cgroup_used; /* how many, and their version */
 };
 
 /* The run options this module owns, for getopt_long (vals 0x4a00..). */
@@ -43,11 +49,15 @@ int jail_start(struct jail_opts *j, int *status);
  * seccomp filter. Returns 0 or -errno (reported). */
 int jail_lockdown(const struct jail_opts *j);
 
-/* cgroup.c */
+/* cgroup.c: picks the version, makes the cgroups and writes the limits
+ * (supervisor); enters them (child, single-threaded); removes them. */
 int jail_cgroup_create(struct jail_opts *j);
 int jail_cgroup_enter(const struct jail_opts *j);
-void jail_cgroup_remove(const struct jail_opts *j);
-/* seccomp.c */
+void jail_cgroup_remove(struct jail_opts *j);
+/* seccomp.c: the filter of every thread (and the vCPU filter made ready);
+ * then, first thing on each vCPU thread, the vCPU filter on top (0 when
+ * there is none). */
 int jail_seccomp_install(enum jail_seccomp mode);
+int jail_seccomp_vcpu(void);
 
 #endif

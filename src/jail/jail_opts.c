@@ -6,11 +6,11 @@
 #include "util/log.h"
 #include "util/size.h"
 
-enum { O_JAIL, O_UID, O_GID, O_SECCOMP, O_CPU, O_MEM, O_IOBPS, O_IOIOPS, O_COUNT };
+enum { O_JAIL, O_UID, O_GID, O_SECCOMP, O_CPU, O_MEM, O_IOBPS, O_IOIOPS, O_CGVER, O_COUNT };
 
 const char *const jail_opt_names[] = {
 	"jail", "jail-uid", "jail-gid", "seccomp", "cpu-quota", "mem-limit", "io-bps",
-	"io-iops", NULL,
+	"io-iops", "cgroup-version", NULL,
 };
 
 static int jail_opt_id(const char *arg, uint64_t max, uint64_t *v)
@@ -66,6 +66,11 @@ int jail_opts_set(struct jail_opts *j, int val, const char *arg, char *err, size
 		if (size_parse_uint(arg, 1, UINT64_MAX / 2, &v))
 			return log_input_error(err, errlen, "expected a positive number");
 		*(val - JAIL_OPT_BASE == O_IOBPS ? &j->io_bps : &j->io_iops) = v;
+		return 0;
+	case O_CGVER:
+		if (strcmp(arg, "1") && strcmp(arg, "2"))
+			return log_input_error(err, errlen, "expected 1 or 2");
+		j->cgroup_version = (unsigned)(arg[0] - '0');
 		return 0;
 	}
 	return log_input_error(err, errlen, "unknown option");

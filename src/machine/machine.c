@@ -298,6 +298,11 @@ static void *machine_vcpu_thread(void *arg)
 	struct machine *m = v->m;
 	struct vcpu_exit e = { .reason = VCPU_EXIT_NONE };
 
+	if (m->cfg.vcpu_thread_start && m->cfg.vcpu_thread_start()) {
+		machine_request_exit(m, VMON_EXIT_HOST);
+		machine_pause_vcpu_gone(m);
+		return NULL;
+	}
 	while (!atomic_load(&m->stopping)) {
 		if (atomic_load(&m->pause_req)) {
 			machine_pause_point(v, &e);

@@ -35,6 +35,9 @@ struct machine_config {
 	 * no boot loader or firmware tables are written, the state comes from
 	 * the snapshot's sections (machine/snapshot.h). NULL: a fresh boot. */
 	const char *mem_file;
+	/* Called first on each vCPU thread (the jail's vCPU seccomp filter);
+	 * non-zero stops the machine with a host error. NULL: none. */
+	int (*vcpu_thread_start)(void);
 };
 
 struct machine_vcpu {

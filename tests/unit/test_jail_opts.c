@@ -9,7 +9,7 @@
 
 #include "jail/jail.h"
 
-enum { JAIL, UID, GID, SECCOMP, CPU, MEM, IOBPS, IOIOPS };
+enum { JAIL, UID, GID, SECCOMP, CPU, MEM, IOBPS, IOIOPS, CGVER };
 
 static struct jail_opts j;
 static char err[256];
@@ -25,7 +25,8 @@ static void test_names(void **state)
 	(void)state;
 	assert_string_equal(jail_opt_names[JAIL], "jail");
 	assert_string_equal(jail_opt_names[IOIOPS], "io-iops");
-	assert_null(jail_opt_names[IOIOPS + 1]);
+	assert_string_equal(jail_opt_names[CGVER], "cgroup-version");
+	assert_null(jail_opt_names[CGVER + 1]);
 }
 
 static void test_good(void **state)
@@ -55,6 +56,10 @@ static void test_good(void **state)
 	assert_int_equal(j.io_bps, 1048576);
 	assert_int_equal(set(IOIOPS, "100"), 0);
 	assert_int_equal(j.io_iops, 100);
+	assert_int_equal(set(CGVER, "1"), 0);
+	assert_int_equal(j.cgroup_version, 1);
+	assert_int_equal(set(CGVER, "2"), 0);
+	assert_int_equal(j.cgroup_version, 2);
 }
 
 static void test_bad(void **state)
@@ -75,12 +80,16 @@ static void test_bad(void **state)
 	assert_int_equal(set(MEM, "lots"), -EINVAL);
 	assert_int_equal(set(IOBPS, "0"), -EINVAL);
 	assert_int_equal(set(IOIOPS, "x"), -EINVAL);
+	assert_int_equal(set(CGVER, "3"), -EINVAL);
+	assert_non_null(strstr(err, "1 or 2"));
+	assert_int_equal(set(CGVER, "12"), -EINVAL);
 	assert_int_equal(jail_opts_set(&j, JAIL_OPT_BASE + 99, "x", err, sizeof(err)), -EINVAL);
 	/* nothing half-set */
 	assert_false(j.on);
 	assert_int_equal(j.uid, 0);
 	assert_int_equal(j.cpu_quota, 0);
 	assert_int_equal(j.mem_limit, 0);
+	assert_int_equal(j.cgroup_version, 0);
 }
 
 int main(void)
