@@ -1,10 +1,14 @@
 /* Fuzz target: the snapshot state-file loader (vmon restore's first step):
- * parse, then look up every section the parse accepted. */
+ * parse, then look up every section the parse accepted; a cpu section's
+ * APIC page goes through emu's converter (lapic_page_set), whose timer
+ * arithmetic takes any count. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "accel/cpu_state.h"
+#include "dev/lapic.h"
 #include "machine/snapshot.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
@@ -18,13 +22,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		return 0;
 	memcpy(buf, data, len);
 	if (!snapshot_parse(buf, len, &img, err, sizeof(err))) {
-		static const char *const names[] = { "config", "cpu", "serial", "irqchip", "rtc" };
+		static const char *const names[] = { "config", "cpu", "vm", "pci", "serial", "rtc" };
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 			const uint8_t *p = snapshot_find(&img, names[i], 0, &ver, &size);
 			volatile uint8_t sink = 0;
 			for (uint32_t k = 0; p && k < size; k++)
 				sink ^= p[k];
 			(void)sink;
+		}
+		const uint8_t *p = snapshot_find(&img, "cpu", 0, &ver, &size);
+		if (p && size == sizeof(struct cpu_state)) {
+			static struct lapic_state l;
+			uint8_t page[LAPIC_PAGE_SIZE];
+			memcpy(page, p + offsetof(struct cpu_state, lapic), sizeof(page));
+			lapic_reset(&l, 0, 0xfee00900);
+			if (!lapic_page_set(&l, page, 1000000000ULL)) {
+				lapic_timer_poll(&l, 2000000000ULL);
+				lapic_page_get(&l, page, 3000000000ULL);
+			}
 		}
 	}
 	free(buf);
