@@ -6,21 +6,18 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "accel/cpu_state.h"
 #include "dev/lapic.h"
 #include "machine/snapshot.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+static void fuzz_one(uint8_t *buf, size_t len)
 {
 	struct snapshot_image img;
 	uint32_t ver, size;
 	char err[200];
-	uint8_t *buf = aligned_alloc(8, (len + 8) & ~(size_t)7);
 
-	if (!buf)
-		return 0;
-	memcpy(buf, data, len);
 	if (!snapshot_parse(buf, len, &img, err, sizeof(err))) {
 		static const char *const names[] = { "config", "cpu", "vm", "pci", "serial", "rtc" };
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -41,6 +38,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 				lapic_page_get(&l, page, 3000000000ULL);
 			}
 		}
+	}
+}
+
+/* As given, then with the header's length and the CRC made right, so
+ * that mutations reach the section checks behind the checksum. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	uint8_t *buf = aligned_alloc(8, (len + 8) & ~(size_t)7);
+	struct snapshot_header h;
+	uint32_t crc;
+
+	if (!buf)
+		return 0;
+	memcpy(buf, data, len);
+	fuzz_one(buf, len);
+	if (len >= sizeof(h) + sizeof(crc)) {
+		memcpy(buf, data, len);
+		memcpy(&h, buf, sizeof(h));
+		h.length = len;
+		memcpy(buf, &h, sizeof(h));
+		crc = (uint32_t)crc32(0, buf, (uInt)(len - sizeof(crc)));
+		memcpy(buf + len - sizeof(crc), &crc, sizeof(crc));
+		fuzz_one(buf, len);
 	}
 	free(buf);
 	return 0;
