@@ -396,6 +396,23 @@ int irqchip_vm_set(struct irqchip *c, const struct vm_state *s)
 	return 0;
 }
 
+void irqchip_time_shift(struct irqchip *c, uint64_t d)
+{
+	uint64_t now = clock_ns();
+
+	irqchip_lock(c);
+	pit_rebase(&c->st.pit, pit_ticks(now - d), now);
+	for (unsigned i = 0; i < c->ncpus; i++) {
+		struct lapic_state *l = &c->st.lapic[i];
+		/* A TSC deadline moves with the TSC offset instead. */
+		if ((l->lvt[LVT_TIMER] >> 17 & 3) != 2) {
+			l->timer_start += d;
+			l->timer_next += d;
+		}
+	}
+	irqchip_unlock(c);
+}
+
 void irqchip_lapic_get(struct irqchip *c, unsigned cpu, uint8_t *page)
 {
 	if (cpu >= c->ncpus)

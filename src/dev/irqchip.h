@@ -74,6 +74,10 @@ void irqchip_lapic_get(struct irqchip *c, unsigned cpu, uint8_t *page);
 int irqchip_lapic_set(struct irqchip *c, unsigned cpu, const uint8_t *page, uint64_t apic_base,
 		      uint64_t tsc_deadline);
 
+/* A resume after d ns paused: the PIT and the APIC timers (but for
+ * TSC-deadline ones, which follow the TSC) go on where they stopped. */
+void irqchip_time_shift(struct irqchip *c, uint64_t d);
+
 void irqchip_set_tsc_offset(struct irqchip *c, int64_t offset);
 
 /* Replaces clock_ns() as the time of register accesses (tests, later

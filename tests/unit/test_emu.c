@@ -108,6 +108,7 @@ int irqchip_lapic_set(struct irqchip *c, unsigned cpu, const uint8_t *page, uint
 	return 0;
 }
 void irqchip_vm_get(struct irqchip *c, struct vm_state *s) { (void)c, (void)s; }
+void irqchip_time_shift(struct irqchip *c, uint64_t d) { (void)c, (void)d; }
 int irqchip_vm_set(struct irqchip *c, const struct vm_state *s) { (void)c, (void)s; return 0; }
 
 /* ---- the test machine ---- */

@@ -131,8 +131,10 @@ void kvmclock_pause(struct emu_vm *vm, bool pause)
 	pthread_mutex_lock(&vm->kvmclock_lock);
 	vm->kvmclock_base += d;
 	pthread_mutex_unlock(&vm->kvmclock_lock);
-	if (vm->irqchip)
+	if (vm->irqchip) {
 		irqchip_set_tsc_offset(vm->irqchip, vm->tsc_offset);
+		irqchip_time_shift(vm->irqchip, d);
+	}
 	kvmclock_tsc_changed(vm);
 }
 
