@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "accel/cpu_state.h"
+#include "accel/vm_state.h"
 #include "dev/lapic.h"
 #include "machine/snapshot.h"
 
@@ -27,7 +28,13 @@ static void fuzz_one(uint8_t *buf, size_t len)
 				sink ^= p[k];
 			(void)sink;
 		}
-		const uint8_t *p = snapshot_find(&img, "cpu", 0, &ver, &size);
+		const uint8_t *p = snapshot_find(&img, "vm", 0, &ver, &size);
+		if (p && size == sizeof(struct vm_state)) {
+			static struct vm_state vs;
+			memcpy(&vs, p, sizeof(vs));
+			(void)vm_state_check(&vs);
+		}
+		p = snapshot_find(&img, "cpu", 0, &ver, &size);
 		if (p && size == sizeof(struct cpu_state)) {
 			static struct lapic_state l;
 			uint8_t page[LAPIC_PAGE_SIZE];

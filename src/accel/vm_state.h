@@ -20,4 +20,7 @@ struct vm_state {
 	uint64_t clock_ns;   /* kvmclock: the guest's system time at the save */
 };
 
+/* 0, or -EINVAL for a state the models cannot be in (vm_state.c). */
+int vm_state_check(const struct vm_state *s);
+
 #endif

@@ -377,12 +377,10 @@ void irqchip_vm_get(struct irqchip *c, struct vm_state *s)
 
 int irqchip_vm_set(struct irqchip *c, const struct vm_state *s)
 {
-	if (s->ioapic.regsel > 0x3f || s->ioapic.id > 15)
-		return -EINVAL;
-	for (unsigned i = 0; i < 3; i++)
-		if (s->pit.ch[i].mode > 5 || s->pit.ch[i].rw > 3 || s->pit.ch[i].count > 0x10000 ||
-		    (!s->pit.ch[i].count && s->pit.ch[i].running))
-			return -EINVAL;
+	int r = vm_state_check(s);
+
+	if (r)
+		return r;
 	irqchip_lock(c);
 	c->st.pic = s->pic;
 	c->st.ioapic = s->ioapic;

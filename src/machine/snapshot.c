@@ -382,6 +382,9 @@ int snapshot_load(struct machine *m, const struct snapshot_image *img, char *err
 	    size != sizeof(vs))
 		return snap_bad(err, errlen, "section vm is missing or of another version or size");
 	memcpy(&vs, p, sizeof(vs));
+	if (vm_state_check(&vs))
+		return snap_bad(err, errlen, "section vm: not a state the interrupt controllers "
+				"can be in");
 	if ((r = m->accel->vm_set_state(m->vm, &vs)))
 		return snap_bad(err, errlen, "vm: %s refused the interrupt controllers' state: %s",
 				m->accel->name, strerror(-r));
