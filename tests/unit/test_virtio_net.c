@@ -5,7 +5,8 @@
  * spread over several with MRG_RXBUF; with no buffers posted, frames wait
  * (a bounded number, the rest dropped and counted) until the guest posts
  * some; hostile chains (short header, device-writable transmit buffer,
- * readable receive buffer, buffers outside RAM) fail without a crash. */
+ * readable receive buffer, buffers outside RAM) fail without a crash; a
+ * snapshot taken while a receive buffer is held gives it back on restore. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
