@@ -4,12 +4,18 @@
 # TSC checked monotonic without a jump) is saved under one accelerator by
 # the test hook VMON_TEST_SNAPSHOT=N:DIR, left on disk for 2 s, and restored
 # under the other; the output must be exactly that of an uninterrupted run.
-# Then emu -> kvm -> emu in two hops. Needs /dev/kvm: SKIPs without it.
+# Then emu -> kvm -> emu in two hops, and a 2-vCPU VM (guest/interactive/
+# counter, the AP waiting for INIT) paused and snapshotted through the API, killed and
+# restored under the other accelerator: the count goes on without a gap.
+# Needs /dev/kvm: SKIPs without it.
 set -u
 . "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.." || exit 1
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+export XDG_RUNTIME_DIR=$tmp/xdg
+mkdir -p "$XDG_RUNTIME_DIR"
 
 if ! have_kvm; then
 	skip "snapshot-cross: emu <-> kvm (no usable /dev/kvm)"
@@ -74,3 +80,46 @@ else
 	diff <(cat "$d/p1" "$d/p2" "$d/p3" 2>/dev/null) "$want" | head -n 10
 	tail -n 5 "$tmp/log"
 fi
+
+# api_cross SAVE RESTORE: the counter on 2 vCPUs through vmon snapshot.
+lines() { tr -d '\r' 2>/dev/null <"$1" | grep -c '^count '; }
+wait_for() {
+	for _ in $(seq 300); do
+		[ "$(lines "$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+api_cross() {
+	local sa=$1 ra=$2 d=$tmp/api-$1-$2 pid problems=()
+	mkdir -p "$d"
+	"$VMON" run --accel "$sa" --cpus 2 --kernel "$BUILD/guest/counter.elf" --mem 64M \
+		--console "file:$d/p1" --api-sock "$d/s1" </dev/null 2>>"$tmp/log" &
+	pid=$!
+	pids+=("$pid")
+	wait_for "$d/p1" 3 || problems+=("the counter did not start")
+	# Paused first, so that it prints nothing between the snapshot and the kill.
+	"$VMON" pause "$d/s1" >/dev/null || problems+=("vmon pause failed")
+	"$VMON" snapshot "$d/s1" "$d/snap" >/dev/null || problems+=("vmon snapshot failed")
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	"$VMON" restore "$d/snap" --accel "$ra" --console "file:$d/p2" --api-sock "$d/s2" \
+		</dev/null 2>>"$tmp/log" &
+	pid=$!
+	pids+=("$pid")
+	wait_for "$d/p2" 3 || problems+=("the restored counter did not go on")
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	cat "$d/p1" "$d/p2" | tr -d '\r' | grep '^count ' |
+		awk '$2 != NR - 1 { bad = 1 } END { exit bad }' ||
+		problems+=("the count has a gap: $(tail -n 1 "$d/p1") / $(head -n 1 "$d/p2")")
+	if [ ${#problems[@]} -eq 0 ]; then
+		pass "snapshot-cross: a 2-vCPU VM snapshotted through the API under $sa, killed, restored under $ra: the count goes on"
+	else
+		fail "snapshot-cross: 2 vCPUs through the API, $sa -> $ra: ${problems[*]}"
+		tail -n 5 "$tmp/log"
+	fi
+}
+
+api_cross emu kvm
+api_cross kvm emu
