@@ -5,8 +5,9 @@
 # the test hook VMON_TEST_SNAPSHOT=N:DIR, left on disk for 2 s, and restored
 # under the other; the output must be exactly that of an uninterrupted run.
 # Then emu -> kvm -> emu in two hops, and a 2-vCPU VM (guest/interactive/
-# counter, the AP waiting for INIT) paused and snapshotted through the API, killed and
-# restored under the other accelerator: the count goes on without a gap.
+# counter, the AP waiting for INIT) paused and snapshotted through the API,
+# killed and restored under the other accelerator: the count goes on
+# without a gap.
 # Needs /dev/kvm: SKIPs without it.
 set -u
 . "$(dirname "$0")/../lib.sh"
