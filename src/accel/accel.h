@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "accel/cpu_state.h"
+#include "accel/vm_state.h"
 
 struct machine;
 struct accel_vm;
@@ -85,6 +86,11 @@ struct accel_ops {
 	int (*vm_clock)(struct accel_vm *vm, bool pause);
 	int (*vcpu_get_state)(struct accel_vcpu *vcpu, struct cpu_state *s);
 	int (*vcpu_set_state)(struct accel_vcpu *vcpu, const struct cpu_state *s);
+	/* The interrupt controllers and clock, every vCPU outside vcpu_run.
+	 * Restores set it before the vCPUs' state (their kvmclock MSRs and
+	 * TSC build on the clock). */
+	int (*vm_get_state)(struct accel_vm *vm, struct vm_state *s);
+	int (*vm_set_state)(struct accel_vm *vm, const struct vm_state *s);
 };
 
 extern const struct accel_ops accel_kvm;

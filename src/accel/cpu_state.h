@@ -47,9 +47,28 @@ struct cpu_state {
 	uint64_t star, lstar, cstar, fmask, kernel_gs_base;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t tsc, pat, misc_enable, tsc_aux;
+	uint64_t tsc_deadline;       /* MSR 0x6e0, in the guest's TSC */
+	uint64_t tsc_khz;            /* the rate the TSC ticks at; 0: unknown */
+	/* The KVM clock MSRs as the guest wrote them (0: never): the new pair,
+	 * or the old one (0x11, 0x12) when kvmclock_old. The wall clock's
+	 * address is the VM's; every vCPU carries it. */
+	uint64_t kvmclock_system_time, kvmclock_wall_clock;
+	uint8_t kvmclock_old;
+	/* Events between instructions (KVM_GET/SET_VCPU_EVENTS): an
+	 * interrupt shadow (STI, MOV SS), an NMI waiting or blocked (until
+	 * IRET), an exception or external interrupt that was being delivered
+	 * (taken from the APIC but not yet through the IDT). */
+	uint8_t shadow, nmi_pending, nmi_masked;
+	uint8_t exc_injected, exc_vector, exc_has_error;
+	uint8_t irq_injected, irq_vector;
+	uint32_t exc_error;
 	uint32_t mp_state;   /* enum cpu_mp_state */
 	uint8_t fxsave[512] __attribute__((aligned(16))); /* x87/SSE, FXSAVE layout */
-	uint8_t lapic[1024]; /* local APIC register page, KVM's layout */
+	/* The local APIC register page in KVM's layout (struct kvm_lapic_state:
+	 * register at offset 0x10 * index; the ID in bits 31:24 in both modes,
+	 * the ICR split at 0x300/0x310, TMCCT the current count): what both
+	 * accelerators' APICs convert to and from. All zero: none given. */
+	uint8_t lapic[1024];
 };
 
 /* Entry states the boot loaders need. */

@@ -41,18 +41,23 @@ struct acpi_pm_state {
 	uint16_t pm1_sts, pm1_en, pm1_cnt;  /* pm1_sts: the latched event bits */
 	uint8_t reset;
 	uint64_t tmr_sts_ticks;  /* timer ticks when TMR_STS was last cleared */
+	uint64_t ticks;          /* the timer at a snapshot */
 };
 
 struct acpi_pm {
 	struct acpi_pm_state s;
 	struct machine *m;
 	pthread_mutex_t lock;
+	uint64_t tick_offset;    /* a restored timer goes on from its saved count */
 };
 
-/* The free-running PM timer, as a 64-bit count of 3.579545 MHz ticks. */
-static uint64_t acpi_pm_ticks(void)
+/* The free-running PM timer, as a 64-bit count of 3.579545 MHz ticks of
+ * the guest's time: it stands still while the machine is paused. */
+static uint64_t acpi_pm_ticks(const struct acpi_pm *pm)
 {
-	return (uint64_t)((unsigned __int128)clock_ns() * PM_TMR_HZ / 1000000000ULL);
+	uint64_t ns = machine_guest_ns(pm->m);
+
+	return (uint64_t)((unsigned __int128)ns * PM_TMR_HZ / 1000000000ULL) + pm->tick_offset;
 }
 
 /* TMR_STS is set whenever bit 31 of the (32-bit) timer has changed since
@@ -65,7 +70,7 @@ static uint16_t acpi_pm_status(const struct acpi_pm *pm, uint64_t ticks)
 static uint64_t acpi_pm_read(void *opaque, uint64_t off, unsigned size)
 {
 	struct acpi_pm *pm = opaque;
-	uint64_t ticks = acpi_pm_ticks(), v = 0;
+	uint64_t ticks = acpi_pm_ticks(pm), v = 0;
 	uint8_t b[PM_BLOCK_LEN] = { 0 };
 	uint16_t regs[3];
 
@@ -122,7 +127,7 @@ static void acpi_pm_write(void *opaque, uint64_t off, unsigned size, uint64_t va
 	}
 	pthread_mutex_lock(&pm->lock);
 	if (wval[PM_STS] & wmask[PM_STS] & PM1_TMR_STS)
-		pm->s.tmr_sts_ticks = acpi_pm_ticks();
+		pm->s.tmr_sts_ticks = acpi_pm_ticks(pm);
 	pm->s.pm1_sts &= (uint16_t)~(wval[PM_STS] & wmask[PM_STS]); /* write 1 to clear */
 	pm->s.pm1_en = (uint16_t)((pm->s.pm1_en & ~wmask[PM_EN]) |
 				  (wval[PM_EN] & wmask[PM_EN] & PM1_EN_MASK));
@@ -186,6 +191,7 @@ static int acpi_pm_snap_save(void *opaque, void *buf)
 	struct acpi_pm *s = opaque;
 
 	pthread_mutex_lock(&s->lock);
+	s->s.ticks = acpi_pm_ticks(s);
 	memcpy(buf, &s->s, sizeof(s->s));
 	pthread_mutex_unlock(&s->lock);
 	return 0;
@@ -197,12 +203,14 @@ static int acpi_pm_snap_load(void *opaque, const void *buf)
 
 	pthread_mutex_lock(&s->lock);
 	memcpy(&s->s, buf, sizeof(s->s));
+	s->tick_offset = 0;
+	s->tick_offset = s->s.ticks - acpi_pm_ticks(s);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
 static const struct machine_section acpi_pm_snap_section = {
-	"acpi_pm", 1, sizeof(((struct acpi_pm *)0)->s), acpi_pm_snap_save, acpi_pm_snap_load,
+	"acpi_pm", 2, sizeof(((struct acpi_pm *)0)->s), acpi_pm_snap_save, acpi_pm_snap_load,
 };
 
 int acpi_pm_init(struct machine *m)
@@ -213,7 +221,7 @@ int acpi_pm_init(struct machine *m)
 	if (!pm)
 		return -ENOMEM;
 	pm->m = m;
-	pm->s.tmr_sts_ticks = acpi_pm_ticks();
+	pm->s.tmr_sts_ticks = acpi_pm_ticks(pm);
 	pthread_mutex_init(&pm->lock, NULL);
 	if ((r = machine_add_device(m, "acpi_pm", pm, acpi_pm_destroy))) {
 		acpi_pm_destroy(pm);

@@ -360,53 +360,83 @@ static void irqchip_destroy(void *opaque)
 	free(c);
 }
 
-/* Snapshot section: the whole state, with the time it was taken so that
- * timers keep their distance to now (clock_ns() differs per host boot). */
-struct irqchip_snap {
-	struct irqchip_state st;
-	uint64_t saved_ns;
-};
+/* ---- snapshots: the accelerator-neutral forms (accel/vm_state.h, the
+ * cpu_state's APIC page) ---- */
 
-static int irqchip_save(void *opaque, void *buf)
+void irqchip_vm_get(struct irqchip *c, struct vm_state *s)
 {
-	struct irqchip *c = opaque;
-	struct irqchip_snap *s = buf;
+	uint64_t now = clock_ns();
 
 	irqchip_lock(c);
-	s->st = c->st;
-	s->saved_ns = clock_ns();
+	s->pic = c->st.pic;
+	s->ioapic = c->st.ioapic;
+	s->pit = c->st.pit;
+	s->pit_now = pit_ticks(now);
 	irqchip_unlock(c);
-	return 0;
 }
 
-static int irqchip_load(void *opaque, const void *buf)
+int irqchip_vm_set(struct irqchip *c, const struct vm_state *s)
 {
-	struct irqchip *c = opaque;
-	const struct irqchip_snap *s = buf;
-	int64_t delta = (int64_t)(clock_ns() - s->saved_ns);
+	int r = vm_state_check(s);
 
-	for (unsigned i = 0; i < c->ncpus; i++)
-		if (s->st.lapic[i].cpu != i)
-			return -EINVAL;
-	if (s->st.ioapic.regsel > 0x3f)
-		return -EINVAL;
+	if (r)
+		return r;
 	irqchip_lock(c);
-	c->st = s->st;
-	for (unsigned i = 0; i < 3; i++)
-		c->st.pit.ch[i].start += pit_ticks(delta > 0 ? (uint64_t)delta : 0);
-	for (unsigned i = 0; i < c->ncpus; i++) {
-		c->st.lapic[i].timer_start += (uint64_t)delta;
-		c->st.lapic[i].timer_next += (uint64_t)delta;
-	}
+	c->st.pic = s->pic;
+	c->st.ioapic = s->ioapic;
+	c->st.pit = s->pit;
+	pit_rebase(&c->st.pit, s->pit_now, clock_ns());
+	c->st.pic_int = 0;
+	irqchip_pic_changed(c);
 	for (unsigned i = 0; i < c->ncpus; i++)
 		c->kicks |= 1ULL << i;
 	irqchip_unlock(c);
 	return 0;
 }
 
-static const struct machine_section irqchip_section = {
-	"irqchip", 1, sizeof(struct irqchip_snap), irqchip_save, irqchip_load,
-};
+void irqchip_time_shift(struct irqchip *c, uint64_t d)
+{
+	uint64_t now = clock_ns();
+
+	irqchip_lock(c);
+	pit_rebase(&c->st.pit, pit_ticks(now - d), now);
+	for (unsigned i = 0; i < c->ncpus; i++) {
+		struct lapic_state *l = &c->st.lapic[i];
+		/* A TSC deadline moves with the TSC offset instead. */
+		if ((l->lvt[LVT_TIMER] >> 17 & 3) != 2) {
+			l->timer_start += d;
+			l->timer_next += d;
+		}
+	}
+	irqchip_unlock(c);
+}
+
+void irqchip_lapic_get(struct irqchip *c, unsigned cpu, uint8_t *page)
+{
+	if (cpu >= c->ncpus)
+		return;
+	irqchip_lock(c);
+	lapic_page_get(&c->st.lapic[cpu], page, irqchip_now(c));
+	irqchip_unlock(c);
+}
+
+int irqchip_lapic_set(struct irqchip *c, unsigned cpu, const uint8_t *page, uint64_t apic_base,
+		      uint64_t tsc_deadline)
+{
+	struct lapic_state *l;
+	int r;
+
+	if (cpu >= c->ncpus)
+		return -EINVAL;
+	l = &c->st.lapic[cpu];
+	irqchip_lock(c);
+	l->apic_base = (apic_base & ~APIC_BASE_BSP) | (cpu == 0 ? APIC_BASE_BSP : 0);
+	if (!(r = lapic_page_set(l, page, irqchip_now(c))))
+		lapic_tsc_deadline_write(l, tsc_deadline, c->st.tsc_offset);
+	c->kicks |= 1ULL << cpu;
+	irqchip_unlock(c);
+	return r;
+}
 
 int irqchip_create(struct machine *m, unsigned ncpus, irqchip_kick_fn kick,
 		   void *kick_opaque, struct irqchip **out)
@@ -446,8 +476,6 @@ int irqchip_create(struct machine *m, unsigned ncpus, irqchip_kick_fn kick,
 	}
 	if (!r)
 		r = machine_add_device(m, "irqchip", c, irqchip_destroy);
-	if (!r)
-		machine_add_section(m, c, &irqchip_section);
 	if (r) {
 		irqchip_unregister(c, i);
 		pthread_mutex_destroy(&c->lock);

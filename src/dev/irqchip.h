@@ -17,6 +17,7 @@
 
 struct machine;
 struct irqchip;
+struct vm_state;
 
 /* Wakes vCPU cpu (from HLT, or out of its run loop) because it has
  * something to handle; called with no irqchip lock held. */
@@ -62,6 +63,20 @@ unsigned irqchip_take_events(struct irqchip *c, unsigned cpu, uint8_t *sipi_vect
 
 /* Whether anything (maskable or not) is pending for cpu: used to leave HLT. */
 bool irqchip_has_work(struct irqchip *c, unsigned cpu);
+
+/* Snapshots: the PIC, IOAPIC and PIT as accel/vm_state.h has them
+ * (_set: -EINVAL for a state the models cannot be in), and one local
+ * APIC as its register page (lapic_page_get/set), with APIC_BASE and the
+ * TSC deadline, which the page does not hold. */
+void irqchip_vm_get(struct irqchip *c, struct vm_state *s);
+int irqchip_vm_set(struct irqchip *c, const struct vm_state *s);
+void irqchip_lapic_get(struct irqchip *c, unsigned cpu, uint8_t *page);
+int irqchip_lapic_set(struct irqchip *c, unsigned cpu, const uint8_t *page, uint64_t apic_base,
+		      uint64_t tsc_deadline);
+
+/* A resume after d ns paused: the PIT and the APIC timers (but for
+ * TSC-deadline ones, which follow the TSC) go on where they stopped. */
+void irqchip_time_shift(struct irqchip *c, uint64_t d);
 
 void irqchip_set_tsc_offset(struct irqchip *c, int64_t offset);
 

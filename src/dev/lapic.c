@@ -681,3 +681,80 @@ int lapic_set_base(struct lapic_state *l, uint64_t val)
 		l->ldr = lapic_ldr(l);
 	return 0;
 }
+
+/* ---- the register page (snapshots, kvm) ---- */
+
+static void lapic_page_put(uint8_t *page, unsigned reg, uint32_t v)
+{
+	memcpy(page + reg * 16, &v, 4);
+}
+
+static uint32_t lapic_page_reg(const uint8_t *page, unsigned reg)
+{
+	uint32_t v;
+
+	memcpy(&v, page + reg * 16, 4);
+	return v;
+}
+
+void lapic_page_get(const struct lapic_state *l, uint8_t page[LAPIC_PAGE_SIZE], uint64_t now_ns)
+{
+	memset(page, 0, LAPIC_PAGE_SIZE);
+	lapic_page_put(page, APIC_REG_ID, (uint32_t)(lapic_x2apic(l) ? l->cpu : l->xapic_id) << 24);
+	lapic_page_put(page, APIC_REG_VERSION, LAPIC_VERSION);
+	lapic_page_put(page, APIC_REG_TPR, l->tpr);
+	lapic_page_put(page, APIC_REG_PPR, lapic_ppr(l));
+	lapic_page_put(page, APIC_REG_LDR, lapic_ldr(l));
+	lapic_page_put(page, APIC_REG_DFR, l->dfr | 0x0fffffffu);
+	lapic_page_put(page, APIC_REG_SVR, l->svr);
+	for (unsigned i = 0; i < 8; i++) {
+		lapic_page_put(page, APIC_REG_ISR + i, l->isr[i]);
+		lapic_page_put(page, APIC_REG_TMR + i, l->tmr[i]);
+		lapic_page_put(page, APIC_REG_IRR + i, l->irr[i]);
+	}
+	lapic_page_put(page, APIC_REG_ESR, l->esr);
+	lapic_page_put(page, APIC_REG_ICR, l->icr_lo);
+	lapic_page_put(page, APIC_REG_ICR2, l->icr_hi);
+	for (unsigned i = 0; i < LVT_COUNT; i++)
+		lapic_page_put(page, APIC_REG_LVT + i, l->lvt[i]);
+	lapic_page_put(page, APIC_REG_TMICT, l->tmict);
+	lapic_page_put(page, APIC_REG_TMCCT, lapic_tmcct(l, now_ns));
+	lapic_page_put(page, APIC_REG_TDCR, l->tdcr);
+}
+
+/* The timer goes on from the page's current count: its start is put back
+ * by the counts already elapsed (KVM restarts its timer the same way). */
+int lapic_page_set(struct lapic_state *l, const uint8_t page[LAPIC_PAGE_SIZE], uint64_t now_ns)
+{
+	uint32_t tmcct = lapic_page_reg(page, APIC_REG_TMCCT);
+
+	if (lapic_page_reg(page, APIC_REG_VERSION) == 0)
+		return -EINVAL;
+	lapic_regs_reset(l);
+	l->xapic_id = lapic_page_reg(page, APIC_REG_ID) >> 24;
+	l->tpr = lapic_page_reg(page, APIC_REG_TPR) & 0xff;
+	l->ldr = lapic_page_reg(page, APIC_REG_LDR) & 0xff000000u;
+	l->dfr = lapic_page_reg(page, APIC_REG_DFR) | 0x0fffffffu;
+	l->svr = lapic_page_reg(page, APIC_REG_SVR) & 0x13ff;
+	for (unsigned i = 0; i < 8; i++) {
+		l->isr[i] = lapic_page_reg(page, APIC_REG_ISR + i);
+		l->tmr[i] = lapic_page_reg(page, APIC_REG_TMR + i);
+		l->irr[i] = lapic_page_reg(page, APIC_REG_IRR + i);
+	}
+	l->esr = lapic_page_reg(page, APIC_REG_ESR) & 0xef;
+	l->icr_lo = lapic_page_reg(page, APIC_REG_ICR) & ICR_LO_MASK;
+	l->icr_hi = lapic_page_reg(page, APIC_REG_ICR2);
+	for (unsigned i = 0; i < LVT_COUNT; i++)
+		l->lvt[i] = lapic_page_reg(page, APIC_REG_LVT + i) & (lapic_lvt_mask[i] | 0x5000);
+	l->tdcr = lapic_page_reg(page, APIC_REG_TDCR) & 0xb;
+	l->tmict = lapic_page_reg(page, APIC_REG_TMICT);
+	if (lapic_timer_mode(l) == TIMER_TSC) {
+		l->tmict = 0;   /* the deadline comes with MSR 0x6e0 */
+		return 0;
+	}
+	if (!l->tmict || !tmcct || tmcct > l->tmict)
+		return 0;       /* stopped, or a one-shot that has fired */
+	l->timer_start = now_ns - (uint64_t)(l->tmict - tmcct) * lapic_divide(l->tdcr);
+	lapic_timer_schedule(l, now_ns);
+	return 0;
+}

@@ -136,4 +136,12 @@ int lapic_pending(const struct lapic_state *l);
 bool lapic_ack(struct lapic_state *l, int vector);
 unsigned lapic_take_events(struct lapic_state *l, uint8_t *sipi_vector);
 
+/* The register page in KVM's layout (see struct cpu_state's lapic), the
+ * accelerator-neutral form snapshots keep. _set keeps the APIC id (the
+ * vCPU index) and APIC_BASE; -EINVAL for a page without a version. A
+ * TSC-deadline timer is armed by MSR 0x6e0 afterwards. */
+#define LAPIC_PAGE_SIZE 1024
+void lapic_page_get(const struct lapic_state *l, uint8_t page[LAPIC_PAGE_SIZE], uint64_t now_ns);
+int lapic_page_set(struct lapic_state *l, const uint8_t page[LAPIC_PAGE_SIZE], uint64_t now_ns);
+
 #endif

@@ -480,6 +480,48 @@ static void pci_destroy(void *opaque)
 	free(h);
 }
 
+/* Snapshot section: the host bridge's own registers (CONFIG_ADDRESS, the
+ * reset control register) and its function's standard header. INTx
+ * levels follow from the functions, which their own sections restore. */
+struct pci_snap {
+	uint32_t config_address;
+	uint8_t rcr, pad[3];
+	uint8_t bridge_cfg[256];
+};
+
+static int pci_snap_save(void *opaque, void *buf)
+{
+	struct pci_host *h = opaque;
+	struct pci_snap *s = buf;
+
+	pthread_mutex_lock(&h->lock);
+	s->config_address = h->r.config_address;
+	s->rcr = h->r.rcr;
+	memcpy(s->bridge_cfg, h->bridge.cfg, sizeof(s->bridge_cfg));
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+/* Only the bits the guest could have written are taken. */
+static int pci_snap_load(void *opaque, const void *buf)
+{
+	struct pci_host *h = opaque;
+	const struct pci_snap *s = buf;
+
+	pthread_mutex_lock(&h->lock);
+	h->r.config_address = s->config_address & 0x80fffffc;
+	h->r.rcr = s->rcr & 0x0a;
+	for (unsigned i = 0; i < sizeof(s->bridge_cfg); i++)
+		h->bridge.cfg[i] = (h->bridge.cfg[i] & ~h->bridge.wmask[i]) |
+				   (s->bridge_cfg[i] & h->bridge.wmask[i]);
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+static const struct machine_section pci_snap_section = {
+	"pci", 1, sizeof(struct pci_snap), pci_snap_save, pci_snap_load,
+};
+
 int pci_init(struct machine *m)
 {
 	struct pci_host *h = calloc(1, sizeof(*h));
@@ -511,6 +553,7 @@ int pci_init(struct machine *m)
 	r = machine_add_device(m, "pci", h, pci_destroy);
 	if (r)
 		goto fail_ecam;
+	machine_add_section(m, h, &pci_snap_section);
 	return 0;
 fail_ecam:
 	bus_unregister(&m->bus, BUS_MMIO, MEMMAP_ECAM);

@@ -364,3 +364,19 @@ struct pit_irq pit_poll(struct pit_state *p, uint64_t now_ns)
 		r.next_ns = pit_tick_ns(c->start + next);
 	return r;
 }
+
+void pit_rebase(struct pit_state *p, uint64_t saved_tick, uint64_t now_ns)
+{
+	uint64_t d = pit_ticks(now_ns) - saved_tick;
+
+	for (unsigned i = 0; i < 3; i++)
+		p->ch[i].start += d;
+}
+
+void pit_settle(struct pit_state *p, uint64_t now_ns)
+{
+	struct pit_channel *c = &p->ch[0];
+
+	if (c->running && !c->frozen && c->count)
+		c->edges = pit_edges(c, pit_elapsed(c, now_ns));
+}

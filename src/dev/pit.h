@@ -52,6 +52,13 @@ void pit_port61_write(struct pit_state *p, uint8_t val, uint64_t now_ns);
 bool pit_out(const struct pit_state *p, unsigned ch, uint64_t now_ns);
 struct pit_irq pit_poll(struct pit_state *p, uint64_t now_ns);
 
+/* A state saved at PIT tick saved_tick goes on at now_ns: every start
+ * moves by the ticks in between (snapshots: no time passes while saved). */
+void pit_rebase(struct pit_state *p, uint64_t saved_tick, uint64_t now_ns);
+/* Channel 0's edges up to now_ns count as reported (a state converted
+ * from another PIT model, which has no such count). */
+void pit_settle(struct pit_state *p, uint64_t now_ns);
+
 /* Conversions between clock_ns() time and PIT ticks (exact, no overflow). */
 uint64_t pit_ticks(uint64_t ns);
 uint64_t pit_tick_ns(uint64_t tick); /* the first ns at which pit_ticks() >= tick */

@@ -142,6 +142,9 @@ void machine_request_exit(struct machine *m, int status);
 int machine_pause(struct machine *m);
 int machine_resume(struct machine *m);
 bool machine_is_paused(struct machine *m);
+/* Host monotonic time minus the time spent paused: the clock of device
+ * timers that must not move while the machine is paused. */
+uint64_t machine_guest_ns(const struct machine *m);
 /* For machine.c: set up, a vCPU thread's pause point before each run and
  * its end, and waking parked threads when the machine stops. */
 void machine_pause_init(struct machine *m);

@@ -133,3 +133,10 @@ out:
 	pthread_mutex_unlock(&m->pause_api_lock);
 	return r;
 }
+
+uint64_t machine_guest_ns(const struct machine *m)
+{
+	uint64_t now = m->paused ? m->pause_start : clock_ns();
+
+	return now - m->paused_ns;
+}

@@ -246,15 +246,19 @@ static int snap_build(struct machine *m, struct snapshot_buf *b)
 {
 	static struct snapshot_config cfg;
 	static struct cpu_state cs;
+	static struct vm_state vs;
 	int r;
 
 	snapshot_buf_init(b);
 	snap_config(m, &cfg);
 	snapshot_buf_add(b, "config", 0, 1, &cfg, sizeof(cfg));
+	if ((r = m->accel->vm_get_state(m->vm, &vs)))
+		return r;
+	snapshot_buf_add(b, "vm", 0, SNAPSHOT_VM_VERSION, &vs, sizeof(vs));
 	for (unsigned i = 0; i < m->ncpus; i++) {
 		if ((r = m->accel->vcpu_get_state(m->vcpus[i].acc, &cs)))
 			return r;
-		snapshot_buf_add(b, "cpu", i, 1, &cs, sizeof(cs));
+		snapshot_buf_add(b, "cpu", i, SNAPSHOT_CPU_VERSION, &cs, sizeof(cs));
 	}
 	for (unsigned i = 0; i < m->ndevices; i++) {
 		const struct machine_section *s = m->devices[i].section;
@@ -367,9 +371,23 @@ out:
 
 int snapshot_load(struct machine *m, const struct snapshot_image *img, char *err, size_t errlen)
 {
-	uint32_t ver, size, used = 1;
+	static struct vm_state vs;
+	uint32_t ver, size, used = 2;
 	const void *p;
 	int r;
+
+	/* The interrupt controllers and the clock first: devices may raise
+	 * lines as they load, the vCPUs' TSC and kvmclock build on the clock. */
+	if (!(p = snapshot_find(img, "vm", 0, &ver, &size)) || ver != SNAPSHOT_VM_VERSION ||
+	    size != sizeof(vs))
+		return snap_bad(err, errlen, "section vm is missing or of another version or size");
+	memcpy(&vs, p, sizeof(vs));
+	if (vm_state_check(&vs))
+		return snap_bad(err, errlen, "section vm: not a state the interrupt controllers "
+				"can be in");
+	if ((r = m->accel->vm_set_state(m->vm, &vs)))
+		return snap_bad(err, errlen, "vm: %s refused the interrupt controllers' state: %s",
+				m->accel->name, strerror(-r));
 
 	for (unsigned i = 0; i < m->ndevices; i++) {
 		const struct machine_section *s = m->devices[i].section;
@@ -394,7 +412,7 @@ int snapshot_load(struct machine *m, const struct snapshot_image *img, char *err
 	}
 	for (unsigned i = 0; i < m->ncpus; i++) {
 		static struct cpu_state cs;
-		if (!(p = snapshot_find(img, "cpu", i, &ver, &size)) || ver != 1 ||
+		if (!(p = snapshot_find(img, "cpu", i, &ver, &size)) || ver != SNAPSHOT_CPU_VERSION ||
 		    size != sizeof(cs))
 			return snap_bad(err, errlen, "section cpu %u is missing or of the wrong size", i);
 		memcpy(&cs, p, sizeof(cs));

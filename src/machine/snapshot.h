@@ -14,7 +14,9 @@ struct machine;
 struct machine_vcpu;
 
 #define SNAPSHOT_MAGIC   "VMONSNAP"
-#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_VERSION 2      /* 2: the "vm" section, cpu v2, no "irqchip" */
+#define SNAPSHOT_CPU_VERSION 2  /* struct cpu_state */
+#define SNAPSHOT_VM_VERSION 1   /* struct vm_state */
 #define SNAPSHOT_NAME_MAX 32
 
 struct snapshot_header {

@@ -96,6 +96,20 @@ unsigned irqchip_take_events(struct irqchip *c, unsigned cpu, uint8_t *v)
 }
 bool irqchip_has_work(struct irqchip *c, unsigned cpu) { (void)c, (void)cpu; return fake_vector >= 0; }
 void irqchip_set_tsc_offset(struct irqchip *c, int64_t off) { (void)c, (void)off; }
+/* Snapshots: the fake has no APIC page or controllers to give. */
+void irqchip_lapic_get(struct irqchip *c, unsigned cpu, uint8_t *page)
+{
+	(void)c, (void)cpu, (void)page;
+}
+int irqchip_lapic_set(struct irqchip *c, unsigned cpu, const uint8_t *page, uint64_t base,
+		      uint64_t deadline)
+{
+	(void)c, (void)cpu, (void)page, (void)base, (void)deadline;
+	return 0;
+}
+void irqchip_vm_get(struct irqchip *c, struct vm_state *s) { (void)c, (void)s; }
+void irqchip_time_shift(struct irqchip *c, uint64_t d) { (void)c, (void)d; }
+int irqchip_vm_set(struct irqchip *c, const struct vm_state *s) { (void)c, (void)s; return 0; }
 
 /* ---- the test machine ---- */
 

@@ -489,6 +489,59 @@ static void test_state_roundtrip(void **state)
 	kt_stop(k);
 }
 
+/* The accelerator-neutral VM state (snapshots, emu <-> kvm): the in-kernel
+ * PIC, IOAPIC, PIT and clock take struct vm_state and give it back; and a
+ * vCPU's kvmclock MSRs, events and TSC deadline travel in its cpu_state. */
+static void test_vm_state_roundtrip(void **state)
+{
+	struct kt *k = kt_start(1);
+	struct vm_state v, g;
+	struct cpu_state s, c;
+
+	(void)state;
+	assert_int_equal(kvm->vm_get_state(k->vm, &v), 0);
+	v.pic.chip[0].base = 0x20, v.pic.chip[0].imr = 0xfb, v.pic.chip[0].elcr = 0x20;
+	v.pic.chip[0].elcr_mask = 0xf8;
+	v.pic.chip[1].base = 0x28, v.pic.chip[1].imr = 0xff, v.pic.chip[1].isr = 0x01;
+	v.ioapic.id = 3;
+	v.ioapic.redir[2] = 0x41 | (1ULL << 56);
+	v.ioapic.redir[9] = 0x59 | IOAPIC_RTE_LEVEL | IOAPIC_RTE_MASKED;
+	v.pit.ch[0].mode = 2, v.pit.ch[0].rw = 3, v.pit.ch[0].count = 11932;
+	v.pit.ch[0].running = v.pit.ch[0].loaded = 1, v.pit.ch[0].gate = 1;
+	v.clock_ns = 5000000000ULL;
+	assert_int_equal(kvm->vm_set_state(k->vm, &v), 0);
+	assert_int_equal(kvm->vm_get_state(k->vm, &g), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(g.pic.chip[i].base, v.pic.chip[i].base);
+		assert_int_equal(g.pic.chip[i].imr, v.pic.chip[i].imr);
+		assert_int_equal(g.pic.chip[i].isr, v.pic.chip[i].isr);
+	}
+	assert_int_equal(g.pic.chip[0].elcr, 0x20);
+	assert_int_equal(g.ioapic.id, 3);
+	assert_int_equal(g.ioapic.redir[2], v.ioapic.redir[2]);
+	assert_int_equal(g.ioapic.redir[9], v.ioapic.redir[9]);
+	assert_int_equal(g.pit.ch[0].mode, 2);
+	assert_int_equal(g.pit.ch[0].count, 11932);
+	assert_int_equal(g.pit.ch[0].rw, 3);
+	assert_true(g.pit.ch[0].running);
+	assert_true(g.clock_ns >= v.clock_ns && g.clock_ns < v.clock_ns + 1000000000ULL);
+
+	assert_int_equal(kvm->vcpu_get_state(k->cpu[0], &s), 0);
+	s.kvmclock_system_time = 0x5001;
+	s.kvmclock_wall_clock = 0x6000;
+	s.shadow = 1;
+	s.nmi_masked = 1;
+	assert_int_equal(kvm->vcpu_set_state(k->cpu[0], &s), 0);
+	assert_int_equal(kvm->vcpu_get_state(k->cpu[0], &c), 0);
+	assert_int_equal(c.kvmclock_system_time, 0x5001);
+	assert_int_equal(c.kvmclock_wall_clock, 0x6000);
+	assert_int_equal(c.shadow, 1);
+	assert_int_equal(c.nmi_masked, 1);
+	assert_false(c.irq_injected);
+	assert_true(c.tsc_khz > 0);
+	kt_stop(k);
+}
+
 static void test_long_mode(void **state)
 {
 	struct kt *k = kt_start(1);
@@ -826,6 +879,7 @@ int main(void)
 		cmocka_unit_test(test_io_in),
 		cmocka_unit_test(test_mmio),
 		cmocka_unit_test(test_state_roundtrip),
+		cmocka_unit_test(test_vm_state_roundtrip),
 		cmocka_unit_test(test_long_mode),
 		cmocka_unit_test(test_kick_running),
 		cmocka_unit_test(test_kick_before_run),

@@ -1,6 +1,7 @@
 /* Unit tests: the local APICs of a 2-vCPU irqchip: registers, timer modes
  * on fake time, TPR, IPIs with INIT/SIPI, x2APIC MSRs and their #GP. */
 #include <errno.h>
+#include <string.h>
 
 #include "irqchip_fixture.h"
 
@@ -401,6 +402,50 @@ static void test_x2apic(void **state)
 	assert_int_equal(lapic_rd(f, 1, 0x320), 0x200ea);
 }
 
+/* The register page (snapshots, KVM's layout): out of one APIC, into
+ * another later; the timer goes on with the counts it had left. */
+static void test_lapic_page(void **state)
+{
+	struct fix *f = *state;
+	uint8_t page[LAPIC_PAGE_SIZE], bad[LAPIC_PAGE_SIZE] = { 0 };
+	uint32_t v;
+
+	lapic_enable(f, 1);
+	lapic_wr(f, 1, 0x80, 0x20);            /* TPR */
+	lapic_wr(f, 1, 0x3e0, 0x0);            /* divide by 2 */
+	lapic_wr(f, 1, 0x320, 0x200e0);        /* periodic, vector 0xe0 */
+	lapic_wr(f, 1, 0x380, 1000);
+	lapic_wr(f, 1, 0x310, 0x03000000);
+	lapic_wr(f, 1, 0x300, 0x4055);         /* an IPI to APIC 3 (none): the ICR stays */
+	f->now = 300;
+	irqchip_lapic_get(f->c, 1, page);
+	memcpy(&v, page + 0x390, 4);
+	assert_int_equal(v, 850);              /* 150 counts of 2 ns gone */
+	memcpy(&v, page + 0x20, 4);
+	assert_int_equal(v, 0x01000000);
+	memcpy(&v, page + 0x30, 4);
+	assert_int_equal(v, 0x50014);
+	memcpy(&v, page + 0x80, 4);
+	assert_int_equal(v, 0x20);
+	memcpy(&v, page + 0x310, 4);
+	assert_int_equal(v, 0x03000000);
+	/* A request in IRR travels too. */
+	page[0x200 + 0x10 * 7 + 3] |= 0x80;    /* vector 0xff */
+	/* Into vCPU 1 again, 10 us later: 850 counts left, 1700 ns. */
+	f->now = 10000;
+	assert_int_equal(irqchip_lapic_set(f->c, 1, page, 0xfee00800, 0), 0);
+	assert_int_equal(lapic_rd(f, 1, 0x390), 850);
+	assert_int_equal(lapic_rd(f, 1, 0x80), 0x20);
+	assert_int_equal(lapic_rd(f, 1, 0x320), 0x200e0);
+	assert_int_equal(irqchip_poll(f->c, 1, 10000), 11700);
+	assert_int_equal(irqchip_poll(f->c, 1, 11700), 13700); /* periodic: full periods then */
+	assert_int_equal(take_irq(f, 1), 0xff);
+	lapic_wr(f, 1, 0xb0, 0);               /* EOI */
+	assert_int_equal(take_irq(f, 1), 0xe0);
+	/* No version: not an APIC page. */
+	assert_int_equal(irqchip_lapic_set(f->c, 1, bad, 0xfee00800, 0), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +457,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lapic_tpr_eoi, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_lapic_ipi, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_x2apic, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_lapic_page, fix_setup, fix_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

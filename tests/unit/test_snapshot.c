@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
+#include "accel/vm_state.h"
 #include "machine/snapshot.h"
 
 static struct snapshot_config cfg;
@@ -90,7 +91,7 @@ static void test_corruptions(void **state)
 	b.data[0] ^= 1;
 
 	memcpy(&h, b.data, sizeof(h));
-	h.version = 2;
+	h.version = SNAPSHOT_VERSION - 1;   /* the format before this one */
 	memcpy(b.data, &h, sizeof(h));
 	expect_refused(&b, b.len, "version");
 	h.version = SNAPSHOT_VERSION;
@@ -156,11 +157,42 @@ static void test_corruptions(void **state)
 	snapshot_buf_free(&b);
 }
 
+/* The "vm" section from a file: only states the models can be in. */
+static void test_vm_state_check(void **state)
+{
+	struct vm_state v;
+	(void)state;
+
+	memset(&v, 0, sizeof(v));
+	pic_reset(&v.pic);
+	ioapic_reset(&v.ioapic);
+	pit_reset(&v.pit, 0);
+	assert_int_equal(vm_state_check(&v), 0);
+	v.pit.ch[1].mode = 6;
+	assert_int_equal(vm_state_check(&v), -22);
+	pit_reset(&v.pit, 0);
+	v.pit.ch[0].count = 0;
+	v.pit.ch[0].running = 1;        /* would divide by zero */
+	assert_int_equal(vm_state_check(&v), -22);
+	pit_reset(&v.pit, 0);
+	v.pit.ch[2].latched = 9;
+	assert_int_equal(vm_state_check(&v), -22);
+	pit_reset(&v.pit, 0);
+	v.ioapic.regsel = 0x40;
+	assert_int_equal(vm_state_check(&v), -22);
+	ioapic_reset(&v.ioapic);
+	v.pic.chip[1].init_step = 4;
+	assert_int_equal(vm_state_check(&v), -22);
+	pic_reset(&v.pic);
+	assert_int_equal(vm_state_check(&v), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_corruptions),
+		cmocka_unit_test(test_vm_state_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

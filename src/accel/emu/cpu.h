@@ -180,6 +180,7 @@ struct emu_vm {
 	uint64_t kvmclock_wall_msr;  /* MSR_KVM_WALL_CLOCK(_NEW) as written */
 	pthread_mutex_t kvmclock_lock;
 	uint64_t paused_at;          /* clock_ns() at the last pause */
+	bool clock_paused;           /* between kvmclock_pause(true) and (false) */
 };
 
 struct emu_cpu {
@@ -222,6 +223,11 @@ struct emu_cpu {
 
 	/* Exception delivery. */
 	int delivering;        /* vector being delivered, -1 when none */
+	/* An event a restored state was delivering (cpu_state irq_injected,
+	 * exc_injected): delivered before the next instruction; -1 none. */
+	int inject_vec;
+	uint32_t inject_err;
+	uint8_t inject_has_err, inject_exc;
 	int exc_vec;
 	uint32_t exc_err;
 	uint8_t exc_has_err;
@@ -623,6 +629,10 @@ void kvmclock_vm_destroy(struct emu_vm *vm);
 /* 0 when msr is one of the clock's, else -ENOENT. */
 int kvmclock_msr_read(struct emu_cpu *c, uint32_t msr, uint64_t *v);
 int kvmclock_msr_write(struct emu_cpu *c, uint32_t msr, uint64_t v);
+/* The guest's kvmclock (ns since its zero; stopped while paused), and
+ * setting it (restores), which republishes every structure. */
+uint64_t kvmclock_get_clock(struct emu_vm *vm);
+void kvmclock_set_clock(struct emu_vm *vm, uint64_t clock_ns_value);
 /* After vm->tsc_offset changed: every registered structure again. */
 void kvmclock_tsc_changed(struct emu_vm *vm);
 /* A pause stops the TSC and the KVM clock: the resume takes the time paused

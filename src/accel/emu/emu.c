@@ -521,6 +521,12 @@ static int cpu_run(struct emu_cpu *c)
 	}
 	if (c->io_pending)
 		io_complete(c);
+	if (unlikely(c->inject_vec >= 0)) {
+		int v = c->inject_vec;
+		c->inject_vec = -1;
+		c->halted = 0;
+		except_deliver(c, v, c->inject_has_err, c->inject_err, false, !c->inject_exc);
+	}
 	for (;;) {
 		if (unlikely(c->exit_now)) {
 			c->exit_now = 0;
@@ -604,11 +610,41 @@ static int emu_vcpu_get_state(struct accel_vcpu *v, struct cpu_state *s)
 	s->kernel_gs_base = c->kernel_gs_base;
 	s->sysenter_cs = c->sysenter_cs, s->sysenter_esp = c->sysenter_esp;
 	s->sysenter_eip = c->sysenter_eip;
-	s->tsc = emu_tsc(c), s->pat = c->pat, s->misc_enable = c->misc_enable;
+	/* A paused guest's TSC stopped at the pause. */
+	s->tsc = (c->vm->clock_paused ? c->vm->paused_at : clock_ns()) + (uint64_t)c->vm->tsc_offset;
+	s->tsc_khz = CLOCK_EMU_TSC_HZ / 1000;
+	s->pat = c->pat, s->misc_enable = c->misc_enable;
 	s->tsc_aux = c->tsc_aux;
 	s->mp_state = c->halted ? CPU_MP_HALTED : c->mp_state;
+	s->kvmclock_system_time = c->kvmclock_msr;
+	s->kvmclock_old = c->kvmclock_old;
+	s->kvmclock_wall_clock = c->vm->kvmclock_wall_msr;
+	s->shadow = c->shadow;
+	s->nmi_pending = c->nmi_pending;
+	s->nmi_masked = c->nmi_blocked;
+	if (c->inject_vec >= 0) {
+		/* Restored but not yet run: still to deliver. */
+		if (c->inject_exc) {
+			s->exc_injected = 1, s->exc_vector = (uint8_t)c->inject_vec;
+			s->exc_has_error = c->inject_has_err, s->exc_error = c->inject_err;
+		} else {
+			s->irq_injected = 1, s->irq_vector = (uint8_t)c->inject_vec;
+		}
+	}
 	sse_fxsave_image(c, s->fxsave);
+	if (c->vm->irqchip) {
+		irqchip_lapic_get(c->vm->irqchip, c->index, s->lapic);
+		irqchip_msr_read(c->vm->irqchip, c->index, 0x6e0, &s->tsc_deadline);
+	}
 	return 0;
+}
+
+static bool emu_all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
 }
 
 static int emu_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
@@ -634,6 +670,20 @@ static int emu_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
 		if (c->vm->irqchip)
 			irqchip_set_tsc_offset(c->vm->irqchip, c->vm->tsc_offset);
 	}
+	if (s->tsc_khz && s->tsc_khz != CLOCK_EMU_TSC_HZ / 1000 && !c->index)
+		log_warn("emu: the guest's TSC ticked at %llu kHz, here at %llu kHz",
+			 (unsigned long long)s->tsc_khz,
+			 (unsigned long long)(CLOCK_EMU_TSC_HZ / 1000));
+	/* The APIC page before its TSC deadline; "none given" keeps the APIC. */
+	if (c->vm->irqchip && !emu_all_zero(s->lapic, sizeof(s->lapic)) &&
+	    irqchip_lapic_set(c->vm->irqchip, c->index, s->lapic, s->apic_base, s->tsc_deadline))
+		return -EINVAL;
+	/* The wall clock's address is the VM's: an AP's reset state leaves it. */
+	if (s->kvmclock_wall_clock)
+		kvmclock_msr_write(c, s->kvmclock_old ? PVCLOCK_MSR_WALL_CLOCK
+						      : PVCLOCK_MSR_WALL_CLOCK_NEW, s->kvmclock_wall_clock);
+	kvmclock_msr_write(c, s->kvmclock_old ? PVCLOCK_MSR_SYSTEM_TIME : PVCLOCK_MSR_SYSTEM_TIME_NEW,
+			   s->kvmclock_system_time);
 	c->mp_state = s->mp_state == CPU_MP_HALTED ? CPU_MP_RUNNABLE : s->mp_state;
 	c->halted = s->mp_state == CPU_MP_HALTED;
 	sse_fxrstor_image(c, s->fxsave);
@@ -642,8 +692,16 @@ static int emu_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
 		c->cpl = c->seg[SEG_CS].dpl;
 	cpu_update_mode(c);
 	c->delivering = -1;
-	c->shadow = 0;
-	c->nmi_blocked = c->nmi_pending = 0;
+	c->shadow = !!s->shadow;
+	c->nmi_blocked = !!s->nmi_masked;
+	c->nmi_pending = !!s->nmi_pending;
+	c->inject_vec = -1;
+	if (s->exc_injected) {
+		c->inject_vec = s->exc_vector, c->inject_exc = 1;
+		c->inject_has_err = !!s->exc_has_error, c->inject_err = s->exc_error;
+	} else if (s->irq_injected) {
+		c->inject_vec = s->irq_vector, c->inject_exc = 0, c->inject_has_err = 0;
+	}
 	c->irq_check = 1;
 	c->io_pending = 0;
 	mmu_flush(c, true);
@@ -797,6 +855,7 @@ static int emu_vcpu_create(struct accel_vm *v, unsigned index, struct accel_vcpu
 	c->vm = vm;
 	c->index = index;
 	c->delivering = -1;
+	c->inject_vec = -1;
 	c->next_deadline = 0;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -838,6 +897,28 @@ static int emu_vm_clock(struct accel_vm *v, bool pause)
 	return 0;
 }
 
+static int emu_vm_get_state(struct accel_vm *v, struct vm_state *s)
+{
+	struct emu_vm *vm = to_vm(v);
+
+	memset(s, 0, sizeof(*s));
+	if (vm->irqchip)
+		irqchip_vm_get(vm->irqchip, s);
+	s->clock_ns = kvmclock_get_clock(vm);
+	return 0;
+}
+
+static int emu_vm_set_state(struct accel_vm *v, const struct vm_state *s)
+{
+	struct emu_vm *vm = to_vm(v);
+	int r;
+
+	if (vm->irqchip && (r = irqchip_vm_set(vm->irqchip, s)))
+		return r;
+	kvmclock_set_clock(vm, s->clock_ns);
+	return 0;
+}
+
 const struct accel_ops accel_emu = {
 	.name = "emu",
 	.probe = emu_probe,
@@ -853,4 +934,6 @@ const struct accel_ops accel_emu = {
 	.vm_clock = emu_vm_clock,
 	.vcpu_get_state = emu_vcpu_get_state,
 	.vcpu_set_state = emu_vcpu_set_state,
+	.vm_get_state = emu_vm_get_state,
+	.vm_set_state = emu_vm_set_state,
 };

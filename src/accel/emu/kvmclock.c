@@ -120,14 +120,35 @@ void kvmclock_pause(struct emu_vm *vm, bool pause)
 
 	if (pause) {
 		vm->paused_at = now;
+		vm->clock_paused = true;
 		return;
 	}
+	if (!vm->clock_paused)
+		return;
+	vm->clock_paused = false;
 	d = now - vm->paused_at;
 	vm->tsc_offset -= (int64_t)d;
 	pthread_mutex_lock(&vm->kvmclock_lock);
 	vm->kvmclock_base += d;
 	pthread_mutex_unlock(&vm->kvmclock_lock);
-	if (vm->irqchip)
+	if (vm->irqchip) {
 		irqchip_set_tsc_offset(vm->irqchip, vm->tsc_offset);
+		irqchip_time_shift(vm->irqchip, d);
+	}
+	kvmclock_tsc_changed(vm);
+}
+
+uint64_t kvmclock_get_clock(struct emu_vm *vm)
+{
+	uint64_t now = vm->clock_paused ? vm->paused_at : clock_ns();
+
+	return now - vm->kvmclock_base;
+}
+
+void kvmclock_set_clock(struct emu_vm *vm, uint64_t clock_ns_value)
+{
+	pthread_mutex_lock(&vm->kvmclock_lock);
+	vm->kvmclock_base = (vm->clock_paused ? vm->paused_at : clock_ns()) - clock_ns_value;
+	pthread_mutex_unlock(&vm->kvmclock_lock);
 	kvmclock_tsc_changed(vm);
 }

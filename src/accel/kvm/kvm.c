@@ -236,9 +236,12 @@ static int kvm_vm_clock(struct accel_vm *vm, bool pause)
 		if ((r = kvm_ioctl(vm->fd, KVM_GET_CLOCK, &d)) < 0)
 			return r;
 		vm->paused_clock = d.clock;
+		vm->clock_paused = true;
 		return 0;
 	}
 	r = kvm_ioctl(vm->fd, KVM_SET_CLOCK, &d);
+	if (r >= 0)
+		vm->clock_paused = false;
 	return r < 0 ? r : 0;
 }
 
@@ -259,4 +262,6 @@ const struct accel_ops accel_kvm = {
 	.vm_clock = kvm_vm_clock,
 	.vcpu_get_state = kvm_vcpu_get_state,
 	.vcpu_set_state = kvm_vcpu_set_state,
+	.vm_get_state = kvm_vm_get_state,
+	.vm_set_state = kvm_vm_set_state,
 };

@@ -39,6 +39,7 @@ struct accel_vm {
 	pthread_mutex_t irq_lock;       /* msi[] and the GSI routing table */
 	struct kvm_msi_route msi[KVM_MSI_ROUTES];
 	uint64_t paused_clock;          /* KVM_GET_CLOCK at the last pause */
+	bool clock_paused;              /* between vm_clock(pause) and vm_clock(resume) */
 };
 
 struct accel_vcpu {
@@ -63,6 +64,10 @@ int kvm_vm_msi_irqfd(struct accel_vm *vm, int *fd, uint64_t addr, uint32_t data,
 
 /* Picks, from the MSRs cpu_state holds, those this KVM can save (vm->msrs). */
 int kvm_state_init(struct accel_vm *vm);
+
+/* The irqchip, PIT and clock as struct vm_state (kvm_vmstate.c). */
+int kvm_vm_get_state(struct accel_vm *vm, struct vm_state *s);
+int kvm_vm_set_state(struct accel_vm *vm, const struct vm_state *s);
 
 int kvm_vcpu_create(struct accel_vm *vm, unsigned index, struct accel_vcpu **out);
 void kvm_vcpu_destroy(struct accel_vcpu *vcpu);

@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+
+#include "machine/pvclock.h"
+#include "util/log.h"
 
 /* MSRs that cpu_state holds (EFER and APIC_BASE travel in the sregs). */
 static const struct {
@@ -25,6 +29,9 @@ static const struct {
 	{ 0x277, offsetof(struct cpu_state, pat) },
 	{ 0x1a0, offsetof(struct cpu_state, misc_enable) },
 	{ 0xc0000103, offsetof(struct cpu_state, tsc_aux) },
+	/* After the TSC: KVM fills the clock structure from both. */
+	{ PVCLOCK_MSR_SYSTEM_TIME_NEW, offsetof(struct cpu_state, kvmclock_system_time) },
+	{ PVCLOCK_MSR_WALL_CLOCK_NEW, offsetof(struct cpu_state, kvmclock_wall_clock) },
 };
 
 #define KVM_NMSRS (sizeof(kvm_state_msrs) / sizeof(kvm_state_msrs[0]))
@@ -291,9 +298,20 @@ static int kvm_msrs_set(struct accel_vcpu *v, const struct cpu_state *s)
 	struct kvm_msr_buf b = { .nmsrs = v->vm->nmsrs };
 	int r;
 
-	for (unsigned i = 0; i < b.nmsrs; i++) {
-		b.e[i].index = kvm_state_msrs[v->vm->msrs[i]].index;
-		b.e[i].data = *kvm_msr_field((struct cpu_state *)s, v->vm->msrs[i]);
+	b.nmsrs = 0;
+	for (unsigned i = 0; i < v->vm->nmsrs; i++) {
+		uint32_t index = kvm_state_msrs[v->vm->msrs[i]].index;
+		uint64_t data = *kvm_msr_field((struct cpu_state *)s, v->vm->msrs[i]);
+		/* A wall clock never registered is not written (KVM would put
+		 * the time at address 0); a guest of the old pair keeps it. */
+		if (index == PVCLOCK_MSR_WALL_CLOCK_NEW && !data)
+			continue;
+		if (s->kvmclock_old && index == PVCLOCK_MSR_WALL_CLOCK_NEW)
+			index = PVCLOCK_MSR_WALL_CLOCK;
+		if (s->kvmclock_old && index == PVCLOCK_MSR_SYSTEM_TIME_NEW)
+			index = PVCLOCK_MSR_SYSTEM_TIME;
+		b.e[b.nmsrs].index = index;
+		b.e[b.nmsrs++].data = data;
 	}
 	if ((r = kvm_ioctl(v->fd, KVM_SET_MSRS, &b)) < 0)
 		return r;
@@ -352,19 +370,100 @@ static bool kvm_all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* One MSR outside the table: the TSC deadline, which KVM takes only once
+ * the APIC's timer is in TSC-deadline mode. */
+static int kvm_msr_one(struct accel_vcpu *v, uint32_t index, uint64_t *val, bool set)
+{
+	struct kvm_msr_buf b = { .nmsrs = 1, .e[0] = { .index = index, .data = *val } };
+	int r = kvm_ioctl(v->fd, set ? KVM_SET_MSRS : KVM_GET_MSRS, &b);
+
+	if (r < 0)
+		return r;
+	if (r != 1)
+		return set ? -EINVAL : -EIO;
+	*val = b.e[0].data;
+	return 0;
+}
+
+#define MSR_TSC_DEADLINE 0x6e0
+
+static int kvm_events_get(struct accel_vcpu *v, struct cpu_state *s)
+{
+	struct kvm_vcpu_events e;
+	int r = kvm_ioctl(v->fd, KVM_GET_VCPU_EVENTS, &e);
+
+	if (r < 0)
+		return r;
+	s->shadow = e.interrupt.shadow ? 1 : 0;
+	s->nmi_pending = e.nmi.pending || e.nmi.injected;
+	s->nmi_masked = e.nmi.masked;
+	/* A pending exception is injected at the next entry either way. */
+	s->exc_injected = e.exception.injected || e.exception.pending;
+	s->exc_vector = e.exception.nr;
+	s->exc_has_error = e.exception.has_error_code;
+	s->exc_error = e.exception.error_code;
+	/* A software interrupt is re-executed from its instruction. */
+	s->irq_injected = e.interrupt.injected && !e.interrupt.soft;
+	s->irq_vector = e.interrupt.nr;
+	return 0;
+}
+
+static int kvm_events_set(struct accel_vcpu *v, const struct cpu_state *s)
+{
+	struct kvm_vcpu_events e;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	e.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
+	e.interrupt.shadow = s->shadow ? KVM_X86_SHADOW_INT_STI : 0;
+	e.nmi.pending = !!s->nmi_pending;
+	e.nmi.masked = !!s->nmi_masked;
+	if (s->exc_injected) {
+		e.exception.injected = 1;
+		e.exception.nr = s->exc_vector;
+		e.exception.has_error_code = !!s->exc_has_error;
+		e.exception.error_code = s->exc_error;
+	} else if (s->irq_injected) {
+		e.interrupt.injected = 1;
+		e.interrupt.nr = s->irq_vector;
+	}
+	r = kvm_ioctl(v->fd, KVM_SET_VCPU_EVENTS, &e);
+	return r < 0 ? r : 0;
+}
+
+/* The TSC's rate: a guest moved from another host or from emu keeps the
+ * one it calibrated, where KVM can scale the TSC (KVM_CAP_TSC_CONTROL). */
+static void kvm_tsc_khz_set(struct accel_vcpu *v, uint64_t khz)
+{
+	int cur = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+
+	if (!khz || (cur > 0 && (uint64_t)cur == khz))
+		return;
+	if (ioctl(v->vm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_CONTROL) <= 0 ||
+	    ioctl(v->fd, KVM_SET_TSC_KHZ, (unsigned long)khz) < 0) {
+		if (!v->index)
+			log_warn("kvm: cannot make the TSC tick at %llu kHz (it does at %d kHz)",
+				 (unsigned long long)khz, cur);
+	}
+}
+
 int kvm_vcpu_get_state(struct accel_vcpu *v, struct cpu_state *s)
 {
 	struct kvm_lapic_state l;
-	int r;
+	int r, khz;
 
 	memset(s, 0, sizeof(*s));
 	if ((r = kvm_regs_get(v, s)) || (r = kvm_fpu_get(v, s)) || (r = kvm_xcr0_get(v, s)) ||
-	    (r = kvm_msrs_get(v, s)))
+	    (r = kvm_msrs_get(v, s)) || (r = kvm_events_get(v, s)))
 		return r;
 	if ((r = kvm_ioctl(v->fd, KVM_GET_LAPIC, &l)) < 0)
 		return r;
 	_Static_assert(sizeof(l.regs) == sizeof(s->lapic), "LAPIC page size");
 	memcpy(s->lapic, l.regs, sizeof(s->lapic));
+	if ((r = kvm_msr_one(v, MSR_TSC_DEADLINE, &s->tsc_deadline, false)))
+		return r;
+	if ((khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0)) > 0)
+		s->tsc_khz = (uint64_t)khz;
 	return kvm_mp_get(v, s);
 }
 
@@ -376,6 +475,9 @@ int kvm_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
 	struct kvm_lapic_state l;
 	int r;
 
+	uint64_t deadline = s->tsc_deadline;
+
+	kvm_tsc_khz_set(v, s->tsc_khz);
 	if ((r = kvm_regs_set(v, s)) || (r = kvm_fpu_set(v, s)) || (r = kvm_xcr0_set(v, s)) ||
 	    (r = kvm_msrs_set(v, s)))
 		return r;
@@ -383,6 +485,10 @@ int kvm_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
 		memcpy(l.regs, s->lapic, sizeof(l.regs));
 		if ((r = kvm_ioctl(v->fd, KVM_SET_LAPIC, &l)) < 0)
 			return r;
+		if (deadline && (r = kvm_msr_one(v, MSR_TSC_DEADLINE, &deadline, true)))
+			return r;
 	}
-	return kvm_mp_set(v, s);
+	if ((r = kvm_mp_set(v, s)))
+		return r;
+	return kvm_events_set(v, s);
 }

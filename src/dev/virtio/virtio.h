@@ -61,6 +61,11 @@ struct virtio_dev_ops {
 	void (*queue_notify)(struct virtio_dev *d, unsigned q);
 	/* Device reset by the driver (status 0): drop in-flight state. */
 	void (*reset)(struct virtio_dev *d);
+	/* Optional, for snapshots of a paused machine: how many requests of
+	 * queue q the device popped and still holds unused (the last ones
+	 * popped). The snapshot's position leaves them available, so that a
+	 * restored device pops them again. */
+	unsigned (*held)(struct virtio_dev *d, unsigned q);
 };
 
 /* Creates the PCI function (vendor 0x1af4, device 0x1040 + type), with

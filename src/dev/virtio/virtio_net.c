@@ -368,6 +368,15 @@ static void vnet_reset(struct virtio_dev *d)
 	pthread_mutex_unlock(&vn->lock);
 }
 
+/* Receive buffers popped for a frame that did not fit yet, and a frame to
+ * send held back by the rate limit: a snapshot leaves them in the rings. */
+static unsigned vnet_held(struct virtio_dev *d, unsigned q)
+{
+	struct virtio_net *vn = virtio_priv(d);
+
+	return q == VNET_RXQ ? vn->nstash : vn->tx_held ? 1 : 0;
+}
+
 static const struct virtio_dev_ops vnet_ops = {
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET,
@@ -379,6 +388,7 @@ static const struct virtio_dev_ops vnet_ops = {
 	.config_read = vnet_config_read,
 	.queue_notify = vnet_queue_notify,
 	.reset = vnet_reset,
+	.held = vnet_held,
 };
 
 static void vnet_destroy(void *state)

@@ -799,9 +799,10 @@ static int virtio_pci_save(void *opaque, void *buf)
 	s->driver_features = d->driver_features, s->msix_pending = d->msix_pending;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		const struct virtq *v = &d->vq[q];
+		uint16_t held = q < d->ops->nqueues && d->ops->held ? d->ops->held(d, q) : 0;
 		s->vq[q] = (struct virtq_snap){ v->desc, v->driver, v->device, v->size,
-			v->msix_vector, v->last_avail, v->used_idx, v->signalled_used,
-			v->enabled, v->signalled_valid };
+			v->msix_vector, (uint16_t)(v->last_avail - held), v->used_idx,
+			v->signalled_used, v->enabled, v->signalled_valid };
 	}
 	memcpy(s->msix, d->msix, sizeof(s->msix));
 	pthread_mutex_unlock(&d->lock);
