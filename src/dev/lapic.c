@@ -742,7 +742,7 @@ int lapic_page_set(struct lapic_state *l, const uint8_t page[LAPIC_PAGE_SIZE], u
 		l->irr[i] = lapic_page_reg(page, APIC_REG_IRR + i);
 	}
 	l->esr = lapic_page_reg(page, APIC_REG_ESR) & 0xef;
-	l->icr_lo = lapic_page_reg(page, APIC_REG_ICR) & ICR_LO_MASK;
+	l->icr_lo = lapic_page_reg(page, APIC_REG_ICR) & ~ICR_BUSY;
 	l->icr_hi = lapic_page_reg(page, APIC_REG_ICR2);
 	for (unsigned i = 0; i < LVT_COUNT; i++)
 		l->lvt[i] = lapic_page_reg(page, APIC_REG_LVT + i) & (lapic_lvt_mask[i] | 0x5000);
