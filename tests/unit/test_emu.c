@@ -894,12 +894,12 @@ static void test_fxsave(void **state)
 SNIPPET(t_cr4, ".code64\n"
 	"xor %r9d, %r9d\n"
 	"mov %cr4, %rbx\n"
-	"mov $0x77184b, %rcx\n"   /* VME PVI DE MCE UMIP LA57 FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE */
+	"mov $0x771843, %rcx\n"   /* VME PVI MCE UMIP LA57 FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE */
 	"1: bsf %rcx, %rdx\n jz 2f\n btr %rdx, %rcx\n"
 	"mov %rbx, %rax\n bts %rdx, %rax\n"
 	"mov %rax, %cr4\n"
 	"jmp 1b\n"
-	"2: mov %rbx, %rax\n xor $0x80, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n" /* PGE: fine */
+	"2: mov %rbx, %rax\n xor $0x88, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n" /* PGE, DE: fine */
 	"mov $7, %eax\n xor %ecx, %ecx\n cpuid\n mov %rbx, %r11\n mov %rcx, %r10\n"
 	"mov $1, %eax\n cpuid\n mov %rdx, %r13\n"
 	"out %al, $0x8f\n"
@@ -916,10 +916,11 @@ static void test_cr4_reserved(void **state)
 	idt64(e, 13, CODE + 0x100);
 	set_state(e);
 	run_to_out(e, 0x8f);
-	assert_int_equal(e->s.gpr[CPU_R9], 12);
+	assert_int_equal(e->s.gpr[CPU_R9], 11);
 	assert_int_equal(e->s.gpr[CPU_R10] & (1u << 16 | 1u << 3 | 1u << 2), 0); /* LA57 PKU UMIP */
 	assert_int_equal(e->s.gpr[CPU_R11] & (1u << 20 | 1u << 7 | 1u << 0), 0); /* SMAP SMEP FSGSBASE */
-	assert_int_equal(e->s.gpr[CPU_R13] & (1u << 1 | 1u << 2 | 1u << 7), 0);  /* VME DE MCE */
+	assert_int_equal(e->s.gpr[CPU_R13] & (1u << 1 | 1u << 7), 0);  /* VME MCE */
+	assert_int_equal(e->s.gpr[CPU_R13] & (1u << 2), 1u << 2);      /* DE: I/O breakpoints */
 	env_free(e);
 }
 

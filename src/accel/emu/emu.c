@@ -53,7 +53,8 @@ static void cpuid_build(struct emu_cpu *c, unsigned ncpus)
 		  (1u << 19) /* SSE4.1 */ | (1u << 20) /* SSE4.2 */ | (1u << 22) /* MOVBE */ |
 		  (1u << 23) /* POPCNT */ |
 		  (irq ? (1u << 21) | (1u << 24) : 0) /* x2APIC, TSC-deadline */,
-		  (1u << 0) /* FPU (control only) */ | (1u << 3) /* PSE */ | (1u << 4) /* TSC */ |
+		  (1u << 0) /* FPU (control only) */ | (1u << 2) /* DE */ | (1u << 3) /* PSE */ |
+		  (1u << 4) /* TSC */ |
 		  (1u << 5) /* MSR */ | (1u << 6) /* PAE */ | (1u << 8) /* CX8 */ |
 		  (irq ? 1u << 9 : 0) /* APIC */ | (1u << 11) /* SEP */ | (1u << 12) /* MTRR */ |
 		  (1u << 13) /* PGE */ | (1u << 15) /* CMOV */ | (1u << 16) /* PAT */ |
@@ -275,11 +276,23 @@ link:
 
 static void block_run(struct emu_cpu *c)
 {
-	struct block *b = block_next(c);
-	unsigned n = b->n, i, chain = c->budget ? 1 : CHAIN_MAX;
-	bool shadow = c->shadow, tf = c->flags & F_TF, single = shadow || tf;
+	struct block *b;
+	unsigned n, i, chain = c->budget ? 1 : CHAIN_MAX;
+	bool shadow = c->shadow, tf = c->flags & F_TF;
+	bool single = shadow || tf || (c->flags & F_RF) || c->dbg_exec;
 	const struct insn *in, *end;
 
+	if (unlikely(c->db_trap) && c->shadow != SHADOW_SS) {
+		debug_trap(c); /* left by an event's delivery or a port-I/O exit */
+		return;
+	}
+	/* Instruction breakpoints come before the fetch; RF skips them once. */
+	if (unlikely(c->dbg_exec) && !(c->flags & F_RF) && c->shadow != SHADOW_SS &&
+	    debug_exec_check(c))
+		return;
+	c->flags &= ~(uint64_t)F_RF;
+	b = block_next(c);
+	n = b->n;
 	if (single)
 		n = 1; /* one instruction in the interrupt shadow, or single-step */
 	c->stop = 0;
@@ -289,7 +302,7 @@ next:
 	/* Four dispatch sites instead of one: each indirect call gets its own
 	 * branch-predictor history (the position in the block). */
 	in = b->insns, end = in + n;
-	if (c->jit && !single && b->ramidx != UINT32_MAX) {
+	if (c->jit && !single && !c->dbg_on && b->ramidx != UINT32_MAX) {
 		if (unlikely(!b->code))
 			b->code = jit_translate(c->jit, c, b);
 		if (likely(b->code)) {
@@ -322,6 +335,10 @@ out:
 	c->icount += i;
 	c->prev_block = b->ramidx != UINT32_MAX && i == b->n ? b : NULL;
 	if (likely(!single)) {
+		if (unlikely(c->db_hit | c->db_step | c->db_trap)) {
+			debug_end(c, false); /* a data or I/O breakpoint, SYSCALL/SYSRET */
+			return;
+		}
 		/* On to the next block unless something wants the run loop. */
 		if (c->prev_block && --chain && (c->nblocks & 255) &&
 		    !(c->stop | c->shadow | c->irq_check | c->halted | c->exit_now) &&
@@ -338,12 +355,8 @@ out:
 		c->shadow = 0;
 		c->irq_check = 1;
 	}
-	if (tf && !c->exit_now) {
-		/* Single-step trap after an instruction that began with TF set. */
-		c->dr[6] |= 1 << 14;
-		c->prev_block = NULL;
-		except_deliver(c, EX_DB, false, 0, false, false);
-	}
+	/* Single-step trap after an instruction that began with TF set. */
+	debug_end(c, tf);
 }
 
 /* ---- port I/O ---- */
@@ -353,6 +366,8 @@ void emu_io_exit(struct emu_cpu *c, uint16_t port, unsigned size, bool write, ui
 {
 	struct vcpu_exit *e = c->exit;
 
+	if (unlikely(c->dbg_io))
+		debug_io(c, port, size);
 	e->reason = VCPU_EXIT_IO;
 	e->io.port = port;
 	e->io.size = (uint8_t)size;
@@ -518,6 +533,8 @@ static int cpu_run(struct emu_cpu *c)
 	}
 	if (c->io_pending)
 		io_complete(c);
+	if (unlikely(c->db_trap) && c->shadow != SHADOW_SS)
+		debug_trap(c); /* the port-I/O instruction is complete now */
 	for (;;) {
 		if (unlikely(c->exit_now)) {
 			c->exit_now = 0;
@@ -640,6 +657,7 @@ static int emu_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
 	cpu_update_mode(c);
 	c->delivering = -1;
 	c->shadow = 0;
+	debug_reset(c); /* not part of struct cpu_state: their reset values */
 	c->nmi_blocked = c->nmi_pending = 0;
 	c->irq_check = 1;
 	c->io_pending = 0;

@@ -13,6 +13,15 @@ static bool exc_contributory(int vec)
 	return vec == EX_DE || (vec >= EX_TS && vec <= EX_GP);
 }
 
+/* Fault-class exceptions push RF = 1 (SDM 17.3.1.1), so that the restarted
+ * instruction does not hit its instruction breakpoint again. The only #DB
+ * raised here is the MOV DR general-detect fault. */
+static bool exc_fault(int vec)
+{
+	return vec == EX_DE || vec == EX_DB || vec == EX_BR || vec == EX_UD || vec == EX_NM ||
+	       (vec >= EX_TS && vec <= EX_PF) || vec == EX_MF || vec == EX_AC || vec == EX_XM;
+}
+
 _Noreturn void emu_raise(struct emu_cpu *c, int vec, uint32_t err)
 {
 	c->exc_vec = vec;
@@ -43,6 +52,13 @@ void except_dispatch(struct emu_cpu *c)
 	uint32_t err = c->exc_err;
 	bool has_err = c->exc_has_err;
 
+	/* The instruction did not complete: its traps go. A software interrupt
+	 * right behind MOV SS still takes the breakpoints MOV SS hit, at the
+	 * handler's first instruction. */
+	c->db_trap = c->exc_soft ? c->db_trap & DR6_B : 0;
+	c->db_hit = 0;
+	c->db_step = 0;
+	c->exc_rf = !c->exc_soft && exc_fault(vec);
 	if (prev >= 0) {
 		if (prev == EX_DF) {
 			except_shutdown(c);
@@ -52,6 +68,7 @@ void except_dispatch(struct emu_cpu *c)
 			vec = EX_DF;
 			err = 0;
 			has_err = true;
+			c->exc_rf = 0;
 		}
 	}
 	except_deliver_soft(c, vec, has_err, err, c->exc_soft, false);
@@ -103,7 +120,7 @@ static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
 	uint64_t g, g_hi = 0, off, d, sp, ssbase = 0, spmask;
 	uint16_t sel, ss = c->seg[SEG_SS].selector, old_cs = c->seg[SEG_CS].selector;
 	unsigned type, dpl, gdpl, ist, psz;
-	uint64_t old_sp = c->r[CPU_RSP], old_flags = flags_get(c);
+	uint64_t old_sp = c->r[CPU_RSP], old_flags = flags_get(c) | (c->exc_rf ? F_RF : 0);
 	struct cpu_segment newss = c->seg[SEG_SS];
 	bool gate32;
 
@@ -223,6 +240,11 @@ static void except_deliver_soft(struct emu_cpu *c, int vec, bool has_err, uint32
 		deliver_real(c, vec, ret);
 	else
 		deliver_prot(c, vec, has_err, err, soft, external, ret);
+	c->exc_rf = 0;
+	/* Breakpoints the delivery's own accesses hit trap before the
+	 * handler's first instruction (block_run delivers them). */
+	c->db_trap |= c->db_hit;
+	c->db_hit = 0;
 	c->delivering = -1;
 	c->halted = 0;
 	c->irq_check = 1;
