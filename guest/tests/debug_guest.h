@@ -19,7 +19,7 @@
 enum { RW_EXEC = 0, RW_WRITE = 1, RW_IO = 2, RW_RDWR = 3 };
 enum { LEN1 = 0, LEN2 = 1, LEN8 = 2, LEN4 = 3 };
 
-struct db_rec { uint64_t rip, dr6, rflags, cs, dr7; };
+struct db_rec { uint64_t rip, dr6, rflags, cs, dr7, rcx; };
 #define DB_MAX 16
 static struct db_rec dbr[DB_MAX];
 static volatile unsigned ndb;
@@ -30,7 +30,7 @@ static volatile uint64_t db_stop;   /* clear TF when the trap lands here */
 static void db_handler(struct trap_frame *f)
 {
 	if (ndb < DB_MAX)
-		dbr[ndb] = (struct db_rec){ f->rip, DR_GET(6), f->rflags, f->cs, DR_GET(7) };
+		dbr[ndb] = (struct db_rec){ f->rip, DR_GET(6), f->rflags, f->cs, DR_GET(7), f->rcx };
 	if (!db_keep_dr6)
 		DR_SET(6, DR6_INIT);
 	if (db_set_rf)
