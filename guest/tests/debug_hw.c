@@ -2,10 +2,11 @@
  * hardware (a KVM that emulates CPL0 code gives its guests none of these:
  * debug_hw.conf): CPL3 instruction breakpoints, data breakpoints of each
  * length and kind with their alignment, a REP string stopped after the
- * element that hit, I/O breakpoints (CR4.DE), the MOV SS shadow holding a
- * single-step and a data breakpoint for one instruction (and handing the
- * latter to an INT3 handler, CVE-2018-8897), SYSCALL/SYSRET under TF and
- * ICEBP. */
+ * element that hit (RF set in its frame), I/O breakpoints (CR4.DE), the
+ * MOV SS shadow holding a single-step and a data breakpoint for one
+ * instruction (and handing the latter to an INT3 handler, CVE-2018-8897),
+ * SYSCALL/SYSRET under TF and ICEBP. Expected as the SDM says: QEMU's TCG
+ * differs on several of these. */
 #include "debug_guest.h"
 
 static volatile uint64_t wv[4] __attribute__((aligned(64)));
@@ -97,8 +98,10 @@ static void data_bps(void)
 	access("qword write at +0", 0, 8);
 	access("qword write at +12", 12, 8);
 	access("byte read at +8", 8, 0x11);
-	puts("read/write breakpoint, 2 bytes, dr2 = wv+17 (aligned down to +16):");
-	DR_SET(2, (uint64_t)&wv[2] + 1);
+	/* Ranges are aligned to their length (SDM 17.2.5: unaligned DRn
+	 * values have no defined range), accesses need not be. */
+	puts("read/write breakpoint, 2 bytes at wv+16 (dr2):");
+	DR_SET(2, (uint64_t)&wv[2]);
 	DR_SET(7, DR7_INIT | DR7_BP(2, RW_RDWR, LEN2));
 	access("byte read at +16", 16, 0x11);
 	access("byte read at +18", 18, 0x11);

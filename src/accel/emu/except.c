@@ -100,23 +100,24 @@ static void deliver_real(struct emu_cpu *c, int vec, uint64_t ret)
 }
 
 /* Reads the inner stack pointer for privilege dpl (or IST n) from the TSS. */
-static uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz)
+static uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz, uint32_t ext)
 {
 	struct cpu_segment *tr = &c->seg[SEG_TR];
 
 	if (off + sz - 1 > tr->limit)
-		emu_raise(c, EX_TS, tr->selector & 0xfffc);
+		emu_raise(c, EX_TS, (tr->selector & 0xfffc) + ext);
 	return lin_read(c, tr->base + off, sz, 0);
 }
 
 /* soft: INT n/INT3/INTO (gate DPL checked) or SOFT_ICEBP (INT1: a trap
- * without the DPL check, EXT set in error codes as for external events). */
+ * without the DPL check). Faults while delivering anything but INT n/INT3/
+ * INTO (interrupts, exceptions, INT1) set EXT in their error codes. */
 static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err, unsigned soft,
 			 bool external, uint64_t ret)
 {
 	bool lm = c->efer & EFER_LMA;
 	unsigned gsz = lm ? 16 : 8;
-	uint32_t ext = external || soft == SOFT_ICEBP ? 1 : 0;
+	uint32_t ext = external || soft != SOFT_INT ? 1 : 0;
 	uint64_t g, g_hi = 0, off, d, sp, ssbase = 0, spmask;
 	uint16_t sel, ss = c->seg[SEG_SS].selector, old_cs = c->seg[SEG_CS].selector;
 	unsigned type, dpl, gdpl, ist, psz;
@@ -160,9 +161,9 @@ static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
 	if (lm) {
 		spmask = ~0ULL;
 		if (ist) {
-			sp = tss_read(c, 0x24 + (ist - 1) * 8, 8);
+			sp = tss_read(c, 0x24 + (ist - 1) * 8, 8, ext);
 		} else if (dpl < c->cpl) {
-			sp = tss_read(c, 4 + dpl * 8, 8);
+			sp = tss_read(c, 4 + dpl * 8, 8, ext);
 		} else {
 			sp = old_sp;
 		}
@@ -177,19 +178,19 @@ static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
 		uint64_t sd;
 		bool t32 = (c->seg[SEG_TR].type & 8);
 		if (t32) {
-			sp = tss_read(c, 4 + dpl * 8, 4);
-			ss = (uint16_t)tss_read(c, 8 + dpl * 8, 2);
+			sp = tss_read(c, 4 + dpl * 8, 4, ext);
+			ss = (uint16_t)tss_read(c, 8 + dpl * 8, 2, ext);
 		} else {
-			sp = tss_read(c, 2 + dpl * 4, 2);
-			ss = (uint16_t)tss_read(c, 4 + dpl * 4, 2);
+			sp = tss_read(c, 2 + dpl * 4, 2, ext);
+			ss = (uint16_t)tss_read(c, 4 + dpl * 4, 2, ext);
 		}
 		if (!(ss & 0xfffc) || (ss & 3) != dpl)
-			emu_raise(c, EX_TS, ss & 0xfffc);
+			emu_raise(c, EX_TS, (ss & 0xfffc) + ext);
 		sd = desc_read(c, ss, EX_TS);
 		if (((sd >> 45) & 3) != dpl || !((sd >> 44) & 1) || ((sd >> 40) & 0xa) != 2)
-			emu_raise(c, EX_TS, ss & 0xfffc);
+			emu_raise(c, EX_TS, (ss & 0xfffc) + ext);
 		if (!((sd >> 47) & 1))
-			emu_raise(c, EX_SS, ss & 0xfffc);
+			emu_raise(c, EX_SS, (ss & 0xfffc) + ext);
 		desc_to_seg(&newss, ss, sd);
 		ssbase = newss.base;
 		spmask = newss.db ? 0xffffffffULL : 0xffff;
