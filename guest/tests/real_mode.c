@@ -4,7 +4,8 @@
  * mode; there segment arithmetic, operand- and address-size prefixes, the
  * 64 KiB limit (#GP through the IVT, IP at the instruction), INT n and #DE through the IVT with
  * their frames, far call/return, and "unreal" mode (a 4 GiB FS limit kept
- * from protected mode); then back up to long mode. The 16-bit code runs
+ * from protected mode); then back up to long mode; and a 16-bit code
+ * segment run in compatibility mode. The 16-bit code runs
  * from a copy at RM_BASE; the results are read from there. */
 #include "lib.h"
 
@@ -45,10 +46,21 @@ __asm__(
 	"popq %r15; popq %r14; popq %r13; popq %r12; popq %rbp; popq %rbx\n"
 	"ret\n"
 
+	/* A 16-bit code segment in long mode (compatibility mode): entered by
+	 * LRETQ, left by a 32-bit LRET to the 64-bit CS. */
+	"c16_enter: pushq %rbx; movq %rsp, %rbx\n"
+	"pushq $0x40; pushq $(c16_code - rm_start); lretq\n"
+	"c16_back: movq %rbx, %rsp; popq %rbx; ret\n"
 	".data\n"
 	".balign 16\n"
 	"rm_start:\n"
 	".code16\n"
+	"c16_code: movw $0xffff, %ax; incw %ax; setz %cl\n"      /* 16-bit wrap */
+	"movl %esp, %edx; pushw %ax; subl %esp, %edx; popw %ax\n" /* a 2-byte push */
+	"movl $0x12345678, %eax\n"                               /* 66: 32-bit */
+	"movl $(" "0x30000" " + r_c16 - rm_start), %edi\n"
+	"movb %cl, (%edi); movb %dl, 1(%edi); movl %eax, 4(%edi)\n"
+	"pushl $0x08; pushl $c16_back; lretl\n"
 	/* 16-bit protected mode (CS base RM_BASE, data limits 64 KiB): PE off. */
 	"rm_pm16: movw $0x10, %ax; movw %ax, %ds; movw %ax, %es; movw %ax, %ss\n"
 	"movl %cr0, %eax; andl $~1, %eax; movl %eax, %cr0\n"
@@ -138,6 +150,8 @@ __asm__(
 	"r_de_ip: .word 0\n"
 	"r_far: .word 0\n"
 	"r_unreal: .long 0\n"
+	".balign 4\n"
+	"r_c16: .long 0, 0\n"
 	"rm_end:\n"
 	/* The GDT descriptor as compatibility mode loads it (before the copy runs). */
 	".balign 4\n"
@@ -148,8 +162,9 @@ __asm__(
 
 extern char rm_start[], rm_end[], rm_gp_insn[], rm_gp_insn2[], rm_int_ret[], rm_de_insn[];
 extern char r_seg[], r_hma[], r_bxsi[], r_op32[], r_addr32[], r_gp[], r_gp_ip[], r_int_cnt[];
-extern char r_int_ip[], r_int_cs[], r_de[], r_de_ip[], r_far[], r_unreal[];
-void rm_enter(void);
+extern char r_int_ip[], r_int_cs[], r_de[], r_de_ip[], r_far[], r_unreal[], r_c16[];
+void rm_enter(void), c16_enter(void);
+extern uint64_t gdt[];
 
 static uint32_t rd(const char *sym, unsigned sz)
 {
@@ -157,6 +172,25 @@ static uint32_t rd(const char *sym, unsigned sz)
 
 	memcpy(&v, (const void *)(uintptr_t)T(sym), sz);
 	return v;
+}
+
+/* The kit's GDT and TSS descriptor, plus a 16-bit code segment at 0x40
+ * (base RM_BASE), for the compatibility-mode part. */
+static uint64_t gdt16[10] __attribute__((aligned(16)));
+
+static void compat16(void)
+{
+	struct __attribute__((packed)) { uint16_t limit; uint64_t base; } p = { sizeof(gdt16) - 1,
+		(uint64_t)gdt16 }, kit;
+
+	__asm__ volatile("sgdt %0" : "=m"(kit));
+	memcpy(gdt16, gdt, 8 * 8);
+	gdt16[8] = 0x00009a030000ffffULL;
+	__asm__ volatile("lgdt %0" :: "m"(p) : "memory");
+	c16_enter();
+	__asm__ volatile("lgdt %0" :: "m"(kit) : "memory");
+	printf("16-bit code in long mode: inc wraps %s, push size %u, 32-bit operand %x\n",
+	       rd(r_c16, 1) ? "to 0" : "wrong", rd(r_c16 + 1, 1), rd(r_c16 + 4, 4));
 }
 
 int main(void)
@@ -179,6 +213,7 @@ int main(void)
 	       rd(r_de_ip, 2) == (uint32_t)O(rm_de_insn) ? "yes" : "no");
 	printf("far call: %u\n", rd(r_far, 2));
 	printf("unreal mode above 1 MiB: %x\n", rd(r_unreal, 4));
+	compat16();
 	puts("real_mode: done");
 	return 0;
 }
