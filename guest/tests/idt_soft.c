@@ -4,7 +4,8 @@
  * mode does not have, gate selectors that are null, data or 32-bit code.
  * Then what sets EXT (an exception being delivered): #NP for #UD through a
  * not-present gate, #TS(TR) when the IST slot lies past the TSS limit; and
- * IRETQ with a code segment for SS. This host's KVM (which emulates CPL0
+ * IRETQ with a code segment for SS; INTO in 64-bit and compatibility
+ * mode. This host's KVM (which emulates CPL0
  * code) turns INT n at CPL3 into #UD and handles these cases its own way:
  * idt_soft.conf. */
 #include "idt_guest.h"
@@ -20,12 +21,46 @@ __asm__(".text\n"
 	USER(int80, "int $0x80")
 	USER(int3, "int $3")
 	USER(ud, "ud2")
+	USER(into64, ".byte 0xce")
+	/* INTO with OF set in compatibility mode (CS 0x43, 32-bit, DPL 3). */
+	"u_into32: leaq u_into32_after(%rip), %rax; movq %rax, trap_resume(%rip); movq %rsp, %r8\n"
+	"pushq $0x43; leaq 2f(%rip), %rax; pushq %rax; lretq\n"
+	".code32\n"
+	"2: movl $0x7fffffff, %eax; addl $1, %eax; into\n"
+	"u_into32_after: pushl $0x2b; pushl $3f; lretl\n"
+	".code64\n"
+	"3: movq %r8, %rsp; ret\n"
 	"u_iret_cs_ss: leaq 1f(%rip), %rax; movq %rax, trap_resume(%rip); movq %rsp, %r8\n"
 	"pushq $0x2b; pushq %r8; pushfq; pushq $0x2b; pushq %rax; iretq\n"
 	"1: movq %r8, %rsp; ret\n");
 uint64_t u_int40(uint64_t), u_int41(uint64_t), u_int42(uint64_t), u_int43(uint64_t);
 uint64_t u_int44(uint64_t), u_int45(uint64_t), u_int46(uint64_t), u_int80(uint64_t);
-uint64_t u_int3(uint64_t), u_ud(uint64_t), u_iret_cs_ss(uint64_t);
+uint64_t u_int3(uint64_t), u_ud(uint64_t), u_iret_cs_ss(uint64_t), u_into64(uint64_t);
+uint64_t u_into32(uint64_t);
+extern char u_into32_after[];
+
+/* INTO: #UD in 64-bit mode; in compatibility mode #OF (a trap) through a
+ * DPL 3 gate, #GP(4 * 8 + 2) through the kit's DPL 0 one. */
+static void into(void)
+{
+	static uint64_t g[10] __attribute__((aligned(16)));
+	struct __attribute__((packed)) { uint16_t limit; uint64_t base; } p = { sizeof(g) - 1,
+		(uint64_t)g }, kit;
+	struct gate of = idt[4];
+
+	expect("into in 64-bit mode", u_into64);
+	__asm__ volatile("sgdt %0" : "=m"(kit));
+	memcpy(g, gdt, 8 * 8);
+	g[8] = 0x00cffa000000ffffULL;   /* 0x40: code, 32-bit, DPL 3 */
+	__asm__ volatile("lgdt %0" :: "m"(p) : "memory");
+	expect("into in compatibility mode, dpl 0 gate", u_into32);
+	idt[4].type = 0xee;
+	expect("into in compatibility mode, dpl 3 gate", u_into32);
+	printf("  from cs %lx, rip after into %s\n", last_trap.cs,
+	       last_trap.rip == (uint64_t)u_into32_after ? "yes" : "no");
+	idt[4] = of;
+	__asm__ volatile("lgdt %0" :: "m"(kit) : "memory");
+}
 
 static void gates(void)
 {
@@ -99,6 +134,7 @@ int main(void)
 	gates();
 	ext();
 	expect("iretq to cpl3, ss a code segment", u_iret_cs_ss);
+	into();
 	puts("idt_soft: done");
 	return 0;
 }
