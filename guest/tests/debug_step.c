@@ -2,7 +2,8 @@
  * (it emulates CPL0 code, so CPL0 instruction breakpoints and DR7.GD come
  * from its emulator): DR6/DR7 values and write masks, DR4/DR5, MOV DR
  * faults, TF single-step at CPL3 and CPL0 (POPF and IRET start it one
- * instruction late, DR6.BS), INT3 under TF, RF in fault frames, CPL0
+ * instruction late, DR6.BS), REP MOVSB under TF (a trap per iteration),
+ * INT3 under TF, RF in fault frames, CPL0
  * instruction breakpoints resumed with RF, sticky BS, general detect.
  * debug_hw.c has what needs the CPU's own breakpoints. */
 #include "debug_guest.h"
@@ -34,6 +35,16 @@ __asm__(".text\n"
 	"1: nop\n"
 	"pushfq; andq $~0x100, (%rsp); popfq\n"
 	"s_int3_end: ret\n"
+	/* REP MOVSB of 3 bytes under TF: a trap after each iteration, RIP at
+	 * the instruction until the last. The frames' RF is 1 there on Intel
+	 * (SDM 17.3.1.1; emu too) and 0 on this host's AMD CPU: not printed. */
+	"s_rep: pushq %rdi; pushq %rsi; leaq s_rep_buf(%rip), %rdi; leaq s_rep(%rip), %rsi\n"
+	"movl $3, %ecx\n"
+	"pushfq; orq $0x100, (%rsp); popfq\n"
+	"s_rep_insn: rep movsb\n"
+	"nop\n"
+	"pushfq; andq $~0x100, (%rsp); popfq\n"
+	"s_rep_end: popq %rsi; popq %rdi; ret\n"
 	/* Instruction breakpoints on x_bp and x_bp2. */
 	"x_exec: nop\n"
 	"x_bp: incq x_count(%rip)\n"
@@ -49,6 +60,9 @@ __asm__(".text\n"
 uint64_t s_step(uint64_t), s_iret3(uint64_t), s_iret0(uint64_t), s_int3(uint64_t);
 uint64_t x_exec(uint64_t), f_ud(uint64_t), f_pf(uint64_t), f_gp(uint64_t), f_bp(uint64_t);
 uint64_t f_movdr(uint64_t);
+uint64_t s_rep(uint64_t);
+uint8_t s_rep_buf[4];
+extern char s_rep_insn[], s_rep_end[];
 extern char x_bp[], x_bp2[], s_step_end[], s_iret3_end[], s_iret0_end[], s_int3_end[];
 volatile uint64_t x_count;
 
@@ -136,6 +150,13 @@ static void steps(void)
 	db_stop = (uint64_t)s_iret0_end;
 	s_iret0(0);
 	db_print("iretq sets tf at cpl0", s_iret0);
+	db_stop = (uint64_t)s_rep_end;
+	user_call(s_rep, 0);
+	printf("rep movsb under tf: %u #DB\n", ndb);
+	for (unsigned i = 0; i < ndb && i < DB_MAX; i++)
+		printf("  %s, rcx %lu\n", dbr[i].rip == (uint64_t)s_rep_insn ? "at the rep" : "past it",
+		       dbr[i].rcx);
+	ndb = 0;
 	unsigned bp = last_trap.count;
 	db_stop = (uint64_t)s_int3_end;
 	user_call(s_int3, 0);

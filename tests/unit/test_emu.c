@@ -658,6 +658,46 @@ static void test_icebp(void **state)
 	env_free(e);
 }
 
+/* REP MOVSB under TF traps after each iteration: RIP at the instruction
+ * and RF = 1 in the frame until the last (SDM 17.3.1.1), RCX counting
+ * down. The #DB handler logs RIP, RFLAGS and RCX at 0x200000. */
+SNIPPET(t_rep_tf, ".code64\n"
+	"xor %r10d, %r10d\n"
+	"mov $3, %ecx\n mov $0x210000, %rdi\n mov $0x220000, %rsi\n"
+	"pushfq\n orq $0x100, (%rsp)\n popfq\n"
+	"jmp 1f\n"
+	".org sbase+0x40\n"
+	"1: rep movsb\n"
+	"pushfq\n andq $~0x100, (%rsp)\n popfq\n"
+	"out %al, $0x8a\n"
+	".org sbase+0x300\n"
+	"mov %r10, %rax\n shl $5, %rax\n"
+	"mov (%rsp), %rbx\n mov %rbx, 0x200000(%rax)\n"
+	"mov 16(%rsp), %rbx\n mov %rbx, 0x200008(%rax)\n"
+	"mov %rcx, 0x200010(%rax)\n"
+	"inc %r10\n iretq\n");
+
+static void test_rep_single_step(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_rep_tf_s, t_rep_tf_e);
+	idt64(e, 1, CODE + 0x300);
+	set_state(e);
+	run_to_out(e, 0x8a);
+	/* The jmp, three iterations, then pushfq, andq, popfq. */
+	assert_int_equal(e->s.gpr[CPU_R10], 7);
+	for (unsigned i = 0; i < 3; i++) {
+		uint64_t a = 0x200000 + 32 * (i + 1);
+		assert_int_equal(get64(e, a), i < 2 ? CODE + 0x40 : CODE + 0x42);
+		assert_int_equal((get64(e, a + 8) >> 16) & 1, i < 2);  /* RF */
+		assert_int_equal(get64(e, a + 16), 2 - i);
+	}
+	env_free(e);
+}
+
 /* Two vCPUs on two threads: LOCK-prefixed increments and XCHG are atomic. */
 SNIPPET(t_lock, ".code64\n"
 	"mov $200000, %ecx\n"
@@ -1286,6 +1326,7 @@ int main(void)
 		cmocka_unit_test(test_dma_code_notify),
 		cmocka_unit_test(test_hlt_timer),
 		cmocka_unit_test(test_cr4_reserved),
+		cmocka_unit_test(test_rep_single_step),
 		cmocka_unit_test(test_busy_timer),
 		cmocka_unit_test(test_speed),
 	};

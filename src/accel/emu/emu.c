@@ -286,6 +286,7 @@ static void block_run(struct emu_cpu *c)
 		debug_trap(c); /* left by an event's delivery or a port-I/O exit */
 		return;
 	}
+	c->exc_rf = 0; /* no longer between two iterations of a REP */
 	/* Instruction breakpoints come before the fetch; RF skips them once. */
 	if (unlikely(c->dbg_exec) && !(c->flags & F_RF) && c->shadow != SHADOW_SS &&
 	    debug_exec_check(c))
