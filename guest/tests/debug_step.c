@@ -4,7 +4,8 @@
  * faults, TF single-step at CPL3 and CPL0 (POPF and IRET start it one
  * instruction late, DR6.BS), REP MOVSB under TF (a trap per iteration),
  * INT3 under TF, RF in fault frames, CPL0
- * instruction breakpoints resumed with RF, sticky BS, general detect.
+ * instruction breakpoints resumed with RF, sticky BS, general detect (and
+ * GD cleared by any #DB).
  * debug_hw.c has what needs the CPU's own breakpoints. */
 #include "debug_guest.h"
 
@@ -208,6 +209,11 @@ static void general_detect(void)
 	       ndb, dbr[0].rip == (uint64_t)gd_mov ? "yes" : "no", dbr[0].dr6, dbr[0].dr7,
 	       DR_GET(7));
 	ndb = 0;
+	/* Any #DB clears GD: the single-step handler reads DR6 and DR7 freely. */
+	DR_SET(7, DR7_INIT | 1ull << 13);
+	db_stop = (uint64_t)s_step_end;
+	s_step(0);
+	db_print("single-step with dr7.gd set", s_step);
 }
 
 int main(void)

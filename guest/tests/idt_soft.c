@@ -18,6 +18,7 @@ __asm__(".text\n"
 	USER(int44, "int $0x44")
 	USER(int45, "int $0x45")
 	USER(int46, "int $0x46")
+	USER(int47, "int $0x47")
 	USER(int80, "int $0x80")
 	USER(int3, "int $3")
 	USER(ud, "ud2")
@@ -34,7 +35,8 @@ __asm__(".text\n"
 	"pushq $0x2b; pushq %r8; pushfq; pushq $0x2b; pushq %rax; iretq\n"
 	"1: movq %r8, %rsp; ret\n");
 uint64_t u_int40(uint64_t), u_int41(uint64_t), u_int42(uint64_t), u_int43(uint64_t);
-uint64_t u_int44(uint64_t), u_int45(uint64_t), u_int46(uint64_t), u_int80(uint64_t);
+uint64_t u_int44(uint64_t), u_int45(uint64_t), u_int46(uint64_t), u_int47(uint64_t);
+uint64_t u_int80(uint64_t);
 uint64_t u_int3(uint64_t), u_ud(uint64_t), u_iret_cs_ss(uint64_t), u_into64(uint64_t);
 uint64_t u_into32(uint64_t);
 extern char u_into32_after[];
@@ -64,9 +66,9 @@ static void into(void)
 
 static void gates(void)
 {
-	struct gate saved[7], bp = idt[3];
+	struct gate saved[8], bp = idt[3];
 
-	for (unsigned i = 0; i < 7; i++)
+	for (unsigned i = 0; i < 8; i++)
 		saved[i] = idt[0x40 + i];
 	/* 0x40 as the kit made it (DPL 0); 0x41-0x46 DPL 3. */
 	for (unsigned i = 1; i < 7; i++)
@@ -77,6 +79,8 @@ static void gates(void)
 	idt[0x44].sel = SEL_DATA;       /* a data segment */
 	idt[0x45].sel = SEL_CODE32;     /* 32-bit code: not for a 64-bit gate */
 	idt[0x46].type = 0xec;          /* a call gate in the IDT */
+	idt[0x47].type = 0xee;
+	idt[0x47].sel = 0x1f8;          /* past the GDT limit */
 	expect("int 0x40, dpl 0 gate, from cpl3", u_int40);
 	expect("int 0x41, gate not present", u_int41);
 	expect("int 0x42, 16-bit interrupt gate", u_int42);
@@ -84,7 +88,8 @@ static void gates(void)
 	expect("int 0x44, gate selector a data segment", u_int44);
 	expect("int 0x45, gate selector 32-bit code", u_int45);
 	expect("int 0x46, call gate in the idt", u_int46);
-	for (unsigned i = 0; i < 7; i++)
+	expect("int 0x47, gate selector past the gdt limit", u_int47);
+	for (unsigned i = 0; i < 8; i++)
 		idt[0x40 + i] = saved[i];
 	expect("int 3 (cd 03), dpl 3 gate", u_int3);
 	idt[3].type = 0x8e;
@@ -112,6 +117,12 @@ static void ext(void)
 	idt[6] = ud;
 	printf("#UD at cpl0, its gate not present: vector %lu error %lx%s\n", last_trap.vector,
 	       last_trap.error, last_trap.count != before + 1 ? " (not one)" : "");
+	before = last_trap.count;
+	idt[6].sel = 0x1f8;
+	u_ud(0);
+	idt[6] = ud;
+	printf("#UD at cpl0, gate selector past the gdt limit: vector %lu error %lx%s\n",
+	       last_trap.vector, last_trap.error, last_trap.count != before + 1 ? " (not one)" : "");
 
 	/* The IST slot past the TSS limit (RSP0 still inside): #TS(TR). */
 	idt[0x44].type = 0xee;

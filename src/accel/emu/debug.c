@@ -114,6 +114,7 @@ bool debug_exec_check(struct emu_cpu *c)
 	if (!hit)
 		return false;
 	c->dr[6] = (c->dr[6] & ~(uint64_t)DR6_B) | hit;
+	c->dr[7] &= ~(uint64_t)DR7_GD;
 	c->db_trap = c->db_hit = 0;
 	c->prev_block = NULL;
 	except_deliver(c, EX_DB, false, 0, false, false);
@@ -122,13 +123,15 @@ bool debug_exec_check(struct emu_cpu *c)
 
 /* Delivers the pending trap-class #DB. B0-B3 report this exception's
  * breakpoints only (as KVM does); BS, BD and BT stay until software
- * clears them. */
+ * clears them. Every #DB clears DR7.GD, so that its handler may use the
+ * debug registers (SDM 17.2.4). */
 void debug_trap(struct emu_cpu *c)
 {
 	uint32_t bits = c->db_trap;
 
 	c->db_trap = 0;
 	c->dr[6] = (c->dr[6] & ~(uint64_t)DR6_B) | bits;
+	c->dr[7] &= ~(uint64_t)DR7_GD;
 	c->prev_block = NULL;
 	except_deliver(c, EX_DB, false, 0, false, false);
 }

@@ -99,6 +99,19 @@ static void deliver_real(struct emu_cpu *c, int vec, uint64_t ret)
 	c->rip = ip;
 }
 
+/* desc_read for a selector the delivery itself found (gate, TSS stack):
+ * outside its table, a fault with the EXT bit of the event. */
+static uint64_t desc_read_ext(struct emu_cpu *c, uint16_t sel, int vec, uint32_t ext)
+{
+	const struct cpu_segment *ldt = &c->seg[SEG_LDT];
+	bool local = sel & 4;
+
+	if ((local && (ldt->unusable || !ldt->present)) ||
+	    (uint64_t)(sel | 7) > (local ? ldt->limit : c->gdt.limit))
+		emu_raise(c, vec, (sel & 0xfffc) + ext);
+	return desc_read(c, sel, vec);
+}
+
 /* Reads the inner stack pointer for privilege dpl (or IST n) from the TSS. */
 static uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz, uint32_t ext)
 {
@@ -147,7 +160,7 @@ static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
 	gate32 = lm || (type & 8);
 	if (!(sel & 0xfffc))
 		emu_raise(c, EX_GP, ext);
-	d = desc_read(c, sel, EX_GP);
+	d = desc_read_ext(c, sel, EX_GP, ext);
 	dpl = (d >> 45) & 3;
 	if (!((d >> 44) & 1) || !((d >> 43) & 1) || dpl > c->cpl)
 		emu_raise(c, EX_GP, (sel & 0xfffc) + ext);
@@ -186,7 +199,7 @@ static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
 		}
 		if (!(ss & 0xfffc) || (ss & 3) != dpl)
 			emu_raise(c, EX_TS, (ss & 0xfffc) + ext);
-		sd = desc_read(c, ss, EX_TS);
+		sd = desc_read_ext(c, ss, EX_TS, ext);
 		if (((sd >> 45) & 3) != dpl || !((sd >> 44) & 1) || ((sd >> 40) & 0xa) != 2)
 			emu_raise(c, EX_TS, (ss & 0xfffc) + ext);
 		if (!((sd >> 47) & 1))
