@@ -50,6 +50,10 @@ struct cpu_state {
 	uint32_t mp_state;   /* enum cpu_mp_state */
 	uint8_t fxsave[512] __attribute__((aligned(16))); /* x87/SSE, FXSAVE layout */
 	uint8_t lapic[1024]; /* local APIC register page, KVM's layout */
+	/* DR0-DR3, DR6 and DR7 (4 and 5 unused); all zero: their reset values
+	 * (DR7 always reads with bit 10 set). Last, so that the layout before
+	 * it is the one of version 1 snapshots. */
+	uint64_t dr[8];
 };
 
 /* Entry states the boot loaders need. */

@@ -254,7 +254,7 @@ static int snap_build(struct machine *m, struct snapshot_buf *b)
 	for (unsigned i = 0; i < m->ncpus; i++) {
 		if ((r = m->accel->vcpu_get_state(m->vcpus[i].acc, &cs)))
 			return r;
-		snapshot_buf_add(b, "cpu", i, 1, &cs, sizeof(cs));
+		snapshot_buf_add(b, "cpu", i, 2, &cs, sizeof(cs));
 	}
 	for (unsigned i = 0; i < m->ndevices; i++) {
 		const struct machine_section *s = m->devices[i].section;
@@ -394,10 +394,12 @@ int snapshot_load(struct machine *m, const struct snapshot_image *img, char *err
 	}
 	for (unsigned i = 0; i < m->ncpus; i++) {
 		static struct cpu_state cs;
-		if (!(p = snapshot_find(img, "cpu", i, &ver, &size)) || ver != 1 ||
-		    size != sizeof(cs))
+		/* Version 1 had no debug registers: they come up with their reset values. */
+		if (!(p = snapshot_find(img, "cpu", i, &ver, &size)) ||
+		    !((ver == 2 && size == sizeof(cs)) || (ver == 1 && size == offsetof(struct cpu_state, dr))))
 			return snap_bad(err, errlen, "section cpu %u is missing or of the wrong size", i);
-		memcpy(&cs, p, sizeof(cs));
+		memset(&cs, 0, sizeof(cs));
+		memcpy(&cs, p, size);
 		if (cs.mp_state > CPU_MP_HALTED)
 			return snap_bad(err, errlen, "section cpu %u: bad MP state", i);
 		if ((r = m->accel->vcpu_set_state(m->vcpus[i].acc, &cs)))

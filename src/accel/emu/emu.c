@@ -623,6 +623,7 @@ static int emu_vcpu_get_state(struct accel_vcpu *v, struct cpu_state *s)
 	s->tsc_aux = c->tsc_aux;
 	s->mp_state = c->halted ? CPU_MP_HALTED : c->mp_state;
 	sse_fxsave_image(c, s->fxsave);
+	memcpy(s->dr, c->dr, sizeof(s->dr));
 	return 0;
 }
 
@@ -658,7 +659,13 @@ static int emu_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
 	cpu_update_mode(c);
 	c->delivering = -1;
 	c->shadow = 0;
-	debug_reset(c); /* not part of struct cpu_state: their reset values */
+	debug_reset(c);
+	if (s->dr[0] | s->dr[1] | s->dr[2] | s->dr[3] | s->dr[6] | s->dr[7]) {
+		memcpy(c->dr, s->dr, 4 * sizeof(c->dr[0]));
+		c->dr[6] = (s->dr[6] & DR6_WRITABLE) | DR6_FIXED1;
+		c->dr[7] = (s->dr[7] & DR7_WRITABLE) | DR7_FIXED1;
+		debug_update(c);
+	}
 	c->nmi_blocked = c->nmi_pending = 0;
 	c->irq_check = 1;
 	c->io_pending = 0;
