@@ -1,8 +1,9 @@
 /* Fuzz target: random bytes as guest code for the emu CPU, in 64-bit long
  * mode, 32-bit protected mode or real mode, with an IDT whose handlers are
- * also in the random code (faults in fault handlers). Every run must end in
- * an exit (I/O, HLT, triple fault) or the block budget: never a crash or a
- * hang of the host. */
+ * also in the random code (faults in fault handlers), with or without debug
+ * registers armed (breakpoints on the code, data and stack, TF). Every run
+ * must end in an exit (I/O, HLT, triple fault) or the block budget: never a
+ * crash or a hang of the host. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -38,14 +39,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	struct cpu_state s;
 	struct vcpu_exit e;
-	unsigned mode;
+	unsigned mode, dbg;
+	uint8_t arm[9] = { 0 };
 
 	if (!cpu)
 		setup();
 	if (len < 2)
 		return 0;
 	mode = data[0] % 3;
+	dbg = data[0] / 3 % 2;
 	data++, len--;
+	if (dbg) {
+		/* DR7's low byte and R/W+LEN fields, then four breakpoint offsets. */
+		memcpy(arm, data, len < sizeof(arm) ? len : sizeof(arm));
+		data += len < sizeof(arm) ? len : sizeof(arm);
+		len -= len < sizeof(arm) ? len : sizeof(arm);
+	}
 	if (len > 0x10000)
 		len = 0x10000;
 	memset(m.mem.host, 0, 0x200000);
@@ -93,7 +102,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	s.rip = mode ? CODE : 0;
 	s.gpr[CPU_RSP] = 0x80000;
 	s.cr4 |= (1 << 9) | (1 << 10); /* OSFXSR, OSXMMEXCPT: SSE/MMX and #XM reachable */
+	if (dbg)
+		s.rflags |= (arm[0] & 1) << 8;   /* TF */
 	accel_emu.vcpu_set_state(cpu, &s);
+	if (dbg) {
+		struct emu_cpu *c = (struct emu_cpu *)cpu;
+		static const uint64_t area[4] = { CODE, CODE, 0x80000 - 0x100, IDT };
+		c->cr4 |= (uint64_t)(arm[0] & 2) << 2;   /* DE: I/O breakpoints */
+		for (unsigned n = 0; n < 4; n++)
+			c->dr[n] = area[n] + arm[1 + n] * 2 + (arm[5 + n] & 1);
+		c->dr[7] = DR7_FIXED1 | arm[0] | (uint64_t)(arm[1] ^ arm[2]) << 16 |
+			   (uint64_t)(arm[3] ^ arm[4]) << 24;
+		debug_update(c);
+	}
 	emu_set_budget(cpu, 300);
 	for (int i = 0; i < 16; i++) {
 		if (accel_emu.vcpu_run(cpu, &e))

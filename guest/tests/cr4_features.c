@@ -11,11 +11,12 @@ struct feature {
 	unsigned reg, bit; /* CPUID output register (0 eax .. 3 edx) and bit */
 };
 
-/* Not VME, PVI, DE, MCE: KVM takes those CR4 bits whatever the CPUID it
+/* Not VME, PVI, MCE: KVM takes those CR4 bits whatever the CPUID it
  * was given, and this host's KVM takes PKE without PKU in CPUID (emu refuses
  * them all; tests/unit/test_emu.c). Not SMEP: the kit's code is on user
  * pages. */
 static const struct feature features[] = {
+	{ "de", 3, 1, 0, 3, 2 },
 	{ "umip", 11, 7, 0, 2, 2 },
 	{ "fsgsbase", 16, 7, 0, 1, 0 },
 	{ "osxsave", 18, 1, 0, 2, 26 },

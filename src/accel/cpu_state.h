@@ -69,6 +69,9 @@ struct cpu_state {
 	 * the ICR split at 0x300/0x310, TMCCT the current count): what both
 	 * accelerators' APICs convert to and from. All zero: none given. */
 	uint8_t lapic[1024];
+	/* DR0-DR3, DR6 and DR7 (4 and 5 unused); all zero: their reset values
+	 * (DR7 always reads with bit 10 set). */
+	uint64_t dr[8];
 };
 
 /* Entry states the boot loaders need. */

@@ -415,7 +415,8 @@ int snapshot_load(struct machine *m, const struct snapshot_image *img, char *err
 		if (!(p = snapshot_find(img, "cpu", i, &ver, &size)) || ver != SNAPSHOT_CPU_VERSION ||
 		    size != sizeof(cs))
 			return snap_bad(err, errlen, "section cpu %u is missing or of the wrong size", i);
-		memcpy(&cs, p, sizeof(cs));
+		memset(&cs, 0, sizeof(cs));
+		memcpy(&cs, p, size);
 		if (cs.mp_state > CPU_MP_HALTED)
 			return snap_bad(err, errlen, "section cpu %u: bad MP state", i);
 		if ((r = m->accel->vcpu_set_state(m->vcpus[i].acc, &cs)))

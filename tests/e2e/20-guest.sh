@@ -7,7 +7,8 @@
 # the exit status is the one guest/tests/NAME.conf gives (default 1: exit(0)
 # through isa-debug-exit). NAME.conf (optional, sourced): status=, args=
 # (extra vmon arguments), qemu_args=, qemu_status= (empty: not checked;
-# default: status), qemu_needs_kvm=1.
+# default: status), qemu_needs_kvm=1, kvm_native="what" (skipped under a KVM
+# that emulates guest kernel code, as this host's does: its guests lack "what").
 set -u
 . "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.." || exit 1
@@ -61,10 +62,17 @@ if have_kvm; then qemu_accel=${QEMU_ACCEL:-kvm}; else qemu_accel=${QEMU_ACCEL:-t
 qemu_bios=()
 [ -f /usr/share/qemu/qboot.rom ] && qemu_bios=(-bios /usr/share/qemu/qboot.rom)
 
+# A KVM that emulates guest kernel code (the PVM kind) says so to --accel auto.
+kvm_emulating=
+if have_kvm && "$VMON" run --accel auto --kernel "$gbuild/poweroff.elf" --console file:/dev/null \
+	--mem 64M </dev/null 2>&1 | grep -q "it emulates it"; then
+	kvm_emulating=1
+fi
+
 for src in guest/tests/*.c; do
 	name=$(basename "$src" .c)
 	elf=$gbuild/$name.elf
-	status=1 args="" qemu_args="" qemu_status=unset qemu_needs_kvm=0
+	status=1 args="" qemu_args="" qemu_status=unset qemu_needs_kvm=0 kvm_native=""
 	# shellcheck disable=SC1090
 	[ -f "guest/tests/$name.conf" ] && . "guest/tests/$name.conf"
 	[ "$qemu_status" = unset ] && qemu_status=$status
@@ -72,6 +80,10 @@ for src in guest/tests/*.c; do
 	for accel in $GUEST_ACCELS; do
 		if [ "$accel" = kvm ] && ! have_kvm; then
 			skip "guest: $name ($accel) (no /dev/kvm)"
+			continue
+		fi
+		if [ "$accel" = kvm ] && [ -n "$kvm_native" ] && [ -n "$kvm_emulating" ]; then
+			skip "guest: $name ($accel) (this host's KVM emulates kernel code: no $kvm_native)"
 			continue
 		fi
 		out=$tmp/$name.$accel.out
@@ -93,6 +105,10 @@ for src in guest/tests/*.c; do
 	fi
 	if [ "$qemu_needs_kvm" = 1 ] && [ "$qemu_accel" != kvm ]; then
 		skip "guest: $name (qemu) (needs -accel kvm)"
+		continue
+	fi
+	if [ "$qemu_accel" = kvm ] && [ -n "$kvm_native" ] && [ -n "$kvm_emulating" ]; then
+		skip "guest: $name (qemu) (this host's KVM emulates kernel code: no $kvm_native)"
 		continue
 	fi
 	out=$tmp/$name.qemu.out

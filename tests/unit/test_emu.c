@@ -672,6 +672,46 @@ static void test_icebp(void **state)
 	env_free(e);
 }
 
+/* REP MOVSB under TF traps after each iteration: RIP at the instruction
+ * and RF = 1 in the frame until the last (SDM 17.3.1.1), RCX counting
+ * down. The #DB handler logs RIP, RFLAGS and RCX at 0x200000. */
+SNIPPET(t_rep_tf, ".code64\n"
+	"xor %r10d, %r10d\n"
+	"mov $3, %ecx\n mov $0x210000, %rdi\n mov $0x220000, %rsi\n"
+	"pushfq\n orq $0x100, (%rsp)\n popfq\n"
+	"jmp 1f\n"
+	".org sbase+0x40\n"
+	"1: rep movsb\n"
+	"pushfq\n andq $~0x100, (%rsp)\n popfq\n"
+	"out %al, $0x8a\n"
+	".org sbase+0x300\n"
+	"mov %r10, %rax\n shl $5, %rax\n"
+	"mov (%rsp), %rbx\n mov %rbx, 0x200000(%rax)\n"
+	"mov 16(%rsp), %rbx\n mov %rbx, 0x200008(%rax)\n"
+	"mov %rcx, 0x200010(%rax)\n"
+	"inc %r10\n iretq\n");
+
+static void test_rep_single_step(void **state)
+{
+	struct env *e = env_new();
+
+	(void)state;
+	env_long(e);
+	load_code(e, CODE, t_rep_tf_s, t_rep_tf_e);
+	idt64(e, 1, CODE + 0x300);
+	set_state(e);
+	run_to_out(e, 0x8a);
+	/* The jmp, three iterations, then pushfq, andq, popfq. */
+	assert_int_equal(e->s.gpr[CPU_R10], 7);
+	for (unsigned i = 0; i < 3; i++) {
+		uint64_t a = 0x200000 + 32 * (i + 1);
+		assert_int_equal(get64(e, a), i < 2 ? CODE + 0x40 : CODE + 0x42);
+		assert_int_equal((get64(e, a + 8) >> 16) & 1, i < 2);  /* RF */
+		assert_int_equal(get64(e, a + 16), 2 - i);
+	}
+	env_free(e);
+}
+
 /* Two vCPUs on two threads: LOCK-prefixed increments and XCHG are atomic. */
 SNIPPET(t_lock, ".code64\n"
 	"mov $200000, %ecx\n"
@@ -905,16 +945,16 @@ static void test_fxsave(void **state)
 
 /* CR4 bits of features CPUID does not offer are reserved: each write of
  * one raises #GP (the handler counts in r9 and skips the 3-byte mov).
- * UMIP and SMAP are offered: their bits are taken (and put back). */
+ * UMIP, SMAP and DE are offered: their bits are taken (and put back). */
 SNIPPET(t_cr4, ".code64\n"
 	"xor %r9d, %r9d\n"
 	"mov %cr4, %rbx\n"
-	"mov $0x57104b, %rcx\n"   /* VME PVI DE MCE LA57 FSGSBASE PCIDE OSXSAVE SMEP PKE */
+	"mov $0x571043, %rcx\n"   /* VME PVI MCE LA57 FSGSBASE PCIDE OSXSAVE SMEP PKE */
 	"1: bsf %rcx, %rdx\n jz 2f\n btr %rdx, %rcx\n"
 	"mov %rbx, %rax\n bts %rdx, %rax\n"
 	"mov %rax, %cr4\n"
 	"jmp 1b\n"
-	"2: mov %rbx, %rax\n xor $0x80, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n" /* PGE: fine */
+	"2: mov %rbx, %rax\n xor $0x88, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n" /* PGE, DE: fine */
 	"mov %rbx, %rax\n bts $11, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n"  /* UMIP: fine */
 	"mov %rbx, %rax\n bts $21, %rax\n mov %rax, %cr4\n mov %rbx, %cr4\n"  /* SMAP: fine */
 	"mov $7, %eax\n xor %ecx, %ecx\n cpuid\n mov %rbx, %r11\n mov %rcx, %r10\n"
@@ -933,10 +973,11 @@ static void test_cr4_reserved(void **state)
 	idt64(e, 13, CODE + 0x100);
 	set_state(e);
 	run_to_out(e, 0x8f);
-	assert_int_equal(e->s.gpr[CPU_R9], 10);
+	assert_int_equal(e->s.gpr[CPU_R9], 9);
 	assert_int_equal(e->s.gpr[CPU_R10] & (1u << 16 | 1u << 3 | 1u << 2), 1u << 2); /* LA57 PKU UMIP */
 	assert_int_equal(e->s.gpr[CPU_R11] & (1u << 20 | 1u << 7 | 1u << 0), 1u << 20); /* SMAP SMEP FSGSBASE */
-	assert_int_equal(e->s.gpr[CPU_R13] & (1u << 1 | 1u << 2 | 1u << 7), 0);  /* VME DE MCE */
+	assert_int_equal(e->s.gpr[CPU_R13] & (1u << 1 | 1u << 7), 0);  /* VME MCE */
+	assert_int_equal(e->s.gpr[CPU_R13] & (1u << 2), 1u << 2);      /* DE: I/O breakpoints */
 	env_free(e);
 }
 
@@ -1333,6 +1374,7 @@ int main(void)
 		cmocka_unit_test(test_hlt_timer),
 		cmocka_unit_test(test_cr4_reserved),
 		cmocka_unit_test(test_absent_features),
+		cmocka_unit_test(test_rep_single_step),
 		cmocka_unit_test(test_busy_timer),
 		cmocka_unit_test(test_speed),
 	};

@@ -157,7 +157,7 @@ static void far_gate(struct emu_cpu *c, uint16_t gsel, uint64_t g, bool call)
 	if (call && dpl < cpl) {
 		uint64_t old_sp = c->r[CPU_RSP];
 		uint16_t old_ss = c->seg[SEG_SS].selector, old_cs = c->seg[SEG_CS].selector;
-		sp = tss_read(c, 4 + dpl * 8, 8);
+		sp = tss_read(c, 4 + dpl * 8, 8, 0);
 		if (!is_canonical(sp) || !is_canonical(sp - 32))
 			emu_raise(c, EX_SS, 0);
 		/* Supervisor writes to the new stack, then the commit. */

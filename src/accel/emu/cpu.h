@@ -67,6 +67,15 @@ enum {
 #define CR4_OSXMMEXCPT (1ULL << 10)
 #define CR4_UMIP (1ULL << 11)
 #define CR4_SMAP (1ULL << 21)
+/* Debug registers: DR6 status, DR7 control (what MOV DR keeps, what reads as 1). */
+#define DR6_B 0xfu           /* B0-B3: breakpoints hit */
+#define DR6_BD (1u << 13)    /* MOV DR while DR7.GD */
+#define DR6_BS (1u << 14)    /* single-step */
+#define DR6_WRITABLE 0xe00fULL
+#define DR6_FIXED1 0xffff0ff0ULL
+#define DR7_GD (1ULL << 13)
+#define DR7_WRITABLE 0xffff2bffULL
+#define DR7_FIXED1 0x400ULL
 #define EFER_SCE (1ULL << 0)
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)
@@ -194,7 +203,7 @@ struct emu_cpu {
 	uint32_t lf_prev, lf_rot; /* LF_ROT: the kind under it and its CF | OF << 1 */
 	uint8_t cpl, code64, stop, user; /* user = CPL 3 for memory accesses */
 	uint8_t irq_check;     /* look at interrupts at the next block boundary */
-	uint8_t shadow;        /* interrupt shadow after STI / MOV SS */
+	uint8_t shadow;        /* interrupt shadow: SHADOW_STI, or SHADOW_SS (also holds #DB traps) */
 	uint8_t implicit;      /* a system-structure access (SMAP ignores AC): sys_read */
 	uint8_t halted;
 	uint8_t tlb_large;      /* the TLB holds pieces of large pages (the largest's bits) */
@@ -207,6 +216,12 @@ struct emu_cpu {
 	struct cpu_dtable gdt, idt;
 	uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base, xcr0;
 	uint64_t dr[8];
+	/* Debug state (debug.c): breakpoints enabled in DR7 by kind, trap-class
+	 * DR6 bits pending and those the current instruction hit. */
+	uint8_t dbg_on, dbg_exec, dbg_data, dbg_io;
+	uint8_t db_step;       /* DB_STEP_*: SYSCALL/SYSRET set single-step by the flags they leave */
+	uint8_t exc_rf;        /* the next delivery pushes RF = 1 (faults, a REP cut short) */
+	uint32_t db_trap, db_hit;
 	uint64_t star, lstar, cstar, fmask, kernel_gs_base;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t pat, misc_enable, tsc_aux, mtrr_def, mtrr_fixed[11], mtrr_var[16];
@@ -413,12 +428,28 @@ _Noreturn void emu_raise_noerr(struct emu_cpu *c, int vec);
 static inline _Noreturn void emu_ud(struct emu_cpu *c) { emu_raise_noerr(c, EX_UD); }
 static inline _Noreturn void emu_gp(struct emu_cpu *c, uint32_t e) { emu_raise(c, EX_GP, e); }
 enum { SOFT_INT = 1, SOFT_ICEBP = 2 }; /* kinds of exc_soft */
+enum { SHADOW_STI = 1, SHADOW_SS = 2 };
+enum { DB_STEP_YES = 1, DB_STEP_NO = 2 };
 /* Delivers c->exc_* (from the run loop after a longjmp) or an external interrupt. */
 void except_deliver(struct emu_cpu *c, int vec, bool has_err, uint32_t err, bool soft,
 		    bool external);
 /* Delivers the exception recorded by emu_raise, with #DF / triple-fault rules. */
 void except_dispatch(struct emu_cpu *c);
 void except_shutdown(struct emu_cpu *c);
+
+/* ---- debug registers (debug.c) ---- */
+
+void debug_reset(struct emu_cpu *c);
+/* After DR7, DR0-3 or CR4.DE changed. */
+void debug_update(struct emu_cpu *c);
+/* Access kinds (1 << ACC_R / ACC_W) that must not enter the TLB for page. */
+unsigned debug_page_deny(const struct emu_cpu *c, uint64_t page);
+void debug_access(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc);
+void debug_io(struct emu_cpu *c, uint16_t port, unsigned sz);
+/* True when an instruction breakpoint fault was delivered. */
+bool debug_exec_check(struct emu_cpu *c);
+void debug_trap(struct emu_cpu *c);
+void debug_end(struct emu_cpu *c, bool tf);
 
 /* ---- memory (mmu.c) ---- */
 
@@ -598,7 +629,7 @@ void emu_set_cr(struct emu_cpu *c, unsigned cr, uint64_t v);
 void emu_set_efer(struct emu_cpu *c, uint64_t v);
 void cpu_load_cs(struct emu_cpu *c, uint16_t sel, uint64_t d, unsigned cpl);
 /* sz bytes at off in the TSS (#TS(TR) past its limit). */
-uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz);
+uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz, uint32_t ext);
 /* Nulls the data segment registers the outer level cpl may not use. */
 void seg_null_outer(struct emu_cpu *c, unsigned cpl);
 void flags_write(struct emu_cpu *c, uint64_t v, uint64_t mask);

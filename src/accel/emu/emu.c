@@ -53,7 +53,8 @@ static void cpuid_build(struct emu_cpu *c, unsigned ncpus)
 		  (1u << 19) /* SSE4.1 */ | (1u << 20) /* SSE4.2 */ | (1u << 22) /* MOVBE */ |
 		  (1u << 23) /* POPCNT */ |
 		  (irq ? (1u << 21) | (1u << 24) : 0) /* x2APIC, TSC-deadline */,
-		  (1u << 0) /* FPU (control only) */ | (1u << 3) /* PSE */ | (1u << 4) /* TSC */ |
+		  (1u << 0) /* FPU (control only) */ | (1u << 2) /* DE */ | (1u << 3) /* PSE */ |
+		  (1u << 4) /* TSC */ |
 		  (1u << 5) /* MSR */ | (1u << 6) /* PAE */ | (1u << 8) /* CX8 */ |
 		  (irq ? 1u << 9 : 0) /* APIC */ | (1u << 11) /* SEP */ | (1u << 12) /* MTRR */ |
 		  (1u << 13) /* PGE */ | (1u << 15) /* CMOV */ | (1u << 16) /* PAT */ |
@@ -278,11 +279,24 @@ link:
 
 static void block_run(struct emu_cpu *c)
 {
-	struct block *b = block_next(c);
-	unsigned n = b->n, i, chain = c->budget ? 1 : CHAIN_MAX;
-	bool shadow = c->shadow, tf = c->flags & F_TF, single = shadow || tf;
+	struct block *b;
+	unsigned n, i, chain = c->budget ? 1 : CHAIN_MAX;
+	bool shadow = c->shadow, tf = c->flags & F_TF;
+	bool single = shadow || tf || (c->flags & F_RF) || c->dbg_exec;
 	const struct insn *in, *end;
 
+	if (unlikely(c->db_trap) && c->shadow != SHADOW_SS) {
+		debug_trap(c); /* left by an event's delivery or a port-I/O exit */
+		return;
+	}
+	c->exc_rf = 0; /* no longer between two iterations of a REP */
+	/* Instruction breakpoints come before the fetch; RF skips them once. */
+	if (unlikely(c->dbg_exec) && !(c->flags & F_RF) && c->shadow != SHADOW_SS &&
+	    debug_exec_check(c))
+		return;
+	c->flags &= ~(uint64_t)F_RF;
+	b = block_next(c);
+	n = b->n;
 	if (single)
 		n = 1; /* one instruction in the interrupt shadow, or single-step */
 	c->stop = 0;
@@ -292,7 +306,7 @@ next:
 	/* Four dispatch sites instead of one: each indirect call gets its own
 	 * branch-predictor history (the position in the block). */
 	in = b->insns, end = in + n;
-	if (c->jit && !single && b->ramidx != UINT32_MAX) {
+	if (c->jit && !single && !c->dbg_on && b->ramidx != UINT32_MAX) {
 		if (unlikely(!b->code))
 			b->code = jit_translate(c->jit, c, b);
 		if (likely(b->code)) {
@@ -325,6 +339,10 @@ out:
 	c->icount += i;
 	c->prev_block = b->ramidx != UINT32_MAX && i == b->n ? b : NULL;
 	if (likely(!single)) {
+		if (unlikely(c->db_hit | c->db_step | c->db_trap)) {
+			debug_end(c, false); /* a data or I/O breakpoint, SYSCALL/SYSRET */
+			return;
+		}
 		/* On to the next block unless something wants the run loop. */
 		if (c->prev_block && --chain && (c->nblocks & 255) &&
 		    !(c->stop | c->shadow | c->irq_check | c->halted | c->exit_now) &&
@@ -341,12 +359,8 @@ out:
 		c->shadow = 0;
 		c->irq_check = 1;
 	}
-	if (tf && !c->exit_now) {
-		/* Single-step trap after an instruction that began with TF set. */
-		c->dr[6] |= 1 << 14;
-		c->prev_block = NULL;
-		except_deliver(c, EX_DB, false, 0, false, false);
-	}
+	/* Single-step trap after an instruction that began with TF set. */
+	debug_end(c, tf);
 }
 
 /* ---- port I/O ---- */
@@ -356,6 +370,8 @@ void emu_io_exit(struct emu_cpu *c, uint16_t port, unsigned size, bool write, ui
 {
 	struct vcpu_exit *e = c->exit;
 
+	if (unlikely(c->dbg_io))
+		debug_io(c, port, size);
 	e->reason = VCPU_EXIT_IO;
 	e->io.port = port;
 	e->io.size = (uint8_t)size;
@@ -527,6 +543,8 @@ static int cpu_run(struct emu_cpu *c)
 		c->halted = 0;
 		except_deliver(c, v, c->inject_has_err, c->inject_err, false, !c->inject_exc);
 	}
+	if (unlikely(c->db_trap) && c->shadow != SHADOW_SS)
+		debug_trap(c); /* the port-I/O instruction is complete now */
 	for (;;) {
 		if (unlikely(c->exit_now)) {
 			c->exit_now = 0;
@@ -636,6 +654,7 @@ static int emu_vcpu_get_state(struct accel_vcpu *v, struct cpu_state *s)
 		irqchip_lapic_get(c->vm->irqchip, c->index, s->lapic);
 		irqchip_msr_read(c->vm->irqchip, c->index, 0x6e0, &s->tsc_deadline);
 	}
+	memcpy(s->dr, c->dr, sizeof(s->dr));
 	return 0;
 }
 
@@ -692,7 +711,7 @@ static int emu_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
 		c->cpl = c->seg[SEG_CS].dpl;
 	cpu_update_mode(c);
 	c->delivering = -1;
-	c->shadow = !!s->shadow;
+	c->shadow = s->shadow ? SHADOW_STI : 0;
 	c->nmi_blocked = !!s->nmi_masked;
 	c->nmi_pending = !!s->nmi_pending;
 	c->inject_vec = -1;
@@ -701,6 +720,13 @@ static int emu_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
 		c->inject_has_err = !!s->exc_has_error, c->inject_err = s->exc_error;
 	} else if (s->irq_injected) {
 		c->inject_vec = s->irq_vector, c->inject_exc = 0, c->inject_has_err = 0;
+	}
+	debug_reset(c);
+	if (s->dr[0] | s->dr[1] | s->dr[2] | s->dr[3] | s->dr[6] | s->dr[7]) {
+		memcpy(c->dr, s->dr, 4 * sizeof(c->dr[0]));
+		c->dr[6] = (s->dr[6] & DR6_WRITABLE) | DR6_FIXED1;
+		c->dr[7] = (s->dr[7] & DR7_WRITABLE) | DR7_FIXED1;
+		debug_update(c);
 	}
 	c->irq_check = 1;
 	c->io_pending = 0;

@@ -13,6 +13,15 @@ static bool exc_contributory(int vec)
 	return vec == EX_DE || (vec >= EX_TS && vec <= EX_GP);
 }
 
+/* Fault-class exceptions push RF = 1 (SDM 17.3.1.1), so that the restarted
+ * instruction does not hit its instruction breakpoint again. The only #DB
+ * raised here is the MOV DR general-detect fault. */
+static bool exc_fault(int vec)
+{
+	return vec == EX_DE || vec == EX_DB || vec == EX_BR || vec == EX_UD || vec == EX_NM ||
+	       (vec >= EX_TS && vec <= EX_PF) || vec == EX_MF || vec == EX_AC || vec == EX_XM;
+}
+
 _Noreturn void emu_raise(struct emu_cpu *c, int vec, uint32_t err)
 {
 	c->exc_vec = vec;
@@ -43,6 +52,13 @@ void except_dispatch(struct emu_cpu *c)
 	uint32_t err = c->exc_err;
 	bool has_err = c->exc_has_err;
 
+	/* The instruction did not complete: its traps go. A software interrupt
+	 * right behind MOV SS still takes the breakpoints MOV SS hit, at the
+	 * handler's first instruction. */
+	c->db_trap = c->exc_soft ? c->db_trap & DR6_B : 0;
+	c->db_hit = 0;
+	c->db_step = 0;
+	c->exc_rf = !c->exc_soft && exc_fault(vec);
 	if (prev >= 0) {
 		if (prev == EX_DF) {
 			except_shutdown(c);
@@ -52,6 +68,7 @@ void except_dispatch(struct emu_cpu *c)
 			vec = EX_DF;
 			err = 0;
 			has_err = true;
+			c->exc_rf = 0;
 		}
 	}
 	except_deliver_soft(c, vec, has_err, err, c->exc_soft, false);
@@ -82,28 +99,42 @@ static void deliver_real(struct emu_cpu *c, int vec, uint64_t ret)
 	c->rip = ip;
 }
 
+/* desc_read for a selector the delivery itself found (gate, TSS stack):
+ * outside its table, a fault with the EXT bit of the event. */
+static uint64_t desc_read_ext(struct emu_cpu *c, uint16_t sel, int vec, uint32_t ext)
+{
+	const struct cpu_segment *ldt = &c->seg[SEG_LDT];
+	bool local = sel & 4;
+
+	if ((local && (ldt->unusable || !ldt->present)) ||
+	    (uint64_t)(sel | 7) > (local ? ldt->limit : c->gdt.limit))
+		emu_raise(c, vec, (sel & 0xfffc) + ext);
+	return desc_read(c, sel, vec);
+}
+
 /* Reads the inner stack pointer for privilege dpl (or IST n) from the TSS. */
-uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz)
+uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz, uint32_t ext)
 {
 	struct cpu_segment *tr = &c->seg[SEG_TR];
 
 	if (off + sz - 1 > tr->limit)
-		emu_raise(c, EX_TS, tr->selector & 0xfffc);
+		emu_raise(c, EX_TS, (tr->selector & 0xfffc) + ext);
 	return sys_read(c, tr->base + off, sz);
 }
 
 /* soft: INT n/INT3/INTO (gate DPL checked) or SOFT_ICEBP (INT1: a trap
- * without the DPL check, EXT set in error codes as for external events). */
+ * without the DPL check). Faults while delivering anything but INT n/INT3/
+ * INTO (interrupts, exceptions, INT1) set EXT in their error codes. */
 static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err, unsigned soft,
 			 bool external, uint64_t ret)
 {
 	bool lm = c->efer & EFER_LMA;
 	unsigned gsz = lm ? 16 : 8;
-	uint32_t ext = external || soft == SOFT_ICEBP ? 1 : 0;
+	uint32_t ext = external || soft != SOFT_INT ? 1 : 0;
 	uint64_t g, g_hi = 0, off, d, sp, ssbase = 0, spmask;
 	uint16_t sel, ss = c->seg[SEG_SS].selector, old_cs = c->seg[SEG_CS].selector;
 	unsigned type, dpl, gdpl, ist, psz;
-	uint64_t old_sp = c->r[CPU_RSP], old_flags = flags_get(c);
+	uint64_t old_sp = c->r[CPU_RSP], old_flags = flags_get(c) | (c->exc_rf ? F_RF : 0);
 	struct cpu_segment newss = c->seg[SEG_SS];
 	bool gate32;
 
@@ -129,7 +160,7 @@ static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
 	gate32 = lm || (type & 8);
 	if (!(sel & 0xfffc))
 		emu_raise(c, EX_GP, ext);
-	d = desc_read(c, sel, EX_GP);
+	d = desc_read_ext(c, sel, EX_GP, ext);
 	dpl = (d >> 45) & 3;
 	if (!((d >> 44) & 1) || !((d >> 43) & 1) || dpl > c->cpl)
 		emu_raise(c, EX_GP, (sel & 0xfffc) + ext);
@@ -143,9 +174,9 @@ static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
 	if (lm) {
 		spmask = ~0ULL;
 		if (ist) {
-			sp = tss_read(c, 0x24 + (ist - 1) * 8, 8);
+			sp = tss_read(c, 0x24 + (ist - 1) * 8, 8, ext);
 		} else if (dpl < c->cpl) {
-			sp = tss_read(c, 4 + dpl * 8, 8);
+			sp = tss_read(c, 4 + dpl * 8, 8, ext);
 		} else {
 			sp = old_sp;
 		}
@@ -160,19 +191,19 @@ static void deliver_prot(struct emu_cpu *c, int vec, bool has_err, uint32_t err,
 		uint64_t sd;
 		bool t32 = (c->seg[SEG_TR].type & 8);
 		if (t32) {
-			sp = tss_read(c, 4 + dpl * 8, 4);
-			ss = (uint16_t)tss_read(c, 8 + dpl * 8, 2);
+			sp = tss_read(c, 4 + dpl * 8, 4, ext);
+			ss = (uint16_t)tss_read(c, 8 + dpl * 8, 2, ext);
 		} else {
-			sp = tss_read(c, 2 + dpl * 4, 2);
-			ss = (uint16_t)tss_read(c, 4 + dpl * 4, 2);
+			sp = tss_read(c, 2 + dpl * 4, 2, ext);
+			ss = (uint16_t)tss_read(c, 4 + dpl * 4, 2, ext);
 		}
 		if (!(ss & 0xfffc) || (ss & 3) != dpl)
-			emu_raise(c, EX_TS, ss & 0xfffc);
-		sd = desc_read(c, ss, EX_TS);
+			emu_raise(c, EX_TS, (ss & 0xfffc) + ext);
+		sd = desc_read_ext(c, ss, EX_TS, ext);
 		if (((sd >> 45) & 3) != dpl || !((sd >> 44) & 1) || ((sd >> 40) & 0xa) != 2)
-			emu_raise(c, EX_TS, ss & 0xfffc);
+			emu_raise(c, EX_TS, (ss & 0xfffc) + ext);
 		if (!((sd >> 47) & 1))
-			emu_raise(c, EX_SS, ss & 0xfffc);
+			emu_raise(c, EX_SS, (ss & 0xfffc) + ext);
 		desc_to_seg(&newss, ss, sd);
 		ssbase = newss.base;
 		spmask = newss.db ? 0xffffffffULL : 0xffff;
@@ -223,6 +254,11 @@ static void except_deliver_soft(struct emu_cpu *c, int vec, bool has_err, uint32
 		deliver_real(c, vec, ret);
 	else
 		deliver_prot(c, vec, has_err, err, soft, external, ret);
+	c->exc_rf = 0;
+	/* Breakpoints the delivery's own accesses hit trap before the
+	 * handler's first instruction (block_run delivers them). */
+	c->db_trap |= c->db_hit;
+	c->db_hit = 0;
 	c->delivering = -1;
 	c->halted = 0;
 	c->irq_check = 1;

@@ -390,6 +390,14 @@ static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uin
 	if (!user && w.u && (c->cr4 & CR4_SMAP))
 		e->tag[ACC_R] = e->tag[ACC_W] = TLB_INVALID;
 	e->tag[ACC_X] = w.x ? page : TLB_INVALID;
+	if (unlikely(c->dbg_data)) {
+		/* A watched page stays out: its accesses come back here. */
+		unsigned deny = debug_page_deny(c, page);
+		if (deny & (1u << ACC_R))
+			e->tag[ACC_R] = TLB_INVALID;
+		if (deny & (1u << ACC_W))
+			e->tag[ACC_W] = TLB_INVALID;
+	}
 	return host;
 }
 
@@ -399,6 +407,8 @@ uint8_t *mmu_ptr(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc, int user
 	uint64_t gpa;
 	uint8_t *host;
 
+	if (unlikely(c->dbg_data))
+		debug_access(c, lin, sz, acc);
 	if ((lin & 0xfff) > 4096 - sz) {
 		/* Both pages must be accessible before anything happens. */
 		tlb_fill(c, lin, acc, user, &gpa);
@@ -424,6 +434,8 @@ static uint64_t access_one(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc
 	uint64_t gpa;
 	uint8_t *host = tlb_fill(c, lin, acc, user, &gpa);
 
+	if (unlikely(c->dbg_data))
+		debug_access(c, lin, sz, acc);
 	if (host) {
 		host += lin & 0xfff;
 		if (acc == ACC_W) {

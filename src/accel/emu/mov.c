@@ -309,7 +309,7 @@ void op_mov_sreg_rm(struct emu_cpu *c, const struct insn *in)
 		emu_ud(c);
 	seg_load(c, s, (uint16_t)rm_read(c, in, 2));
 	if (s == SEG_SS)
-		c->shadow = 1;
+		c->shadow = SHADOW_SS;
 }
 
 void op_lxs(struct emu_cpu *c, const struct insn *in)

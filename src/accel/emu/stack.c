@@ -98,7 +98,7 @@ void op_pop_sreg(struct emu_cpu *c, const struct insn *in)
 	seg_load(c, s, sel);
 	stack_pop(c, in->osz);
 	if (s == SEG_SS)
-		c->shadow = 1;
+		c->shadow = SHADOW_SS;
 }
 
 void op_pusha(struct emu_cpu *c, const struct insn *in)

@@ -40,6 +40,15 @@ static void rep_again(struct emu_cpu *c)
 {
 	c->rip_next = c->rip;
 	c->stop = 1;
+	/* Between iterations: an interrupt or a trap here pushes RF = 1, so
+	 * that the rest does not hit the instruction's breakpoint again. */
+	c->exc_rf = 1;
+}
+
+/* Iterations per execution: one under TF, which traps after each. */
+static uint64_t rep_chunk(const struct emu_cpu *c)
+{
+	return c->flags & F_TF ? 1 : REP_CHUNK;
 }
 
 /* Fast path: how many elements of a forward rep movs/stos fit in the
@@ -50,6 +59,8 @@ static uint64_t fast_span(struct emu_cpu *c, const struct insn *in, unsigned seg
 	unsigned sz = in->osz;
 	uint64_t lin, room;
 
+	if (c->dbg_data || (c->flags & F_TF))
+		return 0; /* element by element: a breakpoint or TF stops after one */
 	if (off + n * sz - 1 > amask(in->asz) || off + n * sz < off)
 		n = (amask(in->asz) - off) / sz + 1;
 	lin = seg_lin(c, seg, off, sz, acc);
@@ -86,7 +97,7 @@ void op_movs(struct emu_cpu *c, const struct insn *in)
 
 	if (rep && !n)
 		rep_zero(c, in, true, true);
-	while (n && done < REP_CHUNK) {
+	while (n && done < rep_chunk(c) && !c->db_hit) {
 		uint64_t si = c->r[CPU_RSI] & amask(in->asz), di = c->r[CPU_RDI] & amask(in->asz);
 		if (rep && !(c->flags & F_DF) && n > 1) {
 			uint8_t *s, *d;
@@ -125,7 +136,7 @@ void op_stos(struct emu_cpu *c, const struct insn *in)
 
 	if (rep && !n)
 		rep_zero(c, in, false, true);
-	while (n && done < REP_CHUNK) {
+	while (n && done < rep_chunk(c) && !c->db_hit) {
 		uint64_t di = c->r[CPU_RDI] & amask(in->asz);
 		if (rep && !(c->flags & F_DF) && n > 1) {
 			uint8_t *d;
@@ -157,7 +168,7 @@ void op_lods(struct emu_cpu *c, const struct insn *in)
 
 	if (rep && !n)
 		rep_zero(c, in, false, false);
-	while (n && done < REP_CHUNK) {
+	while (n && done < rep_chunk(c) && !c->db_hit) {
 		uint64_t v = mem_read(c, in->seg, c->r[CPU_RSI] & amask(in->asz), sz);
 		reg_set(c, CPU_RAX, sz, v);
 		idx_add(c, in, CPU_RSI, step(c, sz));
@@ -180,7 +191,7 @@ void op_cmps(struct emu_cpu *c, const struct insn *in)
 
 	if (rep && !n)
 		rep_zero(c, in, false, false);
-	while (n && done < REP_CHUNK) {
+	while (n && done < rep_chunk(c) && !c->db_hit) {
 		uint64_t a = mem_read(c, in->seg, c->r[CPU_RSI] & amask(in->asz), sz);
 		uint64_t b = mem_read(c, SEG_ES, c->r[CPU_RDI] & amask(in->asz), sz);
 		cmp_flags(c, sz, a, b);
@@ -206,7 +217,7 @@ void op_scas(struct emu_cpu *c, const struct insn *in)
 
 	if (rep && !n)
 		rep_zero(c, in, false, false);
-	while (n && done < REP_CHUNK) {
+	while (n && done < rep_chunk(c) && !c->db_hit) {
 		uint64_t b = mem_read(c, SEG_ES, c->r[CPU_RDI] & amask(in->asz), sz);
 		cmp_flags(c, sz, a, b);
 		idx_add(c, in, CPU_RDI, step(c, sz));

@@ -215,9 +215,9 @@ void emu_set_cr(struct emu_cpu *c, unsigned cr, uint64_t v)
 		mmu_flush(c, false);
 		break;
 	case 4: {
-		/* VME, PVI, DE, MCE, LA57, SMEP and PKE are not offered by CPUID,
+		/* VME, PVI, MCE, LA57, SMEP and PKE are not offered by CPUID,
 		 * so they are reserved. */
-		uint64_t ok = CR4_TSD | CR4_PSE | CR4_PAE |
+		uint64_t ok = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE |
 			      CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP |
 			      CR4_SMAP;
 		if (v & ~ok)
@@ -227,6 +227,7 @@ void emu_set_cr(struct emu_cpu *c, unsigned cr, uint64_t v)
 		if ((v ^ c->cr4) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMAP))
 			mmu_flush(c, true);
 		c->cr4 = v;
+		debug_update(c); /* I/O breakpoints need DE */
 		break;
 	}
 	case 8:
@@ -276,38 +277,6 @@ void op_mov_to_cr(struct emu_cpu *c, const struct insn *in)
 	need_cpl0(c);
 	emu_set_cr(c, cr, reg_get(c, in->rm, c->code64 ? 8 : 4));
 	c->stop = 1;
-}
-
-void op_mov_from_dr(struct emu_cpu *c, const struct insn *in)
-{
-	unsigned dr = in->reg;
-
-	if (dr > 7 || ((dr == 4 || dr == 5) && (c->cr4 & CR4_DE)))
-		emu_ud(c);
-	need_cpl0(c);
-	if (dr == 4 || dr == 5)
-		dr += 2;
-	reg_set(c, in->rm, c->code64 ? 8 : 4, c->dr[dr]);
-}
-
-void op_mov_to_dr(struct emu_cpu *c, const struct insn *in)
-{
-	unsigned dr = in->reg;
-	uint64_t v;
-
-	if (dr > 7 || ((dr == 4 || dr == 5) && (c->cr4 & CR4_DE)))
-		emu_ud(c);
-	need_cpl0(c);
-	v = reg_get(c, in->rm, c->code64 ? 8 : 4);
-	if (dr == 4 || dr == 5)
-		dr += 2;
-	if (dr >= 6 && (v >> 32))
-		emu_gp(c, 0);
-	if (dr == 6)
-		v = (v & 0xf00f) | 0xffff0ff0;
-	if (dr == 7)
-		v = (v & 0xffff2bff) | 0x400;
-	c->dr[dr] = v;
 }
 
 void op_clts(struct emu_cpu *c, const struct insn *in)
@@ -592,7 +561,7 @@ void op_sti(struct emu_cpu *c, const struct insn *in)
 	if (!iopl_ok(c))
 		emu_gp(c, 0);
 	if (!(c->flags & F_IF))
-		c->shadow = 1;
+		c->shadow = SHADOW_STI;
 	c->flags |= F_IF;
 	c->irq_check = 1;
 }
@@ -910,6 +879,8 @@ void op_syscall(struct emu_cpu *c, const struct insn *in)
 	flat_seg(&c->seg[SEG_CS], sel & 0xfffc, 0, true, true);
 	flat_seg(&c->seg[SEG_SS], (sel + 8) & 0xfffc, 0, false, false);
 	flags_set(c, 0, (c->fmask & 0x3f7fd5) | F_RF);
+	/* A single-step trap follows only if TF survives the mask (XSA-204). */
+	c->db_step = c->flags & F_TF ? DB_STEP_YES : DB_STEP_NO;
 	c->cpl = 0;
 	cpu_update_mode(c);
 	c->rip_next = c->lstar;
@@ -929,6 +900,8 @@ void op_sysret(struct emu_cpu *c, const struct insn *in)
 	flat_seg(&c->seg[SEG_CS], (uint16_t)((q ? sel + 16 : sel) | 3), 3, true, q);
 	flat_seg(&c->seg[SEG_SS], (uint16_t)((sel + 8) | 3), 3, false, false);
 	flags_set(c, (c->r[CPU_R11] & 0x3c7fd7) | 2, ~(uint64_t)0);
+	/* TF from R11 traps at once, before the first user instruction. */
+	c->db_step = c->flags & F_TF ? DB_STEP_YES : DB_STEP_NO;
 	c->cpl = 3;
 	cpu_update_mode(c);
 	c->rip_next = q ? c->r[CPU_RCX] : (uint32_t)c->r[CPU_RCX];

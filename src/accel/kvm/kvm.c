@@ -148,6 +148,7 @@ static int kvm_vm_setup(struct accel_vm *vm)
 		vm->xsave_size = xsave2 > (int)sizeof(struct kvm_xsave) ? (size_t)xsave2
 									 : sizeof(struct kvm_xsave);
 	vm->has_xcrs = ioctl(vm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+	vm->has_debugregs = ioctl(vm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_DEBUGREGS) > 0;
 	if ((r = kvm_get_supported_cpuid(vm)))
 		return r;
 	return kvm_state_init(vm);

@@ -32,6 +32,7 @@ struct accel_vm {
 	size_t run_size;                /* KVM_GET_VCPU_MMAP_SIZE */
 	size_t xsave_size;              /* bytes KVM_GET/SET_XSAVE(2) move; 0 without XSAVE */
 	bool has_xcrs;
+	bool has_debugregs;
 	struct kvm_cpuid2 *cpuid;       /* KVM_GET_SUPPORTED_CPUID, fetched once */
 	uint8_t msrs[KVM_STATE_MAX_MSRS]; /* kvm_state.c's MSR table: those this KVM knows */
 	unsigned nmsrs;

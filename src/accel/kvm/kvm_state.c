@@ -239,6 +239,34 @@ static int kvm_fpu_set(struct accel_vcpu *v, const struct cpu_state *s)
 	return r;
 }
 
+static int kvm_dr_get(struct accel_vcpu *v, struct cpu_state *s)
+{
+	struct kvm_debugregs d;
+	int r;
+
+	if (!v->vm->has_debugregs)
+		return 0;
+	if ((r = kvm_ioctl(v->fd, KVM_GET_DEBUGREGS, &d)) < 0)
+		return r;
+	memcpy(s->dr, d.db, sizeof(d.db));
+	s->dr[6] = d.dr6;
+	s->dr[7] = d.dr7;
+	return 0;
+}
+
+/* All zero: KVM keeps its reset values. */
+static int kvm_dr_set(struct accel_vcpu *v, const struct cpu_state *s)
+{
+	struct kvm_debugregs d = { .dr6 = s->dr[6], .dr7 = s->dr[7] };
+	int r;
+
+	if (!v->vm->has_debugregs ||
+	    !(s->dr[0] | s->dr[1] | s->dr[2] | s->dr[3] | s->dr[6] | s->dr[7]))
+		return 0;
+	memcpy(d.db, s->dr, sizeof(d.db));
+	return (r = kvm_ioctl(v->fd, KVM_SET_DEBUGREGS, &d)) < 0 ? r : 0;
+}
+
 static int kvm_xcr0_get(struct accel_vcpu *v, struct cpu_state *s)
 {
 	struct kvm_xcrs x = { 0 };
@@ -454,7 +482,7 @@ int kvm_vcpu_get_state(struct accel_vcpu *v, struct cpu_state *s)
 
 	memset(s, 0, sizeof(*s));
 	if ((r = kvm_regs_get(v, s)) || (r = kvm_fpu_get(v, s)) || (r = kvm_xcr0_get(v, s)) ||
-	    (r = kvm_msrs_get(v, s)) || (r = kvm_events_get(v, s)))
+	    (r = kvm_msrs_get(v, s)) || (r = kvm_events_get(v, s)) || (r = kvm_dr_get(v, s)))
 		return r;
 	if ((r = kvm_ioctl(v->fd, KVM_GET_LAPIC, &l)) < 0)
 		return r;
@@ -479,7 +507,7 @@ int kvm_vcpu_set_state(struct accel_vcpu *v, const struct cpu_state *s)
 
 	kvm_tsc_khz_set(v, s->tsc_khz);
 	if ((r = kvm_regs_set(v, s)) || (r = kvm_fpu_set(v, s)) || (r = kvm_xcr0_set(v, s)) ||
-	    (r = kvm_msrs_set(v, s)))
+	    (r = kvm_msrs_set(v, s)) || (r = kvm_dr_set(v, s)))
 		return r;
 	if (!kvm_all_zero(s->lapic, sizeof(s->lapic))) {
 		memcpy(l.regs, s->lapic, sizeof(l.regs));
