@@ -74,6 +74,13 @@ void mmu_flush(struct emu_cpu *c, bool global)
 		}
 }
 
+void mmu_flush_writes(struct emu_cpu *c)
+{
+	for (int u = 0; u < 2; u++)
+		for (int i = 0; i < TLB_SIZE; i++)
+			c->tlb[u][i].tag[ACC_W] = TLB_INVALID;
+}
+
 void mmu_invlpg(struct emu_cpu *c, uint64_t lin)
 {
 	unsigned bits = 12;
@@ -153,6 +160,16 @@ static void code_verify(struct emu_cpu *c, const uint8_t *host)
 		mmu_code_written(c, idx);
 }
 
+/* A write to RAM page idx outside the TLB's write entries (page walks,
+ * physical writes): marked when dirty tracking is on. */
+static inline void ram_dirty(struct emu_vm *vm, uint32_t idx)
+{
+	_Atomic uint64_t *bits = atomic_load_explicit(&vm->m->mem.dirty, memory_order_acquire);
+
+	if (unlikely(bits != NULL))
+		gmem_dirty_page(bits, idx);
+}
+
 /* Host pointer of a guest-physical page in RAM, or NULL. */
 static uint8_t *ram_page(struct emu_vm *vm, uint64_t gpa)
 {
@@ -198,6 +215,7 @@ void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned sz, uint64_t v)
 		if (atomic_load_explicit(&c->vm->codemark[idx], memory_order_relaxed))
 			mmu_code_written(c, idx);
 		host_store(p + (gpa & 0xfff), sz, v);
+		ram_dirty(c->vm, idx);
 		return;
 	}
 	if (!p && is_lapic(c, gpa)) {
@@ -238,11 +256,11 @@ static void pte_update(struct emu_cpu *c, uint64_t addr, uint64_t pte, uint64_t 
 
 	if ((pte & bits) == bits || !p)
 		return;
-	p += addr & 0xfff;
 	if (pae)
-		__atomic_fetch_or((uint64_t *)p, bits, __ATOMIC_SEQ_CST);
+		__atomic_fetch_or((uint64_t *)(p + (addr & 0xfff)), bits, __ATOMIC_SEQ_CST);
 	else
-		__atomic_fetch_or((uint32_t *)p, (uint32_t)bits, __ATOMIC_SEQ_CST);
+		__atomic_fetch_or((uint32_t *)(p + (addr & 0xfff)), (uint32_t)bits, __ATOMIC_SEQ_CST);
+	ram_dirty(c->vm, (uint32_t)((p - c->vm->ram) >> 12));
 }
 
 static void mmu_walk(struct emu_cpu *c, uint64_t lin, int acc, int user, struct walk *w)
@@ -380,6 +398,15 @@ static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uin
 	e->tag[ACC_R] = page;
 	e->tag[ACC_W] = w.w ? page : TLB_INVALID;
 	e->tag[ACC_X] = w.x ? page : TLB_INVALID;
+	if (unlikely(atomic_load_explicit(&c->vm->m->mem.dirty, memory_order_relaxed) != NULL) &&
+	    w.w) {
+		/* Tracking: a write entry only for a write, after its dirty
+		 * bit; collect drops the entries again (mmu_flush_writes). */
+		if (acc == ACC_W)
+			ram_dirty(c->vm, e->ramidx);
+		else
+			e->tag[ACC_W] = TLB_INVALID;
+	}
 	return host;
 }
 
