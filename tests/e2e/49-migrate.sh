@@ -96,3 +96,63 @@ if have_kvm; then
 else
 	skip "migrate: guest program under kvm (no /dev/kvm)"
 fi
+
+# --- Linux on emu, counting on its console and into a file on a shared disk. ---
+linux() {
+	local img=$BUILD/images d=$tmp/linux.img problems=() rc script run64 counts last file
+	if [ ! -f "$img/vmlinuz" ] || [ ! -f "$img/initramfs.cpio.gz" ]; then
+		fail "migrate: linux: guest images missing in $img (make guest)"
+		return
+	fi
+	truncate -s 64M "$d"
+	mkfs.ext4 -q -F "$d"
+	# The power button (vmon stop on the target) ends the loop: then the
+	# guest unmounts the disk and powers off.
+	script='mkdir -p /etc/acpi/PWRF /mnt
+printf "#!/bin/sh\ntouch /tmp/stop\n" > /etc/acpi/PWRF/00000080
+chmod +x /etc/acpi/PWRF/00000080
+acpid -d >/dev/null 2>&1 &
+mount -t ext4 /dev/vda /mnt || echo @nomount
+i=0
+while [ ! -e /tmp/stop ]; do
+	echo "@count $i"; echo $i >> /mnt/counter
+	[ $((i % 25)) = 0 ] && sync
+	i=$((i+1)); sleep 0.005
+done
+umount /mnt && echo @umounted
+echo "@last $((i-1))"
+poweroff'
+	run64=$(printf '%s\n' "$script" | base64 -w0)
+	target lt --accel emu --mem 256M --disk "$d" || problems+=("the target did not listen")
+	source_vm ls --accel emu --mem 256M --kernel "$img/vmlinuz" --initrd "$img/initramfs.cpio.gz" \
+		--append "console=ttyS0 quiet vmon.run=$run64" --disk "$d"
+	wait_lines "$tmp/ls.out" '^@count' 20 2400 || problems+=("the guest did not start counting")
+	"$VMON" migrate "$tmp/ls.sock" "tcp:127.0.0.1:$port" >"$tmp/linux.mig" 2>&1 ||
+		problems+=("vmon migrate failed: $(tail -n 1 "$tmp/linux.mig")")
+	wait "$spid"
+	rc=$?
+	[ "$rc" = 0 ] || problems+=("the source ended with $rc")
+	before=$(lines "$tmp/ls.out" '^@count')
+	wait_lines "$tmp/lt.out" '^@count' 20 1200 || problems+=("the guest did not count on the target")
+	"$VMON" stop "$tmp/lt.sock" >/dev/null || problems+=("vmon stop on the target failed")
+	timeout 120 tail --pid="$tpid" -f /dev/null
+	wait "$tpid"
+	rc=$?
+	[ "$rc" = 0 ] || problems+=("the target ended with $rc")
+	counts=$(cat "$tmp/ls.out" "$tmp/lt.out" | tr -d '\r' | sed -n 's/^@count //p')
+	last=$(tr -d '\r' <"$tmp/lt.out" | sed -n 's/^@last //p')
+	[ -n "$last" ] && [ "$counts" = "$(seq 0 "$last")" ] ||
+		problems+=("the console counts are not 0..${last:-?} in order")
+	grep -q '@umounted' "$tmp/lt.out" || problems+=("the guest did not unmount")
+	e2fsck -fn "$d" >"$tmp/fsck.log" 2>&1 || problems+=("e2fsck -fn: $(tail -n 1 "$tmp/fsck.log")")
+	file=$(debugfs -R "cat /counter" "$d" 2>/dev/null)
+	[ -n "$last" ] && [ "$file" = "$(seq 0 "$last")" ] ||
+		problems+=("the file's counter is not 0..${last:-?} ($(printf '%s\n' "$file" | wc -l) lines)")
+	if [ ${#problems[@]} -eq 0 ]; then
+		pass "migrate: linux on emu with a shared ext4 disk moved after $before counts, counted to $last with no gap or repeat, file continued, fsck clean ($(downtime "$tmp/linux.mig"))"
+	else
+		fail "migrate: linux: ${problems[*]}"
+		tail -n 5 "$tmp/linux.mig" "$tmp/ls.err" "$tmp/lt.err" "$tmp/lt.out"
+	fi
+}
+linux
