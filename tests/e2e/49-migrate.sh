@@ -155,4 +155,138 @@ poweroff'
 		tail -n 5 "$tmp/linux.mig" "$tmp/ls.err" "$tmp/lt.err" "$tmp/lt.out"
 	fi
 }
-linux
+[ -n "${MIGRATE_NO_LINUX:-}" ] || linux
+
+# --- Faults: the source runs on through each, then still migrates. ---
+# proxy PORTFILE TARGETPORT LIMIT FLIP: forwards one connection to the target,
+# cutting it after LIMIT bytes from the source (-1: never) or inverting the
+# byte at offset FLIP (-1: none).
+proxy() {
+	python3 - "$@" >/dev/null 2>&1 <<'PY' &
+import select, socket, sys
+pf, tport, limit, flip = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(1)
+with open(pf + ".tmp", "w") as f:
+    f.write(str(l.getsockname()[1]))
+import os
+os.rename(pf + ".tmp", pf)
+s, _ = l.accept()
+t = socket.create_connection(("127.0.0.1", tport))
+n = 0
+try:
+    while True:
+        r, _, _ = select.select([s, t], [], [], 30)
+        if not r:
+            break
+        if t in r:
+            d = t.recv(65536)
+            if not d:
+                break
+            s.sendall(d)
+        if s in r:
+            d = s.recv(65536)
+            if not d:
+                break
+            if 0 <= flip - n < len(d):
+                b = bytearray(d)
+                b[flip - n] ^= 0xFF
+                d = bytes(b)
+            if limit >= 0 and n + len(d) >= limit:
+                t.sendall(d[: limit - n])
+                break
+            n += len(d)
+            t.sendall(d)
+except OSError:
+    pass
+s.close()
+t.close()
+PY
+	pids+=($!)
+	for _ in $(seq 100); do [ -s "$1" ] && break; sleep 0.05; done
+}
+# target_failed NAME WHAT: the target NAME ended with 2 and one line of
+# stderr after its "waiting" line, matching WHAT; else why says what.
+target_failed() {
+	local n=$1 what=$2 rc msg
+	why=
+	timeout 60 tail --pid="$tpid" -f /dev/null
+	wait "$tpid"
+	rc=$?
+	msg=$(grep -v 'waiting for a migration' "$tmp/$n.err")
+	[ "$rc" = 2 ] && [ "$(printf '%s\n' "$msg" | wc -l)" = 1 ] &&
+		printf '%s\n' "$msg" | grep -qE "$what" || why="target: status $rc: $msg"
+}
+# source_runs: the source answers GET /vm as running and its program goes
+# on; else why2 says what.
+source_runs() {
+	local n
+	why2=
+	"$VMON" info "$tmp/fs.sock" 2>&1 | grep -q '"state": "running"' || why2="GET /vm: not running"
+	n=$(lines "$tmp/fs.out" step)
+	wait_lines "$tmp/fs.out" step $((n + 3)) 100 || why2="$why2 the source's program stopped"
+	kill -0 "$spid" 2>/dev/null || why2="$why2 the source ended"
+}
+
+source_vm fs --accel emu --mem 64M --kernel "$prog" --append steps=20000
+wait_lines "$tmp/fs.out" '^migrate: step' 3
+
+target f1 --accel emu --mem 128M
+msg=$("$VMON" migrate "$tmp/fs.sock" "tcp:127.0.0.1:$port" 2>&1)
+rc=$?
+target_failed f1 'refused the VM: the VM has 64 MiB of RAM, this monitor 128 MiB'
+source_runs
+if [ $rc = 1 ] && printf '%s' "$msg" | grep -q 'refused.*RAM' && [ -z "$why" ] && [ -z "$why2" ]; then
+	pass "migrate: a target with other RAM refuses before the source stops; the source runs on"
+else
+	fail "migrate: RAM mismatch (migrate status $rc: $msg) $why $why2"
+fi
+
+target f2 --accel emu --mem 64M
+{ exec 3<>"/dev/tcp/127.0.0.1/$port" && head -c 65536 /dev/urandom >&3; exec 3>&-; } 2>/dev/null
+target_failed f2 'not a vmon migration stream'
+[ -z "$why" ] && pass "migrate: garbage to --incoming: the target exits with status 2, one line" ||
+	fail "migrate: garbage to --incoming: $why"
+
+target f3 --accel emu --mem 64M
+{ exec 3<>"/dev/tcp/127.0.0.1/$port" && printf 'VMONMIGR\001\000\000\000\000\000\000\000' >&3 &&
+	head -c 65536 /dev/urandom >&3; exec 3>&-; } 2>/dev/null
+target_failed f3 'chunk 0'
+[ -z "$why" ] && pass "migrate: garbage chunks after a good header: status 2, one line" ||
+	fail "migrate: garbage chunks: $why"
+
+# cut NAME LIMIT FLIP WHAT TITLE
+cut() {
+	local n=$1 msg rc
+	target "$n" --accel emu --mem 64M
+	proxy "$tmp/$n.port" "$port" "$2" "$3"
+	msg=$("$VMON" migrate "$tmp/fs.sock" "tcp:127.0.0.1:$(cat "$tmp/$n.port")" 2>&1)
+	rc=$?
+	target_failed "$n" "$4"
+	source_runs
+	if [ $rc = 1 ] && [ -z "$why" ] && [ -z "$why2" ]; then
+		pass "migrate: $5: the target exits with status 2, one line; the source runs on and answers GET /vm"
+	else
+		fail "migrate: $5 (migrate status $rc: $(printf '%s' "$msg" | tail -n 1)) $why $why2"
+	fi
+}
+cut f4 1000000 -1 'truncated|ended' "connection dropped mid-stream (1 MB)"
+cut f5 -1 700000 'checksum|bad length|unknown type|sequence' "a byte flipped mid-stream"
+cut f6 48 -1 'truncated|ended' "connection dropped inside the offer"
+
+# After all that, the same source still migrates, exactly.
+target f7 --accel emu --mem 64M
+"$VMON" migrate "$tmp/fs.sock" "tcp:127.0.0.1:$port" >"$tmp/f7.mig" 2>&1
+rc=$?
+wait "$spid"
+src=$?
+wait "$tpid"
+dst=$?
+cat "$tmp/fs.out" "$tmp/f7.out" >"$tmp/f7.all"
+if [ $rc = 0 ] && [ $src = 0 ] && [ $dst = 1 ] && cmp -s "$tmp/f7.all" "$tmp/ref.out"; then
+	pass "migrate: after the failed attempts the source migrates, output exact"
+else
+	fail "migrate: migrating after failures (migrate $rc, source $src, target $dst)"
+	tail -n 3 "$tmp/f7.mig" "$tmp/f7.err"
+fi
