@@ -44,13 +44,14 @@ static json_t *api_vm_migration(void *o)
 
 	(void)o;
 	migrate_get(&s);
-	return json_pack("{s:s,s:s,s:s?,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	return json_pack("{s:s,s:s,s:s?,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 			 "status", s.status, "uri", s.uri, "error", s.error[0] ? s.error : NULL,
 			 "iteration", (int)s.iteration, "ram_pages", (json_int_t)s.ram_pages,
 			 "pages_sent", (json_int_t)s.pages_sent,
 			 "zero_pages", (json_int_t)s.zero_pages,
 			 "bytes_sent", (json_int_t)s.bytes_sent,
 			 "dirty_pages", (json_int_t)s.dirty_pages,
+			 "final_pages", (json_int_t)s.final_pages,
 			 "dirty_rate", (json_int_t)s.dirty_rate,
 			 "bandwidth", (json_int_t)s.bandwidth,
 			 "downtime_target_ms", (json_int_t)s.downtime_target_ms,

@@ -18,6 +18,7 @@
 #include "migrate/migrate.h"
 #include "migrate/migrate_uri.h"
 #include "net/net_opts.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define INCOMING_IO_MS 30000
@@ -157,6 +158,7 @@ static int incoming_run(struct incoming *in, const struct machine_config *cfg, c
 
 	if ((status = incoming_receive(in, cfg, &rx, &memfd)))
 		goto out;
+	uint64_t t0 = clock_ns();
 	if (snapshot_parse(rx.state, rx.state_len, &img, err, sizeof(err))) {
 		snprintf(in->why, sizeof(in->why), "the VM's state: %s", err);
 		status = incoming_fail(in, VMON_EXIT_USAGE);
@@ -180,8 +182,10 @@ static int incoming_run(struct incoming *in, const struct machine_config *cfg, c
 			migrate_send_text(&in->io, MIG_FAIL, 0, in->why);
 		goto out;
 	}
+	log_debug("migration: the VM built and loaded in %.1f ms", (double)(clock_ns() - t0) / 1e6);
 	close(memfd); /* the mapping keeps the pages */
 	memfd = -1;
+	log_debug("migration: API up at %.1f ms", (double)(clock_ns() - t0) / 1e6);
 	in->f.timeout_ms = INCOMING_GO_MS;
 	if (migrate_send(&in->io, MIG_READY, 0, NULL, 0) ||
 	    migrate_read(&in->io, &c, err, sizeof(err)) || c.type != MIG_GO) {

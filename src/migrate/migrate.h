@@ -25,6 +25,7 @@ struct migrate_status {
 	uint64_t ram_pages;            /* pages of guest RAM */
 	uint64_t pages_sent, zero_pages, bytes_sent;
 	uint64_t dirty_pages;          /* left to send after the last pass */
+	uint64_t final_pages;          /* sent while paused */
 	uint64_t dirty_rate;           /* pages the guest wrote per second, last pass */
 	uint64_t bandwidth;            /* bytes per second, last pass */
 	uint64_t downtime_target_ms, expected_downtime_ms;

@@ -9,6 +9,8 @@
 
 void migrate_recv_free(struct migrate_recv *r)
 {
+	free(r->written);
+	r->written = NULL;
 	free(r->state);
 	r->state = NULL;
 	r->state_len = 0;
@@ -66,6 +68,10 @@ int migrate_recv_ram(struct migrate_recv *r, char *err, size_t errlen)
 	uint64_t n;
 	int e;
 
+	if (!r->written && !(r->written = calloc((r->ram_size / MIGRATE_PAGE + 63) / 64, 8))) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	for (;;) {
 		if ((e = migrate_read(io, &c, err, errlen)))
 			return e;
@@ -75,13 +81,19 @@ int migrate_recv_ram(struct migrate_recv *r, char *err, size_t errlen)
 			if (!migrate_recv_range(r, c.arg, n))
 				goto range;
 			memcpy(r->ram + c.arg * MIGRATE_PAGE, io->buf, c.length);
+			for (uint64_t i = c.arg; i < c.arg + n; i++)
+				r->written[i / 64] |= 1ULL << (i % 64);
 			r->pages += n;
 			break;
 		case MIG_ZERO:
 			memcpy(&n, io->buf, 8);
 			if (!n || !migrate_recv_range(r, c.arg, n))
 				goto range;
-			memset(r->ram + c.arg * MIGRATE_PAGE, 0, n * MIGRATE_PAGE);
+			/* RAM starts zero: only pages sent before need clearing
+			 * (touching the others would allocate them). */
+			for (uint64_t i = c.arg; i < c.arg + n; i++)
+				if (r->written[i / 64] >> (i % 64) & 1)
+					memset(r->ram + i * MIGRATE_PAGE, 0, MIGRATE_PAGE);
 			r->zero_pages += n;
 			break;
 		case MIG_ITER:

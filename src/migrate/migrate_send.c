@@ -264,17 +264,24 @@ static int migrate_finish(struct migrate_tx *t, uint64_t *paused_at)
 	migrate_set("stop-and-copy");
 	int64_t n = dirty_collect(m, t->bitmap);
 	dirty_stop(m);
+	if (n >= 0) {
+		n = 0;
+		for (uint64_t w = 0; w < (t->npages + 63) / 64; w++)
+			n += __builtin_popcountll(t->bitmap[w]);
+	}
 	if (n < 0) {
 		r = migrate_fail(t, (int)n, "dirty-page tracking: %s", NULL);
 		goto back;
 	}
 	pthread_mutex_lock(&src.lock);
-	src.st.dirty_pages = (uint64_t)n;
+	src.st.final_pages = (uint64_t)n;
 	pthread_mutex_unlock(&src.lock);
 	if ((r = migrate_send_bitmap(t))) {
 		r = migrate_fail(t, r, "sending RAM: %s", NULL);
 		goto back;
 	}
+	log_debug("migration: paused, %lld last pages sent in %.1f ms", (long long)n,
+		  (double)(clock_ns() - *paused_at) / 1e6);
 	if ((r = snapshot_build(m, &b))) {
 		r = migrate_fail(t, r, "cannot save the VM's state: %s", NULL);
 		goto back;
@@ -284,6 +291,8 @@ static int migrate_finish(struct migrate_tx *t, uint64_t *paused_at)
 		goto back;
 	}
 	migrate_set("handover");
+	log_debug("migration: state of %zu bytes built, disks released at %.1f ms", b.len,
+		  (double)(clock_ns() - *paused_at) / 1e6);
 	if ((r = migrate_send(&t->io, MIG_STATE, 0, b.data, (uint32_t)b.len)) ||
 	    (r = migrate_send(&t->io, MIG_END, 0, NULL, 0))) {
 		r = migrate_fail(t, r, "sending the state: %s", NULL);
@@ -293,6 +302,8 @@ static int migrate_finish(struct migrate_tx *t, uint64_t *paused_at)
 	if ((r = migrate_expect(t, MIG_READY, "the target did not load the VM: %s")))
 		goto relock;
 	((struct migrate_fd *)t->io.opaque)->timeout_ms = MIGRATE_IO_MS;
+	log_debug("migration: the target is ready %.1f ms after the pause",
+		  (double)(clock_ns() - *paused_at) / 1e6);
 	/* From here on the target may be running the VM: never resume here. */
 	if ((r = migrate_send(&t->io, MIG_GO, 0, NULL, 0)) ||
 	    (r = migrate_expect(t, MIG_RUNNING, "%s"))) {

@@ -88,8 +88,9 @@ void migrate_text(const struct migrate_io *io, const struct migrate_chunk *h, ch
 /* The target's reading, without a machine (the fuzzer drives it). */
 struct migrate_recv {
 	struct migrate_io *io;
-	uint8_t *ram;            /* ram_size bytes: the pages go here */
+	uint8_t *ram;            /* ram_size bytes, zero at first: the pages go here */
 	uint64_t ram_size;
+	uint64_t *written;       /* pages received (calloc'ed by migrate_recv_ram) */
 	uint8_t *state;          /* the STATE chunk (malloc, 8-aligned), state_len bytes */
 	size_t state_len;
 	uint64_t pages, zero_pages;
