@@ -14,6 +14,7 @@
 #include "accel/emu/jit.h"
 #include "cli/cli.h"
 #include "jail/jail.h"
+#include "machine/dirty.h"
 #include "machine/machine.h"
 #include "machine/snapshot.h"
 #include "migrate/migrate.h"
@@ -312,8 +313,11 @@ int cli_run(int argc, char **argv)
 		api_server_detach_path(api);
 	if (!status && jail.on && jail_lockdown(&jail))
 		status = VMON_EXIT_HOST;
-	if (!status)
+	if (!status) {
+		dirty_test_env(m);
 		status = machine_run(m);
+		dirty_test_end(m);
+	}
 	api_server_stop(api);
 	migrate_join();
 	machine_destroy(m);

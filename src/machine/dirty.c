@@ -6,9 +6,13 @@
 #include "machine/dirty.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "machine/machine.h"
+#include "util/log.h"
 
 size_t dirty_bitmap_words(const struct gmem *mem)
 {
@@ -70,4 +74,70 @@ void dirty_stop(struct machine *m)
 	/* The buffer stays (gmem_destroy frees it): a device or vCPU may
 	 * still be setting a bit through the pointer it loaded. */
 	atomic_store(&m->mem.dirty, NULL);
+}
+
+/* ---- The test hook (bench/migrate.sh measures emu's cost with it) ---- */
+
+static pthread_t test_thread;
+static bool test_on;
+static unsigned test_ms;
+static uint64_t test_collects, test_pages;
+
+static void *dirty_test_loop(void *arg)
+{
+	struct machine *m = arg;
+	size_t n = dirty_bitmap_words(&m->mem);
+	uint64_t *bm = calloc(n, sizeof(*bm));
+
+	while (bm && !atomic_load(&m->stopping)) {
+		struct timespec ts = { test_ms / 1000, (long)(test_ms % 1000) * 1000000 };
+		nanosleep(&ts, NULL);
+		memset(bm, 0, n * sizeof(*bm));
+		int64_t r = dirty_collect(m, bm);
+		if (r < 0) {
+			log_error("VMON_TEST_DIRTY: collect: %s", strerror((int)-r));
+			break;
+		}
+		test_collects++;
+		test_pages += (uint64_t)r;
+	}
+	free(bm);
+	return NULL;
+}
+
+void dirty_test_env(struct machine *m)
+{
+	const char *e = getenv("VMON_TEST_DIRTY");
+	char *end;
+	int r;
+
+	if (!e)
+		return;
+	unsigned long ms = strtoul(e, &end, 10);
+	if (*end || !ms || ms > 60000) {
+		log_error("VMON_TEST_DIRTY=%s: expected milliseconds (1..60000)", e);
+		return;
+	}
+	test_ms = (unsigned)ms;
+	if ((r = dirty_start(m))) {
+		log_error("VMON_TEST_DIRTY: %s", strerror(-r));
+		return;
+	}
+	if ((r = pthread_create(&test_thread, NULL, dirty_test_loop, m))) {
+		log_error("VMON_TEST_DIRTY: %s", strerror(r));
+		dirty_stop(m);
+		return;
+	}
+	test_on = true;
+}
+
+void dirty_test_end(struct machine *m)
+{
+	if (!test_on)
+		return;
+	pthread_join(test_thread, NULL);
+	dirty_stop(m);
+	test_on = false;
+	log_info("dirty tracking: %llu collects every %u ms, %llu pages dirty",
+		 (unsigned long long)test_collects, test_ms, (unsigned long long)test_pages);
 }

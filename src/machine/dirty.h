@@ -26,4 +26,10 @@ void dirty_stop(struct machine *m);
 /* Words of a bitmap for this RAM. */
 size_t dirty_bitmap_words(const struct gmem *mem);
 
+/* Test hook VMON_TEST_DIRTY=MS (cli/run.c): tracking on from before the
+ * vCPUs start, a thread collecting every MS ms until the machine stops;
+ * dirty_test_end (after machine_run) joins it and logs the counts. */
+void dirty_test_env(struct machine *m);
+void dirty_test_end(struct machine *m);
+
 #endif

@@ -46,14 +46,14 @@ SNIPPET(g_pages, ".code16\n"
 	"out %al, $0x82\n"
 	"1: jmp 1b\n");
 
-/* Real mode, forever: a counter into two places of each of pages
- * 0x10..0x4f. */
+/* Real mode, forever: a counter into two places of each page from
+ * segment bx up to segment cx. */
 SNIPPET(g_writer, ".code16\n"
 	"xor %dx, %dx\n"
-	"1: mov $0x1000, %ax\n"
+	"1: mov %bx, %ax\n"
 	"2: mov %ax, %es\n inc %dx\n"
 	"mov %dx, %es:0x123\n mov %dx, %es:0xff0\n"
-	"add $0x100, %ax\n cmp $0x5000, %ax\n jb 2b\n"
+	"add $0x100, %ax\n cmp %cx, %ax\n jb 2b\n"
 	"jmp 1b\n");
 
 /* Long mode: the last page of low RAM and page 3 of high RAM. */
@@ -66,7 +66,7 @@ SNIPPET(g_high, ".code64\n"
 struct dt {
 	struct machine m;
 	const struct accel_ops *a;
-	struct accel_vcpu *cpu;
+	struct accel_vcpu *cpu, *cpus[2];
 	struct vcpu_exit exit;
 	uint64_t *bm;
 	size_t words;
@@ -77,7 +77,7 @@ static const struct accel_ops *accel_of(void **state)
 	return *state;
 }
 
-static struct dt *dt_new(const struct accel_ops *a, uint64_t mem)
+static struct dt *dt_new_smp(const struct accel_ops *a, uint64_t mem, unsigned ncpus)
 {
 	const char *why = "";
 	struct dt *t;
@@ -90,7 +90,7 @@ static struct dt *dt_new(const struct accel_ops *a, uint64_t mem)
 	assert_non_null(t);
 	t->a = a;
 	t->m.accel = a;
-	t->m.ncpus = 1;
+	t->m.ncpus = ncpus;
 	pthread_mutex_init(&t->m.exit_lock, NULL);
 	pthread_cond_init(&t->m.exit_cond, NULL);
 	assert_int_equal(gmem_init(&t->m.mem, mem), 0);
@@ -101,18 +101,27 @@ static struct dt *dt_new(const struct accel_ops *a, uint64_t mem)
 		assert_int_equal(a->vm_map_ram(t->m.vm, MEMMAP_HIGH_RAM,
 					       t->m.mem.host + t->m.mem.low_size,
 					       t->m.mem.size - t->m.mem.low_size), 0);
-	assert_int_equal(a->vcpu_create(t->m.vm, 0, &t->cpu), 0);
-	t->m.vcpus[0] = (struct machine_vcpu){ .m = &t->m, .index = 0, .acc = t->cpu };
+	for (unsigned i = 0; i < ncpus; i++) {
+		assert_int_equal(a->vcpu_create(t->m.vm, i, &t->cpus[i]), 0);
+		t->m.vcpus[i] = (struct machine_vcpu){ .m = &t->m, .index = i, .acc = t->cpus[i] };
+	}
+	t->cpu = t->cpus[0];
 	t->words = dirty_bitmap_words(&t->m.mem);
 	t->bm = calloc(t->words, 8);
 	assert_non_null(t->bm);
 	return t;
 }
 
+static struct dt *dt_new(const struct accel_ops *a, uint64_t mem)
+{
+	return dt_new_smp(a, mem, 1);
+}
+
 static void dt_free(struct dt *t)
 {
 	dirty_stop(&t->m);
-	t->a->vcpu_destroy(t->cpu);
+	for (unsigned i = 0; i < t->m.ncpus; i++)
+		t->a->vcpu_destroy(t->cpus[i]);
 	/* emu's interrupt controller is a machine device. */
 	for (unsigned i = t->m.ndevices; i-- > 0;)
 		if (t->m.devices[i].destroy)
@@ -126,16 +135,24 @@ static void dt_free(struct dt *t)
 	free(t);
 }
 
-static void dt_real_mode(struct dt *t, const uint8_t *s, const uint8_t *e)
+/* vCPU i in real mode at CODE, bx and cx as given. */
+static void dt_real_mode_cpu(struct dt *t, unsigned i, uint64_t bx, uint64_t cx)
 {
 	struct cpu_state st;
 
-	assert_int_equal(gmem_write(&t->m.mem, CODE, s, (size_t)(e - s)), 0);
 	cpu_state_reset(&st);
 	st.seg[SEG_CS].base = 0;
 	st.seg[SEG_CS].selector = 0;
 	st.rip = CODE;
-	assert_int_equal(t->a->vcpu_set_state(t->cpu, &st), 0);
+	st.gpr[CPU_RBX] = bx;
+	st.gpr[CPU_RCX] = cx;
+	assert_int_equal(t->a->vcpu_set_state(t->cpus[i], &st), 0);
+}
+
+static void dt_real_mode(struct dt *t, const uint8_t *s, const uint8_t *e)
+{
+	assert_int_equal(gmem_write(&t->m.mem, CODE, s, (size_t)(e - s)), 0);
+	dt_real_mode_cpu(t, 0, 0, 0);
 }
 
 static void dt_run_to_out(struct dt *t, uint16_t port)
@@ -251,8 +268,10 @@ static void test_high_ram(void **state)
 
 struct runner {
 	struct dt *t;
+	unsigned cpu;
 	atomic_bool stop, done;
 	int r;
+	struct vcpu_exit exit;
 };
 
 static void *run_forever(void *arg)
@@ -260,8 +279,8 @@ static void *run_forever(void *arg)
 	struct runner *r = arg;
 
 	while (!atomic_load(&r->stop)) {
-		r->r = r->t->a->vcpu_run(r->t->cpu, &r->t->exit);
-		if (r->r || r->t->exit.reason != VCPU_EXIT_NONE)
+		r->r = r->t->a->vcpu_run(r->t->cpus[r->cpu], &r->exit);
+		if (r->r || r->exit.reason != VCPU_EXIT_NONE)
 			break;
 	}
 	atomic_store(&r->done, true);
@@ -282,20 +301,24 @@ static void copy_dirty(struct dt *t, uint8_t *shadow, int64_t *pages)
 }
 
 /* Pre-copy against a guest that never stops writing: rounds of collect
- * and copy while it runs, then a last one after it stopped. */
-static void test_concurrent_copy(void **state)
+ * and copy while its vCPUs run (each on its own pages, 64 of them), then
+ * a last one after they stopped. */
+static void concurrent_copy(const struct accel_ops *a, unsigned ncpus)
 {
-	struct dt *t = dt_new(accel_of(state), SMALL_MEM);
+	struct dt *t = dt_new_smp(a, SMALL_MEM, ncpus);
 	uint8_t *shadow = malloc(SMALL_MEM);
-	struct runner r = { .t = t };
-	pthread_t th;
+	struct runner r[2] = { { .t = t, .cpu = 0 }, { .t = t, .cpu = 1 } };
+	pthread_t th[2];
 	int64_t pages = 0;
 	unsigned busy_rounds = 0;
 
 	assert_non_null(shadow);
-	dt_real_mode(t, g_writer_s, g_writer_e);
+	assert_int_equal(gmem_write(&t->m.mem, CODE, g_writer_s, (size_t)(g_writer_e - g_writer_s)), 0);
+	for (unsigned i = 0; i < ncpus; i++)
+		dt_real_mode_cpu(t, i, 0x1000 + 0x4000 * i, 0x5000 + 0x4000 * i);
 	assert_int_equal(dirty_start(&t->m), 0);
-	assert_int_equal(pthread_create(&th, NULL, run_forever, &r), 0);
+	for (unsigned i = 0; i < ncpus; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, run_forever, &r[i]), 0);
 	memcpy(shadow, t->m.mem.host, SMALL_MEM); /* the first pass */
 	for (int i = 0; i < 50; i++) {
 		int64_t before = pages;
@@ -304,27 +327,41 @@ static void test_concurrent_copy(void **state)
 		copy_dirty(t, shadow, &pages);
 		busy_rounds += pages > before;
 	}
-	atomic_store(&r.stop, true);
-	while (!atomic_load(&r.done)) {
-		struct timespec ts = { 0, 1000000 };
-		t->a->vcpu_kick(t->cpu);
-		nanosleep(&ts, NULL);
+	for (unsigned i = 0; i < ncpus; i++) {
+		atomic_store(&r[i].stop, true);
+		while (!atomic_load(&r[i].done)) {
+			struct timespec ts = { 0, 1000000 };
+			t->a->vcpu_kick(t->cpus[i]);
+			nanosleep(&ts, NULL);
+		}
+		pthread_join(th[i], NULL);
+		assert_int_equal(r[i].r, 0);
 	}
-	pthread_join(th, NULL);
-	assert_int_equal(r.r, 0);
 	copy_dirty(t, shadow, &pages);
-	print_message("%s: %u of 50 rounds found dirty pages, %lld pages copied\n", t->a->name,
-		      busy_rounds, (long long)pages);
-	assert_true(busy_rounds >= 10);
+	print_message("%s, %u vCPU(s): %u of 50 rounds found dirty pages, %lld pages copied\n",
+		      t->a->name, ncpus, busy_rounds, (long long)pages);
 	for (uint64_t pg = 0; pg < SMALL_MEM / 4096; pg++)
 		if (memcmp(shadow + pg * 4096, t->m.mem.host + pg * 4096, 4096))
 			fail_msg("page 0x%llx changed without being reported", (unsigned long long)pg);
-	/* The guest did write: its counter is in page 0x10. */
-	uint16_t c;
-	memcpy(&c, t->m.mem.host + 0x10123, 2);
-	assert_true(c != 0);
+	assert_true(busy_rounds >= 5); /* the guest did run during the rounds */
+	/* Each vCPU did write: its counter is in its first page. */
+	for (unsigned i = 0; i < ncpus; i++) {
+		uint16_t c;
+		memcpy(&c, t->m.mem.host + 0x10123 + 0x40000 * i, 2);
+		assert_true(c != 0);
+	}
 	free(shadow);
 	dt_free(t);
+}
+
+static void test_concurrent_copy(void **state)
+{
+	concurrent_copy(accel_of(state), 1);
+}
+
+static void test_concurrent_copy_smp(void **state)
+{
+	concurrent_copy(accel_of(state), 2);
 }
 
 #define BOTH(fn)                                                                     \
@@ -338,6 +375,7 @@ int main(void)
 		BOTH(test_device_writes),
 		BOTH(test_high_ram),
 		BOTH(test_concurrent_copy),
+		BOTH(test_concurrent_copy_smp),
 	};
 
 	alarm(120); /* a hung vCPU fails the run instead of stalling it */

@@ -86,6 +86,8 @@ struct tlb_entry {
 	uint32_t ramidx;     /* RAM page index (code marks) */
 	uint8_t global;
 	uint8_t large;       /* a piece of a large page: its linear bits */
+	uint8_t w_ok;        /* the fill allowed writes (dirty tracking may have
+			      * dropped the write tag: restored without a walk) */
 };
 #define TLB_INVALID 1ULL
 

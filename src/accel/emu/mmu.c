@@ -395,6 +395,7 @@ static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uin
 	e->large = w.large;
 	if (w.large > c->tlb_large)
 		c->tlb_large = w.large;
+	e->w_ok = w.w;
 	e->tag[ACC_R] = page;
 	e->tag[ACC_W] = w.w ? page : TLB_INVALID;
 	e->tag[ACC_X] = w.x ? page : TLB_INVALID;
@@ -408,6 +409,21 @@ static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uin
 			e->tag[ACC_W] = TLB_INVALID;
 	}
 	return host;
+}
+
+/* A write to a page whose entry lost only its write tag (dirty tracking's
+ * collect, or a read fill while tracking): the walk that filled it allowed
+ * writes, so the tag comes back after the page's dirty bit, with no walk.
+ * The host page, or NULL when a fill is needed. */
+static uint8_t *tlb_rearm_write(struct emu_cpu *c, struct tlb_entry *e, uint64_t lin)
+{
+	uint64_t page = lin & ~0xfffULL;
+
+	if (e->tag[ACC_R] != page || !e->w_ok)
+		return NULL;
+	ram_dirty(c->vm, e->ramidx);
+	e->tag[ACC_W] = page;
+	return (uint8_t *)(uintptr_t)(page + e->addend);
 }
 
 uint8_t *mmu_ptr(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc, int user)
@@ -424,6 +440,8 @@ uint8_t *mmu_ptr(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc, int user
 	}
 	if (e->tag[acc] == (lin & ~0xfffULL)) {
 		host = (uint8_t *)(uintptr_t)(lin + e->addend);
+	} else if (acc == ACC_W && (host = tlb_rearm_write(c, e, lin))) {
+		host += lin & 0xfff;
 	} else {
 		host = tlb_fill(c, lin, acc, user, &gpa);
 		if (!host)
@@ -439,8 +457,10 @@ static uint64_t access_one(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc
 			   uint64_t v)
 {
 	uint64_t gpa;
-	uint8_t *host = tlb_fill(c, lin, acc, user, &gpa);
+	uint8_t *host = acc == ACC_W ? tlb_rearm_write(c, &c->tlb[user][tlb_index(lin)], lin) : NULL;
 
+	if (!host)
+		host = tlb_fill(c, lin, acc, user, &gpa);
 	if (host) {
 		host += lin & 0xfff;
 		if (acc == ACC_W) {
