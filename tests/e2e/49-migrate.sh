@@ -232,6 +232,30 @@ source_runs() {
 source_vm fs --accel emu --mem 64M --kernel "$prog" --append steps=20000
 wait_lines "$tmp/fs.out" '^migrate: step' 3
 
+# Bad command lines: one line, status 2.
+bad_cli() { # NAME PATTERN ARGS...
+	local name=$1 pat=$2 rc
+	shift 2
+	"$VMON" "$@" >/dev/null 2>"$tmp/cli.err" </dev/null
+	rc=$?
+	if [ $rc = 2 ] && [ "$(wc -l <"$tmp/cli.err")" = 1 ] && grep -qE -- "$pat" "$tmp/cli.err"; then
+		pass "migrate: cli: $name"
+	else
+		fail "migrate: cli: $name (status $rc: $(cat "$tmp/cli.err"))"
+	fi
+}
+bad_cli "--incoming with a bad URI" 'ftp:x: expected tcp:HOST:PORT or unix:PATH' \
+	run --incoming ftp:x --accel emu
+bad_cli "--incoming with a bad port" 'expected tcp:HOST:PORT' run --incoming tcp:h:99999 --accel emu
+bad_cli "migrate without a URI" 'needs NAME and URI' migrate "$tmp/fs.sock"
+bad_cli "migrate --downtime 0" 'downtime' migrate "$tmp/fs.sock" tcp:127.0.0.1:1 --downtime 0
+"$VMON" migrate "$tmp/fs.sock" tcp:127.0.0.1:1 >/dev/null 2>"$tmp/cli.err"
+rc=$?
+source_runs
+[ $rc = 1 ] && grep -q 'cannot connect' "$tmp/cli.err" && [ -z "$why2" ] &&
+	pass "migrate: no target listening: vmon migrate fails (status 1), the source runs on" ||
+	fail "migrate: no target listening (status $rc: $(cat "$tmp/cli.err")) $why2"
+
 target f1 --accel emu --mem 128M
 msg=$("$VMON" migrate "$tmp/fs.sock" "tcp:127.0.0.1:$port" 2>&1)
 rc=$?
