@@ -97,7 +97,7 @@ timeout 120 "$VMON" run --accel emu --mem 64M --kernel "$prog" --append steps=20
 # wrote meanwhile, 30 passes, then stop-and-copy.
 program emu 20000 "$tmp/ref.out" --downtime 1
 if have_kvm; then
-	program kvm 300 guest/tests/migrate.expect
+	program kvm 100 guest/tests/migrate.expect
 else
 	skip "migrate: guest program under kvm (no /dev/kvm)"
 fi
