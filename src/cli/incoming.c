@@ -28,7 +28,7 @@ struct incoming {
 	const char *uri;
 	struct migrate_fd f;
 	struct migrate_io io;
-	char why[320];
+	char why[512];
 };
 
 static int incoming_bad(struct incoming *in, int status)
