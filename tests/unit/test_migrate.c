@@ -215,11 +215,13 @@ static void test_bad_offer(void **state)
 	pipe_io(&r);
 	assert_int_equal(migrate_recv_hello(&r, &h, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "magic"));
+	migrate_io_free(&r);
 	offer(&w);
 	pp.data[8] = 2;
 	pipe_io(&r);
 	assert_int_equal(migrate_recv_hello(&r, &h, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "version"));
+	migrate_io_free(&r);
 	/* A HELLO with a configuration restore would refuse: 1 MiB of RAM. */
 	memset(&pp, 0, sizeof(pp));
 	pipe_io(&w);
@@ -229,10 +231,12 @@ static void test_bad_offer(void **state)
 	pipe_io(&r);
 	assert_int_equal(migrate_recv_hello(&r, &h, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "memory size"));
+	migrate_io_free(&r);
 	/* Short: the stream ends inside the preamble. */
 	pp.len = 5;
 	pipe_io(&r);
 	assert_int_not_equal(migrate_recv_hello(&r, &h, err, sizeof(err)), 0);
+	migrate_io_free(&r);
 }
 
 static void test_uri(void **state)
