@@ -5,10 +5,11 @@
 # together must equal an uninterrupted run byte for byte (emu; kvm, SKIP
 # without /dev/kvm). Then Linux on emu counting on its console and into a
 # file on a shared ext4 disk as fast as it can (a sync every 25): the counts
-# of both consoles are consecutive, the file's too, the file system is clean. Then the faults: a
-# target that refuses (RAM size) before the source stops, garbage and a
-# stream cut short (the target exits with one line, status 2; the source
-# runs on and answers GET /vm), a corrupted stream (CRC).
+# of both consoles are consecutive, the file's too, the file system is
+# clean. Then the faults: a target that refuses (RAM size) before the source
+# stops, garbage and a stream cut short (the target exits with one line,
+# status 2; the source runs on and answers GET /vm), a corrupted stream
+# (CRC), and after them all a last migration of the same source.
 set -u
 . "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.." || exit 1
