@@ -235,7 +235,10 @@ source_runs() {
 	kill -0 "$spid" 2>/dev/null || why2="$why2 the source ended"
 }
 
-source_vm fs --accel emu --mem 64M --kernel "$prog" --append steps=20000
+# The source has a disk (the program leaves it alone): every target needs it.
+fdisk=$tmp/f.img
+truncate -s 8M "$fdisk"
+source_vm fs --accel emu --mem 64M --kernel "$prog" --append steps=20000 --disk "$fdisk"
 wait_lines "$tmp/fs.out" '^migrate: step' 3
 
 # Bad command lines: one line, status 2.
@@ -262,7 +265,7 @@ source_runs
 	pass "migrate: no target listening: vmon migrate fails (status 1), the source runs on" ||
 	fail "migrate: no target listening (status $rc: $(cat "$tmp/cli.err")) $why2"
 
-target f1 --accel emu --mem 128M
+target f1 --accel emu --mem 128M --disk "$fdisk"
 msg=$("$VMON" migrate "$tmp/fs.sock" "tcp:127.0.0.1:$port" 2>&1)
 rc=$?
 target_failed f1 'refused the VM: the VM has 64 MiB of RAM, this monitor 128 MiB'
@@ -289,7 +292,7 @@ target_failed f3 'chunk 0'
 # cut NAME LIMIT FLIP WHAT TITLE
 cut() {
 	local n=$1 msg rc
-	target "$n" --accel emu --mem 64M
+	target "$n" --accel emu --mem 64M --disk "$fdisk"
 	proxy "$tmp/$n.port" "$port" "$2" "$3"
 	msg=$("$VMON" migrate "$tmp/fs.sock" "tcp:127.0.0.1:$(cat "$tmp/$n.port")" 2>&1)
 	rc=$?
@@ -305,8 +308,35 @@ cut f4 1000000 -1 'truncated|ended' "connection dropped mid-stream (1 MB)"
 cut f5 -1 700000 'checksum|bad length|unknown type|sequence' "a byte flipped mid-stream"
 cut f6 48 -1 'truncated|ended' "connection dropped inside the offer"
 
+# A target that fails after the source stopped (it cannot create its console
+# file): the source takes its disk's lock back and runs on.
+"$VMON" run --incoming tcp:127.0.0.1:0 --accel emu --mem 64M --disk "$fdisk" \
+	--console "file:$tmp/no/such/dir/f8.out" --api-sock "$tmp/f8.sock" </dev/null 2>"$tmp/f8.err" &
+tpid=$!
+pids+=("$tpid")
+port=
+for _ in $(seq 100); do
+	port=$(sed -n 's/.*waiting for a migration on tcp:127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/f8.err")
+	[ -n "$port" ] && break
+	sleep 0.1
+done
+msg=$("$VMON" migrate "$tmp/fs.sock" "tcp:127.0.0.1:$port" 2>&1)
+rc=$?
+timeout 60 tail --pid="$tpid" -f /dev/null
+wait "$tpid"
+trc=$?
+source_runs
+"$VMON" run --accel emu --kernel "$prog" --disk "$fdisk" --console none </dev/null >/dev/null 2>"$tmp/lock.err"
+lrc=$?
+if [ $rc = 1 ] && printf '%s' "$msg" | grep -q 'cannot build the VM' && [ $trc -ne 0 ] &&
+   [ -z "$why2" ] && [ $lrc = 2 ] && grep -q 'locked' "$tmp/lock.err"; then
+	pass "migrate: a target failing after the stop-and-copy: the source resumes, its disk locked again"
+else
+	fail "migrate: target failing after the stop-and-copy (migrate $rc: $(printf '%s' "$msg" | tail -n 1), target $trc, lock check $lrc: $(cat "$tmp/lock.err")) $why2"
+fi
+
 # After all that, the same source still migrates, exactly (over a UNIX socket).
-"$VMON" run --incoming "unix:$tmp/f7.mig.sock" --accel emu --mem 64M --console "file:$tmp/f7.out" \
+"$VMON" run --incoming "unix:$tmp/f7.mig.sock" --accel emu --mem 64M --disk "$fdisk" --console "file:$tmp/f7.out" \
 	--api-sock "$tmp/f7.sock" </dev/null 2>"$tmp/f7.err" &
 tpid=$!
 pids+=("$tpid")
