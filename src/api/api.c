@@ -130,7 +130,7 @@ static void api_put_migrate(struct api *a, const struct api_request *rq,
 		if (!r)
 			api_json(rs, 202, a->vm.migration(a->vm.opaque));
 		else
-			api_error(rs, r == -EBUSY ? 409 : r == -EINVAL || r == -EOPNOTSUPP ? 400 : 502,
+			api_error(rs, r == -EBUSY ? 409 : r == -EINVAL || r == -EOPNOTSUPP ? 400 : 500,
 				  err);
 	}
 	json_decref(j);

@@ -348,7 +348,7 @@ static int migrate_run(struct migrate_tx *t, uint64_t target_ms, uint64_t *pause
 static void *migrate_thread(void *arg)
 {
 	struct migrate_tx *t = arg;
-	struct migrate_fd f = { .fd = src.fd, .timeout_ms = MIGRATE_IO_MS };
+	struct migrate_fd f = { .fd = -1, .timeout_ms = MIGRATE_IO_MS };
 	char err[256] = "";
 	uint64_t t0 = clock_ns(), paused_at = 0, target_ms;
 	int r;
@@ -359,15 +359,26 @@ static void *migrate_thread(void *arg)
 	t->err = err;
 	t->errlen = sizeof(err);
 	migrate_io_fd(&t->io, &f);
-	t->io.opaque = &f;
-	r = migrate_run(t, target_ms, &paused_at);
-	if (r) {
-		/* Tell the target why, if it still listens (it exits). */
-		migrate_send_text(&t->io, MIG_FAIL, 0, err);
+	/* Connected here, not in the API's thread: it answers meanwhile. */
+	r = migrate_uri_connect(&src.uri, MIGRATE_CONNECT_MS);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot connect to %.150s: %s", src.st.uri,
+			 strerror(-r));
+	} else {
+		pthread_mutex_lock(&src.lock);
+		src.fd = f.fd = r;
+		pthread_mutex_unlock(&src.lock);
+		if (atomic_load(&t->m->stopping))
+			r = migrate_fail(t, -ECANCELED, "%s", "the VM stopped");
+		else
+			r = migrate_run(t, target_ms, &paused_at);
+		if (r) /* tell the target why, if it still listens (it exits) */
+			migrate_send_text(&t->io, MIG_FAIL, 0, err);
 	}
 	migrate_io_free(&t->io);
 	pthread_mutex_lock(&src.lock);
-	close(src.fd);
+	if (src.fd >= 0)
+		close(src.fd);
 	src.fd = -1;
 	src.st.total_ms = (clock_ns() - t0) / 1000000;
 	if (!r)
@@ -406,7 +417,7 @@ int migrate_start(struct machine *m, const char *uri, uint64_t downtime_ms, char
 	struct migrate_uri u;
 	struct migrate_tx *t;
 	const char *why;
-	int fd, r;
+	int r;
 
 	if ((r = migrate_uri_parse(uri, &u, err, errlen)))
 		return r;
@@ -427,8 +438,7 @@ int migrate_start(struct machine *m, const char *uri, uint64_t downtime_ms, char
 	src.busy = true;
 	pthread_mutex_unlock(&src.lock);
 
-	fd = migrate_uri_connect(&u, MIGRATE_CONNECT_MS);
-	t = fd < 0 ? NULL : calloc(1, sizeof(*t));
+	t = calloc(1, sizeof(*t));
 	if (t) {
 		t->m = m;
 		t->npages = m->mem.size / MIGRATE_PAGE;
@@ -439,34 +449,21 @@ int migrate_start(struct machine *m, const char *uri, uint64_t downtime_ms, char
 	snprintf(src.st.uri, sizeof(src.st.uri), "%s", uri);
 	src.st.downtime_target_ms = downtime_ms;
 	src.st.ram_pages = m->mem.size / MIGRATE_PAGE;
-	if (fd < 0 || !t || !t->bitmap) {
+	snprintf(src.st.status, sizeof(src.st.status), "setup");
+	src.m = m;
+	src.fd = -1;
+	src.uri = u;
+	src.holds_pause = false;
+	r = t && t->bitmap ? -pthread_create(&src.thread, NULL, migrate_thread, t) : -ENOMEM;
+	if (r) {
 		snprintf(src.st.status, sizeof(src.st.status), "failed");
-		snprintf(err, errlen, "cannot connect to %s: %s", uri,
-			 strerror(fd < 0 ? -fd : ENOMEM));
+		snprintf(err, errlen, "cannot start the migration: %s", strerror(-r));
 		snprintf(src.st.error, sizeof(src.st.error), "%s", err);
 		src.busy = false;
 		pthread_mutex_unlock(&src.lock);
-		if (fd >= 0)
-			close(fd);
 		if (t)
 			free(t->bitmap);
 		free(t);
-		return fd < 0 ? fd : -ENOMEM;
-	}
-	snprintf(src.st.status, sizeof(src.st.status), "setup");
-	src.m = m;
-	src.fd = fd;
-	src.uri = u;
-	src.holds_pause = false;
-	if ((r = -pthread_create(&src.thread, NULL, migrate_thread, t))) {
-		close(fd);
-		src.fd = -1;
-		snprintf(src.st.status, sizeof(src.st.status), "failed");
-		src.busy = false;
-		pthread_mutex_unlock(&src.lock);
-		free(t->bitmap);
-		free(t);
-		snprintf(err, errlen, "cannot start the migration thread");
 		return r;
 	}
 	src.have_thread = true;
