@@ -183,6 +183,12 @@ static int incoming_run(struct incoming *in, const struct machine_config *cfg, c
 	if (!status)
 		status = cli_api_start(m, name, sock, asked, false, &api);
 	if (status) {
+		/* The disks' locks go back before the source hears of it. */
+		api_server_stop(api);
+		api = NULL;
+		machine_destroy(m);
+		free(m);
+		m = NULL;
 		snprintf(in->why, sizeof(in->why), "cannot build the VM%s%s", err[0] ? ": " : "", err);
 		if (err[0])
 			incoming_fail(in, status);

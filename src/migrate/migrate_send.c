@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dev/virtio/virtio_blk.h"
@@ -24,6 +25,7 @@
 #define MIGRATE_IO_MS      30000
 #define MIGRATE_BUILD_MS   60000   /* the target builds its machine */
 #define MIGRATE_SEEN_MS    2000    /* how long "completed" waits to be read */
+#define MIGRATE_RELOCK_TRIES 300   /* 10 ms apart */
 
 struct migrate_src {
 	pthread_mutex_t lock;
@@ -253,7 +255,7 @@ static int migrate_finish(struct migrate_tx *t, uint64_t *paused_at)
 	struct machine *m = t->m;
 	bool was_paused = machine_is_paused(m);
 	struct snapshot_buf b = { 0 };
-	int r;
+	int r, r2;
 
 	if ((r = machine_pause(m)))
 		return migrate_fail(t, r, "cannot pause the VM: %s", NULL);
@@ -317,8 +319,20 @@ static int migrate_finish(struct migrate_tx *t, uint64_t *paused_at)
 	snapshot_buf_free(&b);
 	return 0;
 relock:
-	if (virtio_blk_handover(m, false))
-		log_error("migration: cannot lock the disks again: the VM stays paused");
+	/* A target that failed gives the locks back as it exits. */
+	for (int i = 0; (r2 = virtio_blk_handover(m, false)) == -EBUSY && i < MIGRATE_RELOCK_TRIES; i++)
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	if (r2) {
+		char why[200];
+		snprintf(why, sizeof(why), "%s", t->err);
+		snprintf(t->err, t->errlen, "%s; the disks cannot be locked again (%s): the VM "
+			 "stays paused", why, strerror(-r2));
+		snapshot_buf_free(&b);
+		pthread_mutex_lock(&src.lock);
+		src.holds_pause = false;
+		pthread_mutex_unlock(&src.lock);
+		return r;
+	}
 back:
 	snapshot_buf_free(&b);
 	pthread_mutex_lock(&src.lock);
