@@ -74,9 +74,13 @@ program() {
 		problems+=("vmon migrate failed: $(tail -n 1 "$tmp/$acc.mig")")
 	passes=$(sed -n 's/.*: pass \([0-9]*\):.*/\1/p' "$tmp/$acc.mig" | tail -n 1)
 	[ $# = 0 ] || [ "${passes:-0}" -ge 2 ] || problems+=("only $passes pre-copy passes with $*")
+	timeout 120 tail --pid="$spid" -f /dev/null
+	kill -9 "$spid" 2>/dev/null
 	wait "$spid"
 	rc=$?
 	[ "$rc" = 0 ] || problems+=("the source ended with $rc")
+	timeout 120 tail --pid="$tpid" -f /dev/null
+	kill -9 "$tpid" 2>/dev/null
 	wait "$tpid"
 	rc=$?
 	[ "$rc" = 1 ] || problems+=("the target ended with $rc, not the program's exit(0)")
@@ -135,6 +139,8 @@ poweroff'
 	wait_lines "$tmp/ls.out" '^@count' 20 2400 || problems+=("the guest did not start counting")
 	"$VMON" migrate "$tmp/ls.sock" "tcp:127.0.0.1:$port" >"$tmp/linux.mig" 2>&1 ||
 		problems+=("vmon migrate failed: $(tail -n 1 "$tmp/linux.mig")")
+	timeout 60 tail --pid="$spid" -f /dev/null
+	kill -9 "$spid" 2>/dev/null
 	wait "$spid"
 	rc=$?
 	[ "$rc" = 0 ] || problems+=("the source ended with $rc")
@@ -348,6 +354,7 @@ for _ in $(seq 100); do [ -S "$tmp/f7.mig.sock" ] && break; sleep 0.1; done
 "$VMON" migrate "$tmp/fs.sock" "unix:$tmp/f7.mig.sock" >"$tmp/f7.mig" 2>&1
 rc=$?
 timeout 60 tail --pid="$spid" -f /dev/null
+kill -9 "$spid" 2>/dev/null
 wait "$spid"
 src=$?
 wait_lines "$tmp/f7.out" step 20 100
