@@ -51,10 +51,13 @@ vmon_base=("$VMON" run --accel emu --mem 512M --cpus 1)
 port() { echo $((20000 + RANDOM % 20000)); }
 # last_tick SERIAL: the number of the last "@tick N" line, 0 when none.
 last_tick() { [ -f "$1" ] || { echo 0; return; }; tr -d '\r' < "$1" 2>/dev/null | sed -n 's/^@tick //p' | tail -n 1 | grep . || echo 0; }
-# wait_for SERIAL N: until the guest printed "@tick N" or later (status 1 on timeout).
+# first_tick SERIAL: the number of the first "@tick N" line, 0 when none.
+first_tick() { [ -f "$1" ] || { echo 0; return; }; tr -d '\r' < "$1" | sed -n 's/^@tick //p' | head -n 1 | grep . || echo 0; }
+# wait_for SERIAL N [S]: until the guest printed "@tick N" or later, S
+# seconds at most (default $wait_s; status 1 on timeout).
 wait_for() {
 	local i
-	for ((i = 0; i < wait_s * 10; i++)); do
+	for ((i = 0; i < ${3:-$wait_s} * 10; i++)); do
 		[ "$(last_tick "$1")" -ge "$2" ] && return 0
 		sleep 0.1
 	done
@@ -110,7 +113,7 @@ PY
 # one_run M GUEST N: migrates once; appends "total downtime passes" to
 # $tmp/M-GUEST.res or a reason to $tmp/M-GUEST.why.
 one_run() {
-	local m=$1 g=$2 n=$3 d=$tmp/$1-$2-$3 p res before script
+	local m=$1 g=$2 n=$3 d=$tmp/$1-$2-$3 p res before first script keep=0
 	mkdir -p "$d"
 	script=$idle_script
 	[ "$g" = write ] && script=$write_script
@@ -151,15 +154,24 @@ one_run() {
 	total=*)
 		# The guest goes on where it was: a later line on the target.
 		before=$(last_tick "$d/src.serial")
-		if wait_for "$d/dst.serial" $((before + 1)); then
+		if wait_for "$d/dst.serial" $((before + 1)) 60; then
 			# total=T downtime=D passes=P -> "T D P"
 			echo "$res" | sed 's/[a-z]*=//g' >> "$tmp/$m-$g.res"
+			first=$(first_tick "$d/dst.serial")
+			[ "$first" -le $((before + 1)) ] ||
+				echo "run $n: the source's last line was @tick $before, the target's first @tick $first" >> "$tmp/$m-$g.why"
 		else
-			echo "run $n: migrated, but the target printed nothing after @tick $before" >> "$tmp/$m-$g.why"
+			echo "run $n: migrated, but the target printed nothing after @tick $before in 60 s (logs: $out/migrate-$m-$g-$n.*)" >> "$tmp/$m-$g.why"
+			keep=1
 		fi ;;
-	*) echo "run $n: ${res#fail }" >> "$tmp/$m-$g.why" ;;
+	*) echo "run $n: ${res#fail } (logs: $out/migrate-$m-$g-$n.*)" >> "$tmp/$m-$g.why"; keep=1 ;;
 	esac
 	stop_all
+	if [ "${keep:-0}" = 1 ]; then
+		for f in "$d"/*.serial "$d"/*.err; do
+			[ -f "$f" ] && cp "$f" "$out/migrate-$m-$g-$n.$(basename "$f")"
+		done
+	fi
 }
 
 for g in idle write; do
@@ -226,7 +238,7 @@ for g in idle write; do
 done
 bench_note "vmon: target \`$VMON run --accel emu --mem 512M --cpus 1 --console file:DST --incoming tcp:127.0.0.1:PORT\`, source the same with \`--kernel vmlinuz --initrd initramfs.cpio.gz --append SCRIPT\`, then \`$VMON migrate SRC.sock tcp:127.0.0.1:PORT\` (downtime target 300 ms); its own total and downtime (\"migrated ... in T ms, downtime D ms\").  "
 bench_note "QEMU: \`${qemu_base[*]} -append SCRIPT -serial file:F -qmp unix:Q\`, the target with \`-incoming tcp:127.0.0.1:PORT\`; QMP migrate-set-parameters downtime-limit 300 and max-bandwidth 1 TiB/s (no cap, as vmon), migrate, then query-migrate's total-time and downtime.  "
-bench_note "Migrated after the guest's second line; a result counts once the target prints a later line. Lower is better."
+bench_note "Migrated after the guest's second line; a result counts once the target prints the next line within 60 s (a note when a line is missing between the two sides). Lower is better."
 if [ ${#ovh_rows[@]} -gt 0 ]; then
 	bench_note ""
 	bench_note "Dirty-page tracking on emu: guest programs (bench/cpu.sh's) with tracking off and on (VMON_TEST_DIRTY=20: on from the start, a collect every 20 ms), monitor CPU time (all threads, the collector's too) from \"@start\" to \"@end\", s, median of $ovh_runs:"
