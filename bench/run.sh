@@ -10,7 +10,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 out=$BUILD/bench
-parts=${BENCH_PARTS:-micro cpu linux disk api net}
+parts=${BENCH_PARTS:-micro cpu linux disk api migrate net}
 mkdir -p "$out"
 
 done_parts=()

@@ -14,6 +14,7 @@ static const struct cli_command commands[] = {
 	{ "resume", "resume a paused VM", cli_resume },
 	{ "stop", "power a VM off by ACPI (--force: at once)", cli_stop },
 	{ "snapshot", "write a VM's snapshot into a directory", cli_snapshot },
+	{ "migrate", "move a running VM to another monitor (vmon run --incoming)", cli_migrate },
 };
 
 static void usage(FILE *f)

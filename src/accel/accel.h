@@ -73,6 +73,16 @@ struct accel_ops {
 	 * release: frees the route and closes *fd, which becomes -1. */
 	int (*vm_msi_irqfd)(struct accel_vm *vm, int *fd, uint64_t addr, uint32_t data,
 			    bool release);
+	/* Optional (NULL: not offered): tracking of the pages vCPUs write
+	 * (machine/dirty.c, which also sets gmem's bitmap before on and
+	 * clears it after off). on: pages written from now on are logged. */
+	int (*vm_dirty_log)(struct accel_vm *vm, bool on);
+	/* ORs the pages vCPUs wrote since on / the last collect into bitmap
+	 * (bit i: page i of the host mapping) and clears them; returns the
+	 * count of bits newly set in bitmap, or -errno. Any thread, vCPUs
+	 * running. emu: its vCPUs set gmem's bitmap themselves; this re-arms
+	 * the tracking after dirty.c has drained that bitmap. */
+	int64_t (*vm_dirty_collect)(struct accel_vm *vm, uint64_t *bitmap);
 
 	int (*vcpu_create)(struct accel_vm *vm, unsigned index, struct accel_vcpu **out);
 	void (*vcpu_destroy)(struct accel_vcpu *vcpu);

@@ -107,6 +107,45 @@ static void api_put_snapshot(struct api *a, const struct api_request *rq,
 	json_decref(j);
 }
 
+/* PUT /vm/migrate {"uri": "tcp:HOST:PORT", "downtime_ms": 300}: starts the
+ * migration and answers 202 at once; GET /vm/migration follows it. */
+static void api_put_migrate(struct api *a, const struct api_request *rq,
+			    struct api_response *rs)
+{
+	json_t *j = json_loadb(rq->body, rq->body_len, 0, NULL);
+	const char *uri = j ? json_string_value(json_object_get(j, "uri")) : NULL;
+	json_t *dt = j ? json_object_get(j, "downtime_ms") : NULL;
+	char err[300];
+
+	if (!a->vm.migrate) {
+		api_error(rs, 501, "migration is not available in this monitor (it runs under --jail)");
+	} else if (!uri || !*uri) {
+		api_error(rs, 400, "the body needs \"uri\": tcp:HOST:PORT or unix:PATH");
+	} else if (dt && (!json_is_integer(dt) || json_integer_value(dt) < 1 ||
+			  json_integer_value(dt) > 600000)) {
+		api_error(rs, 400, "\"downtime_ms\" must be an integer from 1 to 600000");
+	} else {
+		int r = a->vm.migrate(a->vm.opaque, uri, dt ? (uint64_t)json_integer_value(dt) : 300,
+				      err, sizeof(err));
+		if (!r)
+			api_json(rs, 202, a->vm.migration(a->vm.opaque));
+		else
+			api_error(rs, r == -EBUSY ? 409 : r == -EINVAL || r == -EOPNOTSUPP ? 400 : 500,
+				  err);
+	}
+	json_decref(j);
+}
+
+static void api_get_migration(struct api *a, const struct api_request *rq,
+			      struct api_response *rs)
+{
+	(void)rq;
+	if (!a->vm.migration)
+		api_error(rs, 501, "migration is not available in this monitor");
+	else
+		api_json(rs, 200, a->vm.migration(a->vm.opaque));
+}
+
 static json_t *api_stats_json(const struct api_route_stats *s)
 {
 	return json_pack("{s:I,s:I,s:I}", "count", (json_int_t)s->count,
@@ -124,6 +163,8 @@ static const struct api_route api_routes[] = {
 	{ "PUT", "/vm/reset", api_put_reset },
 	{ "PUT", "/vm/stop", api_put_stop },
 	{ "PUT", "/vm/snapshot", api_put_snapshot },
+	{ "PUT", "/vm/migrate", api_put_migrate },
+	{ "GET", "/vm/migration", api_get_migration },
 	{ "GET", "/metrics", api_get_metrics },
 };
 static const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -41,6 +41,11 @@ struct api_vm {
 	json_t *(*info)(void *opaque);    /* GET /vm, without "state" */
 	json_t *(*metrics)(void *opaque); /* the VM's counters for GET /metrics */
 	int (*snapshot)(void *opaque, const char *dir); /* paused around it */
+	/* Starts a live migration to uri (docs/migration.md); -EINVAL or
+	 * -EOPNOTSUPP with why in err, -EBUSY when one is under way. */
+	int (*migrate)(void *opaque, const char *uri, uint64_t downtime_ms, char *err,
+		       size_t errlen);
+	json_t *(*migration)(void *opaque); /* GET /vm/migration */
 };
 
 struct api_route_stats {

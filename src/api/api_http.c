@@ -147,7 +147,7 @@ const struct api_request *api_http_request(const struct api_http *h)
 static const char *api_http_reason(int status)
 {
 	static const struct { int status; const char *reason; } reasons[] = {
-		{ 200, "OK" }, { 204, "No Content" }, { 400, "Bad Request" },
+		{ 200, "OK" }, { 202, "Accepted" }, { 204, "No Content" }, { 400, "Bad Request" },
 		{ 404, "Not Found" }, { 405, "Method Not Allowed" }, { 409, "Conflict" },
 		{ 413, "Payload Too Large" }, { 500, "Internal Server Error" },
 		{ 501, "Not Implemented" },

@@ -10,6 +10,7 @@
 #include "dev/devices.h"
 #include "machine/machine.h"
 #include "machine/snapshot.h"
+#include "migrate/migrate.h"
 #include "util/clock.h"
 
 struct api_vm_machine {
@@ -25,7 +26,39 @@ static struct machine *api_vm_m(void *opaque)
 }
 
 static int api_vm_pause(void *o) { return machine_pause(api_vm_m(o)); }
-static int api_vm_resume(void *o) { return machine_resume(api_vm_m(o)); }
+/* The migration's stop-and-copy holds the VM paused: it must not run. */
+static int api_vm_resume(void *o)
+{
+	return migrate_holds_pause() ? -EBUSY : machine_resume(api_vm_m(o));
+}
+
+static int api_vm_migrate(void *o, const char *uri, uint64_t downtime_ms, char *err,
+			  size_t errlen)
+{
+	return migrate_start(api_vm_m(o), uri, downtime_ms, err, errlen);
+}
+
+static json_t *api_vm_migration(void *o)
+{
+	struct migrate_status s;
+
+	(void)o;
+	migrate_get(&s);
+	return json_pack("{s:s,s:s,s:s?,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			 "status", s.status, "uri", s.uri, "error", s.error[0] ? s.error : NULL,
+			 "iteration", (int)s.iteration, "ram_pages", (json_int_t)s.ram_pages,
+			 "pages_sent", (json_int_t)s.pages_sent,
+			 "zero_pages", (json_int_t)s.zero_pages,
+			 "bytes_sent", (json_int_t)s.bytes_sent,
+			 "dirty_pages", (json_int_t)s.dirty_pages,
+			 "final_pages", (json_int_t)s.final_pages,
+			 "dirty_rate", (json_int_t)s.dirty_rate,
+			 "bandwidth", (json_int_t)s.bandwidth,
+			 "downtime_target_ms", (json_int_t)s.downtime_target_ms,
+			 "expected_downtime_ms", (json_int_t)s.expected_downtime_ms,
+			 "downtime_ms", (json_int_t)s.downtime_ms,
+			 "total_ms", (json_int_t)s.total_ms);
+}
 
 static int api_vm_shutdown(void *o)
 {
@@ -57,6 +90,8 @@ static int api_vm_snapshot(void *o, const char *dir)
 
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;
+	if (migrate_holds_pause())
+		return -EBUSY;
 	r = machine_pause(m);
 	if (r)
 		return r;
@@ -104,7 +139,7 @@ static json_t *api_vm_info(void *o)
 	pthread_mutex_unlock(&m->pause_api_lock);
 	for (unsigned i = 0; i < m->ndevices; i++)
 		json_array_append_new(devs, json_string(m->devices[i].name));
-	return json_pack("{s:s,s:i,s:s,s:I,s:{s:s,s:s?,s:s,s:I,s:i,s:s,s:o,s:i,s:b,s:s?}"
+	json_t *info = json_pack("{s:s,s:i,s:s,s:I,s:{s:s,s:s?,s:s,s:I,s:i,s:s,s:o,s:i,s:b,s:s?}"
 			 ",s:o,s:o}",
 			 "name", vm->name, "pid", (int)getpid(), "accel", m->accel->name,
 			 "paused_ms", (json_int_t)(paused_ns / 1000000),
@@ -114,6 +149,9 @@ static json_t *api_vm_info(void *o)
 			 "console", c->console ? c->console : "", "disks", disks, "nets", (int)c->nnets,
 			 "rng", c->rng, "vconsole", c->vconsole,
 			 "vcpus", vcpus, "devices", devs);
+	if (info)
+		json_object_set_new(info, "migration", api_vm_migration(o));
+	return info;
 }
 
 static json_t *api_vm_metrics(void *o)
@@ -141,6 +179,7 @@ void api_vm_machine(struct api_vm *vm, struct machine *m, const char *name)
 		.opaque = &api_vm_the, .pause = api_vm_pause, .resume = api_vm_resume,
 		.shutdown = api_vm_shutdown, .reset = api_vm_reset, .stop = api_vm_stop,
 		.snapshot = api_vm_snapshot,
+		.migrate = api_vm_migrate, .migration = api_vm_migration,
 		.state = api_vm_state, .info = api_vm_info, .metrics = api_vm_metrics,
 	};
 }

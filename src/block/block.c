@@ -614,3 +614,19 @@ bool block_readonly(const struct block *b) { return b->readonly; }
 bool block_can_discard(const struct block *b) { return b->can_discard; }
 /* Always possible on a writable image: zero pages are the last resort. */
 bool block_can_write_zeroes(const struct block *b) { return !b->readonly; }
+
+int block_handover(struct block *b, bool release)
+{
+	struct flock lk = { .l_type = release ? F_UNLCK : b->readonly ? F_RDLCK : F_WRLCK,
+			    .l_whence = SEEK_SET };
+	int r;
+
+	if (b->fd < 0)
+		return 0; /* nbd: the server arbitrates */
+	block_drain(b);
+	if (release && !b->readonly && (r = b->drv->flush(b)))
+		return r;
+	if (fcntl(b->fd, F_OFD_SETLK, &lk))
+		return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+	return 0;
+}

@@ -80,5 +80,9 @@ bool block_can_write_zeroes(const struct block *b);
 void block_submit(struct block *b, struct block_req *r);
 /* Waits until every submitted request has completed (its done returned). */
 void block_drain(struct block *b);
+/* Live migration on shared storage: release flushes the image and gives
+ * up its lock for the target to take; !release takes it back (-EBUSY
+ * when someone else has it now). 0 or -errno. */
+int block_handover(struct block *b, bool release);
 
 #endif

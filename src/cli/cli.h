@@ -21,6 +21,20 @@ int cli_api_path(const char **name, char *name_buf, size_t name_len, const char 
 int cli_api_start(struct machine *m, const char *name, const char *path, bool asked,
 		  bool jailed, struct api_server **out);
 
+/* The machine of a snapshot image (src/cli/restore.c, also the target of
+ * a migration): img's configuration under accel with console and RAM from
+ * memfile, every section loaded. 0, or an exit status: VMON_EXIT_USAGE
+ * with why in err when err[0] (else reported). */
+struct snapshot_image;
+struct snapshot_config;
+struct accel_ops;
+int cli_restore_machine(struct machine *m, const struct snapshot_image *img,
+			const struct accel_ops *accel, const char *console, const char *memfile,
+			char *err, size_t errlen);
+/* Whether this host can run the configuration: RAM, disks where they were
+ * and of the same size, the memory file (unless NULL). NULL or why. */
+const char *cli_restore_check_host(const struct snapshot_config *c, const char *memfile);
+
 /* Each returns vmon's exit status. */
 int cli_run(int argc, char **argv);
 int cli_restore(int argc, char **argv);
@@ -30,5 +44,10 @@ int cli_pause(int argc, char **argv);
 int cli_resume(int argc, char **argv);
 int cli_stop(int argc, char **argv);
 int cli_snapshot(int argc, char **argv);
+int cli_migrate(int argc, char **argv);
+/* vmon run --incoming URI (src/cli/incoming.c): cfg is the command line's. */
+struct machine_config;
+int cli_incoming(const char *uri, const struct machine_config *cfg, const char *name,
+		 const char *api_sock, const char *sock);
 
 #endif

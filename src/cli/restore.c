@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "machine/machine.h"
 #include "machine/snapshot.h"
+#include "migrate/migrate.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -73,7 +74,7 @@ static int restore_read(const char *path, uint8_t **out, size_t *len)
 	return 0;
 }
 
-static const char *restore_check_host(const struct snapshot_config *c, const char *memfile)
+const char *cli_restore_check_host(const struct snapshot_config *c, const char *memfile)
 {
 	static char why[256];
 	struct sysinfo si;
@@ -81,9 +82,9 @@ static const char *restore_check_host(const struct snapshot_config *c, const cha
 
 	if (!sysinfo(&si) && c->mem_size > (uint64_t)si.totalram * si.mem_unit)
 		return "the VM has more memory than this host";
-	if (stat(memfile, &st))
+	if (memfile && stat(memfile, &st))
 		return "memory: missing";
-	if ((uint64_t)st.st_size != c->mem_size)
+	if (memfile && (uint64_t)st.st_size != c->mem_size)
 		return "memory: not the size of the VM's RAM";
 	for (unsigned i = 0; i < c->ndisks; i++) {
 		if (stat(c->disks[i].path, &st)) {
@@ -97,6 +98,25 @@ static const char *restore_check_host(const struct snapshot_config *c, const cha
 		}
 	}
 	return NULL;
+}
+
+int cli_restore_machine(struct machine *m, const struct snapshot_image *img,
+			const struct accel_ops *accel, const char *console, const char *memfile,
+			char *err, size_t errlen)
+{
+	struct machine_config cfg = {
+		.accel = accel, .cmdline = "", .console = console, .mem_file = memfile,
+		.mem_size = img->cfg->mem_size, .ncpus = img->cfg->ncpus,
+		.disks = img->cfg->disks, .ndisks = img->cfg->ndisks,
+		.nets = img->cfg->nets, .nnets = img->cfg->nnets, .rng = img->cfg->rng,
+		.vconsole = img->cfg->vconsole[0] ? img->cfg->vconsole : NULL,
+	};
+	int status = machine_create(m, &cfg);
+
+	err[0] = 0;
+	if (!status && snapshot_load(m, img, err, errlen))
+		status = VMON_EXIT_USAGE;
+	return status;
 }
 
 int cli_restore(int argc, char **argv)
@@ -115,7 +135,7 @@ int cli_restore(int argc, char **argv)
 	struct api_server *api = NULL;
 	char statef[4200], memf[4200], err[200];
 	struct snapshot_image img;
-	struct machine_config cfg;
+	const struct accel_ops *acc;
 	struct machine *m;
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -162,28 +182,16 @@ int cli_restore(int argc, char **argv)
 		free(buf);
 		return restore_bad(dir, err);
 	}
-	if ((why = restore_check_host(img.cfg, memf))) {
+	if ((why = cli_restore_check_host(img.cfg, memf))) {
 		free(buf);
 		return restore_bad(dir, why);
 	}
 	if (!accel || !strcmp(accel, "auto"))
 		accel = img.cfg->accel;
-	memset(&cfg, 0, sizeof(cfg));
-	if (!(cfg.accel = accel_find(accel))) {
+	if (!(acc = accel_find(accel))) {
 		free(buf);
 		return restore_bad(dir, "--accel: expected kvm, emu or auto");
 	}
-	cfg.cmdline = "";
-	cfg.mem_size = img.cfg->mem_size;
-	cfg.ncpus = img.cfg->ncpus;
-	cfg.console = console;
-	cfg.disks = img.cfg->disks;
-	cfg.ndisks = img.cfg->ndisks;
-	cfg.nets = img.cfg->nets;
-	cfg.nnets = img.cfg->nnets;
-	cfg.rng = img.cfg->rng;
-	cfg.vconsole = img.cfg->vconsole[0] ? img.cfg->vconsole : NULL;
-	cfg.mem_file = memf;
 
 	m = malloc(sizeof(*m));
 	if (!m) {
@@ -191,21 +199,20 @@ int cli_restore(int argc, char **argv)
 		log_error("out of memory");
 		return VMON_EXIT_HOST;
 	}
-	status = machine_create(m, &cfg);
-	if (!status && snapshot_load(m, &img, err, sizeof(err))) {
+	status = cli_restore_machine(m, &img, acc, console, memf, err, sizeof(err));
+	if (status == VMON_EXIT_USAGE && err[0])
 		fprintf(stderr, "vmon: restore %s: %s\n", dir, err);
-		status = VMON_EXIT_USAGE;
-	}
 	if (!status) {
 		if (log_verbose)
 			fprintf(stderr, "vmon: restored %s under %s in %.3f ms\n", dir,
-				cfg.accel->name, (double)(clock_ns() - t0) / 1e6);
+				acc->name, (double)(clock_ns() - t0) / 1e6);
 		snapshot_test_env(m);
 		status = cli_api_start(m, name, sock_buf, api_sock != NULL, false, &api);
 	}
 	if (!status)
 		status = machine_run(m);
 	api_server_stop(api);
+	migrate_join();
 	machine_destroy(m);
 	free(m);
 	free(buf);

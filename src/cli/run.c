@@ -14,8 +14,10 @@
 #include "accel/emu/jit.h"
 #include "cli/cli.h"
 #include "jail/jail.h"
+#include "machine/dirty.h"
 #include "machine/machine.h"
 #include "machine/snapshot.h"
+#include "migrate/migrate.h"
 #include "net/net_opts.h"
 #include "util/log.h"
 #include "util/size.h"
@@ -63,6 +65,9 @@ static const char run_usage[] =
 	"      --name NAME       the monitor's name for vmon list/info/pause/... (default vmon-PID)\n"
 	"      --api-sock PATH   the control API's socket (default $XDG_RUNTIME_DIR/vmon/NAME.sock,\n"
 	"                        else /run/vmon/NAME.sock; see docs/api.yaml)\n"
+	"      --incoming URI    no boot: wait on tcp:HOST:PORT or unix:PATH for the VM that\n"
+	"                        'vmon migrate' sends (--mem, --cpus, --accel, --disk ... must match\n"
+	"                        it; --kernel is not needed; docs/migration.md)\n"
 	"  -v, --verbose         more messages on stderr\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -154,6 +159,7 @@ int cli_run(int argc, char **argv)
 		{ "cgroup-version", required_argument, NULL, JAIL_OPT_BASE + 8 },
 		{ "name", required_argument, NULL, 'n' },
 		{ "api-sock", required_argument, NULL, 'S' },
+		{ "incoming", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -165,7 +171,7 @@ int cli_run(int argc, char **argv)
 		.disks = disks, .nets = nets,
 	};
 	static struct jail_opts jail = { .uid = 65534, .gid = 65534 };
-	const char *accel = "auto", *why, *name = NULL, *api_sock = NULL;
+	const char *accel = "auto", *why, *name = NULL, *api_sock = NULL, *incoming = NULL;
 	char name_buf[32], sock_buf[256];
 	struct api_server *api = NULL;
 	char err[128];
@@ -229,6 +235,7 @@ int cli_run(int argc, char **argv)
 			break;
 		case 'n': name = optarg; break;
 		case 'S': api_sock = optarg; break;
+		case 'I': incoming = optarg; break;
 		case 'v': log_verbose = true; break;
 		case 'h':
 			printf(run_usage, MACHINE_MAX_CPUS, DISK_MAX, NET_MAX);
@@ -246,11 +253,11 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "vmon: unexpected argument '%s' (try 'vmon run --help')\n", argv[optind]);
 		return VMON_EXIT_USAGE;
 	}
-	if (!cfg.kernel) {
+	if (!cfg.kernel && !incoming) {
 		fprintf(stderr, "vmon: --kernel is required (try 'vmon run --help')\n");
 		return VMON_EXIT_USAGE;
 	}
-	if ((why = run_file_problem(cfg.kernel)))
+	if (cfg.kernel && (why = run_file_problem(cfg.kernel)))
 		return run_bad("--kernel %s", cfg.kernel, why);
 	if (cfg.initrd && (why = run_file_problem(cfg.initrd)))
 		return run_bad("--initrd %s", cfg.initrd, why);
@@ -278,6 +285,10 @@ int cli_run(int argc, char **argv)
 	else if (!(cfg.accel = accel_find(accel)))
 		return run_bad("--accel %s", accel, "expected kvm, emu or auto");
 
+	if (incoming && jail.on)
+		return run_bad("--incoming %s", incoming, "cannot be combined with --jail");
+	if (incoming)
+		return cli_incoming(incoming, &cfg, name, api_sock, sock_buf);
 	if (!jail.on && (jail.seccomp || jail.cpu_quota || jail.mem_limit || jail.io_bps ||
 			 jail.io_iops || jail.cgroup_version))
 		return run_bad("--%s", "seccomp/--cpu-quota/--mem-limit/--io-*/--cgroup-version",
@@ -310,9 +321,13 @@ int cli_run(int argc, char **argv)
 		api_server_detach_path(api);
 	if (!status && jail.on && jail_lockdown(&jail))
 		status = VMON_EXIT_HOST;
-	if (!status)
+	if (!status) {
+		dirty_test_env(m);
 		status = machine_run(m);
+		dirty_test_end(m);
+	}
 	api_server_stop(api);
+	migrate_join();
 	machine_destroy(m);
 	free(m);
 	return status;

@@ -104,6 +104,7 @@ int pvclock_write_time(const struct gmem *m, uint64_t gpa, uint64_t tsc,
 	memcpy(p + offsetof(struct pvclock_vcpu_time_info, pad0), &t.pad0,
 	       sizeof(t) - offsetof(struct pvclock_vcpu_time_info, pad0));
 	pvclock_end((uint32_t *)p, v);
+	gmem_written(m, p, sizeof(t));
 	return 0;
 }
 
@@ -121,5 +122,6 @@ int pvclock_write_wall(const struct gmem *m, uint64_t gpa, uint64_t wall_ns)
 	v = pvclock_begin((uint32_t *)p);
 	memcpy(p + offsetof(struct pvclock_wall_clock, sec), &w.sec, sizeof(w) - 4);
 	pvclock_end((uint32_t *)p, v);
+	gmem_written(m, p, sizeof(w));
 	return 0;
 }

@@ -476,3 +476,20 @@ void snapshot_test_hook(struct machine_vcpu *v)
 		 (unsigned long long)m->snap_after);
 	machine_request_exit(m, VMON_EXIT_POWEROFF);
 }
+
+/* ---- For live migration (src/migrate/): the same state image ---- */
+
+int snapshot_build(struct machine *m, struct snapshot_buf *b)
+{
+	return snap_build(m, b);
+}
+
+void snapshot_config_fill(const struct machine *m, struct snapshot_config *c)
+{
+	snap_config(m, c);
+}
+
+int snapshot_check_config(const struct snapshot_config *c, char *err, size_t errlen)
+{
+	return snap_check_config(c, err, errlen);
+}

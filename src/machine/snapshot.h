@@ -84,6 +84,13 @@ int snapshot_save(struct machine *m, const char *dir);
  * mem_file set. 0, or -EINVAL with one line in err. */
 int snapshot_load(struct machine *m, const struct snapshot_image *img, char *err, size_t errlen);
 
+/* Live migration sends what a snapshot saves: the state image of a paused
+ * machine into b (snapshot_buf_free it), the configuration section alone
+ * (any time), and the check snapshot_parse makes of a configuration. */
+int snapshot_build(struct machine *m, struct snapshot_buf *b);
+void snapshot_config_fill(const struct machine *m, struct snapshot_config *c);
+int snapshot_check_config(const struct snapshot_config *c, char *err, size_t errlen);
+
 /* VMON_TEST_SNAPSHOT=N:DIR (machine.c): called on vCPU v's thread after
  * the Nth write to the serial data port; saves and stops the machine. */
 void snapshot_test_hook(struct machine_vcpu *v);

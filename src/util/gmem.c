@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@ int gmem_init(struct gmem *m, uint64_t size)
 {
 	void *p;
 
+	memset(m, 0, sizeof(*m));
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
@@ -31,6 +33,7 @@ int gmem_init_file(struct gmem *m, uint64_t size, const char *path)
 	struct stat st;
 	void *p;
 
+	memset(m, 0, sizeof(*m));
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) || (uint64_t)st.st_size != size) {
@@ -54,6 +57,9 @@ void gmem_destroy(struct gmem *m)
 	if (m->host)
 		munmap(m->host, m->size);
 	m->host = NULL;
+	atomic_store(&m->dirty, NULL);
+	free((void *)m->dirty_buf);
+	m->dirty_buf = NULL;
 }
 
 void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
@@ -104,6 +110,18 @@ void gmem_code_written(const struct gmem *m, uint64_t off, uint64_t len)
 	for (uint64_t pg = off >> 12; pg <= (off + len - 1) >> 12; pg++)
 		if (atomic_load_explicit(&m->code_pages[pg], memory_order_relaxed))
 			m->code_written(m->code_opaque, pg);
+}
+
+void gmem_dirty_mark(const struct gmem *m, _Atomic uint64_t *bits, uint64_t off, uint64_t len)
+{
+	if (off >= m->size || !len)
+		return;
+	if (len > m->size - off)
+		len = m->size - off;
+	/* The bytes are stored before their bits (release): whoever takes a
+	 * bit (acquire) and then reads the page sees them. */
+	for (uint64_t pg = off >> 12; pg <= (off + len - 1) >> 12; pg++)
+		gmem_dirty_page(bits, pg);
 }
 
 uint64_t gmem_high_end(const struct gmem *m)

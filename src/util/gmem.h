@@ -23,6 +23,12 @@ struct gmem {
 	_Atomic uint8_t *code_pages;
 	void (*code_written)(void *opaque, uint64_t page);
 	void *code_opaque;
+	/* Dirty-page tracking (machine/dirty.c): while set, one bit per 4 KiB
+	 * page of the host mapping, set by device writes (gmem_written) and by
+	 * emu's vCPUs; NULL while tracking is off. dirty_buf is its storage,
+	 * kept until gmem_destroy: a writer may still hold the old pointer. */
+	_Atomic(_Atomic uint64_t *) dirty;
+	_Atomic uint64_t *dirty_buf;
 };
 
 int gmem_init(struct gmem *m, uint64_t size);
@@ -38,13 +44,30 @@ void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
 
 /* Device writes through a pointer from gmem_ptr (DMA into guest RAM) end
  * with gmem_written(m, p, len), so an accelerator that caches code decoded
- * from those pages drops it; nothing but a NULL test without such caches. */
+ * from those pages drops it and dirty-page tracking sees them; nothing but
+ * two NULL tests without either. */
 void gmem_code_written(const struct gmem *m, uint64_t off, uint64_t len);
+
+/* Sets the dirty bits of [off, off + len) of the host mapping in bits. */
+void gmem_dirty_mark(const struct gmem *m, _Atomic uint64_t *bits, uint64_t off, uint64_t len);
+
+/* Marks page (host mapping offset / 4096) dirty when tracking is on. */
+static inline void gmem_dirty_page(_Atomic uint64_t *bits, uint64_t page)
+{
+	atomic_fetch_or_explicit(&bits[page / 64], 1ULL << (page % 64), memory_order_release);
+}
 
 static inline void gmem_written(const struct gmem *m, const void *p, size_t len)
 {
-	if (m->code_pages && len)
+	_Atomic uint64_t *bits;
+
+	if (!len)
+		return;
+	if (m->code_pages)
 		gmem_code_written(m, (uint64_t)((const uint8_t *)p - m->host), len);
+	bits = atomic_load_explicit(&m->dirty, memory_order_acquire);
+	if (bits)
+		gmem_dirty_mark(m, bits, (uint64_t)((const uint8_t *)p - m->host), len);
 }
 
 /* Copies with the same check; -EFAULT when the range is not RAM.

@@ -100,6 +100,8 @@ struct tlb_entry {
 	uint32_t ramidx;     /* RAM page index (code marks) */
 	uint8_t global;
 	uint8_t large;       /* a piece of a large page: its linear bits */
+	uint8_t w_ok;        /* the fill allowed writes (dirty tracking may have
+			      * dropped the write tag: restored without a walk) */
 };
 #define TLB_INVALID 1ULL
 
@@ -181,6 +183,9 @@ struct emu_vm {
 	_Atomic uint32_t *codegen;  /* per RAM page: bumped when code is written */
 	_Atomic uint64_t *codehash; /* per RAM page: its bytes when code was first decoded */
 	_Atomic uint32_t codewrites; /* bumped with any codegen: links are rechecked */
+	/* Dirty tracking: bumped to make every vCPU drop its TLB write entries
+	 * (each filled after its page's dirty bit was set) before going on. */
+	_Atomic uint32_t wflush_gen;
 	struct emu_cpu *cpus[64];
 	int64_t tsc_offset;
 	pthread_mutex_t lock;  /* locked bus cycles that fall outside one page */
@@ -263,6 +268,8 @@ struct emu_cpu {
 	unsigned index;
 	atomic_int kicked;
 	atomic_int exit_req;
+	atomic_int in_run;          /* inside vcpu_run: it acks wflush_gen itself */
+	_Atomic uint32_t wflush_seen; /* vm->wflush_gen of its last write-entry drop */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint64_t icount, nblocks;
@@ -462,6 +469,8 @@ uint8_t *mmu_ptr(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc, int user
  * not RAM (gpa still set); faults raise when may_fault, else set *err. */
 uint8_t *mmu_fetch_host(struct emu_cpu *c, uint64_t lin, bool may_fault, int *err, uint64_t *gpa);
 void mmu_flush(struct emu_cpu *c, bool global);
+/* Drops every TLB write entry (dirty tracking re-armed). */
+void mmu_flush_writes(struct emu_cpu *c);
 void mmu_invlpg(struct emu_cpu *c, uint64_t lin);
 /* Records that links of this epoch lead into the code page of lin. */
 void mmu_code_page(struct emu_cpu *c, uint64_t lin);

@@ -440,6 +440,18 @@ static void cpu_sleep(struct emu_cpu *c, uint64_t deadline)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Dirty tracking asked every vCPU to drop its write entries (a kick
+ * brings it here between blocks): done, and acknowledged. */
+static inline void cpu_wflush(struct emu_cpu *c)
+{
+	uint32_t gen = atomic_load(&c->vm->wflush_gen);
+
+	if (unlikely(gen != atomic_load_explicit(&c->wflush_seen, memory_order_relaxed))) {
+		mmu_flush_writes(c);
+		atomic_store_explicit(&c->wflush_seen, gen, memory_order_release);
+	}
+}
+
 /* Between blocks: kicks, events, interrupts, HLT. True to leave vcpu_run. */
 static bool cpu_events(struct emu_cpu *c)
 {
@@ -447,6 +459,7 @@ static bool cpu_events(struct emu_cpu *c)
 
 	if (atomic_exchange(&c->kicked, 0))
 		c->irq_check = 1;
+	cpu_wflush(c);
 	if (atomic_load(&c->exit_req) || atomic_load(&c->vm->m->stopping)) {
 		atomic_store(&c->exit_req, 0);
 		c->exit->reason = VCPU_EXIT_NONE;
@@ -572,13 +585,20 @@ static int cpu_run(struct emu_cpu *c)
 static int emu_vcpu_run(struct accel_vcpu *v, struct vcpu_exit *exit)
 {
 	struct emu_cpu *c = to_cpu(v);
+	int r;
 
 	memset(exit, 0, sizeof(*exit));
 	c->exit = exit;
 	c->exit_now = 0;
 	/* The exit may have programmed a timer (the PIT): poll soon. */
 	c->next_deadline = 0;
-	return cpu_run(c);
+	/* In, then look at wflush_gen (both seq_cst): a flush request either
+	 * is seen here or sees in_run and waits for the ack. */
+	atomic_store(&c->in_run, 1);
+	cpu_wflush(c);
+	r = cpu_run(c);
+	atomic_store(&c->in_run, 0);
+	return r;
 }
 
 void emu_set_budget(struct accel_vcpu *v, uint64_t blocks)
@@ -917,6 +937,49 @@ static void emu_vcpu_destroy(struct accel_vcpu *v)
 	free(c);
 }
 
+/* Every vCPU drops its TLB write entries before its next guest write:
+ * those inside vcpu_run are kicked and acknowledge; the others see the
+ * new generation when they enter. Returns once no vCPU can write through
+ * an entry filled before the call. */
+static void emu_wflush_all(struct emu_vm *vm)
+{
+	uint32_t gen = atomic_fetch_add(&vm->wflush_gen, 1) + 1;
+
+	for (unsigned i = 0; i < sizeof(vm->cpus) / sizeof(vm->cpus[0]); i++) {
+		struct emu_cpu *c = vm->cpus[i];
+		unsigned spins = 0;
+		if (!c)
+			continue;
+		while (atomic_load(&c->in_run) &&
+		       atomic_load_explicit(&c->wflush_seen, memory_order_acquire) != gen) {
+			/* Again now and then: a kick taken just before may not
+			 * have passed the check. */
+			if (spins++ % 64 == 0)
+				cpu_kick(c, false);
+			struct timespec ts = { 0, 20000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+/* gmem's bitmap (set by machine/dirty.c before on) is where the write
+ * fills mark pages; entries filled before it was set must go. */
+static int emu_vm_dirty_log(struct accel_vm *v, bool on)
+{
+	if (on)
+		emu_wflush_all(to_vm(v));
+	return 0;
+}
+
+/* dirty.c drained gmem's bitmap just before: from here every page needs
+ * a fresh write fill, which sets its bit again. */
+static int64_t emu_vm_dirty_collect(struct accel_vm *v, uint64_t *bitmap)
+{
+	(void)bitmap;
+	emu_wflush_all(to_vm(v));
+	return 0;
+}
+
 static int emu_vm_clock(struct accel_vm *v, bool pause)
 {
 	kvmclock_pause(to_vm(v), pause);
@@ -953,6 +1016,8 @@ const struct accel_ops accel_emu = {
 	.vm_map_ram = emu_vm_map_ram,
 	.vm_set_irq = emu_vm_set_irq,
 	.vm_send_msi = emu_vm_send_msi,
+	.vm_dirty_log = emu_vm_dirty_log,
+	.vm_dirty_collect = emu_vm_dirty_collect,
 	.vcpu_create = emu_vcpu_create,
 	.vcpu_destroy = emu_vcpu_destroy,
 	.vcpu_run = emu_vcpu_run,

@@ -74,6 +74,13 @@ void mmu_flush(struct emu_cpu *c, bool global)
 		}
 }
 
+void mmu_flush_writes(struct emu_cpu *c)
+{
+	for (int u = 0; u < 2; u++)
+		for (int i = 0; i < TLB_SIZE; i++)
+			c->tlb[u][i].tag[ACC_W] = TLB_INVALID;
+}
+
 void mmu_invlpg(struct emu_cpu *c, uint64_t lin)
 {
 	unsigned bits = 12;
@@ -153,6 +160,16 @@ static void code_verify(struct emu_cpu *c, const uint8_t *host)
 		mmu_code_written(c, idx);
 }
 
+/* A write to RAM page idx outside the TLB's write entries (page walks,
+ * physical writes): marked when dirty tracking is on. */
+static inline void ram_dirty(struct emu_vm *vm, uint32_t idx)
+{
+	_Atomic uint64_t *bits = atomic_load_explicit(&vm->m->mem.dirty, memory_order_acquire);
+
+	if (unlikely(bits != NULL))
+		gmem_dirty_page(bits, idx);
+}
+
 /* Host pointer of a guest-physical page in RAM, or NULL. */
 static uint8_t *ram_page(struct emu_vm *vm, uint64_t gpa)
 {
@@ -198,6 +215,7 @@ void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned sz, uint64_t v)
 		if (atomic_load_explicit(&c->vm->codemark[idx], memory_order_relaxed))
 			mmu_code_written(c, idx);
 		host_store(p + (gpa & 0xfff), sz, v);
+		ram_dirty(c->vm, idx);
 		return;
 	}
 	if (!p && is_lapic(c, gpa)) {
@@ -239,11 +257,11 @@ static void pte_update(struct emu_cpu *c, uint64_t addr, uint64_t pte, uint64_t 
 
 	if ((pte & bits) == bits || !p)
 		return;
-	p += addr & 0xfff;
 	if (pae)
-		__atomic_fetch_or((uint64_t *)p, bits, __ATOMIC_SEQ_CST);
+		__atomic_fetch_or((uint64_t *)(p + (addr & 0xfff)), bits, __ATOMIC_SEQ_CST);
 	else
-		__atomic_fetch_or((uint32_t *)p, (uint32_t)bits, __ATOMIC_SEQ_CST);
+		__atomic_fetch_or((uint32_t *)(p + (addr & 0xfff)), (uint32_t)bits, __ATOMIC_SEQ_CST);
+	ram_dirty(c->vm, (uint32_t)((p - c->vm->ram) >> 12));
 }
 
 static void mmu_walk(struct emu_cpu *c, uint64_t lin, int acc, int user, struct walk *w)
@@ -383,6 +401,7 @@ static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uin
 	e->large = w.large;
 	if (w.large > c->tlb_large)
 		c->tlb_large = w.large;
+	e->w_ok = w.w;
 	e->tag[ACC_R] = page;
 	e->tag[ACC_W] = w.w ? page : TLB_INVALID;
 	/* Under SMAP each supervisor data access to a user page walks (and
@@ -390,15 +409,42 @@ static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uin
 	if (!user && w.u && (c->cr4 & CR4_SMAP))
 		e->tag[ACC_R] = e->tag[ACC_W] = TLB_INVALID;
 	e->tag[ACC_X] = w.x ? page : TLB_INVALID;
+	if (unlikely(atomic_load_explicit(&c->vm->m->mem.dirty, memory_order_relaxed) != NULL) &&
+	    w.w) {
+		/* Tracking: a write entry only for a write, after its dirty
+		 * bit; collect drops the entries again (mmu_flush_writes). */
+		if (acc == ACC_W)
+			ram_dirty(c->vm, e->ramidx);
+		else
+			e->tag[ACC_W] = TLB_INVALID;
+	}
 	if (unlikely(c->dbg_data)) {
-		/* A watched page stays out: its accesses come back here. */
+		/* A watched page stays out: its accesses come back here (and
+		 * tlb_rearm_write may not put a watched write entry back). */
 		unsigned deny = debug_page_deny(c, page);
 		if (deny & (1u << ACC_R))
 			e->tag[ACC_R] = TLB_INVALID;
-		if (deny & (1u << ACC_W))
+		if (deny & (1u << ACC_W)) {
+			e->w_ok = 0;
 			e->tag[ACC_W] = TLB_INVALID;
+		}
 	}
 	return host;
+}
+
+/* A write to a page whose entry lost only its write tag (dirty tracking's
+ * collect, or a read fill while tracking): the walk that filled it allowed
+ * writes, so the tag comes back after the page's dirty bit, with no walk.
+ * The host page, or NULL when a fill is needed. */
+static uint8_t *tlb_rearm_write(struct emu_cpu *c, struct tlb_entry *e, uint64_t lin)
+{
+	uint64_t page = lin & ~0xfffULL;
+
+	if (e->tag[ACC_R] != page || !e->w_ok)
+		return NULL;
+	ram_dirty(c->vm, e->ramidx);
+	e->tag[ACC_W] = page;
+	return (uint8_t *)(uintptr_t)(page + e->addend);
 }
 
 uint8_t *mmu_ptr(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc, int user)
@@ -417,6 +463,8 @@ uint8_t *mmu_ptr(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc, int user
 	}
 	if (e->tag[acc] == (lin & ~0xfffULL)) {
 		host = (uint8_t *)(uintptr_t)(lin + e->addend);
+	} else if (acc == ACC_W && (host = tlb_rearm_write(c, e, lin))) {
+		host += lin & 0xfff;
 	} else {
 		host = tlb_fill(c, lin, acc, user, &gpa);
 		if (!host)
@@ -432,10 +480,13 @@ static uint64_t access_one(struct emu_cpu *c, uint64_t lin, unsigned sz, int acc
 			   uint64_t v)
 {
 	uint64_t gpa;
-	uint8_t *host = tlb_fill(c, lin, acc, user, &gpa);
+	uint8_t *host;
 
 	if (unlikely(c->dbg_data))
 		debug_access(c, lin, sz, acc);
+	host = acc == ACC_W ? tlb_rearm_write(c, &c->tlb[user][tlb_index(lin)], lin) : NULL;
+	if (!host)
+		host = tlb_fill(c, lin, acc, user, &gpa);
 	if (host) {
 		host += lin & 0xfff;
 		if (acc == ACC_W) {

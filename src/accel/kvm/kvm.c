@@ -108,6 +108,7 @@ static void kvm_vm_destroy(struct accel_vm *vm)
 		kvm_irq_destroy(vm);
 		close(vm->fd);
 	}
+	kvm_dirty_destroy(vm);
 	if (vm->sys_fd >= 0)
 		close(vm->sys_fd);
 	free(vm->cpuid);
@@ -175,17 +176,28 @@ static int kvm_vm_create(struct machine *m, struct accel_vm **out)
 	return 0;
 }
 
-static int kvm_vm_map_ram(struct accel_vm *vm, uint64_t gpa, void *host, uint64_t size)
+int kvm_set_slot(struct accel_vm *vm, unsigned slot, uint32_t flags)
 {
 	struct kvm_userspace_memory_region region = {
-		.slot = vm->nslots,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = (uintptr_t)host,
+		.slot = slot,
+		.flags = flags,
+		.guest_phys_addr = vm->slots[slot].gpa,
+		.memory_size = vm->slots[slot].size,
+		.userspace_addr = (uintptr_t)vm->slots[slot].host,
 	};
 	int r = kvm_ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region);
 
-	if (r < 0)
+	return r < 0 ? r : 0;
+}
+
+static int kvm_vm_map_ram(struct accel_vm *vm, uint64_t gpa, void *host, uint64_t size)
+{
+	int r;
+
+	if (vm->nslots == KVM_MAX_RAM_SLOTS || vm->dirty_on)
+		return -ENOSPC;
+	vm->slots[vm->nslots] = (struct kvm_ram_slot){ .gpa = gpa, .size = size, .host = host };
+	if ((r = kvm_set_slot(vm, vm->nslots, 0)))
 		return r;
 	vm->nslots++;
 	return 0;
@@ -256,6 +268,8 @@ const struct accel_ops accel_kvm = {
 	.vm_send_msi = kvm_vm_send_msi,
 	.vm_ioeventfd = kvm_vm_ioeventfd,
 	.vm_msi_irqfd = kvm_vm_msi_irqfd,
+	.vm_dirty_log = kvm_vm_dirty_log,
+	.vm_dirty_collect = kvm_vm_dirty_collect,
 	.vcpu_create = kvm_vcpu_create,
 	.vcpu_destroy = kvm_vcpu_destroy,
 	.vcpu_run = kvm_vcpu_run,

@@ -24,11 +24,23 @@ struct kvm_msi_route {
 	uint32_t addr_lo, addr_hi, data;
 };
 
+#define KVM_MAX_RAM_SLOTS 8
+
+/* A RAM slot as set (kvm_dirty.c sets it again with other flags). */
+struct kvm_ram_slot {
+	uint64_t gpa, size;
+	void *host;
+	uint64_t *log;                  /* KVM_GET_DIRTY_LOG's bitmap while logging */
+};
+
 struct accel_vm {
 	int sys_fd;                     /* /dev/kvm */
 	int fd;                         /* the VM */
 	struct machine *m;
 	unsigned nslots;                /* memory slots used so far */
+	struct kvm_ram_slot slots[KVM_MAX_RAM_SLOTS];
+	bool dirty_on;                  /* KVM_MEM_LOG_DIRTY_PAGES on every slot */
+	bool dirty_manual;              /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled */
 	size_t run_size;                /* KVM_GET_VCPU_MMAP_SIZE */
 	size_t xsave_size;              /* bytes KVM_GET/SET_XSAVE(2) move; 0 without XSAVE */
 	bool has_xcrs;
@@ -62,6 +74,12 @@ int kvm_ioctl(int fd, unsigned long req, void *arg);
 int kvm_irq_init(struct accel_vm *vm);
 void kvm_irq_destroy(struct accel_vm *vm);
 int kvm_vm_msi_irqfd(struct accel_vm *vm, int *fd, uint64_t addr, uint32_t data, bool release);
+
+/* Dirty logging (kvm_dirty.c). */
+int kvm_set_slot(struct accel_vm *vm, unsigned slot, uint32_t flags);
+int kvm_vm_dirty_log(struct accel_vm *vm, bool on);
+int64_t kvm_vm_dirty_collect(struct accel_vm *vm, uint64_t *bitmap);
+void kvm_dirty_destroy(struct accel_vm *vm);
 
 /* Picks, from the MSRs cpu_state holds, those this KVM can save (vm->msrs). */
 int kvm_state_init(struct accel_vm *vm);

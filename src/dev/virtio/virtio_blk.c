@@ -498,6 +498,36 @@ void virtio_blk_quiesce(struct machine *m)
 	}
 }
 
+const char *virtio_blk_handover_problem(struct machine *m)
+{
+	for (unsigned i = 0; i < m->ndevices; i++) {
+		struct virtio_blk *vb = m->devices[i].state;
+		/* qcow2 keeps metadata in this process and writes it at close. */
+		if (!strcmp(m->devices[i].name, "virtio-blk-disk") &&
+		    !strcmp(block_format(vb->blk), "qcow2"))
+			return "a qcow2 disk cannot change hands (raw images or nbd only)";
+	}
+	return NULL;
+}
+
+int virtio_blk_handover(struct machine *m, bool release)
+{
+	for (unsigned i = 0; i < m->ndevices; i++) {
+		struct virtio_blk *vb = m->devices[i].state;
+		int r;
+		if (strcmp(m->devices[i].name, "virtio-blk-disk"))
+			continue;
+		if ((r = block_handover(vb->blk, release))) {
+			while (release && i-- > 0)
+				if (!strcmp(m->devices[i].name, "virtio-blk-disk"))
+					block_handover(((struct virtio_blk *)m->devices[i].state)->blk,
+						       false);
+			return r;
+		}
+	}
+	return 0;
+}
+
 static void vblk_destroy(void *state)
 {
 	struct virtio_blk *vb = state;

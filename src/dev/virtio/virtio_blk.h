@@ -2,6 +2,8 @@
 #ifndef VMON_DEV_VIRTIO_VIRTIO_BLK_H
 #define VMON_DEV_VIRTIO_VIRTIO_BLK_H
 
+#include <stdbool.h>
+
 struct machine;
 struct disk_opts;
 struct virtio_dev;
@@ -15,5 +17,10 @@ struct virtio_dev *virtio_blk_dev(struct machine *m);
 /* Waits until no request of any disk is in flight (a pause: the vCPUs and
  * the I/O thread are parked, so none starts again). */
 void virtio_blk_quiesce(struct machine *m);
+/* block_handover on every disk of a quiesced machine; on failure the disks
+ * already released are locked again. 0 or -errno. */
+int virtio_blk_handover(struct machine *m, bool release);
+/* Why the disks cannot be handed over, or NULL. */
+const char *virtio_blk_handover_problem(struct machine *m);
 
 #endif

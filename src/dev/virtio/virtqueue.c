@@ -173,6 +173,7 @@ int virtq_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e)
 		/* Going idle: ask for a notification at the next entry, then
 		 * look again, so an entry added meanwhile is not missed. */
 		ring_store16(r.used + 4 + 8 * (size_t)vq->size, vq->last_avail);
+		gmem_written(&d->m->mem, r.used + 4 + 8 * (size_t)vq->size, 2);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		avail = ring_load16(r.avail + 2);
 	}
@@ -191,8 +192,11 @@ int virtq_pop(struct virtio_dev *d, unsigned q, struct virtq_elem *e)
 		goto out;
 	}
 	vq->last_avail++;
-	if (virtq_event_idx(d))
+	if (virtq_event_idx(d)) {
+		/* avail_event: a device write like any other (dirty tracking). */
 		ring_store16(r.used + 4 + 8 * (size_t)vq->size, vq->last_avail);
+		gmem_written(&d->m->mem, r.used + 4 + 8 * (size_t)vq->size, 2);
+	}
 	ret = 1;
 out:
 	pthread_mutex_unlock(&d->lock);
