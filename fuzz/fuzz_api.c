@@ -4,6 +4,7 @@
  * the API documents. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,14 @@ static const char *f_state(void *o) { (void)o; return paused ? "paused" : "runni
 static json_t *f_info(void *o) { (void)o; return json_pack("{s:s}", "name", "fuzz"); }
 static json_t *f_metrics(void *o) { (void)o; return json_object(); }
 static int f_snapshot(void *o, const char *dir) { (void)o; return dir[0] == '/' ? 0 : -ENOENT; }
+static int f_migrate(void *o, const char *uri, uint64_t ms, char *err, size_t len)
+{
+	(void)o;
+	(void)ms;
+	snprintf(err, len, "no");
+	return !strncmp(uri, "tcp:", 4) ? 0 : uri[0] == 'u' ? -EBUSY : -EINVAL;
+}
+static json_t *f_migration(void *o) { (void)o; return json_pack("{s:s}", "status", "none"); }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -32,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!ready) {
 		struct api_vm vm = { NULL, f_pause, f_resume, f_shutdown, f_reset, f_stop,
-				     f_state, f_info, f_metrics, f_snapshot };
+				     f_state, f_info, f_metrics, f_snapshot, f_migrate, f_migration };
 		api_init(&api, &vm);
 		ready = true;
 	}
@@ -56,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		api_handle(&api, api_http_request(h), &rs);
 	else
 		api_error(&rs, st, why);
-	if (rs.status != 200 && rs.status != 400 && rs.status != 404 && rs.status != 405 &&
+	if (rs.status != 200 && rs.status != 202 && rs.status != 400 && rs.status != 404 && rs.status != 405 &&
 	    rs.status != 409 && rs.status != 413 && rs.status != 500)
 		abort();
 	json_t *j = rs.body ? json_loads(rs.body, 0, NULL) : NULL;

@@ -6,7 +6,7 @@
 #include "lib.h"
 
 #define PAGES 512
-#define STEPS 300 /* steps=N on the command line: longer runs */
+#define STEPS 100 /* steps=N on the command line: longer runs */
 
 static uint32_t buf[PAGES * 1024];
 

@@ -118,7 +118,7 @@ static void api_put_migrate(struct api *a, const struct api_request *rq,
 	char err[300];
 
 	if (!a->vm.migrate) {
-		api_error(rs, 501, "migration is not available in this monitor");
+		api_error(rs, 501, "migration is not available in this monitor (it runs under --jail)");
 	} else if (!uri || !*uri) {
 		api_error(rs, 400, "the body needs \"uri\": tcp:HOST:PORT or unix:PATH");
 	} else if (dt && (!json_is_integer(dt) || json_integer_value(dt) < 1 ||
@@ -130,7 +130,7 @@ static void api_put_migrate(struct api *a, const struct api_request *rq,
 		if (!r)
 			api_json(rs, 202, a->vm.migration(a->vm.opaque));
 		else
-			api_error(rs, r == -EBUSY ? 409 : r == -EINVAL || r == -EOPNOTSUPP ? 400 : 502,
+			api_error(rs, r == -EBUSY ? 409 : r == -EINVAL || r == -EOPNOTSUPP ? 400 : 500,
 				  err);
 	}
 	json_decref(j);

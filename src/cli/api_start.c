@@ -54,8 +54,10 @@ int cli_api_start(struct machine *m, const char *name, const char *path, bool as
 		return 0;
 	}
 	api_vm_machine(&vm, m, name);
-	if (jailed)
+	if (jailed) {
 		vm.snapshot = NULL; /* the host's directories are out of the jail's reach */
+		vm.migrate = NULL;  /* and so is the network, for seccomp and the netns */
+	}
 	r = api_server_start(path, &vm, out);
 	if (r == -EADDRINUSE || r == -EEXIST) {
 		fprintf(stderr, "vmon: %s %s: %s\n", asked ? "--api-sock" : "--name",

@@ -26,9 +26,10 @@
 
 struct incoming {
 	const char *uri;
+	struct migrate_hello hello;  /* the offer accepted */
 	struct migrate_fd f;
 	struct migrate_io io;
-	char why[320];
+	char why[512];
 };
 
 static int incoming_bad(struct incoming *in, int status)
@@ -106,37 +107,37 @@ static int incoming_fail(struct incoming *in, int status)
 static int incoming_receive(struct incoming *in, const struct machine_config *cfg,
 			    struct migrate_recv *rx, int *memfd)
 {
-	static struct migrate_hello h;
+	struct migrate_hello *hp = &in->hello;
 	const char *why;
 	void *ram;
 	int r;
 
-	if (migrate_recv_hello(&in->io, &h, in->why, sizeof(in->why)))
+	if (migrate_recv_hello(&in->io, hp, in->why, sizeof(in->why)))
 		return incoming_bad(in, VMON_EXIT_USAGE);
-	if ((why = incoming_mismatch(&h, cfg))) {
+	if ((why = incoming_mismatch(hp, cfg))) {
 		migrate_send_text(&in->io, MIG_ANSWER, 1, why);
 		snprintf(in->why, sizeof(in->why), "refused the VM: %s", why);
 		return incoming_bad(in, VMON_EXIT_USAGE);
 	}
 	if ((*memfd = memfd_create("vmon-incoming", MFD_CLOEXEC)) < 0 ||
-	    ftruncate(*memfd, (off_t)h.cfg.mem_size) ||
-	    (ram = mmap(NULL, h.cfg.mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, *memfd, 0)) ==
+	    ftruncate(*memfd, (off_t)hp->cfg.mem_size) ||
+	    (ram = mmap(NULL, hp->cfg.mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, *memfd, 0)) ==
 		    MAP_FAILED) {
 		snprintf(in->why, sizeof(in->why), "cannot allocate %llu MiB of guest RAM: %s",
-			 (unsigned long long)(h.cfg.mem_size >> 20), strerror(errno));
+			 (unsigned long long)(hp->cfg.mem_size >> 20), strerror(errno));
 		migrate_send_text(&in->io, MIG_ANSWER, 1, in->why);
 		return incoming_bad(in, VMON_EXIT_HOST);
 	}
 	if ((r = migrate_send(&in->io, MIG_ANSWER, 0, NULL, 0))) {
-		munmap(ram, h.cfg.mem_size);
+		munmap(ram, hp->cfg.mem_size);
 		snprintf(in->why, sizeof(in->why), "the source left: %s", strerror(-r));
 		return incoming_bad(in, VMON_EXIT_USAGE);
 	}
 	rx->io = &in->io;
 	rx->ram = ram;
-	rx->ram_size = h.cfg.mem_size;
+	rx->ram_size = hp->cfg.mem_size;
 	r = migrate_recv_ram(rx, in->why, sizeof(in->why));
-	munmap(ram, h.cfg.mem_size);
+	munmap(ram, hp->cfg.mem_size);
 	rx->ram = NULL;
 	if (r)
 		return r == -EINVAL ? incoming_fail(in, VMON_EXIT_USAGE)
@@ -164,6 +165,13 @@ static int incoming_run(struct incoming *in, const struct machine_config *cfg, c
 		status = incoming_fail(in, VMON_EXIT_USAGE);
 		goto out;
 	}
+	/* What is built is what was checked: the offer's configuration. */
+	if (memcmp(img.cfg, &in->hello.cfg, sizeof(*img.cfg))) {
+		snprintf(in->why, sizeof(in->why), "the VM's state has another configuration than "
+			 "the one offered");
+		status = incoming_fail(in, VMON_EXIT_USAGE);
+		goto out;
+	}
 	snprintf(memfile, sizeof(memfile), "/proc/self/fd/%d", memfd);
 	if (!(m = malloc(sizeof(*m)))) {
 		snprintf(in->why, sizeof(in->why), "out of memory");
@@ -175,6 +183,12 @@ static int incoming_run(struct incoming *in, const struct machine_config *cfg, c
 	if (!status)
 		status = cli_api_start(m, name, sock, asked, false, &api);
 	if (status) {
+		/* The disks' locks go back before the source hears of it. */
+		api_server_stop(api);
+		api = NULL;
+		machine_destroy(m);
+		free(m);
+		m = NULL;
 		snprintf(in->why, sizeof(in->why), "cannot build the VM%s%s", err[0] ? ": " : "", err);
 		if (err[0])
 			incoming_fail(in, status);

@@ -33,8 +33,9 @@ struct migrate_status {
 	uint64_t total_ms;
 };
 
-/* Starts sending m to uri on a thread of its own. 0; -EBUSY when a
- * migration is under way; -EINVAL (bad uri, why in err). */
+/* Starts sending m to uri on a thread of its own (which connects: a
+ * target not there is a "failed" status). 0; -EBUSY when a migration is
+ * under way; -EINVAL (bad uri), -EOPNOTSUPP (qcow2 disks), -ENOMEM; why in err. */
 int migrate_start(struct machine *m, const char *uri, uint64_t downtime_ms, char *err,
 		  size_t errlen);
 /* A copy of the current status; the final one counts as seen (the source

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dev/virtio/virtio_blk.h"
@@ -24,6 +25,7 @@
 #define MIGRATE_IO_MS      30000
 #define MIGRATE_BUILD_MS   60000   /* the target builds its machine */
 #define MIGRATE_SEEN_MS    2000    /* how long "completed" waits to be read */
+#define MIGRATE_RELOCK_TRIES 300   /* 10 ms apart */
 
 struct migrate_src {
 	pthread_mutex_t lock;
@@ -253,7 +255,7 @@ static int migrate_finish(struct migrate_tx *t, uint64_t *paused_at)
 	struct machine *m = t->m;
 	bool was_paused = machine_is_paused(m);
 	struct snapshot_buf b = { 0 };
-	int r;
+	int r, r2;
 
 	if ((r = machine_pause(m)))
 		return migrate_fail(t, r, "cannot pause the VM: %s", NULL);
@@ -317,8 +319,20 @@ static int migrate_finish(struct migrate_tx *t, uint64_t *paused_at)
 	snapshot_buf_free(&b);
 	return 0;
 relock:
-	if (virtio_blk_handover(m, false))
-		log_error("migration: cannot lock the disks again: the VM stays paused");
+	/* A target that failed gives the locks back as it exits. */
+	for (int i = 0; (r2 = virtio_blk_handover(m, false)) == -EBUSY && i < MIGRATE_RELOCK_TRIES; i++)
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	if (r2) {
+		char why[200];
+		snprintf(why, sizeof(why), "%s", t->err);
+		snprintf(t->err, t->errlen, "%s; the disks cannot be locked again (%s): the VM "
+			 "stays paused", why, strerror(-r2));
+		snapshot_buf_free(&b);
+		pthread_mutex_lock(&src.lock);
+		src.holds_pause = false;
+		pthread_mutex_unlock(&src.lock);
+		return r;
+	}
 back:
 	snapshot_buf_free(&b);
 	pthread_mutex_lock(&src.lock);
@@ -348,7 +362,7 @@ static int migrate_run(struct migrate_tx *t, uint64_t target_ms, uint64_t *pause
 static void *migrate_thread(void *arg)
 {
 	struct migrate_tx *t = arg;
-	struct migrate_fd f = { .fd = src.fd, .timeout_ms = MIGRATE_IO_MS };
+	struct migrate_fd f = { .fd = -1, .timeout_ms = MIGRATE_IO_MS };
 	char err[256] = "";
 	uint64_t t0 = clock_ns(), paused_at = 0, target_ms;
 	int r;
@@ -359,15 +373,26 @@ static void *migrate_thread(void *arg)
 	t->err = err;
 	t->errlen = sizeof(err);
 	migrate_io_fd(&t->io, &f);
-	t->io.opaque = &f;
-	r = migrate_run(t, target_ms, &paused_at);
-	if (r) {
-		/* Tell the target why, if it still listens (it exits). */
-		migrate_send_text(&t->io, MIG_FAIL, 0, err);
+	/* Connected here, not in the API's thread: it answers meanwhile. */
+	r = migrate_uri_connect(&src.uri, MIGRATE_CONNECT_MS);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot connect to %.150s: %s", src.st.uri,
+			 strerror(-r));
+	} else {
+		pthread_mutex_lock(&src.lock);
+		src.fd = f.fd = r;
+		pthread_mutex_unlock(&src.lock);
+		if (atomic_load(&t->m->stopping))
+			r = migrate_fail(t, -ECANCELED, "%s", "the VM stopped");
+		else
+			r = migrate_run(t, target_ms, &paused_at);
+		if (r) /* tell the target why, if it still listens (it exits) */
+			migrate_send_text(&t->io, MIG_FAIL, 0, err);
 	}
 	migrate_io_free(&t->io);
 	pthread_mutex_lock(&src.lock);
-	close(src.fd);
+	if (src.fd >= 0)
+		close(src.fd);
 	src.fd = -1;
 	src.st.total_ms = (clock_ns() - t0) / 1000000;
 	if (!r)
@@ -406,7 +431,7 @@ int migrate_start(struct machine *m, const char *uri, uint64_t downtime_ms, char
 	struct migrate_uri u;
 	struct migrate_tx *t;
 	const char *why;
-	int fd, r;
+	int r;
 
 	if ((r = migrate_uri_parse(uri, &u, err, errlen)))
 		return r;
@@ -427,8 +452,7 @@ int migrate_start(struct machine *m, const char *uri, uint64_t downtime_ms, char
 	src.busy = true;
 	pthread_mutex_unlock(&src.lock);
 
-	fd = migrate_uri_connect(&u, MIGRATE_CONNECT_MS);
-	t = fd < 0 ? NULL : calloc(1, sizeof(*t));
+	t = calloc(1, sizeof(*t));
 	if (t) {
 		t->m = m;
 		t->npages = m->mem.size / MIGRATE_PAGE;
@@ -439,34 +463,21 @@ int migrate_start(struct machine *m, const char *uri, uint64_t downtime_ms, char
 	snprintf(src.st.uri, sizeof(src.st.uri), "%s", uri);
 	src.st.downtime_target_ms = downtime_ms;
 	src.st.ram_pages = m->mem.size / MIGRATE_PAGE;
-	if (fd < 0 || !t || !t->bitmap) {
+	snprintf(src.st.status, sizeof(src.st.status), "setup");
+	src.m = m;
+	src.fd = -1;
+	src.uri = u;
+	src.holds_pause = false;
+	r = t && t->bitmap ? -pthread_create(&src.thread, NULL, migrate_thread, t) : -ENOMEM;
+	if (r) {
 		snprintf(src.st.status, sizeof(src.st.status), "failed");
-		snprintf(err, errlen, "cannot connect to %s: %s", uri,
-			 strerror(fd < 0 ? -fd : ENOMEM));
+		snprintf(err, errlen, "cannot start the migration: %s", strerror(-r));
 		snprintf(src.st.error, sizeof(src.st.error), "%s", err);
 		src.busy = false;
 		pthread_mutex_unlock(&src.lock);
-		if (fd >= 0)
-			close(fd);
 		if (t)
 			free(t->bitmap);
 		free(t);
-		return fd < 0 ? fd : -ENOMEM;
-	}
-	snprintf(src.st.status, sizeof(src.st.status), "setup");
-	src.m = m;
-	src.fd = fd;
-	src.uri = u;
-	src.holds_pause = false;
-	if ((r = -pthread_create(&src.thread, NULL, migrate_thread, t))) {
-		close(fd);
-		src.fd = -1;
-		snprintf(src.st.status, sizeof(src.st.status), "failed");
-		src.busy = false;
-		pthread_mutex_unlock(&src.lock);
-		free(t->bitmap);
-		free(t);
-		snprintf(err, errlen, "cannot start the migration thread");
 		return r;
 	}
 	src.have_thread = true;

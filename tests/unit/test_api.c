@@ -15,8 +15,9 @@
 
 struct fake_vm {
 	bool paused, stopping;
-	int pauses, resumes, shutdowns, resets, stops, snapshots;
-	char snapshot_dir[64];
+	int pauses, resumes, shutdowns, resets, stops, snapshots, migrations;
+	char snapshot_dir[64], migrate_uri[64];
+	uint64_t downtime_ms;
 };
 
 static int fake_pause(void *o)
@@ -61,6 +62,30 @@ static int fake_snapshot(void *o, const char *dir)
 	return 0;
 }
 
+static int fake_migrate(void *o, const char *uri, uint64_t downtime_ms, char *err, size_t len)
+{
+	struct fake_vm *f = o;
+	if (strncmp(uri, "tcp:", 4)) {
+		snprintf(err, len, "%s: expected tcp:HOST:PORT", uri);
+		return -EINVAL;
+	}
+	if (f->migrations) {
+		snprintf(err, len, "a migration is under way");
+		return -EBUSY;
+	}
+	f->migrations++;
+	f->downtime_ms = downtime_ms;
+	snprintf(f->migrate_uri, sizeof(f->migrate_uri), "%s", uri);
+	return 0;
+}
+
+static json_t *fake_migration(void *o)
+{
+	struct fake_vm *f = o;
+	return json_pack("{s:s,s:s}", "status", f->migrations ? "setup" : "none", "uri",
+			 f->migrate_uri);
+}
+
 static const char *fake_state(void *o)
 {
 	struct fake_vm *f = o;
@@ -79,7 +104,7 @@ static int setup(void **state)
 		.opaque = &fake, .pause = fake_pause, .resume = fake_resume,
 		.shutdown = fake_shutdown, .reset = fake_reset, .stop = fake_stop,
 		.state = fake_state, .info = fake_info, .metrics = fake_metrics,
-		.snapshot = fake_snapshot,
+		.snapshot = fake_snapshot, .migrate = fake_migrate, .migration = fake_migration,
 	};
 	(void)state;
 	memset(&fake, 0, sizeof(fake));
@@ -181,6 +206,38 @@ static void test_snapshot(void **state)
 	assert_non_null(strstr(jstr(j, "error"), "No such file"));
 	json_decref(j);
 	assert_int_equal(roundtrip("GET /vm/snapshot HTTP/1.1\r\n\r\n", &j), 405);
+	json_decref(j);
+}
+
+static void test_migrate(void **state)
+{
+	json_t *j;
+	(void)state;
+	assert_int_equal(roundtrip("GET /vm/migration HTTP/1.1\r\n\r\n", &j), 200);
+	assert_string_equal(jstr(j, "status"), "none");
+	json_decref(j);
+	assert_int_equal(roundtrip("PUT /vm/migrate HTTP/1.1\r\n\r\n", &j), 400);
+	json_decref(j);
+	assert_int_equal(roundtrip("PUT /vm/migrate HTTP/1.1\r\nContent-Length: 41\r\n\r\n"
+				   "{\"uri\": \"tcp:h:1\", \"downtime_ms\": \"fast\"}", &j), 400);
+	assert_non_null(strstr(jstr(j, "error"), "downtime_ms"));
+	json_decref(j);
+	assert_int_equal(roundtrip("PUT /vm/migrate HTTP/1.1\r\nContent-Length: 16\r\n\r\n"
+				   "{\"uri\": \"ftp:x\"}", &j), 400);
+	assert_non_null(strstr(jstr(j, "error"), "expected"));
+	json_decref(j);
+	assert_int_equal(fake.migrations, 0);
+	assert_int_equal(roundtrip("PUT /vm/migrate HTTP/1.1\r\nContent-Length: 18\r\n\r\n"
+				   "{\"uri\": \"tcp:h:1\"}", &j), 202);
+	assert_string_equal(jstr(j, "status"), "setup");
+	json_decref(j);
+	assert_int_equal(fake.downtime_ms, 300);
+	assert_string_equal(fake.migrate_uri, "tcp:h:1");
+	assert_int_equal(roundtrip("PUT /vm/migrate HTTP/1.1\r\nContent-Length: 37\r\n\r\n"
+				   "{\"uri\": \"tcp:h:2\", \"downtime_ms\": 50}", &j), 409);
+	json_decref(j);
+	assert_int_equal(roundtrip("GET /vm/migration HTTP/1.1\r\n\r\n", &j), 200);
+	assert_string_equal(jstr(j, "uri"), "tcp:h:1");
 	json_decref(j);
 }
 
@@ -318,6 +375,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_get_vm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_http, setup, teardown),
