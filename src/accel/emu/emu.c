@@ -559,6 +559,20 @@ void emu_set_budget(struct accel_vcpu *v, uint64_t blocks)
 	to_cpu(v)->budget = blocks;
 }
 
+int emu_set_jit(struct accel_vcpu *v, bool on)
+{
+	struct emu_cpu *c = to_cpu(v);
+
+	if (on == (c->jit != NULL))
+		return 0;
+	blocks_flush(c); /* no block keeps a translation of the old cache */
+	if (on)
+		return jit_create(&c->jit);
+	jit_destroy(c->jit);
+	c->jit = NULL;
+	return 0;
+}
+
 /* Wakes the vCPU (events between blocks); exit also leaves vcpu_run. */
 static void cpu_kick(struct emu_cpu *c, bool exit)
 {

@@ -8,6 +8,7 @@
 struct emu_cpu;
 struct block;
 struct jit;
+struct accel_vcpu;
 
 /* Each vCPU's code cache (address space reserved; pages touched as filled). */
 #define JIT_SIZE_DEFAULT ((size_t)32 << 20)
@@ -22,6 +23,8 @@ extern size_t emu_jit_size; /* --accel emu,jit-size=MIB */
 /* Parses "jit=on|off,jit-size=MIB"; -EINVAL on anything else. */
 int emu_jit_options(const char *opts);
 int jit_create(struct jit **out);
+/* Turns a vCPU's translator on or off between runs (tests compare both). */
+int emu_set_jit(struct accel_vcpu *v, bool on);
 void jit_destroy(struct jit *j);
 /* Forgets every translation (their blocks must be gone too). */
 void jit_flush(struct jit *j);
