@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <stdio.h>
 
 #include "accel/emu/cpu.h"
 #include "accel/emu/jit.h"
@@ -116,9 +117,10 @@ static uintptr_t here_rx(const struct emit *e)
 	return (uintptr_t)(e->rx0 + (e->p - e->rw0));
 }
 
-/* mov rax, [rbx+off] / mov [rbx+off], rax */
-static void ld_rax(struct emit *e, uint32_t off) { e8(e, 0x48), e8(e, 0x8b), e8(e, 0x83), e32(e, off); }
-static void st_rax(struct emit *e, uint32_t off) { e8(e, 0x48), e8(e, 0x89), e8(e, 0x83), e32(e, off); }
+static uintptr_t rx_of(const struct emit *e, const uint8_t *rw)
+{
+	return (uintptr_t)(e->rx0 + (rw - e->rw0));
+}
 
 static void call(struct emit *e, uintptr_t fn)
 {
@@ -138,12 +140,21 @@ static void jmp_to(struct emit *e, uintptr_t target_rx)
 	e32(e, (uint32_t)(int32_t)((intptr_t)target_rx - (intptr_t)(here_rx(e) + 4)));
 }
 
-/* ---- inline forms: register-only, cannot fault, leave rip alone ---- */
+/* A rel32 (of a jmp or jcc just emitted) pointed at the current position. */
+static void patch_here(struct emit *e, uint8_t *rel)
+{
+	uint32_t d = (uint32_t)(int32_t)((intptr_t)here_rx(e) - (intptr_t)(rx_of(e, rel) + 4));
+	memcpy(rel, &d, 4);
+}
 
 #define O_R(i) ((uint32_t)(offsetof(struct emu_cpu, r) + 8 * (i)))
 #define O(f) ((uint32_t)offsetof(struct emu_cpu, f))
+#define O_TLB ((uint32_t)offsetof(struct emu_cpu, tlb))
 
-/* mov rax|rcx, [rbx+off] (32: zero-extending); mov [rbx+off], rax|rcx (64) */
+/* Host registers by number: rbx holds the vCPU throughout. */
+enum { HAX = 0, HCX = 1, HDX = 2, HSI = 6 };
+
+/* mov r32|r64, [rbx+off] (32: zero-extending); mov [rbx+off], r64 */
 static void ldr(struct emit *e, unsigned reg, uint32_t off, bool w64)
 {
 	if (w64)
@@ -158,136 +169,566 @@ static void st_imm32(struct emit *e, uint32_t off, uint32_t v)
 {
 	e8(e, 0xc7), e8(e, 0x83), e32(e, off), e32(e, v);
 }
+/* add qword [rbx+off], imm32 (sign-extended; changes the host's flags) */
+static void add_mem_imm(struct emit *e, uint32_t off, int32_t v)
+{
+	e8(e, 0x48), e8(e, 0x81), e8(e, 0x83), e32(e, off), e32(e, (uint32_t)v);
+}
 
-/* The ALU opcodes with ModRM, by (opc >> 3): host opcode for "op eax, ecx"
- * (the same as the guest's) and the lazy-flags kind; CMP stores nothing. */
-static const struct { uint8_t hostop; uint8_t store; uint32_t lf; } alu_forms[8] = {
-	[0] = { 0x01, 1, LF_ADD }, [1] = { 0x09, 1, LF_LOGIC }, [4] = { 0x21, 1, LF_LOGIC },
-	[5] = { 0x29, 1, LF_SUB }, [6] = { 0x31, 1, LF_LOGIC }, [7] = { 0x29, 0, LF_SUB },
+/* ---- inline forms ----
+ * An inline form is "a OP b -> dst" over registers of the guest's file,
+ * an immediate, or one memory operand reached through the soft TLB (64-bit
+ * code, 64-bit addressing): host code computes the linear address, checks
+ * it is canonical, finds its TLB entry and, on a hit within one page (and
+ * for writes outside pages holding decoded code), reaches guest RAM
+ * directly. Anything else (a miss, MMIO, a fault, a page crossing, a code
+ * page) takes the instruction's slow path: rip caught up, its handler
+ * called, exactly as the interpreter runs it. Each form writes exactly
+ * what its handler writes (registers, memory, emu's lazy flags). */
+
+enum { SRC_NONE, SRC_REG, SRC_MEM, SRC_IMM };
+enum { OP_MOV = 16, OP_TEST = 8 };
+
+struct form {
+	uint8_t op;        /* ALU index (0 ADD .. 7 CMP), OP_TEST, OP_MOV */
+	uint8_t a, b, dst; /* SRC_*: operands; dst SRC_NONE, SRC_REG or SRC_MEM */
+	uint8_t ra, rb, rd; /* their registers */
+	uint8_t msz;       /* bytes of a MOVZX source (1, 2), else 0 */
 };
 
-/* Emits in's effect when it is one of the inline forms; false otherwise.
- * Each writes exactly what its handler writes (registers, lazy flags). */
-static bool emit_inline(struct emit *e, const struct insn *in)
-{
-	bool w64 = in->osz == 8;
-	unsigned a, b, dst, op;
-	uint8_t hostop;
-	bool store;
-	uint32_t lf;
+/* ALU operations with ModRM the host runs as they are: host opcode of
+ * "op eax, ecx" and the lazy-flags kind. */
+static const struct { uint8_t hostop; uint32_t lf; } alu_ops[9] = {
+	[0] = { 0x01, LF_ADD }, [1] = { 0x09, LF_LOGIC }, [4] = { 0x21, LF_LOGIC },
+	[5] = { 0x29, LF_SUB }, [6] = { 0x31, LF_LOGIC }, [7] = { 0x29, LF_SUB },
+	[OP_TEST] = { 0x21, LF_LOGIC },
+};
 
-	if (in->map != 0 || (in->osz != 4 && in->osz != 8) ||
-	    (in->flags & (IN_MEM | IN_LOCK | IN_REP | IN_REPNE)))
+static bool alu_ok(unsigned op) { return op < 9 && alu_ops[op].hostop; }
+
+static bool mem_ok(const struct insn *in, bool code64)
+{
+	return code64 && in->asz == 8;
+}
+
+/* The inline form of in, if it has one. */
+static bool describe(const struct insn *in, bool code64, struct form *f)
+{
+	bool mem = in->flags & IN_MEM;
+	unsigned opc = in->opc, rm_src = mem ? SRC_MEM : SRC_REG;
+
+	memset(f, 0, sizeof(*f));
+	if ((in->osz != 4 && in->osz != 8) || (in->flags & (IN_LOCK | IN_REP | IN_REPNE)))
 		return false;
-	if (in->opc >= 0xb8 && in->opc <= 0xbf) { /* MOV r, imm */
-		if (in->reg >= 16)
+	if (mem && !mem_ok(in, code64))
+		return false;
+	if (in->reg >= 16)
+		return false;
+	if (in->map == 0 && opc >= 0xb8 && opc <= 0xbf) { /* MOV r, imm */
+		f->op = OP_MOV, f->a = SRC_IMM, f->dst = SRC_REG, f->rd = in->reg;
+		return true;
+	}
+	if (!mem && in->rm >= 16)
+		return false;
+	f->ra = f->rd = in->rm, f->rb = in->reg;
+	if (in->map == 1) {
+		if (opc != 0xb6 && opc != 0xb7)
 			return false;
-		if (w64) {
-			e8(e, 0x48), e8(e, 0xb8), e64(e, in->imm); /* mov rax, imm64 */
-			str(e, 0, O_R(in->reg));
-		} else {
-			st_imm32(e, O_R(in->reg), (uint32_t)in->imm);
-			st_imm32(e, O_R(in->reg) + 4, 0);
-		}
+		f->op = OP_MOV, f->a = (uint8_t)rm_src, f->dst = SRC_REG, f->rd = in->reg;
+		f->msz = opc == 0xb6 ? 1 : 2;
 		return true;
 	}
-	if (in->reg >= 16 || in->rm >= 16)
+	if (in->map != 0)
 		return false;
-	if (in->opc == 0x89 || in->opc == 0x8b) { /* MOV r/m, r and MOV r, r/m */
-		unsigned from = in->opc == 0x89 ? in->reg : in->rm;
-		unsigned to = in->opc == 0x89 ? in->rm : in->reg;
-		ldr(e, 0, O_R(from), w64);
-		str(e, 0, O_R(to));
+	if (opc == 0x89 || opc == 0x8b || (opc == 0xc7 && in->op == 0)) {
+		f->op = OP_MOV;
+		if (opc == 0x89)
+			f->a = SRC_REG, f->ra = in->reg, f->dst = (uint8_t)rm_src;
+		else if (opc == 0x8b)
+			f->a = (uint8_t)rm_src, f->dst = SRC_REG, f->rd = in->reg;
+		else
+			f->a = SRC_IMM, f->dst = (uint8_t)rm_src;
 		return true;
 	}
-	op = in->opc >> 3;
-	if (in->opc < 0x40 && (in->opc & 7) == 1 && alu_forms[op].hostop) {
-		a = in->rm, b = in->reg, dst = in->rm; /* op r/m, r */
-	} else if (in->opc < 0x40 && (in->opc & 7) == 3 && alu_forms[op].hostop) {
-		a = in->reg, b = in->rm, dst = in->reg; /* op r, r/m */
-	} else if (in->opc == 0x85) {
-		a = in->reg, b = in->rm, dst = in->reg, op = 4; /* TEST: AND, no store */
+	if (opc < 0x40 && (opc & 7) == 1 && alu_ok(opc >> 3)) { /* op r/m, r */
+		f->op = (uint8_t)(opc >> 3), f->a = (uint8_t)rm_src, f->b = SRC_REG;
+	} else if (opc < 0x40 && (opc & 7) == 3 && alu_ok(opc >> 3)) { /* op r, r/m */
+		f->op = (uint8_t)(opc >> 3), f->a = SRC_REG, f->ra = in->reg, f->b = (uint8_t)rm_src;
+		f->rb = in->rm, f->rd = in->reg;
+	} else if (opc < 0x40 && (opc & 7) == 5 && alu_ok(opc >> 3)) { /* op rAX, imm */
+		f->op = (uint8_t)(opc >> 3), f->a = SRC_REG, f->ra = f->rd = 0, f->b = SRC_IMM;
+		if (mem)
+			return false;
+	} else if ((opc == 0x81 || opc == 0x83) && alu_ok(in->op)) { /* op r/m, imm */
+		f->op = in->op, f->a = (uint8_t)rm_src, f->b = SRC_IMM;
+	} else if (opc == 0x85) { /* TEST r/m, r */
+		f->op = OP_TEST, f->a = (uint8_t)rm_src, f->b = SRC_REG;
+	} else if (opc == 0xa9) { /* TEST rAX, imm */
+		if (mem)
+			return false;
+		f->op = OP_TEST, f->a = SRC_REG, f->ra = 0, f->b = SRC_IMM;
+	} else if (opc == 0xf7 && in->op == 0) { /* TEST r/m, imm */
+		f->op = OP_TEST, f->a = (uint8_t)rm_src, f->b = SRC_IMM;
 	} else {
 		return false;
 	}
-	hostop = alu_forms[op].hostop;
-	store = alu_forms[op].store && in->opc != 0x85;
-	lf = alu_forms[op].lf;
-	ldr(e, 0, O_R(a), w64);
-	ldr(e, 1, O_R(b), w64);
-	str(e, 0, O(lf_a));
-	str(e, 1, O(lf_b));
-	if (w64)
-		e8(e, 0x48);
-	e8(e, hostop), e8(e, 0xc8); /* op eax/rax, ecx/rcx */
-	str(e, 0, O(lf_res));
-	if (store)
-		str(e, 0, O_R(dst));
-	st_imm32(e, O(lf_op), lf);
-	st_imm32(e, O(lf_sz), in->osz);
+	f->dst = f->op == 7 || f->op == OP_TEST ? SRC_NONE : f->a;
 	return true;
 }
 
-/* The most one instruction's code takes. */
-#define INSN_CODE_MAX 96
+static bool form_mem(const struct form *f)
+{
+	return f->a == SRC_MEM || f->b == SRC_MEM || f->dst == SRC_MEM;
+}
 
+/* Other inline shapes (not a form): LEA, PUSH, POP, and block ends. */
+static bool is_lea(const struct insn *in, bool code64)
+{
+	return in->map == 0 && in->opc == 0x8d && (in->osz == 4 || in->osz == 8) &&
+	       (in->flags & IN_MEM) && mem_ok(in, code64) && in->reg < 16;
+}
+
+static bool is_pushpop(const struct insn *in, bool code64)
+{
+	return code64 && in->map == 0 && in->opc >= 0x50 && in->opc <= 0x5f && in->osz == 8 &&
+	       in->reg < 16;
+}
+
+/* Jcc (cc >= 0) or JMP (cc = -1) relative, 64-bit; -2 when neither. */
+static int branch_cc(const struct insn *in, bool code64)
+{
+	if (!code64 || in->osz != 8 || (in->flags & (IN_REP | IN_REPNE)))
+		return -2;
+	if ((in->map == 0 && in->opc >= 0x70 && in->opc <= 0x7f) ||
+	    (in->map == 1 && in->opc >= 0x80 && in->opc <= 0x8f))
+		return in->opc & 15;
+	if (in->map == 0 && (in->opc == 0xe9 || in->opc == 0xeb))
+		return -1;
+	return -2;
+}
+
+/* Whether the lazy flags insn k writes are overwritten before anything
+ * reads them (or could fault, exit or end the block and show them). */
+static bool flags_dead(const struct block *b, unsigned k, bool code64)
+{
+	for (unsigned j = k + 1; j < b->n; j++) {
+		const struct insn *in = &b->insns[j];
+		struct form f;
+		if (is_lea(in, code64))
+			continue;
+		if (!describe(in, code64, &f) || form_mem(&f))
+			return false;
+		if (f.op != OP_MOV)
+			return true;
+	}
+	return false;
+}
+
+struct stub {
+	uint8_t *patch[4];  /* rel32s to it */
+	unsigned np;
+	const struct insn *in;
+	unsigned k, pending;
+	uint8_t kind;       /* STUB_BACK: on to back; STUB_END: the block ends after it;
+			     * STUB_THEN: then insn k+1 (a Jcc) through its handler */
+	uintptr_t back;
+};
+enum { STUB_BACK, STUB_END, STUB_THEN };
+
+struct xl {
+	struct emit e;
+	const struct block *b;
+	bool code64;
+	bool hflags;        /* the host's flags are the guest's: the last code was an inline ALU op */
+	uintptr_t epi;
+	struct stub stubs[BLOCK_MAX_INSNS + 1]; /* one per instruction, and the branch */
+	unsigned nstubs;
+	uint8_t *codemark;
+};
+
+static struct stub *stub_new(struct xl *x, const struct insn *in, unsigned k, unsigned pending)
+{
+	struct stub *s = &x->stubs[x->nstubs++];
+
+	*s = (struct stub){ .in = in, .k = k, .pending = pending, .kind = STUB_BACK };
+	return s;
+}
+
+/* jcc rel32 (0x0f, cc) to stub s. */
+static void to_stub(struct xl *x, struct stub *s, uint8_t cc)
+{
+	e8(&x->e, 0x0f), e8(&x->e, cc);
+	s->patch[s->np++] = x->e.p;
+	e32(&x->e, 0);
+}
+
+/* Whether emit_ea can reach in's operand with rip pending bytes behind. */
+static bool ea_ok(const struct insn *in, unsigned pending)
+{
+	int64_t d = (int64_t)pending + in->len + in->disp;
+
+	return !(in->flags & IN_RIPREL) || d == (int32_t)d;
+}
+
+/* rdx = the linear address of in's memory operand (64-bit code: the
+ * effective address plus the FS/GS base); seg false for LEA. rip lags by
+ * pending bytes. */
+static bool emit_ea(struct xl *x, const struct insn *in, unsigned pending, bool seg)
+{
+	struct emit *e = &x->e;
+
+	if (in->flags & IN_RIPREL) {
+		int64_t d = (int64_t)pending + in->len + in->disp;
+		if (d != (int32_t)d)
+			return false;
+		ldr(e, HDX, O(rip), true);
+		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x92), e32(e, (uint32_t)(int32_t)d); /* lea rdx, [rdx+d] */
+	} else {
+		if (in->base != REG_NONE)
+			ldr(e, HDX, O_R(in->base), true);
+		else
+			e8(e, 0x31), e8(e, 0xd2); /* xor edx, edx */
+		if (in->index != REG_NONE) {
+			ldr(e, HAX, O_R(in->index), true);
+			/* lea rdx, [rdx + rax*scale + disp32] */
+			e8(e, 0x48), e8(e, 0x8d), e8(e, 0x94), e8(e, (uint8_t)(in->scale << 6 | 2));
+			e32(e, (uint32_t)in->disp);
+		} else if (in->disp) {
+			e8(e, 0x48), e8(e, 0x8d), e8(e, 0x92), e32(e, (uint32_t)in->disp);
+		}
+	}
+	if (seg && (in->seg == SEG_FS || in->seg == SEG_GS)) {
+		/* add rdx, [rbx + seg base] */
+		e8(e, 0x48), e8(e, 0x03), e8(e, 0x93);
+		e32(e, (uint32_t)(offsetof(struct emu_cpu, seg) + in->seg * sizeof(struct cpu_segment) +
+				  offsetof(struct cpu_segment, base)));
+	}
+	return true;
+}
+
+/* The TLB fast path for an access of sz bytes at rdx: on a hit rdx becomes
+ * the host address; anything else goes to stub s. Uses rax, rcx, rsi. */
+static void emit_tlb(struct xl *x, struct stub *s, int acc, unsigned sz)
+{
+	struct emit *e = &x->e;
+	const uint32_t esz = sizeof(struct tlb_entry);
+
+	/* canonical: sign-extending bit 47 changes nothing */
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0xd0);              /* mov rax, rdx */
+	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xe0), e8(e, 16);   /* shl rax, 16 */
+	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xf8), e8(e, 16);   /* sar rax, 16 */
+	e8(e, 0x48), e8(e, 0x39), e8(e, 0xd0);              /* cmp rax, rdx */
+	to_stub(x, s, 0x85);                                /* jne */
+	/* the entry: tlb[user][(lin >> 12 ^ lin >> 20) & 255] (tlb_index) */
+	e8(e, 0x89), e8(e, 0xd0);                           /* mov eax, edx */
+	e8(e, 0xc1), e8(e, 0xe8), e8(e, 12);                /* shr eax, 12 */
+	e8(e, 0x89), e8(e, 0xd1);                           /* mov ecx, edx */
+	e8(e, 0xc1), e8(e, 0xe9), e8(e, 20);                /* shr ecx, 20 */
+	e8(e, 0x31), e8(e, 0xc8);                           /* xor eax, ecx */
+	e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc0);              /* movzx eax, al */
+	e8(e, 0x0f), e8(e, 0xb6), e8(e, 0x8b), e32(e, O(user)); /* movzx ecx, byte [rbx+user] */
+	e8(e, 0xc1), e8(e, 0xe1), e8(e, 8);                 /* shl ecx, 8 */
+	e8(e, 0x09), e8(e, 0xc8);                           /* or eax, ecx */
+	e8(e, 0x69), e8(e, 0xc0), e32(e, esz);              /* imul eax, eax, esz */
+	/* the tag (adjacent pages may share a slot: the crossing is checked apart) */
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0xd1);                           /* mov rcx, rdx */
+	e8(e, 0x48), e8(e, 0x81), e8(e, 0xe1), e32(e, 0xfffff000u);      /* and rcx, -4096 */
+	e8(e, 0x48), e8(e, 0x3b), e8(e, 0x8c), e8(e, 0x03);              /* cmp rcx, [rbx+rax+tag] */
+	e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, tag) + 8 * (uint32_t)acc);
+	to_stub(x, s, 0x85);
+	if (sz > 1) {
+		e8(e, 0x89), e8(e, 0xd1);                                /* mov ecx, edx */
+		e8(e, 0x81), e8(e, 0xe1), e32(e, 0xfff);                 /* and ecx, 0xfff */
+		e8(e, 0x81), e8(e, 0xf9), e32(e, 4096 - sz);             /* cmp ecx, 4096 - sz */
+		to_stub(x, s, 0x87);                                     /* ja */
+	}
+	if (acc == ACC_W) {
+		/* a page holding decoded code: the slow path sees the write */
+		e8(e, 0x8b), e8(e, 0x8c), e8(e, 0x03);            /* mov ecx, [rbx+rax+ramidx] */
+		e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, ramidx));
+		e8(e, 0x48), e8(e, 0xbe), e64(e, (uintptr_t)x->codemark); /* mov rsi, codemark */
+		e8(e, 0x80), e8(e, 0x3c), e8(e, 0x0e), e8(e, 0);  /* cmp byte [rsi+rcx], 0 */
+		to_stub(x, s, 0x85);
+	}
+	e8(e, 0x48), e8(e, 0x03), e8(e, 0x94), e8(e, 0x03);       /* add rdx, [rbx+rax+addend] */
+	e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, addend));
+}
+
+/* Host register h = an operand of size sz (4, 8; msz 1/2 zero-extends). */
+static void load_opnd(struct xl *x, unsigned h, unsigned src, unsigned reg, const struct insn *in,
+		      unsigned msz)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+
+	if (src == SRC_REG && msz) {
+		e8(e, 0x0f), e8(e, msz == 1 ? 0xb6 : 0xb7), e8(e, (uint8_t)(0x83 | h << 3));
+		e32(e, O_R(reg));
+	} else if (src == SRC_REG) {
+		ldr(e, h, O_R(reg), w64);
+	} else if (src == SRC_MEM && msz) {
+		e8(e, 0x0f), e8(e, msz == 1 ? 0xb6 : 0xb7), e8(e, (uint8_t)(0x02 | h << 3));
+	} else if (src == SRC_MEM) {
+		if (w64)
+			e8(e, 0x48);
+		e8(e, 0x8b), e8(e, (uint8_t)(0x02 | h << 3)); /* mov h, [rdx] */
+	} else if (w64 && in->imm != (uint64_t)(int64_t)(int32_t)in->imm) {
+		e8(e, 0x48), e8(e, (uint8_t)(0xb8 + h)), e64(e, in->imm);
+	} else if (w64) {
+		e8(e, 0x48), e8(e, 0xc7), e8(e, (uint8_t)(0xc0 + h)), e32(e, (uint32_t)in->imm);
+	} else {
+		e8(e, (uint8_t)(0xb8 + h)), e32(e, (uint32_t)in->imm);
+	}
+}
+
+static void emit_form(struct xl *x, const struct insn *in, const struct form *f, struct stub *s,
+		      unsigned pending, bool dead)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+
+	if (s) {
+		if (!emit_ea(x, in, pending, true))
+			return; /* not reached: describe's caller checked */
+		emit_tlb(x, s, f->dst == SRC_MEM ? ACC_W : ACC_R, f->msz ? f->msz : in->osz);
+	}
+	load_opnd(x, HAX, f->a, f->ra, in, f->msz);
+	if (f->op != OP_MOV) {
+		load_opnd(x, HCX, f->b, f->rb, in, 0);
+		if (!dead) {
+			str(e, HAX, O(lf_a));
+			str(e, HCX, O(lf_b));
+		}
+		if (w64)
+			e8(e, 0x48);
+		e8(e, alu_ops[f->op].hostop), e8(e, 0xc8); /* op eax/rax, ecx/rcx */
+	}
+	/* From here to the end only MOVs: the host's flags stay the op's. */
+	if (f->dst == SRC_REG) {
+		str(e, HAX, O_R(f->rd));
+	} else if (f->dst == SRC_MEM) {
+		if (w64)
+			e8(e, 0x48);
+		e8(e, 0x89), e8(e, 0x02); /* mov [rdx], eax/rax */
+	}
+	if (f->op != OP_MOV && !dead) {
+		str(e, HAX, O(lf_res));
+		st_imm32(e, O(lf_op), alu_ops[f->op].lf);
+		st_imm32(e, O(lf_sz), in->osz);
+	}
+	if (f->op != OP_MOV)
+		x->hflags = true;
+}
+
+static void emit_lea(struct xl *x, const struct insn *in, unsigned pending)
+{
+	emit_ea(x, in, pending, false);
+	if (in->osz == 4)
+		e8(&x->e, 0x89), e8(&x->e, 0xd2); /* mov edx, edx */
+	str(&x->e, HDX, O_R(in->reg));
+}
+
+static void emit_pushpop(struct xl *x, const struct insn *in, struct stub *s)
+{
+	struct emit *e = &x->e;
+	bool push = in->opc < 0x58;
+
+	ldr(e, HDX, O_R(CPU_RSP), true);
+	if (push)
+		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x52), e8(e, 0xf8); /* lea rdx, [rdx-8] */
+	emit_tlb(x, s, push ? ACC_W : ACC_R, 8);
+	if (push) {
+		ldr(e, HAX, O_R(in->reg), true);
+		e8(e, 0x48), e8(e, 0x89), e8(e, 0x02); /* mov [rdx], rax */
+		add_mem_imm(e, O_R(CPU_RSP), -8);
+	} else {
+		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x02); /* mov rax, [rdx] */
+		add_mem_imm(e, O_R(CPU_RSP), 8);
+		str(e, HAX, O_R(in->reg));
+	}
+}
+
+/* The handler path: rip caught up, rip_next set, in->fn called, rip =
+ * rip_next; then the block goes on unless the handler stopped it. */
+static void emit_call(struct xl *x, const struct insn *in, unsigned k, unsigned pending, bool last)
+{
+	struct emit *e = &x->e;
+
+	ldr(e, HAX, O(rip), true);
+	if (pending) {
+		e8(e, 0x48), e8(e, 0x05), e32(e, pending); /* add rax, imm32 */
+		str(e, HAX, O(rip));
+	}
+	e8(e, 0x48), e8(e, 0x83), e8(e, 0xc0), e8(e, in->len); /* add rax, len */
+	str(e, HAX, O(rip_next));
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0xdf); /* mov rdi, rbx */
+	e8(e, 0x48), e8(e, 0xbe), e64(e, (uintptr_t)in); /* mov rsi, in */
+	call(e, (uintptr_t)in->fn);
+	ldr(e, HAX, O(rip_next), true);
+	str(e, HAX, O(rip));
+	if (!last) {
+		/* cmp byte [rbx+stop], 0; je over; mov eax, k+1; jmp epi */
+		e8(e, 0x80), e8(e, 0xbb), e32(e, O(stop)), e8(e, 0);
+		e8(e, 0x74), e8(e, 10);
+		e8(e, 0xb8), e32(e, k + 1);
+		jmp_to(e, x->epi);
+	}
+	x->hflags = false;
+}
+
+static void emit_exit(struct xl *x, unsigned count)
+{
+	e8(&x->e, 0xb8), e32(&x->e, count); /* mov eax, count */
+	jmp_to(&x->e, x->epi);
+}
+
+/* A relative Jcc/JMP ending the block: the host's flags decide (cc >= 0,
+ * only right after an inline ALU op), the target's canonical check goes
+ * to the stub. */
+static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
+			unsigned pending)
+{
+	struct emit *e = &x->e;
+	int64_t d = (int64_t)pending + in->len + (int64_t)in->imm;
+	uint8_t *over = NULL;
+
+	if (d != (int32_t)d || (cc >= 0 && !x->hflags))
+		return false;
+	struct stub *s = stub_new(x, in, k, pending);
+	s->kind = STUB_END;
+	if (cc >= 0) {
+		e8(e, 0x0f), e8(e, (uint8_t)(0x80 | (cc ^ 1))); /* j!cc over */
+		over = e->p;
+		e32(e, 0);
+	}
+	ldr(e, HAX, O(rip), true);
+	e8(e, 0x48), e8(e, 0x05), e32(e, (uint32_t)(int32_t)d); /* add rax, d */
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0xc1);                 /* mov rcx, rax */
+	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xe1), e8(e, 16);      /* shl rcx, 16 */
+	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xf9), e8(e, 16);      /* sar rcx, 16 */
+	e8(e, 0x48), e8(e, 0x39), e8(e, 0xc1);                 /* cmp rcx, rax */
+	to_stub(x, s, 0x85);
+	str(e, HAX, O(rip));
+	emit_exit(x, k + 1);
+	if (over) {
+		patch_here(e, over);
+		add_mem_imm(e, O(rip), (int32_t)(pending + in->len));
+		emit_exit(x, k + 1);
+	}
+	return true;
+}
+
+static void emit_stub(struct xl *x, const struct stub *s)
+{
+	struct emit *e = &x->e;
+	const struct insn *in = s->in;
+
+	for (unsigned i = 0; i < s->np; i++)
+		patch_here(e, s->patch[i]);
+	emit_call(x, in, s->k, s->pending, s->kind == STUB_END);
+	if (s->kind == STUB_END) {
+		emit_exit(x, s->k + 1);
+	} else if (s->kind == STUB_THEN) {
+		emit_call(x, in + 1, s->k + 1, 0, true);
+		emit_exit(x, s->k + 2);
+	} else {
+		/* rip lags again by what the inline path has pending after it */
+		ldr(e, HAX, O(rip), true);
+		e8(e, 0x48), e8(e, 0x2d), e32(e, s->pending + in->len); /* sub rax, imm32 */
+		str(e, HAX, O(rip));
+		jmp_to(e, s->back);
+	}
+}
+
+/* The most one instruction's code takes, its slow path included. */
+#define INSN_CODE_MAX 400
+
+static unsigned dbg_mask(void) { const char *v = getenv("JIT_DBG"); return v ? (unsigned)strtoul(v, NULL, 0) : 0; }
 jit_fn jit_translate(struct jit *j, struct emu_cpu *c, const struct block *b)
 {
-	struct emit e;
-	uintptr_t epi;
+	unsigned dm = dbg_mask();
+	static __thread struct xl x;
 	uint8_t *start;
-	const uint32_t o_rip = offsetof(struct emu_cpu, rip);
-	const uint32_t o_next = offsetof(struct emu_cpu, rip_next);
-	const uint32_t o_stop = offsetof(struct emu_cpu, stop);
+	bool code64 = b->key == 2;
 
-	(void)c;
-	if (j->used + 32 + (size_t)b->n * INSN_CODE_MAX > j->size)
+	if (j->used + 64 + (size_t)b->n * INSN_CODE_MAX > j->size)
 		return NULL;
 	start = j->rw + j->used;
-	e = (struct emit){ start, j->rw + j->size, j->rx, j->rw };
+	memset(&x, 0, offsetof(struct xl, stubs));
+	x.nstubs = 0;
+	x.e = (struct emit){ start, j->rw + j->size, j->rx, j->rw };
+	x.b = b;
+	x.code64 = code64;
+	x.codemark = (uint8_t *)c->vm->codemark;
+	struct emit *e = &x.e;
 	/* The epilogue first: the count of instructions run is in eax. */
-	epi = here_rx(&e);
-	e8(&e, 0x5b); /* pop rbx */
-	e8(&e, 0xc3); /* ret */
-	uintptr_t entry = here_rx(&e);
-	e8(&e, 0x53);                          /* push rbx (aligns the stack) */
-	e8(&e, 0x48), e8(&e, 0x89), e8(&e, 0xfb); /* mov rbx, rdi */
+	x.epi = here_rx(e);
+	e8(e, 0x5b); /* pop rbx */
+	e8(e, 0xc3); /* ret */
+	uintptr_t entry = here_rx(e);
+	e8(e, 0x53);                            /* push rbx (aligns the stack) */
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0xfb); /* mov rbx, rdi */
 	/* rip lags by pending bytes over inline forms, caught up before any
 	 * handler (which may read it, fault or stop) and at the end. */
 	unsigned pending = 0;
 	for (unsigned k = 0; k < b->n; k++) {
 		const struct insn *in = &b->insns[k];
-		if (emit_inline(&e, in)) {
+		bool last = k + 1 == b->n;
+		struct form f;
+		int cc = branch_cc(in, code64);
+
+		if (describe(in, code64, &f) && (!form_mem(&f) || ea_ok(in, pending)) && !(dm & (form_mem(&f) ? 2 : 1))) {
+			struct stub *s = NULL;
+			bool dead = f.op != OP_MOV && flags_dead(b, k, code64) && !(dm & 32);
+			if (form_mem(&f)) {
+				s = stub_new(&x, in, k, pending);
+				if (last)
+					s->kind = STUB_END;
+				else if (branch_cc(in + 1, code64) >= 0 && k + 2 == b->n)
+					s->kind = STUB_THEN; /* its Jcc reads the host's flags */
+			}
+			x.hflags = false;
+			emit_form(&x, in, &f, s, pending, dead);
+			if (s)
+				s->back = here_rx(e);
 			pending += in->len;
 			continue;
 		}
-		ld_rax(&e, o_rip);
-		if (pending) {
-			e8(&e, 0x48), e8(&e, 0x05), e32(&e, pending); /* add rax, imm32 */
-			st_rax(&e, o_rip);
+		if (is_lea(in, code64) && ea_ok(in, pending) && !(dm & 4)) {
+			emit_lea(&x, in, pending);
+			x.hflags = false;
+			pending += in->len;
+			continue;
 		}
-		e8(&e, 0x48), e8(&e, 0x83), e8(&e, 0xc0), e8(&e, in->len); /* add rax, len */
+		if (is_pushpop(in, code64) && !(dm & 8)) {
+			struct stub *s = stub_new(&x, in, k, pending);
+			if (last)
+				s->kind = STUB_END;
+			x.hflags = false;
+			emit_pushpop(&x, in, s);
+			s->back = here_rx(e);
+			pending += in->len;
+			continue;
+		}
+		if (last && cc >= -1 && !(dm & 16) && emit_branch(&x, in, cc, k, pending)) {
+			pending = 0;
+			goto stubs;
+		}
+		emit_call(&x, in, k, pending, last);
 		pending = 0;
-		st_rax(&e, o_next);
-		e8(&e, 0x48), e8(&e, 0x89), e8(&e, 0xdf); /* mov rdi, rbx */
-		e8(&e, 0x48), e8(&e, 0xbe), e64(&e, (uintptr_t)in); /* mov rsi, in */
-		call(&e, (uintptr_t)in->fn);
-		ld_rax(&e, o_next);
-		st_rax(&e, o_rip);
-		if (k + 1 < b->n) {
-			/* cmp byte [rbx+stop], 0; je over; mov eax, k+1; jmp epi */
-			e8(&e, 0x80), e8(&e, 0xbb), e32(&e, o_stop), e8(&e, 0);
-			e8(&e, 0x74), e8(&e, 10);
-			e8(&e, 0xb8), e32(&e, k + 1);
-			jmp_to(&e, epi);
-		}
 	}
-	if (pending) {
-		/* add qword [rbx+rip], imm32 */
-		e8(&e, 0x48), e8(&e, 0x81), e8(&e, 0x83), e32(&e, o_rip), e32(&e, pending);
+	if (pending)
+		add_mem_imm(e, O(rip), (int32_t)pending);
+	emit_exit(&x, b->n);
+stubs:
+	for (unsigned i = 0; i < x.nstubs; i++)
+		emit_stub(&x, &x.stubs[i]);
+	if (e->p > e->end)
+		abort(); /* INSN_CODE_MAX is too small: a bug, never the guest's doing */
+	if (getenv("JIT_DUMP")) {
+		FILE *fp = fopen(getenv("JIT_DUMP"), "ab");
+		if (fp) { uint64_t h[2] = { b->gpa, (uint64_t)(e->p - start) | (uint64_t)b->n << 32 }; fwrite(h, 1, 16, fp); fwrite(start, 1, (size_t)(e->p - start), fp); fclose(fp); }
 	}
-	e8(&e, 0xb8), e32(&e, b->n); /* mov eax, n */
-	jmp_to(&e, epi);
-	j->used = (size_t)(e.p - j->rw + 15) & ~(size_t)15;
+	j->used = (size_t)(e->p - j->rw + 15) & ~(size_t)15;
 	return (jit_fn)entry;
 }
