@@ -294,6 +294,24 @@ static bool is_pushpop(const struct insn *in, bool code64)
 	       in->reg < 16;
 }
 
+/* SHL/SHR/SAR r, imm or 1: the count, or -1 when in is not one. */
+static int shift_cnt(const struct insn *in)
+{
+	if (in->map != 0 || (in->opc != 0xc1 && in->opc != 0xd1) || (in->flags & IN_MEM) ||
+	    (in->osz != 4 && in->osz != 8) || in->op < 4 || in->rm >= 16)
+		return -1;
+	return (int)((in->opc == 0xd1 ? 1 : in->imm) & (in->osz == 8 ? 63 : 31));
+}
+
+/* IMUL r, r/m (0F AF) and IMUL r, r/m, imm (69, 6B) between registers. */
+static bool is_imul(const struct insn *in)
+{
+	return ((in->map == 1 && in->opc == 0xaf) ||
+		(in->map == 0 && (in->opc == 0x69 || in->opc == 0x6b))) &&
+	       !(in->flags & (IN_MEM | IN_LOCK)) && (in->osz == 4 || in->osz == 8) &&
+	       in->rm < 16 && in->reg < 16;
+}
+
 /* Jcc (cc >= 0) or JMP (cc = -1) relative, 64-bit; -2 when neither. */
 static int branch_cc(const struct insn *in, bool code64)
 {
@@ -314,8 +332,11 @@ static bool flags_dead(const struct block *b, unsigned k, bool code64)
 	for (unsigned j = k + 1; j < b->n; j++) {
 		const struct insn *in = &b->insns[j];
 		struct form f;
-		if (is_lea(in, code64))
+		int cnt = shift_cnt(in);
+		if (is_lea(in, code64) || cnt == 0)
 			continue;
+		if (cnt > 0 || is_imul(in))
+			return true;
 		if (!describe(in, code64, &f) || form_mem(&f))
 			return false;
 		if (f.op != OP_MOV)
@@ -520,6 +541,50 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 		x->hflags = true;
 }
 
+static void emit_shift(struct xl *x, const struct insn *in, unsigned cnt, bool dead)
+{
+	static const uint32_t lf[4] = { LF_SHL, LF_SHR, LF_SHL, LF_SAR };
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+
+	ldr(e, HAX, O_R(in->rm), w64);
+	if (cnt) {
+		if (!dead)
+			str(e, HAX, O(lf_a));
+		if (w64)
+			e8(e, 0x48);
+		e8(e, 0xc1), e8(e, (uint8_t)(0xc0 | in->op << 3)), e8(e, (uint8_t)cnt); /* shift eax */
+	}
+	str(e, HAX, O_R(in->rm));
+	if (cnt && !dead) {
+		str(e, HAX, O(lf_res));
+		e8(e, 0x48), e8(e, 0xc7), e8(e, 0x83), e32(e, O(lf_b)), e32(e, cnt);
+		st_imm32(e, O(lf_op), lf[in->op - 4]);
+		st_imm32(e, O(lf_sz), in->osz);
+	}
+}
+
+static void emit_imul(struct xl *x, const struct insn *in, bool dead)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+
+	ldr(e, HAX, O_R(in->rm), w64);
+	load_opnd(x, HCX, in->map == 1 ? SRC_REG : SRC_IMM, in->reg, in, 0);
+	if (w64)
+		e8(e, 0x48);
+	e8(e, 0x0f), e8(e, 0xaf), e8(e, 0xc1);             /* imul eax, ecx: CF = OF = overflow */
+	str(e, HAX, O_R(in->reg));
+	if (!dead) {
+		e8(e, 0x0f), e8(e, 0x90), e8(e, 0xc1);     /* seto cl */
+		e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc9);     /* movzx ecx, cl */
+		e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_cf)); /* mov [rbx+lf_cf], ecx */
+		str(e, HAX, O(lf_res));
+		st_imm32(e, O(lf_op), LF_MUL);
+		st_imm32(e, O(lf_sz), in->osz);
+	}
+}
+
 static void emit_lea(struct xl *x, const struct insn *in, unsigned pending)
 {
 	emit_ea(x, in, pending, false);
@@ -691,6 +756,18 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, const struct block *b)
 			emit_form(&x, in, &f, s, pending, dead);
 			if (s)
 				s->back = here_rx(e);
+			pending += in->len;
+			continue;
+		}
+		if (shift_cnt(in) >= 0 && !(dm & 1)) {
+			x.hflags = false; /* OF after a count above 1, AF: the host's may differ */
+			emit_shift(&x, in, (unsigned)shift_cnt(in), flags_dead(b, k, code64) && !(dm & 32));
+			pending += in->len;
+			continue;
+		}
+		if (is_imul(in) && !(dm & 1)) {
+			x.hflags = false; /* SF, ZF, PF: emu's from the result, the host's undefined */
+			emit_imul(&x, in, flags_dead(b, k, code64) && !(dm & 32));
 			pending += in->len;
 			continue;
 		}
