@@ -103,6 +103,7 @@ static void blocks_flush(struct emu_cpu *c)
 {
 	epoch_bump(c);
 	c->prev_block = NULL;
+	c->jit_from = NULL;
 	memset(c->hash, 0, sizeof(c->hash));
 	c->nblk = 0;
 	c->ninsn = 0;
@@ -293,7 +294,19 @@ next:
 		if (unlikely(!b->code))
 			b->code = jit_translate(c->jit, c, b);
 		if (likely(b->code)) {
-			in += b->code(c);
+			unsigned cnt;
+			/* The block before it ended by a link slot: link it here. */
+			if (c->jit_from && c->jit_from == c->prev_block)
+				jit_link(c->jit, c->jit_from, c->jit_slot, b, c->rip, c->epoch);
+			c->jit_exit = 0xff;
+			cnt = b->code(c);
+			/* Linked blocks may have run before the one that returned. */
+			b = c->jit_block;
+			n = b->n;
+			in = b->insns + cnt;
+			end = b->insns + n;
+			c->jit_from = c->jit_exit != 0xff && cnt == n ? b : NULL;
+			c->jit_slot = c->jit_exit;
 			goto out;
 		}
 		blocks_flush(c); /* the cache is full: this block runs interpreted */

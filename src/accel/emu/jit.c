@@ -365,6 +365,7 @@ struct xl {
 	struct stub stubs[BLOCK_MAX_INSNS + 1]; /* one per instruction, and the branch */
 	unsigned nstubs;
 	uint8_t *codemark;
+	uint32_t *codewrites;
 };
 
 static struct stub *stub_new(struct xl *x, const struct insn *in, unsigned k, unsigned pending)
@@ -647,6 +648,78 @@ static void emit_exit(struct xl *x, unsigned count)
 	jmp_to(&x->e, x->epi);
 }
 
+/* A block's end with a link (slot 0 or 1): when it was linked (jit_link)
+ * and the guest's rip, the epoch and the code-write count are still those
+ * of the link, and nothing wants the run loop (events, kicks, TF, a
+ * budget, the timer poll every 256 blocks), it jumps straight into the
+ * next block's code; else it returns with jit_exit = slot, so the run
+ * loop can link it. Unlinked, its rip is non-canonical: never taken. */
+static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count)
+{
+	struct emit *e = &x->e;
+	uint8_t *unl[16];
+	unsigned nu = 0;
+	struct block *b = (struct block *)x->b;
+#define JNE_UNL() (e8(e, 0x0f), e8(e, 0x85), unl[nu++] = e->p, e32(e, 0))
+#define CMPB0(off) (e8(e, 0x80), e8(e, 0xbb), e32(e, (off)), e8(e, 0), JNE_UNL())
+
+	e8(e, 0x48), e8(e, 0xb8);                                /* mov rax, imm64 (the link's rip) */
+	b->link_rip[slot] = (uint32_t)(e->p - e->rw0);
+	e64(e, 1ULL << 63);
+	e8(e, 0x48), e8(e, 0x39), e8(e, 0x83), e32(e, O(rip));   /* cmp [rbx+rip], rax */
+	JNE_UNL();
+	e8(e, 0x81), e8(e, 0xbb), e32(e, O(epoch));              /* cmp dword [rbx+epoch], imm32 */
+	b->link_epoch[slot] = (uint32_t)(e->p - e->rw0);
+	e32(e, 0);
+	JNE_UNL();
+	e8(e, 0x48), e8(e, 0xb8), e64(e, (uintptr_t)x->codewrites); /* mov rax, &vm->codewrites */
+	e8(e, 0x8b), e8(e, 0x00);                                /* mov eax, [rax] */
+	e8(e, 0x3b), e8(e, 0x83), e32(e, O(codewrites_seen));    /* cmp eax, [rbx+codewrites_seen] */
+	JNE_UNL();
+	CMPB0(O(stop));
+	CMPB0(O(irq_check));
+	CMPB0(O(shadow));
+	CMPB0(O(halted));
+	CMPB0(O(exit_now));
+	e8(e, 0xf7), e8(e, 0x83), e32(e, O(flags)), e32(e, F_TF); /* test dword [rbx+flags], TF */
+	JNE_UNL();
+	e8(e, 0x83), e8(e, 0xbb), e32(e, O(kicked)), e8(e, 0);   /* cmp dword [rbx+kicked], 0 */
+	JNE_UNL();
+	e8(e, 0x83), e8(e, 0xbb), e32(e, O(exit_req)), e8(e, 0);
+	JNE_UNL();
+	e8(e, 0x48), e8(e, 0x83), e8(e, 0xbb), e32(e, O(budget)), e8(e, 0); /* cmp qword [rbx+budget], 0 */
+	JNE_UNL();
+	add_mem_imm(e, O(nblocks), 1);
+	e8(e, 0xf6), e8(e, 0x83), e32(e, O(nblocks)), e8(e, 0xff); /* test byte [rbx+nblocks], 255 */
+	e8(e, 0x0f), e8(e, 0x84), unl[nu++] = e->p, e32(e, 0);    /* jz: the timer poll */
+	add_mem_imm(e, O(icount), (int32_t)count);
+	e8(e, 0xe9);                                              /* jmp the next block (linked) */
+	b->link_jmp[slot] = (uint32_t)(e->p - e->rw0);
+	unl[nu++] = e->p;
+	e32(e, 0);
+	for (unsigned i = 0; i < nu; i++)
+		patch_here(e, unl[i]);
+	e8(e, 0xc6), e8(e, 0x83), e32(e, O(jit_exit)), e8(e, (uint8_t)slot); /* mov byte [rbx+jit_exit], slot */
+	emit_exit(x, count);
+#undef CMPB0
+#undef JNE_UNL
+}
+
+void jit_link(struct jit *j, struct block *from, unsigned slot, const struct block *to,
+	      uint64_t rip, uint32_t epoch)
+{
+	uint8_t *rel = j->rw + from->link_jmp[slot];
+	/* to's code after its prologue (push rbx; mov rbx, rdi: 4 bytes) */
+	uintptr_t body = (uintptr_t)to->code + 4;
+	uint32_t d = (uint32_t)(int32_t)((intptr_t)body - (intptr_t)(j->rx + from->link_jmp[slot] + 4));
+
+	if (!from->link_jmp[slot])
+		return;
+	memcpy(j->rw + from->link_rip[slot], &rip, 8);
+	memcpy(j->rw + from->link_epoch[slot], &epoch, 4);
+	memcpy(rel, &d, 4);
+}
+
 /* A relative Jcc/JMP ending the block: the host's flags decide (cc >= 0,
  * only right after an inline ALU op), the target's canonical check goes
  * to the stub. */
@@ -674,11 +747,11 @@ static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
 	e8(e, 0x48), e8(e, 0x39), e8(e, 0xc1);                 /* cmp rcx, rax */
 	to_stub(x, s, 0x85);
 	str(e, HAX, O(rip));
-	emit_exit(x, k + 1);
+	emit_chain_exit(x, 1, k + 1);
 	if (over) {
 		patch_here(e, over);
 		add_mem_imm(e, O(rip), (int32_t)(pending + in->len));
-		emit_exit(x, k + 1);
+		emit_chain_exit(x, 0, k + 1);
 	}
 	return true;
 }
@@ -709,7 +782,7 @@ static void emit_stub(struct xl *x, const struct stub *s)
 #define INSN_CODE_MAX 400
 
 static unsigned dbg_mask(void) { const char *v = getenv("JIT_DBG"); return v ? (unsigned)strtoul(v, NULL, 0) : 0; }
-jit_fn jit_translate(struct jit *j, struct emu_cpu *c, const struct block *b)
+jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 {
 	unsigned dm = dbg_mask();
 	static __thread struct xl x;
@@ -725,6 +798,8 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, const struct block *b)
 	x.b = b;
 	x.code64 = code64;
 	x.codemark = (uint8_t *)c->vm->codemark;
+	x.codewrites = (uint32_t *)&c->vm->codewrites;
+	((struct block *)b)->link_jmp[0] = ((struct block *)b)->link_jmp[1] = 0;
 	struct emit *e = &x.e;
 	/* The epilogue first: the count of instructions run is in eax. */
 	x.epi = here_rx(e);
@@ -733,6 +808,11 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, const struct block *b)
 	uintptr_t entry = here_rx(e);
 	e8(e, 0x53);                            /* push rbx (aligns the stack) */
 	e8(e, 0x48), e8(e, 0x89), e8(e, 0xfb); /* mov rbx, rdi */
+	/* The body, where links enter: the block in execution (emu.c's run
+	 * loop reads it, code writes compare its page). */
+	e8(e, 0x48), e8(e, 0xb8), e64(e, (uintptr_t)b);            /* mov rax, b */
+	str(e, HAX, O(jit_block));
+	st_imm32(e, O(cur_ramidx), b->ramidx);
 	/* rip lags by pending bytes over inline forms, caught up before any
 	 * handler (which may read it, fault or stop) and at the end. */
 	unsigned pending = 0;
@@ -796,7 +876,9 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, const struct block *b)
 	}
 	if (pending)
 		add_mem_imm(e, O(rip), (int32_t)pending);
-	emit_exit(&x, b->n);
+	/* After a handler, rip may be anything: the link's rip check covers it
+	 * (a one-entry cache for indirect branches and returns too). */
+	emit_chain_exit(&x, 0, b->n);
 stubs:
 	for (unsigned i = 0; i < x.nstubs; i++)
 		emit_stub(&x, &x.stubs[i]);

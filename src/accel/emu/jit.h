@@ -29,6 +29,10 @@ void jit_destroy(struct jit *j);
 /* Forgets every translation (their blocks must be gone too). */
 void jit_flush(struct jit *j);
 /* NULL when the cache is full: flush the blocks and the cache, retry later. */
-jit_fn jit_translate(struct jit *j, struct emu_cpu *c, const struct block *b);
+jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b);
+/* Links exit slot of from (a block whose translation returned with
+ * jit_exit = slot) to to's translation, for this rip and epoch. */
+void jit_link(struct jit *j, struct block *from, unsigned slot, const struct block *to,
+	      uint64_t rip, uint32_t epoch);
 
 #endif
