@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <stdio.h>
 
 #include "accel/emu/cpu.h"
 #include "accel/emu/jit.h"
@@ -358,8 +357,9 @@ enum { STUB_BACK, STUB_END, STUB_THEN };
 
 struct xl {
 	struct emit e;
-	const struct block *b;
+	struct block *b;
 	bool code64;
+	bool dynamic_end;   /* the block ends in a handler's branch: any target */
 	bool hflags;        /* the host's flags are the guest's: the last code was an inline ALU op */
 	uintptr_t epi;
 	struct stub stubs[BLOCK_MAX_INSNS + 1]; /* one per instruction, and the branch */
@@ -654,24 +654,16 @@ static void emit_exit(struct xl *x, unsigned count)
  * budget, the timer poll every 256 blocks), it jumps straight into the
  * next block's code; else it returns with jit_exit = slot, so the run
  * loop can link it. Unlinked, its rip is non-canonical: never taken. */
-static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count)
+static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dynamic)
 {
 	struct emit *e = &x->e;
-	uint8_t *unl[16];
-	unsigned nu = 0;
-	struct block *b = (struct block *)x->b;
-#define JNE_UNL() (e8(e, 0x0f), e8(e, 0x85), unl[nu++] = e->p, e32(e, 0))
+	uint8_t *unl[24], *miss[4];
+	unsigned nu = 0, nm = 0;
+	struct block *b = x->b;
+#define JCC_TO(cc, list, n) (e8(e, 0x0f), e8(e, (cc)), list[n++] = e->p, e32(e, 0))
+#define JNE_UNL() JCC_TO(0x85, unl, nu)
 #define CMPB0(off) (e8(e, 0x80), e8(e, 0xbb), e32(e, (off)), e8(e, 0), JNE_UNL())
 
-	e8(e, 0x48), e8(e, 0xb8);                                /* mov rax, imm64 (the link's rip) */
-	b->link_rip[slot] = (uint32_t)(e->p - e->rw0);
-	e64(e, 1ULL << 63);
-	e8(e, 0x48), e8(e, 0x39), e8(e, 0x83), e32(e, O(rip));   /* cmp [rbx+rip], rax */
-	JNE_UNL();
-	e8(e, 0x81), e8(e, 0xbb), e32(e, O(epoch));              /* cmp dword [rbx+epoch], imm32 */
-	b->link_epoch[slot] = (uint32_t)(e->p - e->rw0);
-	e32(e, 0);
-	JNE_UNL();
 	e8(e, 0x48), e8(e, 0xb8), e64(e, (uintptr_t)x->codewrites); /* mov rax, &vm->codewrites */
 	e8(e, 0x8b), e8(e, 0x00);                                /* mov eax, [rax] */
 	e8(e, 0x3b), e8(e, 0x83), e32(e, O(codewrites_seen));    /* cmp eax, [rbx+codewrites_seen] */
@@ -691,18 +683,63 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count)
 	JNE_UNL();
 	add_mem_imm(e, O(nblocks), 1);
 	e8(e, 0xf6), e8(e, 0x83), e32(e, O(nblocks)), e8(e, 0xff); /* test byte [rbx+nblocks], 255 */
-	e8(e, 0x0f), e8(e, 0x84), unl[nu++] = e->p, e32(e, 0);    /* jz: the timer poll */
+	JCC_TO(0x84, unl, nu);                                    /* jz: the timer poll */
+	e8(e, 0x48), e8(e, 0xb8);                                /* mov rax, imm64 (the link's rip) */
+	b->link_rip[slot] = (uint32_t)(e->p - e->rw0);
+	e64(e, 1ULL << 63);
+	e8(e, 0x48), e8(e, 0x39), e8(e, 0x83), e32(e, O(rip));   /* cmp [rbx+rip], rax */
+	JCC_TO(0x85, miss, nm);
+	e8(e, 0x81), e8(e, 0xbb), e32(e, O(epoch));              /* cmp dword [rbx+epoch], imm32 */
+	b->link_epoch[slot] = (uint32_t)(e->p - e->rw0);
+	e32(e, 0);
+	JCC_TO(0x85, miss, nm);
 	add_mem_imm(e, O(icount), (int32_t)count);
 	e8(e, 0xe9);                                              /* jmp the next block (linked) */
 	b->link_jmp[slot] = (uint32_t)(e->p - e->rw0);
-	unl[nu++] = e->p;
+	miss[nm++] = e->p;
 	e32(e, 0);
+	for (unsigned i = 0; i < nm; i++)
+		patch_here(e, miss[i]);
+	if (dynamic && x->code64) {
+		/* Another target: the run loop's jump cache (emu.c block_next),
+		 * entry valid for this rip, epoch and privilege with a translation. */
+		const uint32_t je = sizeof(struct jcache_entry);
+		ldr(e, HDX, O(rip), true);
+		e8(e, 0x48), e8(e, 0x89), e8(e, 0xd0);              /* mov rax, rdx */
+		e8(e, 0x48), e8(e, 0xc1), e8(e, 0xe8), e8(e, 12);   /* shr rax, 12 */
+		e8(e, 0x48), e8(e, 0x31), e8(e, 0xd0);              /* xor rax, rdx */
+		e8(e, 0x25), e32(e, JCACHE - 1);                    /* and eax, JCACHE-1 */
+		e8(e, 0x69), e8(e, 0xc0), e32(e, je);               /* imul eax, eax, je */
+		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x8c), e8(e, 0x03); /* lea rcx, [rbx+rax+jcache] */
+		e32(e, O(jcache));
+		e8(e, 0x48), e8(e, 0x3b), e8(e, 0x51);              /* cmp rdx, [rcx+rip] */
+		e8(e, (uint8_t)offsetof(struct jcache_entry, rip));
+		JNE_UNL();
+		e8(e, 0x8b), e8(e, 0x83), e32(e, O(epoch));         /* mov eax, [rbx+epoch] */
+		e8(e, 0x3b), e8(e, 0x41), e8(e, (uint8_t)offsetof(struct jcache_entry, epoch)); /* cmp eax, [rcx+epoch] */
+		JNE_UNL();
+		e8(e, 0x0f), e8(e, 0xb6), e8(e, 0x83), e32(e, O(user)); /* movzx eax, byte [rbx+user] */
+		e8(e, 0x3b), e8(e, 0x41), e8(e, (uint8_t)offsetof(struct jcache_entry, user)); /* cmp eax, [rcx+user] */
+		JNE_UNL();
+		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x49), e8(e, (uint8_t)offsetof(struct jcache_entry, b)); /* mov rcx, [rcx+b] */
+		e8(e, 0x48), e8(e, 0x85), e8(e, 0xc9);              /* test rcx, rcx */
+		JCC_TO(0x84, unl, nu);
+		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x81), e32(e, (uint32_t)offsetof(struct block, code)); /* mov rax, [rcx+code] */
+		e8(e, 0x48), e8(e, 0x85), e8(e, 0xc0);              /* test rax, rax */
+		JCC_TO(0x84, unl, nu);
+		add_mem_imm(e, O(icount), (int32_t)count);
+		e8(e, 0x48), e8(e, 0x83), e8(e, 0xc0), e8(e, 4);    /* add rax, 4: its body */
+		e8(e, 0xff), e8(e, 0xe0);                           /* jmp rax */
+	} else {
+		e8(e, 0xe9), unl[nu++] = e->p, e32(e, 0);
+	}
 	for (unsigned i = 0; i < nu; i++)
 		patch_here(e, unl[i]);
 	e8(e, 0xc6), e8(e, 0x83), e32(e, O(jit_exit)), e8(e, (uint8_t)slot); /* mov byte [rbx+jit_exit], slot */
 	emit_exit(x, count);
 #undef CMPB0
 #undef JNE_UNL
+#undef JCC_TO
 }
 
 void jit_link(struct jit *j, struct block *from, unsigned slot, const struct block *to,
@@ -747,11 +784,11 @@ static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
 	e8(e, 0x48), e8(e, 0x39), e8(e, 0xc1);                 /* cmp rcx, rax */
 	to_stub(x, s, 0x85);
 	str(e, HAX, O(rip));
-	emit_chain_exit(x, 1, k + 1);
+	emit_chain_exit(x, 1, k + 1, false);
 	if (over) {
 		patch_here(e, over);
 		add_mem_imm(e, O(rip), (int32_t)(pending + in->len));
-		emit_chain_exit(x, 0, k + 1);
+		emit_chain_exit(x, 0, k + 1, false);
 	}
 	return true;
 }
@@ -781,10 +818,8 @@ static void emit_stub(struct xl *x, const struct stub *s)
 /* The most one instruction's code takes, its slow path included. */
 #define INSN_CODE_MAX 400
 
-static unsigned dbg_mask(void) { const char *v = getenv("JIT_DBG"); return v ? (unsigned)strtoul(v, NULL, 0) : 0; }
 jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 {
-	unsigned dm = dbg_mask();
 	static __thread struct xl x;
 	uint8_t *start;
 	bool code64 = b->key == 2;
@@ -822,9 +857,9 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		struct form f;
 		int cc = branch_cc(in, code64);
 
-		if (describe(in, code64, &f) && (!form_mem(&f) || ea_ok(in, pending)) && !(dm & (form_mem(&f) ? 2 : 1))) {
+		if (describe(in, code64, &f) && (!form_mem(&f) || ea_ok(in, pending))) {
 			struct stub *s = NULL;
-			bool dead = f.op != OP_MOV && flags_dead(b, k, code64) && !(dm & 32);
+			bool dead = f.op != OP_MOV && flags_dead(b, k, code64);
 			if (form_mem(&f)) {
 				s = stub_new(&x, in, k, pending);
 				if (last)
@@ -839,25 +874,25 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			pending += in->len;
 			continue;
 		}
-		if (shift_cnt(in) >= 0 && !(dm & 1)) {
+		if (shift_cnt(in) >= 0) {
 			x.hflags = false; /* OF after a count above 1, AF: the host's may differ */
-			emit_shift(&x, in, (unsigned)shift_cnt(in), flags_dead(b, k, code64) && !(dm & 32));
+			emit_shift(&x, in, (unsigned)shift_cnt(in), flags_dead(b, k, code64));
 			pending += in->len;
 			continue;
 		}
-		if (is_imul(in) && !(dm & 1)) {
+		if (is_imul(in)) {
 			x.hflags = false; /* SF, ZF, PF: emu's from the result, the host's undefined */
-			emit_imul(&x, in, flags_dead(b, k, code64) && !(dm & 32));
+			emit_imul(&x, in, flags_dead(b, k, code64));
 			pending += in->len;
 			continue;
 		}
-		if (is_lea(in, code64) && ea_ok(in, pending) && !(dm & 4)) {
+		if (is_lea(in, code64) && ea_ok(in, pending)) {
 			emit_lea(&x, in, pending);
 			x.hflags = false;
 			pending += in->len;
 			continue;
 		}
-		if (is_pushpop(in, code64) && !(dm & 8)) {
+		if (is_pushpop(in, code64)) {
 			struct stub *s = stub_new(&x, in, k, pending);
 			if (last)
 				s->kind = STUB_END;
@@ -867,27 +902,24 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			pending += in->len;
 			continue;
 		}
-		if (last && cc >= -1 && !(dm & 16) && emit_branch(&x, in, cc, k, pending)) {
+		if (last && cc >= -1 && emit_branch(&x, in, cc, k, pending)) {
 			pending = 0;
 			goto stubs;
 		}
 		emit_call(&x, in, k, pending, last);
+		x.dynamic_end = last;
 		pending = 0;
 	}
 	if (pending)
 		add_mem_imm(e, O(rip), (int32_t)pending);
 	/* After a handler, rip may be anything: the link's rip check covers it
 	 * (a one-entry cache for indirect branches and returns too). */
-	emit_chain_exit(&x, 0, b->n);
+	emit_chain_exit(&x, 0, b->n, x.dynamic_end);
 stubs:
 	for (unsigned i = 0; i < x.nstubs; i++)
 		emit_stub(&x, &x.stubs[i]);
 	if (e->p > e->end)
 		abort(); /* INSN_CODE_MAX is too small: a bug, never the guest's doing */
-	if (getenv("JIT_DUMP")) {
-		FILE *fp = fopen(getenv("JIT_DUMP"), "ab");
-		if (fp) { uint64_t h[2] = { b->gpa, (uint64_t)(e->p - start) | (uint64_t)b->n << 32 }; fwrite(h, 1, 16, fp); fwrite(start, 1, (size_t)(e->p - start), fp); fclose(fp); }
-	}
 	j->used = (size_t)(e->p - j->rw + 15) & ~(size_t)15;
 	return (jit_fn)entry;
 }
