@@ -2,13 +2,14 @@
  * mode, 32-bit protected mode or real mode, with an IDT whose handlers are
  * also in the random code (faults in fault handlers). Every run must end in
  * an exit (I/O, HLT, triple fault) or the block budget: never a crash or a
- * hang of the host. */
+ * hang of the host, with the translator on or off. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "accel/accel.h"
 #include "accel/emu/cpu.h"
+#include "accel/emu/jit.h"
 #include "dev/bus.h"
 #include "machine/machine.h"
 #include "util/gmem.h"
@@ -45,6 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (len < 2)
 		return 0;
 	mode = data[0] % 3;
+	/* The interpreter or the translator (jit.c): the same guarantees. */
+	if (emu_set_jit(cpu, (data[0] / 3) & 1))
+		return 0;
 	data++, len--;
 	if (len > 0x10000)
 		len = 0x10000;
