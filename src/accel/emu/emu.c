@@ -847,6 +847,9 @@ static void emu_vcpu_destroy(struct accel_vcpu *v)
 	/* The guest's work, whatever the host's load did to the wall time. */
 	log_debug("emu: vCPU %u ran %llu instructions", c->index,
 		  (unsigned long long)c->icount);
+	if (c->jit)
+		log_debug("emu: vCPU %u code cache: %zu KiB of %zu used at most", c->index,
+			  jit_used(c->jit) >> 10, emu_jit_size >> 10);
 	c->vm->cpus[c->index] = NULL;
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);

@@ -21,7 +21,8 @@
 
 struct jit {
 	uint8_t *rw, *rx;
-	size_t size, used;
+	size_t size, used, peak; /* peak: the most used between flushes */
+	unsigned flushes;
 };
 
 bool emu_jit_on;
@@ -94,10 +95,17 @@ void jit_destroy(struct jit *j)
 	free(j);
 }
 
+size_t jit_used(const struct jit *j)
+{
+	return j ? j->peak : 0;
+}
+
 void jit_flush(struct jit *j)
 {
-	if (j)
+	if (j && j->used) {
 		j->used = 0;
+		j->flushes++;
+	}
 }
 
 /* ---- the emitter ---- */
@@ -921,5 +929,7 @@ stubs:
 	if (e->p > e->end)
 		abort(); /* INSN_CODE_MAX is too small: a bug, never the guest's doing */
 	j->used = (size_t)(e->p - j->rw + 15) & ~(size_t)15;
+	if (j->used > j->peak)
+		j->peak = j->used;
 	return (jit_fn)entry;
 }
