@@ -225,7 +225,16 @@ static bool describe(const struct insn *in, bool code64, struct form *f)
 	unsigned opc = in->opc, rm_src = mem ? SRC_MEM : SRC_REG;
 
 	memset(f, 0, sizeof(*f));
-	if ((in->osz != 4 && in->osz != 8) || (in->flags & (IN_LOCK | IN_REP | IN_REPNE)))
+	if (in->flags & (IN_LOCK | IN_REP | IN_REPNE))
+		return false;
+	if (in->osz == 1 && in->map == 0 && mem && mem_ok(in, code64) &&
+	    ((opc == 0x80 && in->op == 7) || (opc == 0xf6 && in->op == 0))) {
+		/* CMP/TEST byte [mem], imm8: string code's loop test */
+		f->op = opc == 0x80 ? 7 : OP_TEST, f->a = SRC_MEM, f->b = SRC_IMM;
+		f->dst = SRC_NONE, f->msz = 1;
+		return true;
+	}
+	if (in->osz != 4 && in->osz != 8)
 		return false;
 	if (mem && !mem_ok(in, code64))
 		return false;
@@ -531,7 +540,8 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 		}
 		if (w64)
 			e8(e, 0x48);
-		e8(e, alu_ops[f->op].hostop), e8(e, 0xc8); /* op eax/rax, ecx/rcx */
+		/* op eax/rax, ecx/rcx (al, cl for bytes: the opcode below) */
+		e8(e, (uint8_t)(alu_ops[f->op].hostop - (in->osz == 1))), e8(e, 0xc8);
 	}
 	/* From here to the end only MOVs: the host's flags stay the op's. */
 	if (f->dst == SRC_REG) {
