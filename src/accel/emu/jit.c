@@ -1,7 +1,15 @@
-/* The emu translator: a decoded block becomes host code that calls the
- * block's handlers in sequence (no dispatch loop), with rip and rip_next
- * kept exactly as the interpreter keeps them, so faults (longjmp out of a
- * handler), exits and the block's end leave the same state behind.
+/* The emu translator: a decoded block becomes host code. Frequent integer
+ * forms run inline on the guest register file (MOV, MOVZX, LEA, ALU, TEST,
+ * shifts by a constant, IMUL, PUSH/POP; memory operands through an inline
+ * soft-TLB lookup), writing emu's lazy flags as their handlers do, or not
+ * at all when a later inline op overwrites them first; a Jcc after an
+ * inline ALU op is decided by the host's flags. Everything else calls the
+ * instruction's handler, with rip and rip_next kept exactly as the
+ * interpreter keeps them, so faults (longjmp out of a handler), exits and
+ * the block's end leave the same state behind; inline forms let rip lag
+ * and catch it up before any handler, slow path or exit. Block ends link
+ * straight into the next block's code while rip, epoch, code writes and
+ * the run loop's events allow (emit_chain_exit).
  *
  * The code cache is one memfd mapped twice: a read-write view that the
  * emitter writes and a read-execute view that runs, so no page is ever
