@@ -1,15 +1,16 @@
 /* Fuzz target: random bytes as guest code for the emu CPU, in 64-bit long
  * mode, 32-bit protected mode or real mode, with an IDT whose handlers are
  * also in the random code (faults in fault handlers), with or without debug
- * registers armed (breakpoints on the code, data and stack, TF). Every run
- * must end in an exit (I/O, HLT, triple fault) or the block budget: never a
- * crash or a hang of the host. */
+ * registers armed (breakpoints on the code, data and stack, TF), with the
+ * translator on or off. Every run must end in an exit (I/O, HLT, triple
+ * fault) or the block budget: never a crash or a hang of the host. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "accel/accel.h"
 #include "accel/emu/cpu.h"
+#include "accel/emu/jit.h"
 #include "dev/bus.h"
 #include "machine/machine.h"
 #include "util/gmem.h"
@@ -48,6 +49,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		return 0;
 	mode = data[0] % 3;
 	dbg = data[0] / 3 % 2;
+	/* The interpreter or the translator (jit.c): the same guarantees. */
+	if (emu_set_jit(cpu, (data[0] / 6) & 1))
+		return 0;
 	data++, len--;
 	if (dbg) {
 		/* DR7's low byte and R/W+LEN fields, then four breakpoint offsets. */

@@ -2,7 +2,8 @@
 # The Debian kernel with the busybox initramfs on emu, with 1 and 2 vCPUs:
 # commands run in the guest, their output is checked on the host, dmesg has
 # no BUG/Oops/WARNING, the guest keeps time with kvm-clock and its date is
-# the host's, and poweroff ends vmon with status 0.
+# the host's, and poweroff ends vmon with status 0. Once per accelerator in
+# $EMU_ACCELS (default "emu emu,jit=on": the interpreter and the translator).
 set -u
 . "$(dirname "$0")/../lib.sh"
 img=$BUILD/images
@@ -24,9 +25,11 @@ poweroff'
 run64=$(printf '%s\n' "$script" | base64 -w0)
 want_sum=$(seq 1 20000 | md5sum | cut -d' ' -f1)
 want_calc=$((123456789 * 987654321 % 1000000007))
+read -ra accels <<<"${EMU_ACCELS:-${EMU_ACCEL:-emu emu,jit=on}}"
+for accel in "${accels[@]}"; do
 for cpus in 1 2; do
 	out=$tmp/linux-$cpus.log
-	timeout 300 "$VMON" run --accel "${EMU_ACCEL:-emu}" --cpus "$cpus" --mem 512M \
+	timeout 300 "$VMON" run --accel "$accel" --cpus "$cpus" --mem 512M \
 		--kernel "$img/vmlinuz" --initrd "$img/initramfs.cpio.gz" \
 		--append "console=ttyS0 vmon.run=$run64" --console "file:$out" </dev/null
 	rc=$?
@@ -50,9 +53,10 @@ for cpus in 1 2; do
 		problems+=("guest date ${guest_date:-missing} is not the host's ($host_end)")
 	fi
 	if [ ${#problems[@]} -eq 0 ]; then
-		pass "linux-emu: boots to a shell with $cpus vCPU(s), runs commands, powers off with 0"
+		pass "linux-emu ($accel): boots to a shell with $cpus vCPU(s), runs commands, powers off with 0"
 	else
-		fail "linux-emu: $cpus vCPU(s): ${problems[*]}"
+		fail "linux-emu ($accel): $cpus vCPU(s): ${problems[*]}"
 		tail -n 40 "$out.txt"
 	fi
+done
 done

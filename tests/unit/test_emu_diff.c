@@ -221,13 +221,20 @@ static void build_trampoline32(void)
 static sigjmp_buf native_jb;
 static volatile int native_trap;
 static volatile uint32_t native_mxcsr; /* at the fault */
+/* The registers at the fault: r[16], rip, rflags (random sequences check them). */
+static uint64_t native_fault[18];
 
 static void on_signal(int sig, siginfo_t *si, void *uc_)
 {
 	ucontext_t *uc = uc_;
+	static const int gr[18] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP,
+				    REG_RSI, REG_RDI, REG_R8, REG_R9, REG_R10, REG_R11, REG_R12,
+				    REG_R13, REG_R14, REG_R15, REG_RIP, REG_EFL };
 
 	(void)sig, (void)si;
 	native_trap = (int)uc->uc_mcontext.gregs[REG_TRAPNO];
+	for (int i = 0; i < 18; i++)
+		native_fault[i] = (uint64_t)uc->uc_mcontext.gregs[gr[i]];
 	native_mxcsr = uc->uc_mcontext.fpregs ? uc->uc_mcontext.fpregs->mxcsr : 0;
 	siglongjmp(native_jb, 1);
 }
@@ -1167,6 +1174,8 @@ static bool one_case(const struct form *f, unsigned sz, bool mem, struct stats *
 	return ok;
 }
 
+#include "emu_diff_seq.inc"
+
 static void test_diff(void **state)
 {
 	struct stats st = { 0 };
@@ -1260,6 +1269,11 @@ static void test_diff(void **state)
 		fprintf(stderr, "emu-diff: 64-bit: %u forms so far, %u differences\n", st.forms, st.failures);
 	}
 	st.failures += sse_cr_rules();
+	/* Random sequences run both ways themselves: once, in the interpreter's run. */
+	if (!emu_jit_on) {
+		mode32 = false;
+		seq_all(&st);
+	}
 	fprintf(stderr, "emu-diff: %u instruction forms, %u cases (%u faulting alike, %u undefined "
 		"results skipped), %u differences\n", st.forms, st.cases, st.faults, st.skipped,
 		st.failures);

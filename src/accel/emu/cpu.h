@@ -158,6 +158,9 @@ struct block {
 	uint64_t succ_rip[2];
 	uint32_t succ_epoch[2];
 	unsigned (*code)(struct emu_cpu *c); /* its translation (jit.c), or NULL */
+	/* Its exits' links in the code cache (jit_link): offsets of the rip,
+	 * the epoch and the jump; link_jmp 0 when the slot has none. */
+	uint32_t link_rip[2], link_epoch[2], link_jmp[2];
 };
 
 #define BLOCK_HASH 8192
@@ -290,6 +293,10 @@ struct emu_cpu {
 	uint64_t codepages[CODEPAGE_BITS / 64]; /* mmu_code_page */
 	uint64_t codepages_n;
 	struct jit *jit;       /* this vCPU's code cache, NULL with jit=off */
+	struct block *jit_block; /* the block whose translation ran last (links chain them) */
+	uint8_t jit_exit;      /* the exit slot it left by (0, 1), 0xff: not one to link */
+	struct block *jit_from; /* a block to link to the next one, and its slot */
+	uint8_t jit_slot;
 };
 
 /* ---- registers ---- */

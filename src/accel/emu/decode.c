@@ -393,7 +393,9 @@ static void decode_modrm32(struct fetch *f, struct insn *in, unsigned mod, unsig
 		in->disp = (int8_t)fetch_byte(f);
 	else if (mod == 2)
 		in->disp = (int32_t)fetch_imm(f, 4);
-	if (b == 4 || b == 5)
+	/* rSP and rBP, not r12 and r13: those reach DS (a non-canonical
+	 * address through them is #GP, not #SS). */
+	if (in->base == 4 || in->base == 5)
 		in->seg = SEG_SS;
 }
 

@@ -107,6 +107,7 @@ static void blocks_flush(struct emu_cpu *c)
 {
 	epoch_bump(c);
 	c->prev_block = NULL;
+	c->jit_from = NULL;
 	memset(c->hash, 0, sizeof(c->hash));
 	c->nblk = 0;
 	c->ninsn = 0;
@@ -310,7 +311,19 @@ next:
 		if (unlikely(!b->code))
 			b->code = jit_translate(c->jit, c, b);
 		if (likely(b->code)) {
-			in += b->code(c);
+			unsigned cnt;
+			/* The block before it ended by a link slot: link it here. */
+			if (c->jit_from && c->jit_from == c->prev_block)
+				jit_link(c->jit, c->jit_from, c->jit_slot, b, c->rip, c->epoch);
+			c->jit_exit = 0xff;
+			cnt = b->code(c);
+			/* Linked blocks may have run before the one that returned. */
+			b = c->jit_block;
+			n = b->n;
+			in = b->insns + cnt;
+			end = b->insns + n;
+			c->jit_from = c->jit_exit != 0xff && cnt == n ? b : NULL;
+			c->jit_slot = c->jit_exit;
 			goto out;
 		}
 		blocks_flush(c); /* the cache is full: this block runs interpreted */
@@ -604,6 +617,20 @@ static int emu_vcpu_run(struct accel_vcpu *v, struct vcpu_exit *exit)
 void emu_set_budget(struct accel_vcpu *v, uint64_t blocks)
 {
 	to_cpu(v)->budget = blocks;
+}
+
+int emu_set_jit(struct accel_vcpu *v, bool on)
+{
+	struct emu_cpu *c = to_cpu(v);
+
+	if (on == (c->jit != NULL))
+		return 0;
+	blocks_flush(c); /* no block keeps a translation of the old cache */
+	if (on)
+		return jit_create(&c->jit);
+	jit_destroy(c->jit);
+	c->jit = NULL;
+	return 0;
 }
 
 /* Wakes the vCPU (events between blocks); exit also leaves vcpu_run. */
@@ -928,6 +955,9 @@ static void emu_vcpu_destroy(struct accel_vcpu *v)
 	/* The guest's work, whatever the host's load did to the wall time. */
 	log_debug("emu: vCPU %u ran %llu instructions", c->index,
 		  (unsigned long long)c->icount);
+	if (c->jit)
+		log_debug("emu: vCPU %u code cache: %zu KiB of %zu used at most", c->index,
+			  jit_used(c->jit) >> 10, emu_jit_size >> 10);
 	c->vm->cpus[c->index] = NULL;
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);

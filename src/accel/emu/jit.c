@@ -1,7 +1,15 @@
-/* The emu translator: a decoded block becomes host code that calls the
- * block's handlers in sequence (no dispatch loop), with rip and rip_next
- * kept exactly as the interpreter keeps them, so faults (longjmp out of a
- * handler), exits and the block's end leave the same state behind.
+/* The emu translator: a decoded block becomes host code. Frequent integer
+ * forms run inline on the guest register file (MOV, MOVZX, LEA, ALU, TEST,
+ * shifts by a constant, IMUL, PUSH/POP; memory operands through an inline
+ * soft-TLB lookup), writing emu's lazy flags as their handlers do, or not
+ * at all when a later inline op overwrites them first; a Jcc after an
+ * inline ALU op is decided by the host's flags. Everything else calls the
+ * instruction's handler, with rip and rip_next kept exactly as the
+ * interpreter keeps them, so faults (longjmp out of a handler), exits and
+ * the block's end leave the same state behind; inline forms let rip lag
+ * and catch it up before any handler, slow path or exit. Block ends link
+ * straight into the next block's code while rip, epoch, code writes and
+ * the run loop's events allow (emit_chain_exit).
  *
  * The code cache is one memfd mapped twice: a read-write view that the
  * emitter writes and a read-execute view that runs, so no page is ever
@@ -21,7 +29,8 @@
 
 struct jit {
 	uint8_t *rw, *rx;
-	size_t size, used;
+	size_t size, used, peak; /* peak: the most used between flushes */
+	unsigned flushes;
 };
 
 bool emu_jit_on;
@@ -94,10 +103,17 @@ void jit_destroy(struct jit *j)
 	free(j);
 }
 
+size_t jit_used(const struct jit *j)
+{
+	return j ? j->peak : 0;
+}
+
 void jit_flush(struct jit *j)
 {
-	if (j)
+	if (j && j->used) {
 		j->used = 0;
+		j->flushes++;
+	}
 }
 
 /* ---- the emitter ---- */
@@ -116,9 +132,10 @@ static uintptr_t here_rx(const struct emit *e)
 	return (uintptr_t)(e->rx0 + (e->p - e->rw0));
 }
 
-/* mov rax, [rbx+off] / mov [rbx+off], rax */
-static void ld_rax(struct emit *e, uint32_t off) { e8(e, 0x48), e8(e, 0x8b), e8(e, 0x83), e32(e, off); }
-static void st_rax(struct emit *e, uint32_t off) { e8(e, 0x48), e8(e, 0x89), e8(e, 0x83), e32(e, off); }
+static uintptr_t rx_of(const struct emit *e, const uint8_t *rw)
+{
+	return (uintptr_t)(e->rx0 + (rw - e->rw0));
+}
 
 static void call(struct emit *e, uintptr_t fn)
 {
@@ -138,12 +155,21 @@ static void jmp_to(struct emit *e, uintptr_t target_rx)
 	e32(e, (uint32_t)(int32_t)((intptr_t)target_rx - (intptr_t)(here_rx(e) + 4)));
 }
 
-/* ---- inline forms: register-only, cannot fault, leave rip alone ---- */
+/* A rel32 (of a jmp or jcc just emitted) pointed at the current position. */
+static void patch_here(struct emit *e, uint8_t *rel)
+{
+	uint32_t d = (uint32_t)(int32_t)((intptr_t)here_rx(e) - (intptr_t)(rx_of(e, rel) + 4));
+	memcpy(rel, &d, 4);
+}
 
 #define O_R(i) ((uint32_t)(offsetof(struct emu_cpu, r) + 8 * (i)))
 #define O(f) ((uint32_t)offsetof(struct emu_cpu, f))
+#define O_TLB ((uint32_t)offsetof(struct emu_cpu, tlb))
 
-/* mov rax|rcx, [rbx+off] (32: zero-extending); mov [rbx+off], rax|rcx (64) */
+/* Host registers by number: rbx holds the vCPU throughout. */
+enum { HAX = 0, HCX = 1, HDX = 2, HSI = 6 };
+
+/* mov r32|r64, [rbx+off] (32: zero-extending); mov [rbx+off], r64 */
 static void ldr(struct emit *e, unsigned reg, uint32_t off, bool w64)
 {
 	if (w64)
@@ -158,136 +184,770 @@ static void st_imm32(struct emit *e, uint32_t off, uint32_t v)
 {
 	e8(e, 0xc7), e8(e, 0x83), e32(e, off), e32(e, v);
 }
+/* add qword [rbx+off], imm32 (sign-extended; changes the host's flags) */
+static void add_mem_imm(struct emit *e, uint32_t off, int32_t v)
+{
+	e8(e, 0x48), e8(e, 0x81), e8(e, 0x83), e32(e, off), e32(e, (uint32_t)v);
+}
 
-/* The ALU opcodes with ModRM, by (opc >> 3): host opcode for "op eax, ecx"
- * (the same as the guest's) and the lazy-flags kind; CMP stores nothing. */
-static const struct { uint8_t hostop; uint8_t store; uint32_t lf; } alu_forms[8] = {
-	[0] = { 0x01, 1, LF_ADD }, [1] = { 0x09, 1, LF_LOGIC }, [4] = { 0x21, 1, LF_LOGIC },
-	[5] = { 0x29, 1, LF_SUB }, [6] = { 0x31, 1, LF_LOGIC }, [7] = { 0x29, 0, LF_SUB },
+/* ---- inline forms ----
+ * An inline form is "a OP b -> dst" over registers of the guest's file,
+ * an immediate, or one memory operand reached through the soft TLB (64-bit
+ * code, 64-bit addressing): host code computes the linear address, checks
+ * it is canonical, finds its TLB entry and, on a hit within one page (and
+ * for writes outside pages holding decoded code), reaches guest RAM
+ * directly. Anything else (a miss, MMIO, a fault, a page crossing, a code
+ * page) takes the instruction's slow path: rip caught up, its handler
+ * called, exactly as the interpreter runs it. Each form writes exactly
+ * what its handler writes (registers, memory, emu's lazy flags). */
+
+enum { SRC_NONE, SRC_REG, SRC_MEM, SRC_IMM };
+enum { OP_MOV = 16, OP_TEST = 8 };
+
+struct form {
+	uint8_t op;        /* ALU index (0 ADD .. 7 CMP), OP_TEST, OP_MOV */
+	uint8_t a, b, dst; /* SRC_*: operands; dst SRC_NONE, SRC_REG or SRC_MEM */
+	uint8_t ra, rb, rd; /* their registers */
+	uint8_t msz;       /* bytes of a MOVZX source (1, 2), else 0 */
 };
 
-/* Emits in's effect when it is one of the inline forms; false otherwise.
- * Each writes exactly what its handler writes (registers, lazy flags). */
-static bool emit_inline(struct emit *e, const struct insn *in)
-{
-	bool w64 = in->osz == 8;
-	unsigned a, b, dst, op;
-	uint8_t hostop;
-	bool store;
-	uint32_t lf;
+/* ALU operations with ModRM the host runs as they are: host opcode of
+ * "op eax, ecx" and the lazy-flags kind. */
+static const struct { uint8_t hostop; uint32_t lf; } alu_ops[9] = {
+	[0] = { 0x01, LF_ADD }, [1] = { 0x09, LF_LOGIC }, [4] = { 0x21, LF_LOGIC },
+	[5] = { 0x29, LF_SUB }, [6] = { 0x31, LF_LOGIC }, [7] = { 0x29, LF_SUB },
+	[OP_TEST] = { 0x21, LF_LOGIC },
+};
 
-	if (in->map != 0 || (in->osz != 4 && in->osz != 8) ||
-	    (in->flags & (IN_MEM | IN_LOCK | IN_REP | IN_REPNE)))
+static bool alu_ok(unsigned op) { return op < 9 && alu_ops[op].hostop; }
+
+static bool mem_ok(const struct insn *in, bool code64)
+{
+	return code64 && in->asz == 8;
+}
+
+/* The inline form of in, if it has one. */
+static bool describe(const struct insn *in, bool code64, struct form *f)
+{
+	bool mem = in->flags & IN_MEM;
+	unsigned opc = in->opc, rm_src = mem ? SRC_MEM : SRC_REG;
+
+	memset(f, 0, sizeof(*f));
+	if (in->flags & (IN_LOCK | IN_REP | IN_REPNE))
 		return false;
-	if (in->opc >= 0xb8 && in->opc <= 0xbf) { /* MOV r, imm */
-		if (in->reg >= 16)
+	if (in->osz == 1 && in->map == 0 && mem && mem_ok(in, code64) &&
+	    ((opc == 0x80 && in->op == 7) || (opc == 0xf6 && in->op == 0))) {
+		/* CMP/TEST byte [mem], imm8: string code's loop test */
+		f->op = opc == 0x80 ? 7 : OP_TEST, f->a = SRC_MEM, f->b = SRC_IMM;
+		f->dst = SRC_NONE, f->msz = 1;
+		return true;
+	}
+	if (in->osz != 4 && in->osz != 8)
+		return false;
+	if (mem && !mem_ok(in, code64))
+		return false;
+	if (in->reg >= 16)
+		return false;
+	if (in->map == 0 && opc >= 0xb8 && opc <= 0xbf) { /* MOV r, imm */
+		f->op = OP_MOV, f->a = SRC_IMM, f->dst = SRC_REG, f->rd = in->reg;
+		return true;
+	}
+	if (!mem && in->rm >= 16)
+		return false;
+	f->ra = f->rd = in->rm, f->rb = in->reg;
+	if (in->map == 1) {
+		if (opc != 0xb6 && opc != 0xb7)
 			return false;
-		if (w64) {
-			e8(e, 0x48), e8(e, 0xb8), e64(e, in->imm); /* mov rax, imm64 */
-			str(e, 0, O_R(in->reg));
-		} else {
-			st_imm32(e, O_R(in->reg), (uint32_t)in->imm);
-			st_imm32(e, O_R(in->reg) + 4, 0);
-		}
+		f->op = OP_MOV, f->a = (uint8_t)rm_src, f->dst = SRC_REG, f->rd = in->reg;
+		f->msz = opc == 0xb6 ? 1 : 2;
 		return true;
 	}
-	if (in->reg >= 16 || in->rm >= 16)
+	if (in->map != 0)
 		return false;
-	if (in->opc == 0x89 || in->opc == 0x8b) { /* MOV r/m, r and MOV r, r/m */
-		unsigned from = in->opc == 0x89 ? in->reg : in->rm;
-		unsigned to = in->opc == 0x89 ? in->rm : in->reg;
-		ldr(e, 0, O_R(from), w64);
-		str(e, 0, O_R(to));
+	if (opc == 0x89 || opc == 0x8b || (opc == 0xc7 && in->op == 0)) {
+		f->op = OP_MOV;
+		if (opc == 0x89)
+			f->a = SRC_REG, f->ra = in->reg, f->dst = (uint8_t)rm_src;
+		else if (opc == 0x8b)
+			f->a = (uint8_t)rm_src, f->dst = SRC_REG, f->rd = in->reg;
+		else
+			f->a = SRC_IMM, f->dst = (uint8_t)rm_src;
 		return true;
 	}
-	op = in->opc >> 3;
-	if (in->opc < 0x40 && (in->opc & 7) == 1 && alu_forms[op].hostop) {
-		a = in->rm, b = in->reg, dst = in->rm; /* op r/m, r */
-	} else if (in->opc < 0x40 && (in->opc & 7) == 3 && alu_forms[op].hostop) {
-		a = in->reg, b = in->rm, dst = in->reg; /* op r, r/m */
-	} else if (in->opc == 0x85) {
-		a = in->reg, b = in->rm, dst = in->reg, op = 4; /* TEST: AND, no store */
+	if (opc < 0x40 && (opc & 7) == 1 && alu_ok(opc >> 3)) { /* op r/m, r */
+		f->op = (uint8_t)(opc >> 3), f->a = (uint8_t)rm_src, f->b = SRC_REG;
+	} else if (opc < 0x40 && (opc & 7) == 3 && alu_ok(opc >> 3)) { /* op r, r/m */
+		f->op = (uint8_t)(opc >> 3), f->a = SRC_REG, f->ra = in->reg, f->b = (uint8_t)rm_src;
+		f->rb = in->rm, f->rd = in->reg;
+	} else if (opc < 0x40 && (opc & 7) == 5 && alu_ok(opc >> 3)) { /* op rAX, imm */
+		f->op = (uint8_t)(opc >> 3), f->a = SRC_REG, f->ra = f->rd = 0, f->b = SRC_IMM;
+		if (mem)
+			return false;
+	} else if ((opc == 0x81 || opc == 0x83) && alu_ok(in->op)) { /* op r/m, imm */
+		f->op = in->op, f->a = (uint8_t)rm_src, f->b = SRC_IMM;
+	} else if (opc == 0x85) { /* TEST r/m, r */
+		f->op = OP_TEST, f->a = (uint8_t)rm_src, f->b = SRC_REG;
+	} else if (opc == 0xa9) { /* TEST rAX, imm */
+		if (mem)
+			return false;
+		f->op = OP_TEST, f->a = SRC_REG, f->ra = 0, f->b = SRC_IMM;
+	} else if (opc == 0xf7 && in->op == 0) { /* TEST r/m, imm */
+		f->op = OP_TEST, f->a = (uint8_t)rm_src, f->b = SRC_IMM;
 	} else {
 		return false;
 	}
-	hostop = alu_forms[op].hostop;
-	store = alu_forms[op].store && in->opc != 0x85;
-	lf = alu_forms[op].lf;
-	ldr(e, 0, O_R(a), w64);
-	ldr(e, 1, O_R(b), w64);
-	str(e, 0, O(lf_a));
-	str(e, 1, O(lf_b));
-	if (w64)
-		e8(e, 0x48);
-	e8(e, hostop), e8(e, 0xc8); /* op eax/rax, ecx/rcx */
-	str(e, 0, O(lf_res));
-	if (store)
-		str(e, 0, O_R(dst));
-	st_imm32(e, O(lf_op), lf);
-	st_imm32(e, O(lf_sz), in->osz);
+	f->dst = f->op == 7 || f->op == OP_TEST ? SRC_NONE : f->a;
 	return true;
 }
 
-/* The most one instruction's code takes. */
-#define INSN_CODE_MAX 96
-
-jit_fn jit_translate(struct jit *j, struct emu_cpu *c, const struct block *b)
+static bool form_mem(const struct form *f)
 {
-	struct emit e;
-	uintptr_t epi;
-	uint8_t *start;
-	const uint32_t o_rip = offsetof(struct emu_cpu, rip);
-	const uint32_t o_next = offsetof(struct emu_cpu, rip_next);
-	const uint32_t o_stop = offsetof(struct emu_cpu, stop);
+	return f->a == SRC_MEM || f->b == SRC_MEM || f->dst == SRC_MEM;
+}
 
-	(void)c;
-	if (j->used + 32 + (size_t)b->n * INSN_CODE_MAX > j->size)
+/* Other inline shapes (not a form): LEA, PUSH, POP, and block ends. */
+static bool is_lea(const struct insn *in, bool code64)
+{
+	return in->map == 0 && in->opc == 0x8d && (in->osz == 4 || in->osz == 8) &&
+	       (in->flags & IN_MEM) && mem_ok(in, code64) && in->reg < 16;
+}
+
+static bool is_pushpop(const struct insn *in, bool code64)
+{
+	return code64 && in->map == 0 && in->opc >= 0x50 && in->opc <= 0x5f && in->osz == 8 &&
+	       in->reg < 16;
+}
+
+/* SHL/SHR/SAR r, imm or 1: the count, or -1 when in is not one. */
+static int shift_cnt(const struct insn *in)
+{
+	if (in->map != 0 || (in->opc != 0xc1 && in->opc != 0xd1) || (in->flags & IN_MEM) ||
+	    (in->osz != 4 && in->osz != 8) || in->op < 4 || in->rm >= 16)
+		return -1;
+	return (int)((in->opc == 0xd1 ? 1 : in->imm) & (in->osz == 8 ? 63 : 31));
+}
+
+/* IMUL r, r/m (0F AF) and IMUL r, r/m, imm (69, 6B) between registers. */
+static bool is_imul(const struct insn *in)
+{
+	return ((in->map == 1 && in->opc == 0xaf) ||
+		(in->map == 0 && (in->opc == 0x69 || in->opc == 0x6b))) &&
+	       !(in->flags & (IN_MEM | IN_LOCK)) && (in->osz == 4 || in->osz == 8) &&
+	       in->rm < 16 && in->reg < 16;
+}
+
+/* Jcc (cc >= 0) or JMP (cc = -1) relative, 64-bit; -2 when neither. */
+static int branch_cc(const struct insn *in, bool code64)
+{
+	if (!code64 || in->osz != 8 || (in->flags & (IN_REP | IN_REPNE)))
+		return -2;
+	if ((in->map == 0 && in->opc >= 0x70 && in->opc <= 0x7f) ||
+	    (in->map == 1 && in->opc >= 0x80 && in->opc <= 0x8f))
+		return in->opc & 15;
+	if (in->map == 0 && (in->opc == 0xe9 || in->opc == 0xeb))
+		return -1;
+	return -2;
+}
+
+/* Whether the lazy flags insn k writes are overwritten before anything
+ * reads them (or could fault, exit or end the block and show them). */
+static bool flags_dead(const struct block *b, unsigned k, bool code64)
+{
+	for (unsigned j = k + 1; j < b->n; j++) {
+		const struct insn *in = &b->insns[j];
+		struct form f;
+		int cnt = shift_cnt(in);
+		if (is_lea(in, code64) || cnt == 0)
+			continue;
+		if (cnt > 0 || is_imul(in))
+			return true;
+		if (!describe(in, code64, &f) || form_mem(&f))
+			return false;
+		if (f.op != OP_MOV)
+			return true;
+	}
+	return false;
+}
+
+struct stub {
+	uint8_t *patch[4];  /* rel32s to it */
+	unsigned np;
+	const struct insn *in;
+	unsigned k, pending;
+	uint8_t kind;       /* STUB_BACK: on to back; STUB_END: the block ends after it;
+			     * STUB_THEN: then insn k+1 (a Jcc) through its handler */
+	uintptr_t back;
+};
+enum { STUB_BACK, STUB_END, STUB_THEN };
+
+struct xl {
+	struct emit e;
+	struct block *b;
+	bool code64;
+	bool dynamic_end;   /* the block ends in a handler's branch: any target */
+	bool hflags;        /* the host's flags are the guest's: the last code was an inline ALU op */
+	uintptr_t epi;
+	struct stub stubs[BLOCK_MAX_INSNS + 1]; /* one per instruction, and the branch */
+	unsigned nstubs;
+	uint8_t *codemark;
+	uint32_t *codewrites;
+};
+
+static struct stub *stub_new(struct xl *x, const struct insn *in, unsigned k, unsigned pending)
+{
+	struct stub *s = &x->stubs[x->nstubs++];
+
+	*s = (struct stub){ .in = in, .k = k, .pending = pending, .kind = STUB_BACK };
+	return s;
+}
+
+/* jcc rel32 (0x0f, cc) to stub s. */
+static void to_stub(struct xl *x, struct stub *s, uint8_t cc)
+{
+	e8(&x->e, 0x0f), e8(&x->e, cc);
+	s->patch[s->np++] = x->e.p;
+	e32(&x->e, 0);
+}
+
+/* Whether emit_ea can reach in's operand with rip pending bytes behind. */
+static bool ea_ok(const struct insn *in, unsigned pending)
+{
+	int64_t d = (int64_t)pending + in->len + in->disp;
+
+	return !(in->flags & IN_RIPREL) || d == (int32_t)d;
+}
+
+/* rdx = the linear address of in's memory operand (64-bit code: the
+ * effective address plus the FS/GS base); seg false for LEA. rip lags by
+ * pending bytes. */
+static bool emit_ea(struct xl *x, const struct insn *in, unsigned pending, bool seg)
+{
+	struct emit *e = &x->e;
+
+	if (in->flags & IN_RIPREL) {
+		int64_t d = (int64_t)pending + in->len + in->disp;
+		if (d != (int32_t)d)
+			return false;
+		ldr(e, HDX, O(rip), true);
+		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x92), e32(e, (uint32_t)(int32_t)d); /* lea rdx, [rdx+d] */
+	} else {
+		if (in->base != REG_NONE)
+			ldr(e, HDX, O_R(in->base), true);
+		else
+			e8(e, 0x31), e8(e, 0xd2); /* xor edx, edx */
+		if (in->index != REG_NONE) {
+			ldr(e, HAX, O_R(in->index), true);
+			/* lea rdx, [rdx + rax*scale + disp32] */
+			e8(e, 0x48), e8(e, 0x8d), e8(e, 0x94), e8(e, (uint8_t)(in->scale << 6 | 2));
+			e32(e, (uint32_t)in->disp);
+		} else if (in->disp) {
+			e8(e, 0x48), e8(e, 0x8d), e8(e, 0x92), e32(e, (uint32_t)in->disp);
+		}
+	}
+	if (seg && (in->seg == SEG_FS || in->seg == SEG_GS)) {
+		/* add rdx, [rbx + seg base] */
+		e8(e, 0x48), e8(e, 0x03), e8(e, 0x93);
+		e32(e, (uint32_t)(offsetof(struct emu_cpu, seg) + in->seg * sizeof(struct cpu_segment) +
+				  offsetof(struct cpu_segment, base)));
+	}
+	return true;
+}
+
+/* The TLB fast path for an access of sz bytes at rdx: on a hit rdx becomes
+ * the host address; anything else goes to stub s. Uses rax, rcx, rsi. */
+static void emit_tlb(struct xl *x, struct stub *s, int acc, unsigned sz)
+{
+	struct emit *e = &x->e;
+	const uint32_t esz = sizeof(struct tlb_entry);
+
+	/* canonical: sign-extending bit 47 changes nothing */
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0xd0);              /* mov rax, rdx */
+	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xe0), e8(e, 16);   /* shl rax, 16 */
+	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xf8), e8(e, 16);   /* sar rax, 16 */
+	e8(e, 0x48), e8(e, 0x39), e8(e, 0xd0);              /* cmp rax, rdx */
+	to_stub(x, s, 0x85);                                /* jne */
+	/* the entry: tlb[user][(lin >> 12 ^ lin >> 20) & 255] (tlb_index) */
+	e8(e, 0x89), e8(e, 0xd0);                           /* mov eax, edx */
+	e8(e, 0xc1), e8(e, 0xe8), e8(e, 12);                /* shr eax, 12 */
+	e8(e, 0x89), e8(e, 0xd1);                           /* mov ecx, edx */
+	e8(e, 0xc1), e8(e, 0xe9), e8(e, 20);                /* shr ecx, 20 */
+	e8(e, 0x31), e8(e, 0xc8);                           /* xor eax, ecx */
+	e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc0);              /* movzx eax, al */
+	e8(e, 0x0f), e8(e, 0xb6), e8(e, 0x8b), e32(e, O(user)); /* movzx ecx, byte [rbx+user] */
+	e8(e, 0xc1), e8(e, 0xe1), e8(e, 8);                 /* shl ecx, 8 */
+	e8(e, 0x09), e8(e, 0xc8);                           /* or eax, ecx */
+	e8(e, 0x69), e8(e, 0xc0), e32(e, esz);              /* imul eax, eax, esz */
+	/* the tag (adjacent pages may share a slot: the crossing is checked apart) */
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0xd1);                           /* mov rcx, rdx */
+	e8(e, 0x48), e8(e, 0x81), e8(e, 0xe1), e32(e, 0xfffff000u);      /* and rcx, -4096 */
+	e8(e, 0x48), e8(e, 0x3b), e8(e, 0x8c), e8(e, 0x03);              /* cmp rcx, [rbx+rax+tag] */
+	e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, tag) + 8 * (uint32_t)acc);
+	to_stub(x, s, 0x85);
+	if (sz > 1) {
+		e8(e, 0x89), e8(e, 0xd1);                                /* mov ecx, edx */
+		e8(e, 0x81), e8(e, 0xe1), e32(e, 0xfff);                 /* and ecx, 0xfff */
+		e8(e, 0x81), e8(e, 0xf9), e32(e, 4096 - sz);             /* cmp ecx, 4096 - sz */
+		to_stub(x, s, 0x87);                                     /* ja */
+	}
+	if (acc == ACC_W) {
+		/* a page holding decoded code: the slow path sees the write */
+		e8(e, 0x8b), e8(e, 0x8c), e8(e, 0x03);            /* mov ecx, [rbx+rax+ramidx] */
+		e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, ramidx));
+		e8(e, 0x48), e8(e, 0xbe), e64(e, (uintptr_t)x->codemark); /* mov rsi, codemark */
+		e8(e, 0x80), e8(e, 0x3c), e8(e, 0x0e), e8(e, 0);  /* cmp byte [rsi+rcx], 0 */
+		to_stub(x, s, 0x85);
+	}
+	e8(e, 0x48), e8(e, 0x03), e8(e, 0x94), e8(e, 0x03);       /* add rdx, [rbx+rax+addend] */
+	e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, addend));
+}
+
+/* Host register h = an operand of size sz (4, 8; msz 1/2 zero-extends). */
+static void load_opnd(struct xl *x, unsigned h, unsigned src, unsigned reg, const struct insn *in,
+		      unsigned msz)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+
+	if (src == SRC_REG && msz) {
+		e8(e, 0x0f), e8(e, msz == 1 ? 0xb6 : 0xb7), e8(e, (uint8_t)(0x83 | h << 3));
+		e32(e, O_R(reg));
+	} else if (src == SRC_REG) {
+		ldr(e, h, O_R(reg), w64);
+	} else if (src == SRC_MEM && msz) {
+		e8(e, 0x0f), e8(e, msz == 1 ? 0xb6 : 0xb7), e8(e, (uint8_t)(0x02 | h << 3));
+	} else if (src == SRC_MEM) {
+		if (w64)
+			e8(e, 0x48);
+		e8(e, 0x8b), e8(e, (uint8_t)(0x02 | h << 3)); /* mov h, [rdx] */
+	} else if (w64 && in->imm != (uint64_t)(int64_t)(int32_t)in->imm) {
+		e8(e, 0x48), e8(e, (uint8_t)(0xb8 + h)), e64(e, in->imm);
+	} else if (w64) {
+		e8(e, 0x48), e8(e, 0xc7), e8(e, (uint8_t)(0xc0 + h)), e32(e, (uint32_t)in->imm);
+	} else {
+		e8(e, (uint8_t)(0xb8 + h)), e32(e, (uint32_t)in->imm);
+	}
+}
+
+static void emit_form(struct xl *x, const struct insn *in, const struct form *f, struct stub *s,
+		      unsigned pending, bool dead)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+
+	if (s) {
+		if (!emit_ea(x, in, pending, true))
+			return; /* not reached: describe's caller checked */
+		emit_tlb(x, s, f->dst == SRC_MEM ? ACC_W : ACC_R, f->msz ? f->msz : in->osz);
+	}
+	load_opnd(x, HAX, f->a, f->ra, in, f->msz);
+	if (f->op != OP_MOV) {
+		load_opnd(x, HCX, f->b, f->rb, in, 0);
+		if (!dead) {
+			str(e, HAX, O(lf_a));
+			str(e, HCX, O(lf_b));
+		}
+		if (w64)
+			e8(e, 0x48);
+		/* op eax/rax, ecx/rcx (al, cl for bytes: the opcode below) */
+		e8(e, (uint8_t)(alu_ops[f->op].hostop - (in->osz == 1))), e8(e, 0xc8);
+	}
+	/* From here to the end only MOVs: the host's flags stay the op's. */
+	if (f->dst == SRC_REG) {
+		str(e, HAX, O_R(f->rd));
+	} else if (f->dst == SRC_MEM) {
+		if (w64)
+			e8(e, 0x48);
+		e8(e, 0x89), e8(e, 0x02); /* mov [rdx], eax/rax */
+	}
+	if (f->op != OP_MOV && !dead) {
+		str(e, HAX, O(lf_res));
+		st_imm32(e, O(lf_op), alu_ops[f->op].lf);
+		st_imm32(e, O(lf_sz), in->osz);
+	}
+	if (f->op != OP_MOV)
+		x->hflags = true;
+}
+
+static void emit_shift(struct xl *x, const struct insn *in, unsigned cnt, bool dead)
+{
+	static const uint32_t lf[4] = { LF_SHL, LF_SHR, LF_SHL, LF_SAR };
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+
+	ldr(e, HAX, O_R(in->rm), w64);
+	if (cnt) {
+		if (!dead)
+			str(e, HAX, O(lf_a));
+		if (w64)
+			e8(e, 0x48);
+		e8(e, 0xc1), e8(e, (uint8_t)(0xc0 | in->op << 3)), e8(e, (uint8_t)cnt); /* shift eax */
+	}
+	str(e, HAX, O_R(in->rm));
+	if (cnt && !dead) {
+		str(e, HAX, O(lf_res));
+		e8(e, 0x48), e8(e, 0xc7), e8(e, 0x83), e32(e, O(lf_b)), e32(e, cnt);
+		st_imm32(e, O(lf_op), lf[in->op - 4]);
+		st_imm32(e, O(lf_sz), in->osz);
+	}
+}
+
+static void emit_imul(struct xl *x, const struct insn *in, bool dead)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+
+	ldr(e, HAX, O_R(in->rm), w64);
+	load_opnd(x, HCX, in->map == 1 ? SRC_REG : SRC_IMM, in->reg, in, 0);
+	if (w64)
+		e8(e, 0x48);
+	e8(e, 0x0f), e8(e, 0xaf), e8(e, 0xc1);             /* imul eax, ecx: CF = OF = overflow */
+	str(e, HAX, O_R(in->reg));
+	if (!dead) {
+		e8(e, 0x0f), e8(e, 0x90), e8(e, 0xc1);     /* seto cl */
+		e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc9);     /* movzx ecx, cl */
+		e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_cf)); /* mov [rbx+lf_cf], ecx */
+		str(e, HAX, O(lf_res));
+		st_imm32(e, O(lf_op), LF_MUL);
+		st_imm32(e, O(lf_sz), in->osz);
+	}
+}
+
+static void emit_lea(struct xl *x, const struct insn *in, unsigned pending)
+{
+	emit_ea(x, in, pending, false);
+	if (in->osz == 4)
+		e8(&x->e, 0x89), e8(&x->e, 0xd2); /* mov edx, edx */
+	str(&x->e, HDX, O_R(in->reg));
+}
+
+static void emit_pushpop(struct xl *x, const struct insn *in, struct stub *s)
+{
+	struct emit *e = &x->e;
+	bool push = in->opc < 0x58;
+
+	ldr(e, HDX, O_R(CPU_RSP), true);
+	if (push)
+		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x52), e8(e, 0xf8); /* lea rdx, [rdx-8] */
+	emit_tlb(x, s, push ? ACC_W : ACC_R, 8);
+	if (push) {
+		ldr(e, HAX, O_R(in->reg), true);
+		e8(e, 0x48), e8(e, 0x89), e8(e, 0x02); /* mov [rdx], rax */
+		add_mem_imm(e, O_R(CPU_RSP), -8);
+	} else {
+		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x02); /* mov rax, [rdx] */
+		add_mem_imm(e, O_R(CPU_RSP), 8);
+		str(e, HAX, O_R(in->reg));
+	}
+}
+
+/* The handler path: rip caught up, rip_next set, in->fn called, rip =
+ * rip_next; then the block goes on unless the handler stopped it. */
+static void emit_call(struct xl *x, const struct insn *in, unsigned k, unsigned pending, bool last)
+{
+	struct emit *e = &x->e;
+
+	ldr(e, HAX, O(rip), true);
+	if (pending) {
+		e8(e, 0x48), e8(e, 0x05), e32(e, pending); /* add rax, imm32 */
+		str(e, HAX, O(rip));
+	}
+	e8(e, 0x48), e8(e, 0x83), e8(e, 0xc0), e8(e, in->len); /* add rax, len */
+	str(e, HAX, O(rip_next));
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0xdf); /* mov rdi, rbx */
+	e8(e, 0x48), e8(e, 0xbe), e64(e, (uintptr_t)in); /* mov rsi, in */
+	call(e, (uintptr_t)in->fn);
+	ldr(e, HAX, O(rip_next), true);
+	str(e, HAX, O(rip));
+	if (!last) {
+		/* cmp byte [rbx+stop], 0; je over; mov eax, k+1; jmp epi */
+		e8(e, 0x80), e8(e, 0xbb), e32(e, O(stop)), e8(e, 0);
+		e8(e, 0x74), e8(e, 10);
+		e8(e, 0xb8), e32(e, k + 1);
+		jmp_to(e, x->epi);
+	}
+	x->hflags = false;
+}
+
+static void emit_exit(struct xl *x, unsigned count)
+{
+	e8(&x->e, 0xb8), e32(&x->e, count); /* mov eax, count */
+	jmp_to(&x->e, x->epi);
+}
+
+/* A block's end with a link (slot 0 or 1): when it was linked (jit_link)
+ * and the guest's rip, the epoch and the code-write count are still those
+ * of the link, and nothing wants the run loop (events, kicks, TF, a
+ * budget, the timer poll every 256 blocks), it jumps straight into the
+ * next block's code; else it returns with jit_exit = slot, so the run
+ * loop can link it. Unlinked, its rip is non-canonical: never taken. */
+static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dynamic)
+{
+	struct emit *e = &x->e;
+	uint8_t *unl[24], *miss[4];
+	unsigned nu = 0, nm = 0;
+	struct block *b = x->b;
+#define JCC_TO(cc, list, n) (e8(e, 0x0f), e8(e, (cc)), list[n++] = e->p, e32(e, 0))
+#define JNE_UNL() JCC_TO(0x85, unl, nu)
+#define CMPB0(off) (e8(e, 0x80), e8(e, 0xbb), e32(e, (off)), e8(e, 0), JNE_UNL())
+
+	e8(e, 0x48), e8(e, 0xb8), e64(e, (uintptr_t)x->codewrites); /* mov rax, &vm->codewrites */
+	e8(e, 0x8b), e8(e, 0x00);                                /* mov eax, [rax] */
+	e8(e, 0x3b), e8(e, 0x83), e32(e, O(codewrites_seen));    /* cmp eax, [rbx+codewrites_seen] */
+	JNE_UNL();
+	CMPB0(O(stop));
+	CMPB0(O(irq_check));
+	CMPB0(O(shadow));
+	CMPB0(O(halted));
+	CMPB0(O(exit_now));
+	e8(e, 0xf7), e8(e, 0x83), e32(e, O(flags)), e32(e, F_TF); /* test dword [rbx+flags], TF */
+	JNE_UNL();
+	e8(e, 0x83), e8(e, 0xbb), e32(e, O(kicked)), e8(e, 0);   /* cmp dword [rbx+kicked], 0 */
+	JNE_UNL();
+	e8(e, 0x83), e8(e, 0xbb), e32(e, O(exit_req)), e8(e, 0);
+	JNE_UNL();
+	e8(e, 0x48), e8(e, 0x83), e8(e, 0xbb), e32(e, O(budget)), e8(e, 0); /* cmp qword [rbx+budget], 0 */
+	JNE_UNL();
+	add_mem_imm(e, O(nblocks), 1);
+	e8(e, 0xf6), e8(e, 0x83), e32(e, O(nblocks)), e8(e, 0xff); /* test byte [rbx+nblocks], 255 */
+	JCC_TO(0x84, unl, nu);                                    /* jz: the timer poll */
+	e8(e, 0x48), e8(e, 0xb8);                                /* mov rax, imm64 (the link's rip) */
+	b->link_rip[slot] = (uint32_t)(e->p - e->rw0);
+	e64(e, 1ULL << 63);
+	e8(e, 0x48), e8(e, 0x39), e8(e, 0x83), e32(e, O(rip));   /* cmp [rbx+rip], rax */
+	JCC_TO(0x85, miss, nm);
+	e8(e, 0x81), e8(e, 0xbb), e32(e, O(epoch));              /* cmp dword [rbx+epoch], imm32 */
+	b->link_epoch[slot] = (uint32_t)(e->p - e->rw0);
+	e32(e, 0);
+	JCC_TO(0x85, miss, nm);
+	add_mem_imm(e, O(icount), (int32_t)count);
+	e8(e, 0xe9);                                              /* jmp the next block (linked) */
+	b->link_jmp[slot] = (uint32_t)(e->p - e->rw0);
+	miss[nm++] = e->p;
+	e32(e, 0);
+	for (unsigned i = 0; i < nm; i++)
+		patch_here(e, miss[i]);
+	if (dynamic && x->code64) {
+		/* Another target: the run loop's jump cache (emu.c block_next),
+		 * entry valid for this rip, epoch and privilege with a translation. */
+		const uint32_t je = sizeof(struct jcache_entry);
+		ldr(e, HDX, O(rip), true);
+		e8(e, 0x48), e8(e, 0x89), e8(e, 0xd0);              /* mov rax, rdx */
+		e8(e, 0x48), e8(e, 0xc1), e8(e, 0xe8), e8(e, 12);   /* shr rax, 12 */
+		e8(e, 0x48), e8(e, 0x31), e8(e, 0xd0);              /* xor rax, rdx */
+		e8(e, 0x25), e32(e, JCACHE - 1);                    /* and eax, JCACHE-1 */
+		e8(e, 0x69), e8(e, 0xc0), e32(e, je);               /* imul eax, eax, je */
+		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x8c), e8(e, 0x03); /* lea rcx, [rbx+rax+jcache] */
+		e32(e, O(jcache));
+		e8(e, 0x48), e8(e, 0x3b), e8(e, 0x51);              /* cmp rdx, [rcx+rip] */
+		e8(e, (uint8_t)offsetof(struct jcache_entry, rip));
+		JNE_UNL();
+		e8(e, 0x8b), e8(e, 0x83), e32(e, O(epoch));         /* mov eax, [rbx+epoch] */
+		e8(e, 0x3b), e8(e, 0x41), e8(e, (uint8_t)offsetof(struct jcache_entry, epoch)); /* cmp eax, [rcx+epoch] */
+		JNE_UNL();
+		e8(e, 0x0f), e8(e, 0xb6), e8(e, 0x83), e32(e, O(user)); /* movzx eax, byte [rbx+user] */
+		e8(e, 0x3b), e8(e, 0x41), e8(e, (uint8_t)offsetof(struct jcache_entry, user)); /* cmp eax, [rcx+user] */
+		JNE_UNL();
+		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x49), e8(e, (uint8_t)offsetof(struct jcache_entry, b)); /* mov rcx, [rcx+b] */
+		e8(e, 0x48), e8(e, 0x85), e8(e, 0xc9);              /* test rcx, rcx */
+		JCC_TO(0x84, unl, nu);
+		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x81), e32(e, (uint32_t)offsetof(struct block, code)); /* mov rax, [rcx+code] */
+		e8(e, 0x48), e8(e, 0x85), e8(e, 0xc0);              /* test rax, rax */
+		JCC_TO(0x84, unl, nu);
+		add_mem_imm(e, O(icount), (int32_t)count);
+		e8(e, 0x48), e8(e, 0x83), e8(e, 0xc0), e8(e, 4);    /* add rax, 4: its body */
+		e8(e, 0xff), e8(e, 0xe0);                           /* jmp rax */
+	} else {
+		e8(e, 0xe9), unl[nu++] = e->p, e32(e, 0);
+	}
+	for (unsigned i = 0; i < nu; i++)
+		patch_here(e, unl[i]);
+	e8(e, 0xc6), e8(e, 0x83), e32(e, O(jit_exit)), e8(e, (uint8_t)slot); /* mov byte [rbx+jit_exit], slot */
+	emit_exit(x, count);
+#undef CMPB0
+#undef JNE_UNL
+#undef JCC_TO
+}
+
+void jit_link(struct jit *j, struct block *from, unsigned slot, const struct block *to,
+	      uint64_t rip, uint32_t epoch)
+{
+	uint8_t *rel = j->rw + from->link_jmp[slot];
+	/* to's code after its prologue (push rbx; mov rbx, rdi: 4 bytes) */
+	uintptr_t body = (uintptr_t)to->code + 4;
+	uint32_t d = (uint32_t)(int32_t)((intptr_t)body - (intptr_t)(j->rx + from->link_jmp[slot] + 4));
+
+	if (!from->link_jmp[slot])
+		return;
+	memcpy(j->rw + from->link_rip[slot], &rip, 8);
+	memcpy(j->rw + from->link_epoch[slot], &epoch, 4);
+	memcpy(rel, &d, 4);
+}
+
+/* A relative Jcc/JMP ending the block: the host's flags decide (cc >= 0,
+ * only right after an inline ALU op), the target's canonical check goes
+ * to the stub. */
+static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
+			unsigned pending)
+{
+	struct emit *e = &x->e;
+	int64_t d = (int64_t)pending + in->len + (int64_t)in->imm;
+	uint8_t *over = NULL;
+
+	if (d != (int32_t)d || (cc >= 0 && !x->hflags))
+		return false;
+	struct stub *s = stub_new(x, in, k, pending);
+	s->kind = STUB_END;
+	if (cc >= 0) {
+		e8(e, 0x0f), e8(e, (uint8_t)(0x80 | (cc ^ 1))); /* j!cc over */
+		over = e->p;
+		e32(e, 0);
+	}
+	ldr(e, HAX, O(rip), true);
+	e8(e, 0x48), e8(e, 0x05), e32(e, (uint32_t)(int32_t)d); /* add rax, d */
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0xc1);                 /* mov rcx, rax */
+	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xe1), e8(e, 16);      /* shl rcx, 16 */
+	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xf9), e8(e, 16);      /* sar rcx, 16 */
+	e8(e, 0x48), e8(e, 0x39), e8(e, 0xc1);                 /* cmp rcx, rax */
+	to_stub(x, s, 0x85);
+	str(e, HAX, O(rip));
+	emit_chain_exit(x, 1, k + 1, false);
+	if (over) {
+		patch_here(e, over);
+		add_mem_imm(e, O(rip), (int32_t)(pending + in->len));
+		emit_chain_exit(x, 0, k + 1, false);
+	}
+	return true;
+}
+
+static void emit_stub(struct xl *x, const struct stub *s)
+{
+	struct emit *e = &x->e;
+	const struct insn *in = s->in;
+
+	for (unsigned i = 0; i < s->np; i++)
+		patch_here(e, s->patch[i]);
+	emit_call(x, in, s->k, s->pending, s->kind == STUB_END);
+	if (s->kind == STUB_END) {
+		emit_exit(x, s->k + 1);
+	} else if (s->kind == STUB_THEN) {
+		emit_call(x, in + 1, s->k + 1, 0, true);
+		emit_exit(x, s->k + 2);
+	} else {
+		/* rip lags again by what the inline path has pending after it */
+		ldr(e, HAX, O(rip), true);
+		e8(e, 0x48), e8(e, 0x2d), e32(e, s->pending + in->len); /* sub rax, imm32 */
+		str(e, HAX, O(rip));
+		jmp_to(e, s->back);
+	}
+}
+
+/* The most one instruction's code takes, its slow path included. */
+#define INSN_CODE_MAX 400
+
+jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
+{
+	static __thread struct xl x;
+	uint8_t *start;
+	bool code64 = b->key == 2;
+
+	if (j->used + 64 + (size_t)b->n * INSN_CODE_MAX > j->size)
 		return NULL;
 	start = j->rw + j->used;
-	e = (struct emit){ start, j->rw + j->size, j->rx, j->rw };
+	memset(&x, 0, offsetof(struct xl, stubs));
+	x.nstubs = 0;
+	x.e = (struct emit){ start, j->rw + j->size, j->rx, j->rw };
+	x.b = b;
+	x.code64 = code64;
+	x.codemark = (uint8_t *)c->vm->codemark;
+	x.codewrites = (uint32_t *)&c->vm->codewrites;
+	((struct block *)b)->link_jmp[0] = ((struct block *)b)->link_jmp[1] = 0;
+	struct emit *e = &x.e;
 	/* The epilogue first: the count of instructions run is in eax. */
-	epi = here_rx(&e);
-	e8(&e, 0x5b); /* pop rbx */
-	e8(&e, 0xc3); /* ret */
-	uintptr_t entry = here_rx(&e);
-	e8(&e, 0x53);                          /* push rbx (aligns the stack) */
-	e8(&e, 0x48), e8(&e, 0x89), e8(&e, 0xfb); /* mov rbx, rdi */
+	x.epi = here_rx(e);
+	e8(e, 0x5b); /* pop rbx */
+	e8(e, 0xc3); /* ret */
+	uintptr_t entry = here_rx(e);
+	e8(e, 0x53);                            /* push rbx (aligns the stack) */
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0xfb); /* mov rbx, rdi */
+	/* The body, where links enter: the block in execution (emu.c's run
+	 * loop reads it, code writes compare its page). */
+	e8(e, 0x48), e8(e, 0xb8), e64(e, (uintptr_t)b);            /* mov rax, b */
+	str(e, HAX, O(jit_block));
+	st_imm32(e, O(cur_ramidx), b->ramidx);
 	/* rip lags by pending bytes over inline forms, caught up before any
 	 * handler (which may read it, fault or stop) and at the end. */
 	unsigned pending = 0;
 	for (unsigned k = 0; k < b->n; k++) {
 		const struct insn *in = &b->insns[k];
-		if (emit_inline(&e, in)) {
+		bool last = k + 1 == b->n;
+		struct form f;
+		int cc = branch_cc(in, code64);
+
+		if (describe(in, code64, &f) && (!form_mem(&f) || ea_ok(in, pending))) {
+			struct stub *s = NULL;
+			bool dead = f.op != OP_MOV && flags_dead(b, k, code64);
+			if (form_mem(&f)) {
+				s = stub_new(&x, in, k, pending);
+				if (last)
+					s->kind = STUB_END;
+				else if (branch_cc(in + 1, code64) >= 0 && k + 2 == b->n)
+					s->kind = STUB_THEN; /* its Jcc reads the host's flags */
+			}
+			x.hflags = false;
+			emit_form(&x, in, &f, s, pending, dead);
+			if (s)
+				s->back = here_rx(e);
 			pending += in->len;
 			continue;
 		}
-		ld_rax(&e, o_rip);
-		if (pending) {
-			e8(&e, 0x48), e8(&e, 0x05), e32(&e, pending); /* add rax, imm32 */
-			st_rax(&e, o_rip);
+		if (shift_cnt(in) >= 0) {
+			x.hflags = false; /* OF after a count above 1, AF: the host's may differ */
+			emit_shift(&x, in, (unsigned)shift_cnt(in), flags_dead(b, k, code64));
+			pending += in->len;
+			continue;
 		}
-		e8(&e, 0x48), e8(&e, 0x83), e8(&e, 0xc0), e8(&e, in->len); /* add rax, len */
+		if (is_imul(in)) {
+			x.hflags = false; /* SF, ZF, PF: emu's from the result, the host's undefined */
+			emit_imul(&x, in, flags_dead(b, k, code64));
+			pending += in->len;
+			continue;
+		}
+		if (is_lea(in, code64) && ea_ok(in, pending)) {
+			emit_lea(&x, in, pending);
+			x.hflags = false;
+			pending += in->len;
+			continue;
+		}
+		if (is_pushpop(in, code64)) {
+			struct stub *s = stub_new(&x, in, k, pending);
+			if (last)
+				s->kind = STUB_END;
+			x.hflags = false;
+			emit_pushpop(&x, in, s);
+			s->back = here_rx(e);
+			pending += in->len;
+			continue;
+		}
+		if (last && cc >= -1 && emit_branch(&x, in, cc, k, pending)) {
+			pending = 0;
+			goto stubs;
+		}
+		emit_call(&x, in, k, pending, last);
+		x.dynamic_end = last;
 		pending = 0;
-		st_rax(&e, o_next);
-		e8(&e, 0x48), e8(&e, 0x89), e8(&e, 0xdf); /* mov rdi, rbx */
-		e8(&e, 0x48), e8(&e, 0xbe), e64(&e, (uintptr_t)in); /* mov rsi, in */
-		call(&e, (uintptr_t)in->fn);
-		ld_rax(&e, o_next);
-		st_rax(&e, o_rip);
-		if (k + 1 < b->n) {
-			/* cmp byte [rbx+stop], 0; je over; mov eax, k+1; jmp epi */
-			e8(&e, 0x80), e8(&e, 0xbb), e32(&e, o_stop), e8(&e, 0);
-			e8(&e, 0x74), e8(&e, 10);
-			e8(&e, 0xb8), e32(&e, k + 1);
-			jmp_to(&e, epi);
-		}
 	}
-	if (pending) {
-		/* add qword [rbx+rip], imm32 */
-		e8(&e, 0x48), e8(&e, 0x81), e8(&e, 0x83), e32(&e, o_rip), e32(&e, pending);
-	}
-	e8(&e, 0xb8), e32(&e, b->n); /* mov eax, n */
-	jmp_to(&e, epi);
-	j->used = (size_t)(e.p - j->rw + 15) & ~(size_t)15;
+	if (pending)
+		add_mem_imm(e, O(rip), (int32_t)pending);
+	/* After a handler, rip may be anything: the link's rip check covers it
+	 * (a one-entry cache for indirect branches and returns too). */
+	emit_chain_exit(&x, 0, b->n, x.dynamic_end);
+stubs:
+	for (unsigned i = 0; i < x.nstubs; i++)
+		emit_stub(&x, &x.stubs[i]);
+	if (e->p > e->end)
+		abort(); /* INSN_CODE_MAX is too small: a bug, never the guest's doing */
+	j->used = (size_t)(e->p - j->rw + 15) & ~(size_t)15;
+	if (j->used > j->peak)
+		j->peak = j->used;
 	return (jit_fn)entry;
 }

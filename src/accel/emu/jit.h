@@ -8,6 +8,7 @@
 struct emu_cpu;
 struct block;
 struct jit;
+struct accel_vcpu;
 
 /* Each vCPU's code cache (address space reserved; pages touched as filled). */
 #define JIT_SIZE_DEFAULT ((size_t)32 << 20)
@@ -22,10 +23,18 @@ extern size_t emu_jit_size; /* --accel emu,jit-size=MIB */
 /* Parses "jit=on|off,jit-size=MIB"; -EINVAL on anything else. */
 int emu_jit_options(const char *opts);
 int jit_create(struct jit **out);
+/* Turns a vCPU's translator on or off between runs (tests compare both). */
+int emu_set_jit(struct accel_vcpu *v, bool on);
 void jit_destroy(struct jit *j);
+/* The most of the code cache its translations filled (bytes). */
+size_t jit_used(const struct jit *j);
 /* Forgets every translation (their blocks must be gone too). */
 void jit_flush(struct jit *j);
 /* NULL when the cache is full: flush the blocks and the cache, retry later. */
-jit_fn jit_translate(struct jit *j, struct emu_cpu *c, const struct block *b);
+jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b);
+/* Links exit slot of from (a block whose translation returned with
+ * jit_exit = slot) to to's translation, for this rip and epoch. */
+void jit_link(struct jit *j, struct block *from, unsigned slot, const struct block *to,
+	      uint64_t rip, uint32_t epoch);
 
 #endif
