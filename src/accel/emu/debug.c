@@ -34,6 +34,10 @@ void debug_update(struct emu_cpu *c)
 	}
 	c->dbg_exec = exec;
 	c->dbg_io = io;
+	/* Translated blocks chain into each other without the run loop:
+	 * a new epoch breaks the links, so breakpoints are seen at once. */
+	if ((exec | io | data) && !c->dbg_on)
+		epoch_bump(c);
 	c->dbg_on = exec | io | data;
 	/* Pages that hold a data breakpoint leave the TLB (tlb_fill keeps them out). */
 	if (data || c->dbg_data)
