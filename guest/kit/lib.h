@@ -109,6 +109,30 @@ extern volatile struct trap_record last_trap;
  * exception is unexpected: the program prints it and exits with 0x7f. */
 extern volatile uint64_t trap_resume;
 
+/* rdmsr/wrmsr that survive a fault: the vector taken, or 0. */
+static inline unsigned rdmsr_fault(uint32_t msr, uint64_t *val)
+{
+	uint32_t lo = 0, hi = 0;
+	unsigned before = last_trap.count;
+	__asm__ volatile("leaq 1f(%%rip), %%r11\n\t"
+			 "movq %%r11, trap_resume(%%rip)\n\t"
+			 "rdmsr\n1:" : "+a"(lo), "+d"(hi) : "c"(msr) : "r11", "memory");
+	trap_resume = 0;
+	*val = (uint64_t)hi << 32 | lo;
+	return last_trap.count != before ? (unsigned)last_trap.vector : 0;
+}
+
+static inline unsigned wrmsr_fault(uint32_t msr, uint64_t v)
+{
+	unsigned before = last_trap.count;
+	__asm__ volatile("leaq 1f(%%rip), %%r11\n\t"
+			 "movq %%r11, trap_resume(%%rip)\n\t"
+			 "wrmsr\n1:" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+			 : "r11", "memory");
+	trap_resume = 0;
+	return last_trap.count != before ? (unsigned)last_trap.vector : 0;
+}
+
 typedef void (*irq_handler_t)(struct trap_frame *f);
 void idt_init(void);
 void idt_load(void);   /* lidt of the kit's IDT (for APs) */

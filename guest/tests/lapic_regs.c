@@ -30,30 +30,6 @@ static unsigned irr_bit(unsigned v)
 	return lapic_read(0x200 + (v >> 5) * 0x10) >> (v & 31) & 1;
 }
 
-/* rdmsr/wrmsr that report a #GP: the vector taken or 0. */
-static unsigned rdmsr_fault(uint32_t msr, uint64_t *val)
-{
-	uint32_t lo = 0, hi = 0;
-	unsigned before = last_trap.count;
-	__asm__ volatile("leaq 1f(%%rip), %%r11\n\t"
-			 "movq %%r11, trap_resume(%%rip)\n\t"
-			 "rdmsr\n1:" : "+a"(lo), "+d"(hi) : "c"(msr) : "r11", "memory");
-	trap_resume = 0;
-	*val = (uint64_t)hi << 32 | lo;
-	return last_trap.count != before ? (unsigned)last_trap.vector : 0;
-}
-
-static unsigned wrmsr_fault(uint32_t msr, uint64_t v)
-{
-	unsigned before = last_trap.count;
-	__asm__ volatile("leaq 1f(%%rip), %%r11\n\t"
-			 "movq %%r11, trap_resume(%%rip)\n\t"
-			 "wrmsr\n1:" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
-			 : "r11", "memory");
-	trap_resume = 0;
-	return last_trap.count != before ? (unsigned)last_trap.vector : 0;
-}
-
 /* Writes v to reg and prints what reads back. */
 static void wr_show(const char *name, unsigned reg, uint32_t v)
 {
