@@ -20,3 +20,14 @@ check() {
 
 # Whether this host has a usable /dev/kvm.
 have_kvm() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+
+# guest_programs NAME: builds the guest programs, or reports FAIL for NAME
+# with the build's last lines and ends the script.
+guest_programs() {
+	local out
+	if ! out=$(make -s guest-programs BUILD="$BUILD" 2>&1); then
+		fail "$1: build the guest programs"
+		printf '%s\n' "$out" | tail -n 20
+		exit 1
+	fi
+}

@@ -18,6 +18,8 @@
 #include "util/log.h"
 
 #define API_CLIENT_TIMEOUT_MS 5000
+#define API_LINGER_MS 200          /* per read while draining after an error */
+#define API_LINGER_MAX (4u << 20)   /* bytes drained at most */
 
 struct api_server {
 	struct api api;
@@ -40,6 +42,27 @@ static void api_server_send(int fd, const struct api_response *rs)
 		off += (size_t)n;
 	}
 	free(out);
+}
+
+/* After an error answer to a client that may still be sending (a body too
+ * large): closing with its bytes unread would reset the connection, and the
+ * client could lose the answer. Reads and drops what follows, for a short
+ * while, until the client closes. */
+static void api_server_linger(int fd)
+{
+	char buf[4096];
+	size_t total = 0;
+
+	shutdown(fd, SHUT_WR);
+	while (total < API_LINGER_MAX) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		if (poll(&p, 1, API_LINGER_MS) <= 0)
+			return;
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		if (r <= 0)
+			return;
+		total += (size_t)r;
+	}
 }
 
 /* Reads one request from fd until it is complete, bad, or the client is
@@ -76,6 +99,8 @@ static void api_server_client(struct api_server *s, int fd)
 		api_count_unrouted(&s->api, clock_ns() - t0);
 	}
 	api_server_send(fd, &rs);
+	if (st != 1)
+		api_server_linger(fd);
 	free(rs.body);
 out:
 	api_http_free(h);

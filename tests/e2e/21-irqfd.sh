@@ -12,11 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 T=${GUEST_TIMEOUT:-60}
 elf=$BUILD/guest/virtio_rng.elf
-if ! out=$(make -s guest-programs BUILD="$BUILD" 2>&1); then
-	fail "irqfd: build the guest programs"
-	printf '%s\n' "$out" | tail -n 20
-	exit 1
-fi
+guest_programs "irqfd"
 
 # run ACCEL: the program's output must be right; prints "TOTAL IRQFD".
 run() {

@@ -14,11 +14,7 @@ trap '[ -n "$vpid" ] && kill -9 "$vpid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 T=${GUEST_TIMEOUT:-60}
 elf=$BUILD/guest/virtio_blk.elf
-if ! out=$(make -s guest-programs BUILD="$BUILD" 2>&1); then
-	fail "virtio-blk: build the guest programs"
-	printf '%s\n' "$out" | tail -n 20
-	exit 1
-fi
+guest_programs "virtio-blk"
 
 # new_image PATH: 1 MiB, a string in sector 0, zeroes elsewhere.
 new_image() {

@@ -22,11 +22,7 @@ if ! have_kvm; then
 	skip "snapshot-cross: emu <-> kvm (no usable /dev/kvm)"
 	exit 0
 fi
-if ! out=$(make -s guest-programs BUILD="$BUILD" 2>&1); then
-	fail "snapshot-cross: build the guest programs"
-	printf '%s\n' "$out" | tail -n 20
-	exit 1
-fi
+guest_programs "snapshot-cross"
 prog=$BUILD/guest/snapshot_cross.elf
 want=guest/tests/snapshot_cross.expect
 

@@ -16,11 +16,7 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 export XDG_RUNTIME_DIR=$tmp/xdg
 mkdir -p "$XDG_RUNTIME_DIR"
 
-if ! out=$(make -s guest-programs BUILD="$BUILD" 2>&1); then
-	fail "api: build the guest programs"
-	printf '%s\n' "$out" | tail -n 20
-	exit 1
-fi
+guest_programs "api"
 prog=$BUILD/guest/counter.elf
 
 # lines FILE: how many "count N" lines FILE has.

@@ -10,11 +10,7 @@ cd "$(dirname "$0")/../.." || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-if ! out=$(make -s guest-programs BUILD="$BUILD" 2>&1); then
-	fail "snapshot: build the guest programs"
-	printf '%s\n' "$out" | tail -n 20
-	exit 1
-fi
+guest_programs "snapshot"
 prog=$BUILD/guest/snapshot.elf
 want=guest/tests/snapshot.expect
 

@@ -15,11 +15,7 @@ trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' E
 export XDG_RUNTIME_DIR=$tmp/xdg
 mkdir -p "$XDG_RUNTIME_DIR"
 
-if ! out=$(make -s guest-programs BUILD="$BUILD" 2>&1); then
-	fail "snapshot-api: build the guest programs"
-	printf '%s\n' "$out" | tail -n 20
-	exit 1
-fi
+guest_programs "snapshot-api"
 prog=$BUILD/guest/counter.elf
 
 lines() { tr -d '\r' 2>/dev/null < "$1" | grep -c '^count '; }
