@@ -31,3 +31,20 @@ guest_programs() {
 		exit 1
 	fi
 }
+
+# The counter guest programs print "count N" lines (guest/interactive/counter.c).
+# counter_lines FILE: how many FILE holds.
+counter_lines() { tr -d '\r' 2>/dev/null <"$1" | grep -c '^count '; }
+# counter_wait FILE N: until FILE holds N of them (30 s at most).
+counter_wait() {
+	for _ in $(seq 300); do
+		[ "$(counter_lines "$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# counter_consecutive FILE...: the counts across the files are 0, 1, 2 ...
+# with none missing or repeated.
+counter_consecutive() {
+	cat "$@" | tr -d '\r' | grep '^count ' | awk '$2 != NR - 1 { bad = 1 } END { exit bad }'
+}

@@ -79,14 +79,6 @@ else
 fi
 
 # api_cross SAVE RESTORE: the counter on 2 vCPUs through vmon snapshot.
-lines() { tr -d '\r' 2>/dev/null <"$1" | grep -c '^count '; }
-wait_for() {
-	for _ in $(seq 300); do
-		[ "$(lines "$1")" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 api_cross() {
 	local sa=$1 ra=$2 d=$tmp/api-$1-$2 pid problems=()
 	mkdir -p "$d"
@@ -94,7 +86,7 @@ api_cross() {
 		--console "file:$d/p1" --api-sock "$d/s1" </dev/null 2>>"$tmp/log" &
 	pid=$!
 	pids+=("$pid")
-	wait_for "$d/p1" 3 || problems+=("the counter did not start")
+	counter_wait "$d/p1" 3 || problems+=("the counter did not start")
 	# Paused first, so that it prints nothing between the snapshot and the kill.
 	"$VMON" pause "$d/s1" >/dev/null || problems+=("vmon pause failed")
 	"$VMON" snapshot "$d/s1" "$d/snap" >/dev/null || problems+=("vmon snapshot failed")
@@ -104,7 +96,7 @@ api_cross() {
 		</dev/null 2>>"$tmp/log" &
 	pid=$!
 	pids+=("$pid")
-	wait_for "$d/p2" 3 || problems+=("the restored counter did not go on")
+	counter_wait "$d/p2" 3 || problems+=("the restored counter did not go on")
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null
 	cat "$d/p1" "$d/p2" | tr -d '\r' | grep '^count ' |

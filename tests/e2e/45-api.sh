@@ -19,22 +19,8 @@ mkdir -p "$XDG_RUNTIME_DIR"
 guest_programs "api"
 prog=$BUILD/guest/counter.elf
 
-# lines FILE: how many "count N" lines FILE has.
-lines() { tr -d '\r' 2>/dev/null < "$1" | grep -c '^count '; }
-# wait_for FILE N: until FILE has N counter lines (30 s at most).
-wait_for() {
-	for _ in $(seq 300); do
-		[ "$(lines "$1")" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # code SOCK CURL-ARGS...: the HTTP status curl gets.
 code() { local s=$1; shift; curl -s -o /dev/null -w '%{http_code}' --unix-socket "$s" "$@"; }
-# consecutive FILE: the counter lines are 0, 1, 2 ... with none missing.
-consecutive() {
-	tr -d '\r' < "$1" | grep '^count ' | awk '$2 != NR - 1 { bad = 1 } END { exit bad }'
-}
 
 counter() {
 	local accel=$1 sock=$tmp/$1.sock out=$tmp/$1.out n a b problems=()
@@ -42,18 +28,18 @@ counter() {
 		--name "ctr-$accel" --api-sock "$sock" </dev/null 2>"$tmp/$accel.err" &
 	local pid=$!
 	pids+=("$pid")
-	wait_for "$out" 3 || problems+=("the counter did not start")
+	counter_wait "$out" 3 || problems+=("the counter did not start")
 	"$VMON" pause "$sock" >/dev/null || problems+=("vmon pause failed")
 	[ "$("$VMON" info "$sock" | grep -c '"state": "paused"')" = 1 ] ||
 		problems+=("vmon info does not say paused")
-	a=$(lines "$out")
+	a=$(counter_lines "$out")
 	sleep 1
-	b=$(lines "$out")
+	b=$(counter_lines "$out")
 	[ "$a" = "$b" ] || problems+=("the counter went on while paused ($a -> $b lines)")
 	"$VMON" pause "$sock" >/dev/null || problems+=("a second pause is not idempotent")
 	"$VMON" resume "$sock" >/dev/null || problems+=("vmon resume failed")
-	wait_for "$out" $((b + 3)) || problems+=("the counter did not go on after resume")
-	consecutive "$out" || problems+=("the counter skipped or repeated numbers")
+	counter_wait "$out" $((b + 3)) || problems+=("the counter did not go on after resume")
+	counter_consecutive "$out" || problems+=("the counter skipped or repeated numbers")
 	[ ${#problems[@]} -eq 0 ] && pass "api: $accel: pause stops the counter, resume continues it" ||
 		fail "api: $accel: pause/resume: ${problems[*]}"
 
@@ -81,8 +67,8 @@ s = conn(); s.close()
 s = conn(); s.sendall(b"GET /vm HTTP/1.1\r\n\r\n"); r = s.recv(65536); s.close()
 assert r.startswith(b"HTTP/1.1 200") and b'"state":"running"' in r, r
 PY
-	n=$(lines "$out")
-	wait_for "$out" $((n + 3)) || problems+=("the VM stopped running after bad requests")
+	n=$(counter_lines "$out")
+	counter_wait "$out" $((n + 3)) || problems+=("the VM stopped running after bad requests")
 	[ "$(code "$sock" http://x/metrics)" = 200 ] || problems+=("GET /metrics not 200")
 	curl -s --unix-socket "$sock" http://x/metrics | grep -q '"PUT /vm/pause":{"count":' ||
 		problems+=("metrics lack per-route counts")
@@ -116,7 +102,7 @@ python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[
 	</dev/null 2>"$tmp/stale.err" &
 pid=$!
 pids+=("$pid")
-wait_for "$tmp/s.out" 2
+counter_wait "$tmp/s.out" 2
 listed=$("$VMON" list)
 "$VMON" stop --force stale >/dev/null
 wait "$pid"
@@ -146,15 +132,15 @@ timeout 300 "$VMON" run --accel emu --mem 512M --kernel "$img/vmlinuz" \
 pid=$!
 pids+=("$pid")
 problems=()
-for _ in $(seq 240); do [ "$(lines "$out")" -ge 3 ] && break; sleep 0.5; done
-[ "$(lines "$out")" -ge 3 ] || problems+=("the guest's counter did not start")
+for _ in $(seq 240); do [ "$(counter_lines "$out")" -ge 3 ] && break; sleep 0.5; done
+[ "$(counter_lines "$out")" -ge 3 ] || problems+=("the guest's counter did not start")
 "$VMON" pause "$sock" >/dev/null || problems+=("pause failed")
-a=$(lines "$out")
+a=$(counter_lines "$out")
 sleep 2
-b=$(lines "$out")
+b=$(counter_lines "$out")
 [ "$a" = "$b" ] || problems+=("the counter went on while paused ($a -> $b)")
 "$VMON" resume "$sock" >/dev/null || problems+=("resume failed")
-wait_for "$out" $((b + 3)) || problems+=("the counter did not go on after resume")
+counter_wait "$out" $((b + 3)) || problems+=("the counter did not go on after resume")
 "$VMON" stop "$sock" >/dev/null || problems+=("vmon stop failed")
 wait "$pid"
 rc=$?

@@ -18,25 +18,13 @@ mkdir -p "$XDG_RUNTIME_DIR"
 guest_programs "snapshot-api"
 prog=$BUILD/guest/counter.elf
 
-lines() { tr -d '\r' 2>/dev/null < "$1" | grep -c '^count '; }
-wait_for() {
-	for _ in $(seq 300); do
-		[ "$(lines "$1")" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-consecutive() {
-	cat "$@" | tr -d '\r' | grep '^count ' | awk '$2 != NR - 1 { bad = 1 } END { exit bad }'
-}
-
 snap() {
 	local accel=$1 sock=$tmp/$1.sock out=$tmp/$1.out out2=$tmp/$1.out2 dir=$tmp/$1.snap n problems=()
 	"$VMON" run --accel "$accel" --kernel "$prog" --mem 64M --console "file:$out" \
 		--api-sock "$sock" </dev/null 2>"$tmp/$accel.err" &
 	local pid=$!
 	pids+=("$pid")
-	wait_for "$out" 5 || problems+=("the counter did not start")
+	counter_wait "$out" 5 || problems+=("the counter did not start")
 	"$VMON" pause "$sock" >/dev/null || problems+=("vmon pause failed")
 	"$VMON" snapshot "$sock" "$dir" >/dev/null || problems+=("vmon snapshot failed")
 	[ -s "$dir/state" ] && [ -e "$dir/memory" ] || problems+=("no state or memory file")
@@ -45,17 +33,17 @@ snap() {
 	sleep 0.3
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null
-	n=$(lines "$out")
+	n=$(counter_lines "$out")
 	"$VMON" restore "$dir" --accel "$accel" --console "file:$out2" --api-sock "$sock.2" \
 		</dev/null 2>"$tmp/$accel.err2" &
 	pid=$!
 	pids+=("$pid")
-	wait_for "$out2" 5 || problems+=("the restored counter did not go on")
+	counter_wait "$out2" 5 || problems+=("the restored counter did not go on")
 	"$VMON" info "$sock.2" | grep -q '"state": "running"' ||
 		problems+=("the restored monitor does not answer on its --api-sock")
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	consecutive "$out" "$out2" ||
+	counter_consecutive "$out" "$out2" ||
 		problems+=("before the kill and after the restore the counter is not one run:" \
 			   "$(tr -d '\r' < "$out" | tail -n 2 | tr '\n' '|') / $(tr -d '\r' < "$out2" | head -n 2 | tr '\n' '|')")
 	if [ ${#problems[@]} -eq 0 ]; then
@@ -75,7 +63,7 @@ sock=$tmp/bad.sock
 	--api-sock "$sock" </dev/null 2>/dev/null &
 pid=$!
 pids+=("$pid")
-wait_for "$tmp/bad.out" 2
+counter_wait "$tmp/bad.out" 2
 touch "$tmp/afile"
 problems=()
 "$VMON" snapshot "$sock" "$tmp/afile" >/dev/null 2>"$tmp/bad.err" &&
