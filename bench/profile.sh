@@ -10,7 +10,9 @@
 # Workloads: the cpu part's programs (int, memcpy-rep, memcpy-sse2, sort,
 # syscall) and the linux part's (boot, md5, loop, gzip).
 # Environment: BUILD, VMON, BENCH_TIMEOUT (seconds, 1800), PERF (perf),
-# PROFILE_FREQ (samples per second, 999).
+# PROFILE_FREQ (samples per second, 999), PROFILE_ACCEL (emu; e.g. emu,jit=on:
+# translated code shows up as guest_RIP_N, from the perf map vmon writes
+# under VMON_PERF_MAP=1).
 set -u
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -18,6 +20,8 @@ workload=${1:-}
 top=${2:-25}
 perf=${PERF:-perf}
 freq=${PROFILE_FREQ:-999}
+accel=${PROFILE_ACCEL:-emu}
+export VMON_PERF_MAP=1
 kernel=$BUILD/images/vmlinuz
 initrd=$BUILD/images/initramfs.cpio.gz
 
@@ -36,13 +40,13 @@ md=$out/profile-$workload.md
 linux() {
 	local script
 	script=$(printf '%s\n' "echo @boot" "$@" "poweroff")
-	cmd=("$VMON" run --accel emu --mem 512M --cpus 1 --console "file:$serial" --kernel "$kernel"
+	cmd=("$VMON" run --accel "$accel" --mem 512M --cpus 1 --console "file:$serial" --kernel "$kernel"
 		--initrd "$initrd" --append "console=ttyS0 quiet vmon.run=$(printf '%s\n' "$script" | base64 -w0)")
 }
 # program ELF ARGS: the vmon command line for a cpu-part program.
 program() {
 	elf=$BUILD/guest/$1.elf
-	cmd=("$VMON" run --accel emu --mem 128M --console "file:$serial" --kernel "$elf"
+	cmd=("$VMON" run --accel "$accel" --mem 128M --console "file:$serial" --kernel "$elf"
 		--append "$2")
 }
 data='seq 1 200000 | head -c 1048576 > /tmp/chunk
@@ -109,9 +113,27 @@ else
 fi
 
 report=$("$perf" report -i "$data_file" --no-children -g none --stdio --sort dso,symbol 2>/dev/null)
+# Translated code: perf gives offsets in the code cache's memfd; the map
+# vmon wrote names the block (guest_RIP_INSNS) each offset falls in.
+jmap=$(ls -t /tmp/vmon-jit-*.map 2>/dev/null | head -n 1)
+if [ -n "$jmap" ] && printf '%s\n' "$report" | grep -q 'memfd:vmon-emu-jit'; then
+	report=$( {
+		printf '%s\n' "$report" | grep -v 'memfd:vmon-emu-jit'
+		{
+			awk '{ print $1, 0, $2, $3 }' "$jmap"
+			printf '%s\n' "$report" | awk '/memfd:vmon-emu-jit/ {
+				for (i = 2; i <= NF; i++) if ($i ~ /^0x/) a = $i
+				sub(/^0x/, "", a); p = $1; sub(/%/, "", p)
+				print a, 1, p }'
+		} | sort | awk '
+			$2 == 0 { end = $3; name = $4; next }
+			{ n = ($1 < end) ? name : "unmapped"; sum[n] += $3 }
+			END { for (n in sum) printf "    %.2f%%  memfd:vmon-emu-jit  [.] %s\n", sum[n], n }'
+	} | sort -t% -k1 -g -r)
+fi
 samples=$(printf '%s\n' "$report" | sed -n 's/^# Samples: \([^ ]*\) .*/\1/p' | head -n 1)
 {
-	echo "## Profile of vmon --accel emu: $workload"
+	echo "## Profile of vmon --accel $accel: $workload"
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'); \`perf record -e cpu-clock -F $freq -g\` on the vmon process, $samples samples; \`perf report --no-children\`, top $top symbols (self time)."
 	echo

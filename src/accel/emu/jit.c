@@ -19,6 +19,7 @@
  * (blocks_flush); a full cache flushes all blocks and refills. */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -35,6 +36,10 @@ struct jit {
 
 bool emu_jit_on;
 size_t emu_jit_size = JIT_SIZE_DEFAULT;
+/* VMON_PERF_MAP=1: each translation's start and end offsets in the code
+ * cache and guest rip go to /tmp/vmon-jit-PID.map, so bench/profile.sh can name
+ * the guest code perf samples (perf sees the memfd, not a JIT map). */
+static FILE *jit_perf_map;
 
 int emu_jit_options(const char *opts)
 {
@@ -85,6 +90,11 @@ int jit_create(struct jit **out)
 		goto fail;
 	}
 	close(fd);
+	if (getenv("VMON_PERF_MAP") && !jit_perf_map) {
+		char path[64];
+		snprintf(path, sizeof(path), "/tmp/vmon-jit-%d.map", (int)getpid());
+		jit_perf_map = fopen(path, "a");
+	}
 	*out = j;
 	return 0;
 fail:
@@ -393,6 +403,38 @@ struct xl {
 	uint32_t *codewrites;
 };
 
+/* ---- the guest's registers ----
+ * Every emitter reaches the guest's general registers through these, so
+ * where a register lives during a block (the register file in emu_cpu, or
+ * a host register) is decided in one place. */
+
+/* host h = guest register g (w64 false: its low 32 bits, zero-extended) */
+static void gget(struct xl *x, unsigned h, unsigned g, bool w64)
+{
+	ldr(&x->e, h, O_R(g), w64);
+}
+
+/* host h = guest register g's low byte (msz 1) or word (msz 2), zero-extended */
+static void gget_zx(struct xl *x, unsigned h, unsigned g, unsigned msz)
+{
+	struct emit *e = &x->e;
+
+	e8(e, 0x0f), e8(e, msz == 1 ? 0xb6 : 0xb7), e8(e, (uint8_t)(0x83 | h << 3));
+	e32(e, O_R(g));
+}
+
+/* guest register g = host h (all 64 bits) */
+static void gput(struct xl *x, unsigned h, unsigned g)
+{
+	str(&x->e, h, O_R(g));
+}
+
+/* guest register g += v (the host's flags change) */
+static void gadd_imm(struct xl *x, unsigned g, int32_t v)
+{
+	add_mem_imm(&x->e, O_R(g), v);
+}
+
 static struct stub *stub_new(struct xl *x, const struct insn *in, unsigned k, unsigned pending)
 {
 	struct stub *s = &x->stubs[x->nstubs++];
@@ -432,11 +474,11 @@ static bool emit_ea(struct xl *x, const struct insn *in, unsigned pending, bool 
 		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x92), e32(e, (uint32_t)(int32_t)d); /* lea rdx, [rdx+d] */
 	} else {
 		if (in->base != REG_NONE)
-			ldr(e, HDX, O_R(in->base), true);
+			gget(x, HDX, in->base, true);
 		else
 			e8(e, 0x31), e8(e, 0xd2); /* xor edx, edx */
 		if (in->index != REG_NONE) {
-			ldr(e, HAX, O_R(in->index), true);
+			gget(x, HAX, in->index, true);
 			/* lea rdx, [rdx + rax*scale + disp32] */
 			e8(e, 0x48), e8(e, 0x8d), e8(e, 0x94), e8(e, (uint8_t)(in->scale << 6 | 2));
 			e32(e, (uint32_t)in->disp);
@@ -509,10 +551,9 @@ static void load_opnd(struct xl *x, unsigned h, unsigned src, unsigned reg, cons
 	bool w64 = in->osz == 8;
 
 	if (src == SRC_REG && msz) {
-		e8(e, 0x0f), e8(e, msz == 1 ? 0xb6 : 0xb7), e8(e, (uint8_t)(0x83 | h << 3));
-		e32(e, O_R(reg));
+		gget_zx(x, h, reg, msz);
 	} else if (src == SRC_REG) {
-		ldr(e, h, O_R(reg), w64);
+		gget(x, h, reg, w64);
 	} else if (src == SRC_MEM && msz) {
 		e8(e, 0x0f), e8(e, msz == 1 ? 0xb6 : 0xb7), e8(e, (uint8_t)(0x02 | h << 3));
 	} else if (src == SRC_MEM) {
@@ -553,7 +594,7 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 	}
 	/* From here to the end only MOVs: the host's flags stay the op's. */
 	if (f->dst == SRC_REG) {
-		str(e, HAX, O_R(f->rd));
+		gput(x, HAX, f->rd);
 	} else if (f->dst == SRC_MEM) {
 		if (w64)
 			e8(e, 0x48);
@@ -574,7 +615,7 @@ static void emit_shift(struct xl *x, const struct insn *in, unsigned cnt, bool d
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
 
-	ldr(e, HAX, O_R(in->rm), w64);
+	gget(x, HAX, in->rm, w64);
 	if (cnt) {
 		if (!dead)
 			str(e, HAX, O(lf_a));
@@ -582,7 +623,7 @@ static void emit_shift(struct xl *x, const struct insn *in, unsigned cnt, bool d
 			e8(e, 0x48);
 		e8(e, 0xc1), e8(e, (uint8_t)(0xc0 | in->op << 3)), e8(e, (uint8_t)cnt); /* shift eax */
 	}
-	str(e, HAX, O_R(in->rm));
+	gput(x, HAX, in->rm);
 	if (cnt && !dead) {
 		str(e, HAX, O(lf_res));
 		e8(e, 0x48), e8(e, 0xc7), e8(e, 0x83), e32(e, O(lf_b)), e32(e, cnt);
@@ -596,12 +637,12 @@ static void emit_imul(struct xl *x, const struct insn *in, bool dead)
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
 
-	ldr(e, HAX, O_R(in->rm), w64);
+	gget(x, HAX, in->rm, w64);
 	load_opnd(x, HCX, in->map == 1 ? SRC_REG : SRC_IMM, in->reg, in, 0);
 	if (w64)
 		e8(e, 0x48);
 	e8(e, 0x0f), e8(e, 0xaf), e8(e, 0xc1);             /* imul eax, ecx: CF = OF = overflow */
-	str(e, HAX, O_R(in->reg));
+	gput(x, HAX, in->reg);
 	if (!dead) {
 		e8(e, 0x0f), e8(e, 0x90), e8(e, 0xc1);     /* seto cl */
 		e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc9);     /* movzx ecx, cl */
@@ -617,7 +658,7 @@ static void emit_lea(struct xl *x, const struct insn *in, unsigned pending)
 	emit_ea(x, in, pending, false);
 	if (in->osz == 4)
 		e8(&x->e, 0x89), e8(&x->e, 0xd2); /* mov edx, edx */
-	str(&x->e, HDX, O_R(in->reg));
+	gput(x, HDX, in->reg);
 }
 
 static void emit_pushpop(struct xl *x, const struct insn *in, struct stub *s)
@@ -625,18 +666,18 @@ static void emit_pushpop(struct xl *x, const struct insn *in, struct stub *s)
 	struct emit *e = &x->e;
 	bool push = in->opc < 0x58;
 
-	ldr(e, HDX, O_R(CPU_RSP), true);
+	gget(x, HDX, CPU_RSP, true);
 	if (push)
 		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x52), e8(e, 0xf8); /* lea rdx, [rdx-8] */
 	emit_tlb(x, s, push ? ACC_W : ACC_R, 8);
 	if (push) {
-		ldr(e, HAX, O_R(in->reg), true);
+		gget(x, HAX, in->reg, true);
 		e8(e, 0x48), e8(e, 0x89), e8(e, 0x02); /* mov [rdx], rax */
-		add_mem_imm(e, O_R(CPU_RSP), -8);
+		gadd_imm(x, CPU_RSP, -8);
 	} else {
 		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x02); /* mov rax, [rdx] */
-		add_mem_imm(e, O_R(CPU_RSP), 8);
-		str(e, HAX, O_R(in->reg));
+		gadd_imm(x, CPU_RSP, 8);
+		gput(x, HAX, in->reg);
 	}
 }
 
@@ -946,6 +987,9 @@ stubs:
 		emit_stub(&x, &x.stubs[i]);
 	if (e->p > e->end)
 		abort(); /* INSN_CODE_MAX is too small: a bug, never the guest's doing */
+	if (jit_perf_map)
+		fprintf(jit_perf_map, "%016lx %016lx guest_%lx_%u\n", (unsigned long)(start - j->rw),
+			(unsigned long)(e->p - j->rw), (unsigned long)c->rip, b->n);
 	j->used = (size_t)(e->p - j->rw + 15) & ~(size_t)15;
 	if (j->used > j->peak)
 		j->peak = j->used;
