@@ -176,6 +176,10 @@ static void patch_here(struct emit *e, uint8_t *rel)
 #define O(f) ((uint32_t)offsetof(struct emu_cpu, f))
 #define O_TLB ((uint32_t)offsetof(struct emu_cpu, tlb))
 
+/* A translation's entry saves the callee-saved registers it uses; links
+ * between blocks enter after it (its length). */
+#define JIT_BODY 17
+
 /* Host registers by number: rbx holds the vCPU throughout. */
 enum { HAX = 0, HCX = 1, HDX = 2, HSI = 6 };
 
@@ -379,6 +383,16 @@ static bool flags_dead(const struct block *b, unsigned k, bool code64)
 	return false;
 }
 
+/* Where the guest's general registers are during a block: host[g] is the
+ * host register holding guest register g (0: in the register file only),
+ * dirty the ones whose host copy is newer than the file. */
+struct rcache {
+	uint8_t host[16];
+	uint16_t dirty;
+	uint8_t age[16];    /* by host register: when last used (eviction) */
+	uint8_t clock;
+};
+
 struct stub {
 	uint8_t *patch[4];  /* rel32s to it */
 	unsigned np;
@@ -387,6 +401,8 @@ struct stub {
 	uint8_t kind;       /* STUB_BACK: on to back; STUB_END: the block ends after it;
 			     * STUB_THEN: then insn k+1 (a Jcc) through its handler */
 	uintptr_t back;
+	struct rcache pre;  /* the registers' places where the inline path left for it */
+	struct rcache post; /* and where the inline path goes on after it (STUB_BACK) */
 };
 enum { STUB_BACK, STUB_END, STUB_THEN };
 
@@ -397,6 +413,7 @@ struct xl {
 	bool dynamic_end;   /* the block ends in a handler's branch: any target */
 	bool hflags;        /* the host's flags are the guest's: the last code was an inline ALU op */
 	uintptr_t epi;
+	struct rcache rc;
 	struct stub stubs[BLOCK_MAX_INSNS + 1]; /* one per instruction, and the branch */
 	unsigned nstubs;
 	uint8_t *codemark;
@@ -404,35 +421,147 @@ struct xl {
 };
 
 /* ---- the guest's registers ----
- * Every emitter reaches the guest's general registers through these, so
- * where a register lives during a block (the register file in emu_cpu, or
- * a host register) is decided in one place. */
+ * Every emitter reaches the guest's general registers through these. In a
+ * block, a register once used stays in a host register (rdi, rbp, r8-r15)
+ * until the block ends, a handler is called (which reads and writes the
+ * register file: dirty copies go back first, all copies are forgotten
+ * after) or it is evicted; a dirty copy is stored back before anything
+ * that shows the register file (handlers, exits, slow paths). None of this
+ * changes the host's flags. */
+
+static const uint8_t pool[] = { 8, 9, 10, 11, 12, 13, 14, 15, 5, 7 };
+
+/* mov dst, src between host registers (w64 false: 32 bits, zero-extending) */
+static void mov_rr(struct emit *e, unsigned dst, unsigned src, bool w64)
+{
+	uint8_t rex = (uint8_t)(0x40 | (w64 ? 8 : 0) | (src >= 8 ? 4 : 0) | (dst >= 8 ? 1 : 0));
+
+	if (rex != 0x40)
+		e8(e, rex);
+	e8(e, 0x89), e8(e, (uint8_t)(0xc0 | (src & 7) << 3 | (dst & 7)));
+}
+
+/* mov r, [rbx+off] and mov [rbx+off], r for any host register r */
+static void ldr_any(struct emit *e, unsigned r, uint32_t off)
+{
+	e8(e, (uint8_t)(0x48 | (r >= 8 ? 4 : 0))), e8(e, 0x8b), e8(e, (uint8_t)(0x83 | (r & 7) << 3));
+	e32(e, off);
+}
+static void str_any(struct emit *e, unsigned r, uint32_t off)
+{
+	e8(e, (uint8_t)(0x48 | (r >= 8 ? 4 : 0))), e8(e, 0x89), e8(e, (uint8_t)(0x83 | (r & 7) << 3));
+	e32(e, off);
+}
+
+/* Every dirty copy back to the register file (copies stay valid). */
+static void rc_writeback(struct xl *x)
+{
+	for (unsigned g = 0; g < 16; g++)
+		if (x->rc.dirty & (1u << g))
+			str_any(&x->e, x->rc.host[g], O_R(g));
+	x->rc.dirty = 0;
+}
+
+/* Writes back and forgets every copy: the register file is the truth. */
+static void rc_flush(struct xl *x)
+{
+	rc_writeback(x);
+	memset(&x->rc, 0, sizeof(x->rc));
+}
+
+/* Reloads every copy rc has from the register file (after a handler). */
+static void rc_reload(struct xl *x, const struct rcache *rc)
+{
+	for (unsigned g = 0; g < 16; g++)
+		if (rc->host[g])
+			ldr_any(&x->e, rc->host[g], O_R(g));
+}
+
+/* The host register holding guest register g, loaded from the file when
+ * load (else the caller overwrites all of it). */
+static unsigned rc_get(struct xl *x, unsigned g, bool load)
+{
+	struct rcache *rc = &x->rc;
+	unsigned h = rc->host[g];
+
+	if (!h) {
+		unsigned victim = 16, oldest = 0;
+		for (unsigned i = 0; i < sizeof(pool) && !h; i++) {
+			unsigned owner = 16;
+			for (unsigned k = 0; k < 16; k++)
+				if (rc->host[k] == pool[i])
+					owner = k;
+			if (owner == 16)
+				h = pool[i]; /* a free one */
+			else if ((uint8_t)(rc->clock - rc->age[pool[i]]) >= oldest)
+				oldest = (uint8_t)(rc->clock - rc->age[pool[i]]), victim = owner;
+		}
+		if (!h) {
+			h = rc->host[victim];
+			if (rc->dirty & (1u << victim))
+				str_any(&x->e, h, O_R(victim));
+			rc->dirty &= (uint16_t)~(1u << victim);
+			rc->host[victim] = 0;
+		}
+		rc->host[g] = (uint8_t)h;
+		if (load)
+			ldr_any(&x->e, h, O_R(g));
+	}
+	rc->age[h] = ++rc->clock;
+	return h;
+}
 
 /* host h = guest register g (w64 false: its low 32 bits, zero-extended) */
 static void gget(struct xl *x, unsigned h, unsigned g, bool w64)
 {
-	ldr(&x->e, h, O_R(g), w64);
+	mov_rr(&x->e, h, rc_get(x, g, true), w64);
 }
 
 /* host h = guest register g's low byte (msz 1) or word (msz 2), zero-extended */
 static void gget_zx(struct xl *x, unsigned h, unsigned g, unsigned msz)
 {
 	struct emit *e = &x->e;
+	unsigned r = rc_get(x, g, true);
 
-	e8(e, 0x0f), e8(e, msz == 1 ? 0xb6 : 0xb7), e8(e, (uint8_t)(0x83 | h << 3));
-	e32(e, O_R(g));
+	/* movzx h, r8/r16 (a REX always, so rdi/rbp are dil/bpl) */
+	e8(e, (uint8_t)(0x40 | (h >= 8 ? 4 : 0) | (r >= 8 ? 1 : 0)));
+	e8(e, 0x0f), e8(e, msz == 1 ? 0xb6 : 0xb7), e8(e, (uint8_t)(0xc0 | (h & 7) << 3 | (r & 7)));
 }
 
 /* guest register g = host h (all 64 bits) */
 static void gput(struct xl *x, unsigned h, unsigned g)
 {
-	str(&x->e, h, O_R(g));
+	mov_rr(&x->e, rc_get(x, g, false), h, true);
+	x->rc.dirty |= (uint16_t)(1u << g);
 }
 
 /* guest register g += v (the host's flags change) */
 static void gadd_imm(struct xl *x, unsigned g, int32_t v)
 {
-	add_mem_imm(&x->e, O_R(g), v);
+	struct emit *e = &x->e;
+	unsigned r = rc_get(x, g, true);
+
+	e8(e, (uint8_t)(0x48 | (r >= 8 ? 1 : 0))), e8(e, 0x81), e8(e, (uint8_t)(0xc0 | (r & 7)));
+	e32(e, (uint32_t)v);
+	x->rc.dirty |= (uint16_t)(1u << g);
+}
+
+/* lea h, [base + index*scale + disp32] on the guest's registers (w64
+ * false: the low 32 bits, zero-extended); a SIB byte always, so any host
+ * registers go. */
+static void glea(struct xl *x, unsigned h, const struct insn *in, bool w64)
+{
+	struct emit *e = &x->e;
+	unsigned b = in->base != REG_NONE ? rc_get(x, in->base, true) : 5;
+	unsigned i = in->index != REG_NONE ? rc_get(x, in->index, true) : 4;
+
+	if (in->base != REG_NONE && in->index != REG_NONE && rc_get(x, in->base, true) != b)
+		abort(); /* the index evicted the base: the pool is too small, a bug */
+	e8(e, (uint8_t)(0x40 | (w64 ? 8 : 0) | (h >= 8 ? 4 : 0) | (i >= 8 ? 2 : 0) | (b >= 8 ? 1 : 0)));
+	e8(e, 0x8d);
+	e8(e, (uint8_t)((in->base != REG_NONE ? 0x80 : 0x00) | (h & 7) << 3 | 4));
+	e8(e, (uint8_t)(in->scale << 6 | (i & 7) << 3 | (b & 7)));
+	e32(e, (uint32_t)in->disp);
 }
 
 static struct stub *stub_new(struct xl *x, const struct insn *in, unsigned k, unsigned pending)
@@ -446,6 +575,9 @@ static struct stub *stub_new(struct xl *x, const struct insn *in, unsigned k, un
 /* jcc rel32 (0x0f, cc) to stub s. */
 static void to_stub(struct xl *x, struct stub *s, uint8_t cc)
 {
+	if (s->np && memcmp(&s->pre, &x->rc, sizeof(x->rc)))
+		abort(); /* a register moved between two jumps to one stub: a bug */
+	s->pre = x->rc;
 	e8(&x->e, 0x0f), e8(&x->e, cc);
 	s->patch[s->np++] = x->e.p;
 	e32(&x->e, 0);
@@ -473,18 +605,7 @@ static bool emit_ea(struct xl *x, const struct insn *in, unsigned pending, bool 
 		ldr(e, HDX, O(rip), true);
 		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x92), e32(e, (uint32_t)(int32_t)d); /* lea rdx, [rdx+d] */
 	} else {
-		if (in->base != REG_NONE)
-			gget(x, HDX, in->base, true);
-		else
-			e8(e, 0x31), e8(e, 0xd2); /* xor edx, edx */
-		if (in->index != REG_NONE) {
-			gget(x, HAX, in->index, true);
-			/* lea rdx, [rdx + rax*scale + disp32] */
-			e8(e, 0x48), e8(e, 0x8d), e8(e, 0x94), e8(e, (uint8_t)(in->scale << 6 | 2));
-			e32(e, (uint32_t)in->disp);
-		} else if (in->disp) {
-			e8(e, 0x48), e8(e, 0x8d), e8(e, 0x92), e32(e, (uint32_t)in->disp);
-		}
+		glea(x, HDX, in, true);
 	}
 	if (seg && (in->seg == SEG_FS || in->seg == SEG_GS)) {
 		/* add rdx, [rbx + seg base] */
@@ -569,12 +690,75 @@ static void load_opnd(struct xl *x, unsigned h, unsigned src, unsigned reg, cons
 	}
 }
 
+/* REX for an op of size w64 with reg field r and r/m field m (host numbers) */
+static void rex_rm(struct emit *e, bool w64, unsigned r, unsigned m, bool byte)
+{
+	uint8_t rex = (uint8_t)(0x40 | (w64 ? 8 : 0) | (r >= 8 ? 4 : 0) | (m >= 8 ? 1 : 0));
+
+	if (rex != 0x40 || byte)
+		e8(e, rex);
+}
+
+/* A register form straight on the host registers holding the guest's:
+ * MOV/MOVZX r, r and MOV r, imm; ALU r, r|imm whose flags nobody reads.
+ * False when f is not one (emit_form does it through rax). */
+static bool emit_form_direct(struct xl *x, const struct insn *in, const struct form *f, bool dead)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+
+	if (f->dst != SRC_REG || (f->op != OP_MOV && (!dead || f->a != SRC_REG || f->ra != f->rd)))
+		return false;
+	if (f->op == OP_MOV && f->a == SRC_REG) {
+		unsigned hs = rc_get(x, f->ra, true), hd = rc_get(x, f->rd, f->rd == f->ra);
+		if (f->msz) { /* movzx hd, hs8|hs16 (a REX always: dil, bpl) */
+			rex_rm(e, false, hd, hs, true);
+			e8(e, 0x0f), e8(e, f->msz == 1 ? 0xb6 : 0xb7);
+		} else {
+			rex_rm(e, w64, hs, hd, false);
+			e8(e, 0x89); /* mov hd, hs */
+			unsigned t = hd;
+			hd = hs, hs = t; /* the ModRM below: reg = source */
+		}
+		e8(e, (uint8_t)(0xc0 | (hd & 7) << 3 | (hs & 7)));
+	} else if (f->op == OP_MOV && f->a == SRC_IMM) {
+		unsigned hd = rc_get(x, f->rd, false);
+		if (w64 && in->imm != (uint64_t)(int64_t)(int32_t)in->imm) {
+			rex_rm(e, true, 0, hd, false), e8(e, (uint8_t)(0xb8 + (hd & 7))), e64(e, in->imm);
+		} else if (w64) {
+			rex_rm(e, true, 0, hd, false), e8(e, 0xc7), e8(e, (uint8_t)(0xc0 | (hd & 7)));
+			e32(e, (uint32_t)in->imm);
+		} else {
+			rex_rm(e, false, 0, hd, false), e8(e, (uint8_t)(0xb8 + (hd & 7)));
+			e32(e, (uint32_t)in->imm);
+		}
+	} else if (f->op == OP_MOV) {
+		return false;
+	} else if (f->b == SRC_REG) {
+		unsigned hb = rc_get(x, f->rb, true), hd = rc_get(x, f->rd, true);
+		rex_rm(e, w64, hb, hd, false);
+		e8(e, alu_ops[f->op].hostop), e8(e, (uint8_t)(0xc0 | (hb & 7) << 3 | (hd & 7)));
+	} else if (f->b == SRC_IMM) {
+		unsigned hd = rc_get(x, f->rd, true);
+		/* op hd, imm32 (81 /op; the immediate sign-extends in both) */
+		rex_rm(e, w64, 0, hd, false);
+		e8(e, 0x81), e8(e, (uint8_t)(0xc0 | f->op << 3 | (hd & 7))), e32(e, (uint32_t)in->imm);
+	} else {
+		return false;
+	}
+	x->rc.dirty |= (uint16_t)(1u << f->rd);
+	x->hflags = f->op != OP_MOV;
+	return true;
+}
+
 static void emit_form(struct xl *x, const struct insn *in, const struct form *f, struct stub *s,
 		      unsigned pending, bool dead)
 {
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
 
+	if (!s && emit_form_direct(x, in, f, dead))
+		return;
 	if (s) {
 		if (!emit_ea(x, in, pending, true))
 			return; /* not reached: describe's caller checked */
@@ -615,6 +799,17 @@ static void emit_shift(struct xl *x, const struct insn *in, unsigned cnt, bool d
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
 
+	if (dead) { /* on the guest register's host copy */
+		unsigned h = rc_get(x, in->rm, true);
+		if (cnt) {
+			rex_rm(e, w64, 0, h, false);
+			e8(e, 0xc1), e8(e, (uint8_t)(0xc0 | in->op << 3 | (h & 7))), e8(e, (uint8_t)cnt);
+		} else if (!w64) {
+			mov_rr(e, h, h, false); /* a 32-bit write clears the upper half */
+		}
+		x->rc.dirty |= (uint16_t)(1u << in->rm);
+		return;
+	}
 	gget(x, HAX, in->rm, w64);
 	if (cnt) {
 		if (!dead)
@@ -637,6 +832,19 @@ static void emit_imul(struct xl *x, const struct insn *in, bool dead)
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
 
+	if (dead) { /* on the guest registers' host copies */
+		unsigned hm = rc_get(x, in->rm, true);
+		unsigned hd = rc_get(x, in->reg, in->map == 1 || in->reg == in->rm);
+		rex_rm(e, w64, hd, hm, false);
+		if (in->map == 1) {
+			e8(e, 0x0f), e8(e, 0xaf), e8(e, (uint8_t)(0xc0 | (hd & 7) << 3 | (hm & 7)));
+		} else { /* imul hd, hm, imm32 */
+			e8(e, 0x69), e8(e, (uint8_t)(0xc0 | (hd & 7) << 3 | (hm & 7)));
+			e32(e, (uint32_t)in->imm);
+		}
+		x->rc.dirty |= (uint16_t)(1u << in->reg);
+		return;
+	}
 	gget(x, HAX, in->rm, w64);
 	load_opnd(x, HCX, in->map == 1 ? SRC_REG : SRC_IMM, in->reg, in, 0);
 	if (w64)
@@ -655,6 +863,12 @@ static void emit_imul(struct xl *x, const struct insn *in, bool dead)
 
 static void emit_lea(struct xl *x, const struct insn *in, unsigned pending)
 {
+	if (!(in->flags & IN_RIPREL)) {
+		unsigned h = rc_get(x, in->reg, in->reg == in->base || in->reg == in->index);
+		glea(x, h, in, in->osz == 8);
+		x->rc.dirty |= (uint16_t)(1u << in->reg);
+		return;
+	}
 	emit_ea(x, in, pending, false);
 	if (in->osz == 4)
 		e8(&x->e, 0x89), e8(&x->e, 0xd2); /* mov edx, edx */
@@ -687,6 +901,7 @@ static void emit_call(struct xl *x, const struct insn *in, unsigned k, unsigned 
 {
 	struct emit *e = &x->e;
 
+	rc_flush(x);
 	ldr(e, HAX, O(rip), true);
 	if (pending) {
 		e8(e, 0x48), e8(e, 0x05), e32(e, pending); /* add rax, imm32 */
@@ -795,7 +1010,7 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 		e8(e, 0x48), e8(e, 0x85), e8(e, 0xc0);              /* test rax, rax */
 		JCC_TO(0x84, unl, nu);
 		add_mem_imm(e, O(icount), (int32_t)count);
-		e8(e, 0x48), e8(e, 0x83), e8(e, 0xc0), e8(e, 4);    /* add rax, 4: its body */
+		e8(e, 0x48), e8(e, 0x83), e8(e, 0xc0), e8(e, JIT_BODY); /* add rax, JIT_BODY: its body */
 		e8(e, 0xff), e8(e, 0xe0);                           /* jmp rax */
 	} else {
 		e8(e, 0xe9), unl[nu++] = e->p, e32(e, 0);
@@ -813,8 +1028,8 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	      uint64_t rip, uint32_t epoch)
 {
 	uint8_t *rel = j->rw + from->link_jmp[slot];
-	/* to's code after its prologue (push rbx; mov rbx, rdi: 4 bytes) */
-	uintptr_t body = (uintptr_t)to->code + 4;
+	/* to's code after its prologue */
+	uintptr_t body = (uintptr_t)to->code + JIT_BODY;
 	uint32_t d = (uint32_t)(int32_t)((intptr_t)body - (intptr_t)(j->rx + from->link_jmp[slot] + 4));
 
 	if (!from->link_jmp[slot])
@@ -836,6 +1051,7 @@ static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
 
 	if (d != (int32_t)d || (cc >= 0 && !x->hflags))
 		return false;
+	rc_writeback(x); /* movs: the host's flags stay */
 	struct stub *s = stub_new(x, in, k, pending);
 	s->kind = STUB_END;
 	if (cc >= 0) {
@@ -867,6 +1083,7 @@ static void emit_stub(struct xl *x, const struct stub *s)
 
 	for (unsigned i = 0; i < s->np; i++)
 		patch_here(e, s->patch[i]);
+	x->rc = s->pre; /* emit_call writes its dirty copies back */
 	emit_call(x, in, s->k, s->pending, s->kind == STUB_END);
 	if (s->kind == STUB_END) {
 		emit_exit(x, s->k + 1);
@@ -878,12 +1095,14 @@ static void emit_stub(struct xl *x, const struct stub *s)
 		ldr(e, HAX, O(rip), true);
 		e8(e, 0x48), e8(e, 0x2d), e32(e, s->pending + in->len); /* sub rax, imm32 */
 		str(e, HAX, O(rip));
+		rc_reload(x, &s->post);
 		jmp_to(e, s->back);
 	}
 }
 
-/* The most one instruction's code takes, its slow path included. */
-#define INSN_CODE_MAX 400
+/* The most one instruction's code takes, its slow path included (with
+ * the register copies it writes back and reloads). */
+#define INSN_CODE_MAX 700
 
 jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 {
@@ -905,11 +1124,22 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 	struct emit *e = &x.e;
 	/* The epilogue first: the count of instructions run is in eax. */
 	x.epi = here_rx(e);
-	e8(e, 0x5b); /* pop rbx */
-	e8(e, 0xc3); /* ret */
+	static const uint8_t epilogue[] = {
+		0x48, 0x83, 0xc4, 0x08, /* add rsp, 8 */
+		0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, /* pop r15, r14, r13, r12 */
+		0x5d, 0x5b, 0xc3,       /* pop rbp, pop rbx, ret */
+	};
+	static const uint8_t prologue[JIT_BODY] = {
+		0x53, 0x55,             /* push rbx, push rbp */
+		0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, /* push r12, r13, r14, r15 */
+		0x48, 0x83, 0xec, 0x08, /* sub rsp, 8 (aligns the stack) */
+		0x48, 0x89, 0xfb,       /* mov rbx, rdi */
+	};
+	memcpy(e->p, epilogue, sizeof(epilogue));
+	e->p += sizeof(epilogue);
 	uintptr_t entry = here_rx(e);
-	e8(e, 0x53);                            /* push rbx (aligns the stack) */
-	e8(e, 0x48), e8(e, 0x89), e8(e, 0xfb); /* mov rbx, rdi */
+	memcpy(e->p, prologue, sizeof(prologue));
+	e->p += sizeof(prologue);
 	/* The body, where links enter: the block in execution (emu.c's run
 	 * loop reads it, code writes compare its page). */
 	e8(e, 0x48), e8(e, 0xb8), e64(e, (uintptr_t)b);            /* mov rax, b */
@@ -937,7 +1167,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			x.hflags = false;
 			emit_form(&x, in, &f, s, pending, dead);
 			if (s)
-				s->back = here_rx(e);
+				s->back = here_rx(e), s->post = x.rc;
 			pending += in->len;
 			continue;
 		}
@@ -965,7 +1195,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 				s->kind = STUB_END;
 			x.hflags = false;
 			emit_pushpop(&x, in, s);
-			s->back = here_rx(e);
+			s->back = here_rx(e), s->post = x.rc;
 			pending += in->len;
 			continue;
 		}
@@ -977,6 +1207,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		x.dynamic_end = last;
 		pending = 0;
 	}
+	rc_writeback(&x);
 	if (pending)
 		add_mem_imm(e, O(rip), (int32_t)pending);
 	/* After a handler, rip may be anything: the link's rip check covers it
