@@ -90,7 +90,9 @@ static void regs(void)
 
 	printf("dr6 %lx dr7 %lx at start\n", DR_GET(6), DR_GET(7));
 	DR_SET(6, 0);
-	printf("dr6 written 0: %lx\n", DR_GET(6));
+	/* Bit 16 (RTM) is writable only on CPUs with RTM: the host's, under
+	 * kvm on such a host; fixed at 1 elsewhere. Shown as fixed. */
+	printf("dr6 written 0: %lx\n", DR_GET(6) | 1ul << 16);
 	DR_SET(6, 0xffffffff);
 	printf("dr6 written ffffffff: %lx\n", DR_GET(6));
 	DR_SET(6, DR6_INIT);
