@@ -566,7 +566,8 @@ void fast_specialize(struct emu_cpu *c, struct insn *in)
 	bool mem = in->flags & IN_MEM, w64 = in->osz == 8, w32 = in->osz == 4;
 	insn_fn f = NULL;
 
-	if (in->fn == op_sse_mov || in->fn == op_sse_store) {
+	if (in->fn == op_sse_mov || in->fn == op_sse_store || in->fn == op_sse_int ||
+	    in->fn == op_pmovmskb) {
 		f = sse_specialize(in);
 		if (f)
 			in->fn = f;

@@ -329,3 +329,104 @@ void op_maskmovdqu(struct emu_cpu *c, const struct insn *in)
 	if (n == 8)
 		mmx_enter(c);
 }
+
+/* ---- decode-time handlers for the common XMM forms (66, no F2/F3) ----
+ * glibc's string functions run PCMPEQB/PMINUB/POR/PXOR/PMOVMSKB in their
+ * inner loops: one lane expression each on GCC's vector types, without
+ * op_sse_int's opcode switch and width handling. Same checks, same order:
+ * #UD/#NM, then the source (alignment, #PF), then the register. */
+typedef uint8_t v16u8 __attribute__((vector_size(16)));
+typedef int8_t v16s8 __attribute__((vector_size(16)));
+typedef uint16_t v8u16 __attribute__((vector_size(16)));
+typedef int16_t v8s16 __attribute__((vector_size(16)));
+typedef uint32_t v4u32 __attribute__((vector_size(16)));
+typedef int32_t v4s32 __attribute__((vector_size(16)));
+typedef uint64_t v2u64 __attribute__((vector_size(16)));
+
+#define XOP(name, T, expr)                                       \
+	static void name(struct emu_cpu *c, const struct insn *in) \
+	{                                                          \
+		T a, b, r;                                         \
+		sse_check(c);                                      \
+		load128(c, in, (uint8_t *)&b, true);               \
+		memcpy(&a, c->xmm[in->reg & 15], 16);              \
+		r = (expr);                                        \
+		memcpy(c->xmm[in->reg & 15], &r, 16);              \
+	}
+/* a where mask m is set, else b (compare results are all-ones lanes) */
+#define SEL(T, m, a, b) (((T)(m) & (a)) | (~(T)(m) & (b)))
+XOP(x_pcmpeqb, v16u8, (v16u8)(a == b))
+XOP(x_pcmpeqw, v8u16, (v8u16)(a == b))
+XOP(x_pcmpeqd, v4u32, (v4u32)(a == b))
+XOP(x_pcmpgtb, v16s8, (v16s8)(a > b))
+XOP(x_pcmpgtw, v8s16, (v8s16)(a > b))
+XOP(x_pcmpgtd, v4s32, (v4s32)(a > b))
+XOP(x_pminub, v16u8, SEL(v16u8, a < b, a, b))
+XOP(x_pmaxub, v16u8, SEL(v16u8, a > b, a, b))
+XOP(x_pminsw, v8s16, SEL(v8s16, a < b, a, b))
+XOP(x_pmaxsw, v8s16, SEL(v8s16, a > b, a, b))
+XOP(x_psubusb, v16u8, (a - b) & (v16u8)(a > b))
+XOP(x_paddusb, v16u8, (a + b) | (v16u8)(a + b < a))
+XOP(x_pand, v2u64, a & b)
+XOP(x_pandn, v2u64, ~a & b)
+XOP(x_por, v2u64, a | b)
+XOP(x_pxor, v2u64, a ^ b)
+XOP(x_psubb, v16u8, a - b)
+XOP(x_psubw, v8u16, a - b)
+XOP(x_psubd, v4u32, a - b)
+XOP(x_psubq, v2u64, a - b)
+XOP(x_paddb, v16u8, a + b)
+XOP(x_paddw, v8u16, a + b)
+XOP(x_paddd, v4u32, a + b)
+XOP(x_paddq, v2u64, a + b)
+XOP(x_punpcklbw, v16u8, __builtin_shuffle(a, b, (v16u8){ 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23 }))
+XOP(x_punpckhbw, v16u8, __builtin_shuffle(a, b, (v16u8){ 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31 }))
+XOP(x_punpcklwd, v8u16, __builtin_shuffle(a, b, (v8u16){ 0, 8, 1, 9, 2, 10, 3, 11 }))
+XOP(x_punpckhwd, v8u16, __builtin_shuffle(a, b, (v8u16){ 4, 12, 5, 13, 6, 14, 7, 15 }))
+XOP(x_punpckldq, v4u32, __builtin_shuffle(a, b, (v4u32){ 0, 4, 1, 5 }))
+XOP(x_punpckhdq, v4u32, __builtin_shuffle(a, b, (v4u32){ 2, 6, 3, 7 }))
+XOP(x_punpcklqdq, v2u64, __builtin_shuffle(a, b, (v2u64){ 0, 2 }))
+XOP(x_punpckhqdq, v2u64, __builtin_shuffle(a, b, (v2u64){ 1, 3 }))
+#undef SEL
+#undef XOP
+
+/* The top bits of eight bytes, byte 0 to bit 0: the multiply gathers
+ * bit 7 of byte i at bit 56 + i. */
+static unsigned msb8(uint64_t q)
+{
+	return (unsigned)(((q & 0x8080808080808080ULL) * 0x0002040810204081ULL) >> 56);
+}
+
+static void x_pmovmskb(struct emu_cpu *c, const struct insn *in)
+{
+	uint64_t q[2];
+
+	sse_check(c);
+	memcpy(q, c->xmm[in->rm & 15], 16);
+	reg_set(c, in->reg, 8, msb8(q[0]) | msb8(q[1]) << 8);
+}
+
+static const insn_fn simd_x_ops[256] = {
+	[0x60] = x_punpcklbw, [0x61] = x_punpcklwd, [0x62] = x_punpckldq, [0x6c] = x_punpcklqdq,
+	[0x68] = x_punpckhbw, [0x69] = x_punpckhwd, [0x6a] = x_punpckhdq, [0x6d] = x_punpckhqdq,
+	[0x64] = x_pcmpgtb, [0x65] = x_pcmpgtw, [0x66] = x_pcmpgtd,
+	[0x74] = x_pcmpeqb, [0x75] = x_pcmpeqw, [0x76] = x_pcmpeqd,
+	[0xd4] = x_paddq, [0xd8] = x_psubusb, [0xda] = x_pminub, [0xdb] = x_pand,
+	[0xdc] = x_paddusb, [0xde] = x_pmaxub, [0xdf] = x_pandn,
+	[0xea] = x_pminsw, [0xeb] = x_por, [0xee] = x_pmaxsw, [0xef] = x_pxor,
+	[0xf8] = x_psubb, [0xf9] = x_psubw, [0xfa] = x_psubd, [0xfb] = x_psubq,
+	[0xfc] = x_paddb, [0xfd] = x_paddw, [0xfe] = x_paddd,
+};
+
+/* The decode-time handler of an XMM integer form, or NULL (the caller
+ * has ruled out LOCK and F2). */
+insn_fn simd_specialize(const struct insn *in)
+{
+	if (!(in->flags & IN_OPSZ) || (in->flags & (IN_REP | IN_REPNE)) || in->map != 1)
+		return NULL;
+	if (in->fn == op_sse_int)
+		return simd_x_ops[in->opc];
+	if (in->fn == op_pmovmskb && !(in->flags & IN_MEM))
+		return x_pmovmskb;
+	return NULL;
+}

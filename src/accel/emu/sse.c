@@ -82,6 +82,8 @@ insn_fn sse_specialize(const struct insn *in)
 
 	if ((in->flags & IN_LOCK) || repne)
 		return NULL;
+	if (in->fn == op_sse_int || in->fn == op_pmovmskb)
+		return simd_specialize(in);
 	if (in->fn == op_sse_mov) {
 		if (in->opc == 0x28 && !rep)
 			return movx_load_a;
