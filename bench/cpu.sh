@@ -36,7 +36,7 @@ qemu_machine=microvm,x-option-roms=off,pit=off,pic=off,rtc=off,acpi=off
 qemu_base=("$qemu" -M "$qemu_machine" -m "${mem}M" -smp 1 -nodefaults -no-user-config
 	-display none -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4)
 
-# BENCH_EMU_ACCELS="emu emu,jit=on": emu with and without its translator.
+# BENCH_EMU_ACCELS="emu emu,jit=off": emu with and without its translator.
 read -ra accels <<<"${BENCH_EMU_ACCELS:-emu}"
 if [ "${BENCH_CPU_KVM:-1}" = 1 ] && bench_kvm_ok; then
 	accels+=(kvm)

@@ -10,7 +10,8 @@
 # Workloads: the cpu part's programs (int, memcpy-rep, memcpy-sse2, sort,
 # syscall) and the linux part's (boot, md5, loop, gzip).
 # Environment: BUILD, VMON, BENCH_TIMEOUT (seconds, 1800), PERF (perf),
-# PROFILE_FREQ (samples per second, 999), PROFILE_ACCEL (emu; e.g. emu,jit=on:
+# PROFILE_FREQ (samples per second, 999), PROFILE_ACCEL (emu: its translator;
+# emu,jit=off the interpreter;
 # translated code shows up as guest_RIP_N, from the perf map vmon writes
 # under VMON_PERF_MAP=1).
 set -u

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The guest programs (guest/tests/NAME.c) under vmon, once per accelerator
-# in $GUEST_ACCELS (default "kvm emu emu,jit=on"; empty for QEMU only),
+# in $GUEST_ACCELS (default "kvm emu emu,jit=off": emu with its translator and
+# the interpreter; empty for QEMU only),
 # and under QEMU (-accel kvm, or tcg without /dev/kvm; $QEMU_ACCEL) as the
 # reference machine that proves the expected outputs right. A check passes
 # when the serial output equals guest/tests/NAME.expect byte for byte and
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/../.." || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-GUEST_ACCELS=${GUEST_ACCELS-kvm emu emu,jit=on}
+GUEST_ACCELS=${GUEST_ACCELS-kvm emu emu,jit=off}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-60}
 gbuild=$BUILD/guest
 

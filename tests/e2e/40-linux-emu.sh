@@ -3,7 +3,7 @@
 # commands run in the guest, their output is checked on the host, dmesg has
 # no BUG/Oops/WARNING, the guest keeps time with kvm-clock and its date is
 # the host's, and poweroff ends vmon with status 0. Once per accelerator in
-# $EMU_ACCELS (default "emu emu,jit=on": the interpreter and the translator).
+# $EMU_ACCELS (default "emu emu,jit=off": the translator and the interpreter).
 set -u
 . "$(dirname "$0")/../lib.sh"
 img=$BUILD/images
@@ -25,7 +25,7 @@ poweroff'
 run64=$(printf '%s\n' "$script" | base64 -w0)
 want_sum=$(seq 1 20000 | md5sum | cut -d' ' -f1)
 want_calc=$((123456789 * 987654321 % 1000000007))
-read -ra accels <<<"${EMU_ACCELS:-${EMU_ACCEL:-emu emu,jit=on}}"
+read -ra accels <<<"${EMU_ACCELS:-${EMU_ACCEL:-emu emu,jit=off}}"
 for accel in "${accels[@]}"; do
 for cpus in 1 2; do
 	out=$tmp/linux-$cpus.log

@@ -34,7 +34,7 @@ struct jit {
 	unsigned flushes;
 };
 
-bool emu_jit_on;
+bool emu_jit_on = true; /* jit=off: the interpreter, the reference */
 size_t emu_jit_size = JIT_SIZE_DEFAULT;
 /* VMON_PERF_MAP=1: each translation's start and end offsets in the code
  * cache and guest rip go to /tmp/vmon-jit-PID.map, so bench/profile.sh can name

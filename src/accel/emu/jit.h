@@ -17,7 +17,7 @@ struct accel_vcpu;
  * (fewer when one stopped it; a fault longjmps out as in the interpreter). */
 typedef unsigned (*jit_fn)(struct emu_cpu *c);
 
-extern bool emu_jit_on;     /* --accel emu,jit=on */
+extern bool emu_jit_on;     /* --accel emu (jit=on, the default) or emu,jit=off */
 extern size_t emu_jit_size; /* --accel emu,jit-size=MIB */
 
 /* Parses "jit=on|off,jit-size=MIB"; -EINVAL on anything else. */
