@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "accel/accel.h"
+#include "accel/emu/jit.h"
 #include "dev/bus.h"
 #include "dev/irqchip.h"
 #include "machine/machine.h"
@@ -1096,6 +1097,57 @@ static void test_paging_details(void **state)
 	env_free(e);
 }
 
+/* Code on a global page: the links and jump-cache entries into it outlive
+ * a CR3 write (as the TLB entry does), not an INVLPG or a CR4.PGE toggle;
+ * into a page that is not global they go with the CR3 write. The callee at
+ * 0x40000000 returns 1 (frame 0x805000) or 2 (frame 0x806000); each case
+ * calls it three times first, so the blocks are linked when it changes. */
+SNIPPET(t_gcode, ".code64\n"
+	"mov $0x40000000, %rbx\n"
+	"mov $3, %ecx\n 1: call *%rbx\n dec %ecx\n jnz 1b\n"
+	"movq $0x806103, (0x30000)\n"     /* remap it, global */
+	"mov %cr3, %rax\n mov %rax, %cr3\n"
+	"call *%rbx\n mov %rax, %r12\n"   /* the old frame: 1 */
+	"invlpg (%rbx)\n"
+	"call *%rbx\n mov %rax, %r13\n"   /* 2 */
+	"mov $3, %ecx\n 1: call *%rbx\n dec %ecx\n jnz 1b\n"
+	"movq $0x805103, (0x30000)\n"
+	"mov %cr4, %rax\n btr $7, %rax\n mov %rax, %cr4\n bts $7, %rax\n mov %rax, %cr4\n"
+	"call *%rbx\n mov %rax, %r14\n"   /* 1 */
+	"movq $0x806003, (0x30000)\n invlpg (%rbx)\n" /* not global */
+	"mov $3, %ecx\n 1: call *%rbx\n dec %ecx\n jnz 1b\n"
+	"movq $0x805003, (0x30000)\n"
+	"mov %cr3, %rax\n mov %rax, %cr3\n"
+	"call *%rbx\n mov %rax, %r15\n"   /* 1 */
+	"out %al, $0x91\n");
+SNIPPET(t_gcode_one, ".code64\n mov $1, %eax\n ret\n");
+SNIPPET(t_gcode_two, ".code64\n mov $2, %eax\n ret\n");
+
+static void test_global_code(void **state)
+{
+	(void)state;
+	for (int jit = 0; jit < 2; jit++) {
+		struct env *e = env_new();
+		env_long(e);
+		e->s.cr4 |= 1 << 7; /* PGE */
+		/* PDPT[1] -> PD at PT+0x1000 -> PT at PT */
+		put64(e, PML4 + 0x1000 + 8, (PT + 0x1000) | 7);
+		put64(e, PT + 0x1000, PT | 7);
+		put64(e, PT, 0x805103);
+		load_code(e, 0x805000, t_gcode_one_s, t_gcode_one_e);
+		load_code(e, 0x806000, t_gcode_two_s, t_gcode_two_e);
+		load_code(e, CODE, t_gcode_s, t_gcode_e);
+		assert_int_equal(emu_set_jit(e->cpu, jit), 0);
+		set_state(e);
+		run_to_out(e, 0x91);
+		assert_int_equal(e->s.gpr[CPU_R12], 1);
+		assert_int_equal(e->s.gpr[CPU_R13], 2);
+		assert_int_equal(e->s.gpr[CPU_R14], 1);
+		assert_int_equal(e->s.gpr[CPU_R15], 1);
+		env_free(e);
+	}
+}
+
 /* IST: an interrupt gate with IST 1 switches to the TSS's IST1 stack even
  * without a privilege change. */
 SNIPPET(t_ist, ".code64\n"
@@ -1368,6 +1420,7 @@ int main(void)
 		cmocka_unit_test(test_fxsave),
 		cmocka_unit_test(test_single_step),
 		cmocka_unit_test(test_paging_details),
+		cmocka_unit_test(test_global_code),
 		cmocka_unit_test(test_ist),
 		cmocka_unit_test(test_dma_code),
 		cmocka_unit_test(test_dma_code_notify),

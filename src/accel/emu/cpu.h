@@ -153,10 +153,12 @@ struct block {
 	uint16_t n;
 	struct insn *insns;
 	struct block *next;
-	/* Chaining: the blocks that followed this one, valid for one epoch. */
+	/* Chaining: the blocks that followed this one, valid for one epoch
+	 * (of kind succ_g: EPOCH_ALL or EPOCH_GLOBAL, see emu_cpu.epoch). */
 	struct block *succ[2];
 	uint64_t succ_rip[2];
 	uint32_t succ_epoch[2];
+	uint8_t succ_g[2];
 	unsigned (*code)(struct emu_cpu *c); /* its translation (jit.c), or NULL */
 	/* Its exits' links in the code cache (jit_link): offsets of the rip,
 	 * the epoch and the jump; link_jmp 0 when the slot has none. */
@@ -171,7 +173,8 @@ struct jcache_entry {
 	uint64_t rip;
 	struct block *b;
 	uint32_t epoch;
-	uint32_t user;
+	uint16_t user;
+	uint16_t g;   /* the epoch's kind (EPOCH_ALL, EPOCH_GLOBAL) */
 };
 #define BLOCK_ARENA 16384
 #define INSN_ARENA (BLOCK_ARENA * 8)
@@ -283,15 +286,21 @@ struct emu_cpu {
 	struct block *blocks;
 	struct insn *insns;
 	unsigned nblk, ninsn;
-	uint32_t epoch;        /* bit 0: c->user; the rest bumped (epoch_bump) when
-				* translations or the code mode change */
+	/* Links and jump-cache entries hold for one epoch. [EPOCH_ALL] is
+	 * bumped (epoch_bump) when translations, the code mode or any page's
+	 * mapping may change; [EPOCH_GLOBAL] likewise, but not by a CR3 write
+	 * that keeps global pages (epoch_bump_local), so links into code on
+	 * global pages (a kernel's) survive address-space switches. Bit 0 of
+	 * both: c->user. */
+	uint32_t epoch[2];
 	uint32_t codewrites_seen; /* vm->codewrites when the links were last valid */
 	uint64_t budget;       /* blocks left before vcpu_run returns (0: unlimited) */
 	struct block *prev_block;
 	struct jcache_entry jcache[JCACHE];
 #define CODEPAGE_BITS 32768
-	uint64_t codepages[CODEPAGE_BITS / 64]; /* mmu_code_page */
-	uint64_t codepages_n;
+	uint64_t codepages[2][CODEPAGE_BITS / 64]; /* mmu_code_page, by epoch kind */
+	uint64_t codepages_n[2];
+	uint8_t next_g;        /* the epoch kind of the block block_next found */
 	struct jit *jit;       /* this vCPU's code cache, NULL with jit=off */
 	struct block *jit_block; /* the block whose translation ran last (links chain them) */
 	uint8_t jit_exit;      /* the exit slot it left by (0, 1), 0xff: not one to link */
@@ -359,9 +368,16 @@ static inline void reg_set(struct emu_cpu *c, unsigned r, unsigned sz, uint64_t 
 /* A new epoch: every link and jump-cache entry goes. Bit 0 stays the
  * privilege, so links made at CPL 3 and at CPL 0 each survive SYSCALL,
  * SYSRET and interrupts: a link is only followed at its own privilege. */
+enum { EPOCH_ALL, EPOCH_GLOBAL };
 static inline void epoch_bump(struct emu_cpu *c)
 {
-	c->epoch += 2;
+	c->epoch[EPOCH_ALL] += 2;
+	c->epoch[EPOCH_GLOBAL] += 2;
+}
+/* A new epoch for links into pages that are not global. */
+static inline void epoch_bump_local(struct emu_cpu *c)
+{
+	c->epoch[EPOCH_ALL] += 2;
 }
 
 /* ---- flags (flags.c) ---- */
@@ -479,8 +495,12 @@ void mmu_flush(struct emu_cpu *c, bool global);
 /* Drops every TLB write entry (dirty tracking re-armed). */
 void mmu_flush_writes(struct emu_cpu *c);
 void mmu_invlpg(struct emu_cpu *c, uint64_t lin);
-/* Records that links of this epoch lead into the code page of lin. */
-void mmu_code_page(struct emu_cpu *c, uint64_t lin);
+/* Records that links of epoch kind g lead into the code page of lin. */
+void mmu_code_page(struct emu_cpu *c, uint64_t lin, unsigned g);
+/* EPOCH_GLOBAL when the code page of lin (and of lin2, unless it is
+ * UINT64_MAX) is mapped by global TLB entries: links into it hold across
+ * CR3 writes; else EPOCH_ALL. */
+unsigned mmu_code_kind(const struct emu_cpu *c, uint64_t lin, uint64_t lin2);
 void mmu_code_written(struct emu_cpu *c, uint32_t ramidx);
 /* Marks a RAM page as holding decoded code (remembering a hash of it). */
 void mmu_code_mark(struct emu_cpu *c, uint32_t ramidx);

@@ -166,6 +166,19 @@ static void block_decode(struct emu_cpu *c, struct block *b, uint64_t lin, uint6
 	b->n = (uint16_t)n;
 }
 
+/* Links to b from here on hold for the epoch of its pages' kind. */
+static struct block *block_found(struct emu_cpu *c, struct block *b, uint64_t lin)
+{
+	uint64_t lin2 = b->ramidx2 != UINT32_MAX ? lin + 4096 : UINT64_MAX;
+	unsigned g = mmu_code_kind(c, lin, lin2);
+
+	c->next_g = (uint8_t)g;
+	mmu_code_page(c, lin, g);
+	if (lin2 != UINT64_MAX)
+		mmu_code_page(c, lin2, g);
+	return b;
+}
+
 static __attribute__((noinline)) struct block *block_find(struct emu_cpu *c)
 {
 	static __thread struct block scratch;
@@ -190,8 +203,6 @@ static __attribute__((noinline)) struct block *block_find(struct emu_cpu *c)
 		scratch.ramidx = UINT32_MAX;
 		return &scratch;
 	}
-	mmu_code_page(c, lin);
-	mmu_code_page(c, lin + 4096); /* a block may run into the next page */
 	off = (uint64_t)(host - c->vm->ram) + (lin & 0xfff);
 	idx = (uint32_t)(off >> 12);
 	unsigned h = block_hash(off, key);
@@ -201,7 +212,7 @@ static __attribute__((noinline)) struct block *block_find(struct emu_cpu *c)
 			    (b->ramidx2 == UINT32_MAX ||
 			     b->gen2 == atomic_load_explicit(&c->vm->codegen[b->ramidx2], memory_order_acquire)) &&
 			    atomic_load_explicit(&c->vm->codemark[idx], memory_order_relaxed))
-				return b;
+				return block_found(c, b, lin);
 			break;
 		}
 	}
@@ -221,7 +232,7 @@ static __attribute__((noinline)) struct block *block_find(struct emu_cpu *c)
 	c->ninsn += b->n;
 	b->next = c->hash[h];
 	c->hash[h] = b;
-	return b;
+	return block_found(c, b, lin);
 }
 
 static unsigned jcache_index(uint64_t rip)
@@ -245,13 +256,16 @@ static inline __attribute__((always_inline)) struct block *block_next(struct emu
 	}
 	if (p) {
 		for (int k = 0; k < 2; k++)
-			if (p->succ_rip[k] == c->rip && p->succ_epoch[k] == c->epoch)
+			if (p->succ_rip[k] == c->rip && p->succ_epoch[k] == c->epoch[p->succ_g[k]]) {
+				c->next_g = p->succ_g[k];
 				return p->succ[k];
+			}
 	}
 	if (likely(c->code64)) {
 		j = &c->jcache[jcache_index(c->rip)];
-		if (j->rip == c->rip && j->b && j->epoch == c->epoch && j->user == c->user) {
+		if (j->rip == c->rip && j->b && j->epoch == c->epoch[j->g] && j->user == c->user) {
 			b = j->b;
+			c->next_g = (uint8_t)j->g;
 			goto link;
 		}
 	}
@@ -261,15 +275,17 @@ static inline __attribute__((always_inline)) struct block *block_next(struct emu
 	if (j) {
 		j->rip = c->rip;
 		j->b = b;
-		j->epoch = c->epoch;
+		j->g = c->next_g;
+		j->epoch = c->epoch[j->g];
 		j->user = c->user;
 	}
 link:
 	if (p) {
-		int k = p->succ_epoch[0] == c->epoch && p->succ_rip[0] != c->rip ? 1 : 0;
+		int k = p->succ_epoch[0] == c->epoch[p->succ_g[0]] && p->succ_rip[0] != c->rip ? 1 : 0;
 		p->succ[k] = b;
 		p->succ_rip[k] = c->rip;
-		p->succ_epoch[k] = c->epoch;
+		p->succ_g[k] = c->next_g;
+		p->succ_epoch[k] = c->epoch[c->next_g];
 	}
 	return b;
 }
@@ -314,7 +330,8 @@ next:
 			unsigned cnt;
 			/* The block before it ended by a link slot: link it here. */
 			if (c->jit_from && c->jit_from == c->prev_block)
-				jit_link(c->jit, c->jit_from, c->jit_slot, b, c->rip, c->epoch);
+				jit_link(c->jit, c->jit_from, c->jit_slot, b, c->rip, c->next_g,
+					 c->epoch[c->next_g]);
 			c->jit_exit = 0xff;
 			cnt = b->code(c);
 			/* Linked blocks may have run before the one that returned. */

@@ -971,8 +971,8 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 	e64(e, 1ULL << 63);
 	e8(e, 0x48), e8(e, 0x39), e8(e, 0x83), e32(e, O(rip));   /* cmp [rbx+rip], rax */
 	JCC_TO(0x85, miss, nm);
-	e8(e, 0x81), e8(e, 0xbb), e32(e, O(epoch));              /* cmp dword [rbx+epoch], imm32 */
-	b->link_epoch[slot] = (uint32_t)(e->p - e->rw0);
+	e8(e, 0x81), e8(e, 0xbb), e32(e, O(epoch));              /* cmp dword [rbx+epoch[g]], imm32 */
+	b->link_epoch[slot] = (uint32_t)(e->p - e->rw0);         /* (jit_link sets g and imm32) */
 	e32(e, 0);
 	JCC_TO(0x85, miss, nm);
 	add_mem_imm(e, O(icount), (int32_t)count);
@@ -997,11 +997,12 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 		e8(e, 0x48), e8(e, 0x3b), e8(e, 0x51);              /* cmp rdx, [rcx+rip] */
 		e8(e, (uint8_t)offsetof(struct jcache_entry, rip));
 		JNE_UNL();
-		e8(e, 0x8b), e8(e, 0x83), e32(e, O(epoch));         /* mov eax, [rbx+epoch] */
+		e8(e, 0x0f), e8(e, 0xb7), e8(e, 0x41), e8(e, (uint8_t)offsetof(struct jcache_entry, g)); /* movzx eax, word [rcx+g] */
+		e8(e, 0x8b), e8(e, 0x84), e8(e, 0x83), e32(e, O(epoch)); /* mov eax, [rbx+rax*4+epoch] */
 		e8(e, 0x3b), e8(e, 0x41), e8(e, (uint8_t)offsetof(struct jcache_entry, epoch)); /* cmp eax, [rcx+epoch] */
 		JNE_UNL();
 		e8(e, 0x0f), e8(e, 0xb6), e8(e, 0x83), e32(e, O(user)); /* movzx eax, byte [rbx+user] */
-		e8(e, 0x3b), e8(e, 0x41), e8(e, (uint8_t)offsetof(struct jcache_entry, user)); /* cmp eax, [rcx+user] */
+		e8(e, 0x66), e8(e, 0x3b), e8(e, 0x41), e8(e, (uint8_t)offsetof(struct jcache_entry, user)); /* cmp ax, [rcx+user] */
 		JNE_UNL();
 		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x49), e8(e, (uint8_t)offsetof(struct jcache_entry, b)); /* mov rcx, [rcx+b] */
 		e8(e, 0x48), e8(e, 0x85), e8(e, 0xc9);              /* test rcx, rcx */
@@ -1025,8 +1026,9 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 }
 
 void jit_link(struct jit *j, struct block *from, unsigned slot, const struct block *to,
-	      uint64_t rip, uint32_t epoch)
+	      uint64_t rip, unsigned g, uint32_t epoch)
 {
+	uint32_t eoff = O(epoch) + 4 * g;
 	uint8_t *rel = j->rw + from->link_jmp[slot];
 	/* to's code after its prologue */
 	uintptr_t body = (uintptr_t)to->code + JIT_BODY;
@@ -1034,7 +1036,13 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 
 	if (!from->link_jmp[slot])
 		return;
+	/* Unchanged: no store into code the host CPU may be running. */
+	if (!memcmp(j->rw + from->link_rip[slot], &rip, 8) &&
+	    !memcmp(j->rw + from->link_epoch[slot], &epoch, 4) &&
+	    !memcmp(j->rw + from->link_epoch[slot] - 4, &eoff, 4) && !memcmp(rel, &d, 4))
+		return;
 	memcpy(j->rw + from->link_rip[slot], &rip, 8);
+	memcpy(j->rw + from->link_epoch[slot] - 4, &eoff, 4);
 	memcpy(j->rw + from->link_epoch[slot], &epoch, 4);
 	memcpy(rel, &d, 4);
 }

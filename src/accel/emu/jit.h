@@ -33,8 +33,9 @@ void jit_flush(struct jit *j);
 /* NULL when the cache is full: flush the blocks and the cache, retry later. */
 jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b);
 /* Links exit slot of from (a block whose translation returned with
- * jit_exit = slot) to to's translation, for this rip and epoch. */
+ * jit_exit = slot) to to's translation, for this rip and epoch of kind g
+ * (EPOCH_ALL, EPOCH_GLOBAL). */
 void jit_link(struct jit *j, struct block *from, unsigned slot, const struct block *to,
-	      uint64_t rip, uint32_t epoch);
+	      uint64_t rip, unsigned g, uint32_t epoch);
 
 #endif

@@ -22,21 +22,38 @@
 #define PAE_ADDR (((1ULL << PHYS_BITS) - 1) & ~0xfffULL)
 #define PAE_RSVD (((1ULL << 52) - 1) & ~((1ULL << PHYS_BITS) - 1))
 
-/* Linear code pages that links (successors, jump cache) of this epoch
- * lead to: INVLPG of other pages leaves the links alone. */
-void mmu_code_page(struct emu_cpu *c, uint64_t lin)
+/* Linear code pages that links (successors, jump cache) of epoch kind g
+ * lead to: INVLPG of other pages leaves those links alone. */
+void mmu_code_page(struct emu_cpu *c, uint64_t lin, unsigned g)
 {
 	uint64_t pg = (lin >> 12) & (CODEPAGE_BITS - 1);
 
-	c->codepages[pg / 64] |= 1ULL << (pg % 64);
-	c->codepages_n++;
+	c->codepages[g][pg / 64] |= 1ULL << (pg % 64);
+	c->codepages_n[g]++;
 }
 
-static bool code_pages_hit(const struct emu_cpu *c, uint64_t lin, unsigned bits)
+static bool code_global(const struct emu_cpu *c, uint64_t lin)
+{
+	const struct tlb_entry *e = &c->tlb[c->user][tlb_index(lin)];
+
+	return e->tag[ACC_X] == (lin & ~0xfffULL) && e->global;
+}
+
+unsigned mmu_code_kind(const struct emu_cpu *c, uint64_t lin, uint64_t lin2)
+{
+	/* Global entries only outlive a CR3 write under CR4.PGE (mmu_flush). */
+	if (!(c->cr4 & CR4_PGE) || !(c->cr0 & CR0_PG) || !code_global(c, lin) ||
+	    (lin2 != UINT64_MAX && !code_global(c, lin2)))
+		return EPOCH_ALL;
+	return EPOCH_GLOBAL;
+}
+
+static bool code_pages_hit(const struct emu_cpu *c, unsigned g, uint64_t lin, unsigned bits)
 {
 	uint64_t first = lin >> 12, n = 1ULL << (bits - 12);
+	const uint64_t *pages = c->codepages[g];
 
-	if (!c->codepages_n)
+	if (!c->codepages_n[g])
 		return false;
 	if (n >= CODEPAGE_BITS)
 		return true;
@@ -44,10 +61,10 @@ static bool code_pages_hit(const struct emu_cpu *c, uint64_t lin, unsigned bits)
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t pg = (first + i) & (CODEPAGE_BITS - 1);
 		if (n >= 64 && pg % 64 == 0) {
-			if (c->codepages[pg / 64])
+			if (pages[pg / 64])
 				return true;
 			i += 63;
-		} else if (c->codepages[pg / 64] & (1ULL << (pg % 64))) {
+		} else if (pages[pg / 64] & (1ULL << (pg % 64))) {
 			return true;
 		}
 	}
@@ -58,12 +75,23 @@ static void new_epoch(struct emu_cpu *c)
 {
 	epoch_bump(c);
 	memset(c->codepages, 0, sizeof(c->codepages));
-	c->codepages_n = 0;
+	memset(c->codepages_n, 0, sizeof(c->codepages_n));
+}
+
+/* Only the links into pages that are not global go. */
+static void new_local_epoch(struct emu_cpu *c)
+{
+	epoch_bump_local(c);
+	memset(c->codepages[EPOCH_ALL], 0, sizeof(c->codepages[EPOCH_ALL]));
+	c->codepages_n[EPOCH_ALL] = 0;
 }
 
 void mmu_flush(struct emu_cpu *c, bool global)
 {
-	new_epoch(c);
+	if (global || !(c->cr4 & CR4_PGE))
+		new_epoch(c);
+	else
+		new_local_epoch(c);
 	if (global)
 		c->tlb_large = 0;
 	for (int u = 0; u < 2; u++)
@@ -101,8 +129,10 @@ void mmu_invlpg(struct emu_cpu *c, uint64_t lin)
 					e->tag[0] = e->tag[1] = e->tag[2] = TLB_INVALID, e->global = 0;
 			}
 	}
-	if (code_pages_hit(c, lin, bits))
+	if (code_pages_hit(c, EPOCH_GLOBAL, lin, bits))
 		new_epoch(c);
+	else if (code_pages_hit(c, EPOCH_ALL, lin, bits))
+		new_local_epoch(c);
 }
 
 void mmu_code_written(struct emu_cpu *c, uint32_t ramidx)

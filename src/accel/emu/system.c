@@ -42,7 +42,8 @@ void cpu_update_mode(struct emu_cpu *c)
 	 * and size, so any load starts over. */
 	if (!c->code64 || code64 != c->code64)
 		epoch_bump(c);
-	c->epoch = (c->epoch & ~1u) | c->user;
+	for (int g = 0; g < 2; g++)
+		c->epoch[g] = (c->epoch[g] & ~1u) | c->user;
 }
 
 void flags_write(struct emu_cpu *c, uint64_t v, uint64_t mask)
