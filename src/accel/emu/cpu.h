@@ -165,7 +165,7 @@ struct block {
 	uint32_t link_rip[2], link_epoch[2], link_jmp[2];
 };
 
-#define BLOCK_HASH 8192
+#define BLOCK_HASH 16384
 /* 64-bit code: rip -> block without the TLB and the hash chain, for one
  * epoch (TLB changes, mode changes and cache flushes bump it). */
 #define JCACHE 4096
@@ -176,7 +176,7 @@ struct jcache_entry {
 	uint16_t user;
 	uint16_t g;   /* the epoch's kind (EPOCH_ALL, EPOCH_GLOBAL) */
 };
-#define BLOCK_ARENA 16384
+#define BLOCK_ARENA 32768
 #define INSN_ARENA (BLOCK_ARENA * 8)
 
 struct emu_vm {
