@@ -168,7 +168,7 @@ struct block {
 #define BLOCK_HASH 16384
 /* 64-bit code: rip -> block without the TLB and the hash chain, for one
  * epoch (TLB changes, mode changes and cache flushes bump it). */
-#define JCACHE 4096
+#define JCACHE 16384
 struct jcache_entry {
 	uint64_t rip;
 	struct block *b;
