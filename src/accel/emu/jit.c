@@ -341,6 +341,15 @@ static int shift_cnt(const struct insn *in)
 	return (int)((in->opc == 0xd1 ? 1 : in->imm) & (in->osz == 8 ? 63 : 31));
 }
 
+/* ROL/ROR r, imm or 1: the count, or -1 when in is not one. */
+static int rot_cnt(const struct insn *in)
+{
+	if (in->map != 0 || (in->opc != 0xc1 && in->opc != 0xd1) || (in->flags & IN_MEM) ||
+	    (in->osz != 4 && in->osz != 8) || in->op > 1 || in->rm >= 16)
+		return -1;
+	return (int)((in->opc == 0xd1 ? 1 : in->imm) & (in->osz == 8 ? 63 : 31));
+}
+
 /* IMUL r, r/m (0F AF) and IMUL r, r/m, imm (69, 6B) between registers. */
 static bool is_imul(const struct insn *in)
 {
@@ -371,7 +380,9 @@ static bool flags_dead(const struct block *b, unsigned k, bool code64)
 		const struct insn *in = &b->insns[j];
 		struct form f;
 		int cnt = shift_cnt(in);
-		if (is_lea(in, code64) || cnt == 0)
+		/* A rotate keeps the flags but CF and OF as they were: it reads
+		 * them only when its own are live, so it is seen through. */
+		if (is_lea(in, code64) || cnt == 0 || rot_cnt(in) >= 0)
 			continue;
 		if (cnt > 0 || is_imul(in))
 			return true;
@@ -827,6 +838,78 @@ static void emit_shift(struct xl *x, const struct insn *in, unsigned cnt, bool d
 	}
 }
 
+/* Short jumps within one form's code: jcc rel8 (0x70 | cc, 0xeb: jmp). */
+static uint8_t *jmp8(struct emit *e, uint8_t op)
+{
+	e8(e, op), e8(e, 0);
+	return e->p - 1;
+}
+static void patch8_here(struct emit *e, uint8_t *rel)
+{
+	*rel = (uint8_t)(e->p - (rel + 1));
+}
+
+/* ROL/ROR r, cnt: what lf_rotate does with CF and OF (ecx: CF | OF << 1)
+ * over the lazy flags as they stand at run time. */
+static void emit_rot(struct xl *x, const struct insn *in, unsigned cnt, bool dead)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+	unsigned bits = w64 ? 64 : 32;
+
+	if (dead || !cnt) { /* on the guest register's host copy */
+		unsigned h = rc_get(x, in->rm, true);
+		if (cnt) {
+			rex_rm(e, w64, 0, h, false);
+			e8(e, 0xc1), e8(e, (uint8_t)(0xc0 | in->op << 3 | (h & 7))), e8(e, (uint8_t)cnt);
+		} else if (!w64) {
+			mov_rr(e, h, h, false); /* a 32-bit write clears the upper half */
+		}
+		x->rc.dirty |= (uint16_t)(1u << in->rm);
+		return;
+	}
+	gget(x, HAX, in->rm, w64);
+	rex_rm(e, w64, 0, HAX, false);
+	e8(e, 0xc1), e8(e, (uint8_t)(0xc0 | in->op << 3)), e8(e, (uint8_t)cnt); /* rol/ror eax */
+	gput(x, HAX, in->rm);
+	mov_rr(e, HCX, HAX, w64);
+	rex_rm(e, w64, 0, HCX, false);
+	e8(e, 0xc1), e8(e, 0xe9), e8(e, (uint8_t)(bits - 1));        /* shr ecx, bits-1: the MSB */
+	mov_rr(e, HDX, HAX, w64);
+	if (in->op == 0) { /* ROL: CF = bit 0, OF = MSB ^ CF */
+		e8(e, 0x83), e8(e, 0xe2), e8(e, 1);                    /* and edx, 1 */
+		e8(e, 0x31), e8(e, 0xd1);                              /* xor ecx, edx */
+		e8(e, 0x8d), e8(e, 0x0c), e8(e, 0x4a);                 /* lea ecx, [rdx+rcx*2] */
+	} else { /* ROR: CF = MSB, OF = MSB ^ the bit below */
+		rex_rm(e, w64, 0, HDX, false);
+		e8(e, 0xc1), e8(e, 0xea), e8(e, (uint8_t)(bits - 2)); /* shr edx, bits-2 */
+		e8(e, 0x31), e8(e, 0xca);                              /* xor edx, ecx */
+		e8(e, 0x83), e8(e, 0xe2), e8(e, 1);                    /* and edx, 1 */
+		e8(e, 0x8d), e8(e, 0x0c), e8(e, 0x51);                 /* lea ecx, [rcx+rdx*2] */
+	}
+	e8(e, 0x8b), e8(e, 0x93), e32(e, O(lf_op));                   /* mov edx, [rbx+lf_op] */
+	e8(e, 0x85), e8(e, 0xd2);                                      /* test edx, edx */
+	uint8_t *lazy = jmp8(e, 0x75);                                 /* jnz lazy */
+	/* LF_NONE: into RFLAGS (CF bit 0, OF bit 11) */
+	e8(e, 0x48), e8(e, 0x81), e8(e, 0xa3), e32(e, O(flags));
+	e32(e, (uint32_t)~(uint32_t)(F_CF | F_OF));                    /* and qword [rbx+flags], ~(CF|OF) */
+	e8(e, 0x89), e8(e, 0xca);                                      /* mov edx, ecx */
+	e8(e, 0x83), e8(e, 0xe2), e8(e, 1);                            /* and edx, 1 */
+	e8(e, 0xc1), e8(e, 0xe9), e8(e, 1);                            /* shr ecx, 1 */
+	e8(e, 0xc1), e8(e, 0xe1), e8(e, 11);                           /* shl ecx, 11 */
+	e8(e, 0x09), e8(e, 0xd1);                                      /* or ecx, edx */
+	e8(e, 0x48), e8(e, 0x09), e8(e, 0x8b), e32(e, O(flags));      /* or [rbx+flags], rcx */
+	uint8_t *done = jmp8(e, 0xeb);
+	patch8_here(e, lazy);
+	e8(e, 0x83), e8(e, 0xfa), e8(e, LF_ROT);                       /* cmp edx, LF_ROT */
+	uint8_t *rot = jmp8(e, 0x74);                                  /* je: lf_prev stays */
+	e8(e, 0x89), e8(e, 0x93), e32(e, O(lf_prev));                 /* mov [rbx+lf_prev], edx */
+	st_imm32(e, O(lf_op), LF_ROT);
+	patch8_here(e, rot);
+	e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_rot));                  /* mov [rbx+lf_rot], ecx */
+	patch8_here(e, done);
+}
+
 static void emit_imul(struct xl *x, const struct insn *in, bool dead)
 {
 	struct emit *e = &x->e;
@@ -1174,6 +1257,12 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		if (shift_cnt(in) >= 0) {
 			x.hflags = false; /* OF after a count above 1, AF: the host's may differ */
 			emit_shift(&x, in, (unsigned)shift_cnt(in), flags_dead(b, k, code64));
+			pending += in->len;
+			continue;
+		}
+		if (rot_cnt(in) >= 0) {
+			x.hflags = false; /* the host's OF after a count above 1 is undefined */
+			emit_rot(&x, in, (unsigned)rot_cnt(in), flags_dead(b, k, code64));
 			pending += in->len;
 			continue;
 		}
