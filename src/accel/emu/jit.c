@@ -350,6 +350,13 @@ static int rot_cnt(const struct insn *in)
 	return (int)((in->opc == 0xd1 ? 1 : in->imm) & (in->osz == 8 ? 63 : 31));
 }
 
+/* INC/DEC r (FF /0 /1) on a register. */
+static bool is_incdec(const struct insn *in)
+{
+	return in->map == 0 && in->opc == 0xff && in->op <= 1 && !(in->flags & (IN_MEM | IN_LOCK)) &&
+	       (in->osz == 4 || in->osz == 8) && in->rm < 16;
+}
+
 /* IMUL r, r/m (0F AF) and IMUL r, r/m, imm (69, 6B) between registers. */
 static bool is_imul(const struct insn *in)
 {
@@ -380,9 +387,10 @@ static bool flags_dead(const struct block *b, unsigned k, bool code64)
 		const struct insn *in = &b->insns[j];
 		struct form f;
 		int cnt = shift_cnt(in);
-		/* A rotate keeps the flags but CF and OF as they were: it reads
-		 * them only when its own are live, so it is seen through. */
-		if (is_lea(in, code64) || cnt == 0 || rot_cnt(in) >= 0)
+		/* A rotate keeps the flags but CF and OF as they were, INC and
+		 * DEC keep CF: they read them only when their own are live, so
+		 * they are seen through. */
+		if (is_lea(in, code64) || cnt == 0 || rot_cnt(in) >= 0 || is_incdec(in))
 			continue;
 		if (cnt > 0 || is_imul(in))
 			return true;
@@ -423,6 +431,7 @@ struct xl {
 	bool code64;
 	bool dynamic_end;   /* the block ends in a handler's branch: any target */
 	bool hflags;        /* the host's flags are the guest's: the last code was an inline ALU op */
+	bool hjoin;         /* ... but not where its slow path (a stub) rejoins */
 	uintptr_t epi;
 	struct rcache rc;
 	struct stub stubs[BLOCK_MAX_INSNS + 1]; /* one per instruction, and the branch */
@@ -910,6 +919,84 @@ static void emit_rot(struct xl *x, const struct insn *in, unsigned cnt, bool dea
 	patch8_here(e, done);
 }
 
+/* ecx = CF of the lazy flags as they stand (flags_cf): LF_LOGIC,
+ * LF_INC and LF_DEC inline, the rest through flags_cf itself, the
+ * caller-saved host registers holding guest registers kept around it. */
+static void emit_cf(struct xl *x)
+{
+	struct emit *e = &x->e;
+	uint8_t saved[16];
+	unsigned n = 0;
+
+	e8(e, 0x8b), e8(e, 0x83), e32(e, O(lf_op));       /* mov eax, [rbx+lf_op] */
+	e8(e, 0x8b), e8(e, 0x8b), e32(e, O(lf_cf));       /* mov ecx, [rbx+lf_cf] */
+	e8(e, 0x83), e8(e, 0xe8), e8(e, LF_LOGIC);        /* sub eax, LF_LOGIC */
+	e8(e, 0x83), e8(e, 0xf8), e8(e, LF_DEC - LF_LOGIC); /* cmp eax, LF_DEC - LF_LOGIC */
+	uint8_t *inl = jmp8(e, 0x76);                     /* jbe inl */
+	for (unsigned g = 0; g < 16; g++) {
+		unsigned h = x->rc.host[g];
+		if (h == 7 || (h >= 8 && h <= 11))
+			saved[n++] = (uint8_t)h;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (saved[i] >= 8)
+			e8(e, 0x41);
+		e8(e, (uint8_t)(0x50 + (saved[i] & 7)));  /* push */
+	}
+	if (n & 1)
+		e8(e, 0x48), e8(e, 0x83), e8(e, 0xec), e8(e, 8); /* sub rsp, 8: the call's alignment */
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0xdf);            /* mov rdi, rbx */
+	call(e, (uintptr_t)flags_cf);
+	e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc8);            /* movzx ecx, al */
+	if (n & 1)
+		e8(e, 0x48), e8(e, 0x83), e8(e, 0xc4), e8(e, 8); /* add rsp, 8 */
+	for (unsigned i = n; i-- > 0;) {
+		if (saved[i] >= 8)
+			e8(e, 0x41);
+		e8(e, (uint8_t)(0x58 + (saved[i] & 7)));  /* pop */
+	}
+	uint8_t *done = jmp8(e, 0xeb);
+	patch8_here(e, inl);
+	e8(e, 0x85), e8(e, 0xc0);                         /* test eax, eax */
+	uint8_t *keep = jmp8(e, 0x75);                    /* jnz: INC/DEC, their lf_cf */
+	e8(e, 0x31), e8(e, 0xc9);                         /* xor ecx, ecx: LOGIC */
+	patch8_here(e, keep);
+	patch8_here(e, done);
+}
+
+/* INC/DEC r: CF kept (lf_cf), the rest from the result. The host's INC
+ * over the guest's CF leaves the host's flags the guest's. */
+static void emit_incdec(struct xl *x, const struct insn *in, bool dead)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+
+	if (dead) { /* on the guest register's host copy */
+		unsigned h = rc_get(x, in->rm, true);
+		rex_rm(e, w64, 0, h, false);
+		e8(e, 0xff), e8(e, (uint8_t)(0xc0 | in->op << 3 | (h & 7)));
+		x->rc.dirty |= (uint16_t)(1u << in->rm);
+		x->hflags = false;
+		return;
+	}
+	if (x->hflags && !x->hjoin) /* the last inline ALU op's CF is the host's */
+		e8(e, 0x0f), e8(e, 0x92), e8(e, 0xc1), e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc9); /* setb cl; movzx ecx, cl */
+	else
+		emit_cf(x);
+	gget(x, HAX, in->rm, w64);
+	str(e, HAX, O(lf_a));
+	e8(e, 0x0f), e8(e, 0xba), e8(e, 0xe1), e8(e, 0);  /* bt ecx, 0: the host's CF */
+	rex_rm(e, w64, 0, HAX, false);
+	e8(e, 0xff), e8(e, (uint8_t)(0xc0 | in->op << 3)); /* inc/dec eax */
+	gput(x, HAX, in->rm);
+	str(e, HAX, O(lf_res));
+	e8(e, 0x48), e8(e, 0xc7), e8(e, 0x83), e32(e, O(lf_b)), e32(e, 1);
+	st_imm32(e, O(lf_op), in->op ? LF_DEC : LF_INC);
+	st_imm32(e, O(lf_sz), in->osz);
+	e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_cf));      /* mov [rbx+lf_cf], ecx */
+	x->hflags = true;
+}
+
 static void emit_imul(struct xl *x, const struct insn *in, bool dead)
 {
 	struct emit *e = &x->e;
@@ -1249,6 +1336,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			}
 			x.hflags = false;
 			emit_form(&x, in, &f, s, pending, dead);
+			x.hjoin = s && s->kind == STUB_BACK;
 			if (s)
 				s->back = here_rx(e), s->post = x.rc;
 			pending += in->len;
@@ -1263,6 +1351,12 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		if (rot_cnt(in) >= 0) {
 			x.hflags = false; /* the host's OF after a count above 1 is undefined */
 			emit_rot(&x, in, (unsigned)rot_cnt(in), flags_dead(b, k, code64));
+			pending += in->len;
+			continue;
+		}
+		if (is_incdec(in)) {
+			emit_incdec(&x, in, flags_dead(b, k, code64));
+			x.hjoin = false;
 			pending += in->len;
 			continue;
 		}
