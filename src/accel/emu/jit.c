@@ -222,7 +222,8 @@ struct form {
 	uint8_t op;        /* ALU index (0 ADD .. 7 CMP), OP_TEST, OP_MOV */
 	uint8_t a, b, dst; /* SRC_*: operands; dst SRC_NONE, SRC_REG or SRC_MEM */
 	uint8_t ra, rb, rd; /* their registers */
-	uint8_t msz;       /* bytes of a MOVZX source (1, 2), else 0 */
+	uint8_t msz;       /* bytes of a MOVZX/MOVSX source (1, 2; MOVSXD 4), else 0 */
+	bool sx;           /* MOVSX/MOVSXD: msz sign-extends */
 };
 
 /* ALU operations with ModRM the host runs as they are: host opcode of
@@ -269,15 +270,23 @@ static bool describe(const struct insn *in, bool code64, struct form *f)
 	if (!mem && in->rm >= 16)
 		return false;
 	f->ra = f->rd = in->rm, f->rb = in->reg;
-	if (in->map == 1) {
-		if (opc != 0xb6 && opc != 0xb7)
+	if (in->map == 1) { /* MOVZX, MOVSX */
+		if (opc != 0xb6 && opc != 0xb7 && opc != 0xbe && opc != 0xbf)
 			return false;
 		f->op = OP_MOV, f->a = (uint8_t)rm_src, f->dst = SRC_REG, f->rd = in->reg;
-		f->msz = opc == 0xb6 ? 1 : 2;
+		f->msz = opc & 1 ? 2 : 1;
+		f->sx = opc >= 0xbe;
 		return true;
 	}
 	if (in->map != 0)
 		return false;
+	if (opc == 0x63) { /* MOVSXD r64, r/m32 (ARPL outside 64-bit code) */
+		if (!code64 || in->osz != 8)
+			return false;
+		f->op = OP_MOV, f->a = (uint8_t)rm_src, f->dst = SRC_REG, f->rd = in->reg;
+		f->msz = 4, f->sx = true;
+		return true;
+	}
 	if (opc == 0x89 || opc == 0x8b || (opc == 0xc7 && in->op == 0)) {
 		f->op = OP_MOV;
 		if (opc == 0x89)
@@ -537,15 +546,27 @@ static void gget(struct xl *x, unsigned h, unsigned g, bool w64)
 	mov_rr(&x->e, h, rc_get(x, g, true), w64);
 }
 
-/* host h = guest register g's low byte (msz 1) or word (msz 2), zero-extended */
-static void gget_zx(struct xl *x, unsigned h, unsigned g, unsigned msz)
+/* The opcode bytes of "movzx/movsx r, r/m" from msz bytes (MOVSXD for 4);
+ * REX.W when w64 sign-extends. */
+static void ext_op(struct emit *e, unsigned msz, bool sx)
+{
+	if (msz == 4)
+		e8(e, 0x63);
+	else
+		e8(e, 0x0f), e8(e, (uint8_t)((sx ? 0xbe : 0xb6) + (msz == 2)));
+}
+
+/* host h = guest register g's low byte (msz 1), word (2) or dword (4, sx
+ * only), zero- or sign-extended (sx) to 32 bits, or 64 with w64 */
+static void gget_ext(struct xl *x, unsigned h, unsigned g, unsigned msz, bool sx, bool w64)
 {
 	struct emit *e = &x->e;
 	unsigned r = rc_get(x, g, true);
 
-	/* movzx h, r8/r16 (a REX always, so rdi/rbp are dil/bpl) */
-	e8(e, (uint8_t)(0x40 | (h >= 8 ? 4 : 0) | (r >= 8 ? 1 : 0)));
-	e8(e, 0x0f), e8(e, msz == 1 ? 0xb6 : 0xb7), e8(e, (uint8_t)(0xc0 | (h & 7) << 3 | (r & 7)));
+	/* a REX always, so rdi/rbp are dil/bpl */
+	e8(e, (uint8_t)(0x40 | (sx && w64 ? 8 : 0) | (h >= 8 ? 4 : 0) | (r >= 8 ? 1 : 0)));
+	ext_op(e, msz, sx);
+	e8(e, (uint8_t)(0xc0 | (h & 7) << 3 | (r & 7)));
 }
 
 /* guest register g = host h (all 64 bits) */
@@ -684,19 +705,23 @@ static void emit_tlb(struct xl *x, struct stub *s, int acc, unsigned sz)
 	e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, addend));
 }
 
-/* Host register h = an operand of size sz (4, 8; msz 1/2 zero-extends). */
+/* Host register h = an operand of size sz (4, 8; msz 1/2 zero-extends,
+ * or 1/2/4 sign-extends with sx). */
 static void load_opnd(struct xl *x, unsigned h, unsigned src, unsigned reg, const struct insn *in,
-		      unsigned msz)
+		      unsigned msz, bool sx)
 {
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
 
 	if (src == SRC_REG && msz) {
-		gget_zx(x, h, reg, msz);
+		gget_ext(x, h, reg, msz, sx, w64);
 	} else if (src == SRC_REG) {
 		gget(x, h, reg, w64);
 	} else if (src == SRC_MEM && msz) {
-		e8(e, 0x0f), e8(e, msz == 1 ? 0xb6 : 0xb7), e8(e, (uint8_t)(0x02 | h << 3));
+		if (sx && w64)
+			e8(e, 0x48);
+		ext_op(e, msz, sx);
+		e8(e, (uint8_t)(0x02 | h << 3)); /* movzx/movsx h, [rdx] */
 	} else if (src == SRC_MEM) {
 		if (w64)
 			e8(e, 0x48);
@@ -731,9 +756,9 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 		return false;
 	if (f->op == OP_MOV && f->a == SRC_REG) {
 		unsigned hs = rc_get(x, f->ra, true), hd = rc_get(x, f->rd, f->rd == f->ra);
-		if (f->msz) { /* movzx hd, hs8|hs16 (a REX always: dil, bpl) */
-			rex_rm(e, false, hd, hs, true);
-			e8(e, 0x0f), e8(e, f->msz == 1 ? 0xb6 : 0xb7);
+		if (f->msz) { /* movzx/movsx hd, hs8|hs16|hs32 (a REX always: dil, bpl) */
+			rex_rm(e, f->sx && w64, hd, hs, true);
+			ext_op(e, f->msz, f->sx);
 		} else {
 			rex_rm(e, w64, hs, hd, false);
 			e8(e, 0x89); /* mov hd, hs */
@@ -784,9 +809,9 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 			return; /* not reached: describe's caller checked */
 		emit_tlb(x, s, f->dst == SRC_MEM ? ACC_W : ACC_R, f->msz ? f->msz : in->osz);
 	}
-	load_opnd(x, HAX, f->a, f->ra, in, f->msz);
+	load_opnd(x, HAX, f->a, f->ra, in, f->msz, f->sx);
 	if (f->op != OP_MOV) {
-		load_opnd(x, HCX, f->b, f->rb, in, 0);
+		load_opnd(x, HCX, f->b, f->rb, in, 0, false);
 		if (!dead) {
 			str(e, HAX, O(lf_a));
 			str(e, HCX, O(lf_b));
@@ -1016,7 +1041,7 @@ static void emit_imul(struct xl *x, const struct insn *in, bool dead)
 		return;
 	}
 	gget(x, HAX, in->rm, w64);
-	load_opnd(x, HCX, in->map == 1 ? SRC_REG : SRC_IMM, in->reg, in, 0);
+	load_opnd(x, HCX, in->map == 1 ? SRC_REG : SRC_IMM, in->reg, in, 0, false);
 	if (w64)
 		e8(e, 0x48);
 	e8(e, 0x0f), e8(e, 0xaf), e8(e, 0xc1);             /* imul eax, ecx: CF = OF = overflow */
