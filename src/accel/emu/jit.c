@@ -241,6 +241,54 @@ static bool mem_ok(const struct insn *in, bool code64)
 	return code64 && in->asz == 8;
 }
 
+/* The byte forms: MOV, ALU and TEST between low-byte registers (AL..R15B,
+ * not AH..BH), an immediate and memory. */
+static bool describe_byte(const struct insn *in, bool code64, struct form *f)
+{
+	bool mem = in->flags & IN_MEM, reg_ok = in->reg < 16;
+	unsigned opc = in->opc, rm_src = mem ? SRC_MEM : SRC_REG;
+
+	if (in->map != 0 || (mem && !mem_ok(in, code64)) || (!mem && in->rm >= 16))
+		return false;
+	f->ra = f->rd = in->rm, f->rb = in->reg;
+	if (opc >= 0xb0 && opc <= 0xb7 && reg_ok) { /* MOV r8, imm8 */
+		f->op = OP_MOV, f->a = SRC_IMM, f->dst = SRC_REG, f->rd = in->reg;
+		return true;
+	}
+	if ((opc == 0x88 || opc == 0x8a) && reg_ok) {
+		f->op = OP_MOV;
+		if (opc == 0x88)
+			f->a = SRC_REG, f->ra = in->reg, f->dst = (uint8_t)rm_src;
+		else
+			f->a = (uint8_t)rm_src, f->dst = SRC_REG, f->rd = in->reg;
+		return true;
+	}
+	if (opc == 0xc6 && in->op == 0) {
+		f->op = OP_MOV, f->a = SRC_IMM, f->dst = (uint8_t)rm_src;
+		return true;
+	}
+	if (opc < 0x40 && (opc & 7) == 0 && alu_ok(opc >> 3) && reg_ok) { /* op r/m8, r8 */
+		f->op = (uint8_t)(opc >> 3), f->a = (uint8_t)rm_src, f->b = SRC_REG;
+	} else if (opc < 0x40 && (opc & 7) == 2 && alu_ok(opc >> 3) && reg_ok) { /* op r8, r/m8 */
+		f->op = (uint8_t)(opc >> 3), f->a = SRC_REG, f->ra = in->reg, f->b = (uint8_t)rm_src;
+		f->rb = in->rm, f->rd = in->reg;
+	} else if (opc < 0x40 && (opc & 7) == 4 && alu_ok(opc >> 3) && !mem) { /* op al, imm8 */
+		f->op = (uint8_t)(opc >> 3), f->a = SRC_REG, f->ra = f->rd = 0, f->b = SRC_IMM;
+	} else if (opc == 0x80 && alu_ok(in->op)) {
+		f->op = in->op, f->a = (uint8_t)rm_src, f->b = SRC_IMM;
+	} else if (opc == 0x84 && reg_ok) {
+		f->op = OP_TEST, f->a = (uint8_t)rm_src, f->b = SRC_REG;
+	} else if (opc == 0xa8 && !mem) {
+		f->op = OP_TEST, f->a = SRC_REG, f->ra = 0, f->b = SRC_IMM;
+	} else if (opc == 0xf6 && in->op == 0) {
+		f->op = OP_TEST, f->a = (uint8_t)rm_src, f->b = SRC_IMM;
+	} else {
+		return false;
+	}
+	f->dst = f->op == 7 || f->op == OP_TEST ? SRC_NONE : f->a;
+	return true;
+}
+
 /* The inline form of in, if it has one. */
 static bool describe(const struct insn *in, bool code64, struct form *f)
 {
@@ -250,13 +298,8 @@ static bool describe(const struct insn *in, bool code64, struct form *f)
 	memset(f, 0, sizeof(*f));
 	if (in->flags & (IN_LOCK | IN_REP | IN_REPNE))
 		return false;
-	if (in->osz == 1 && in->map == 0 && mem && mem_ok(in, code64) &&
-	    ((opc == 0x80 && in->op == 7) || (opc == 0xf6 && in->op == 0))) {
-		/* CMP/TEST byte [mem], imm8: string code's loop test */
-		f->op = opc == 0x80 ? 7 : OP_TEST, f->a = SRC_MEM, f->b = SRC_IMM;
-		f->dst = SRC_NONE, f->msz = 1;
-		return true;
-	}
+	if (in->osz == 1)
+		return describe_byte(in, code64, f);
 	if (in->osz != 4 && in->osz != 8)
 		return false;
 	if (mem && !mem_ok(in, code64))
@@ -731,7 +774,7 @@ static void load_opnd(struct xl *x, unsigned h, unsigned src, unsigned reg, cons
 	} else if (w64) {
 		e8(e, 0x48), e8(e, 0xc7), e8(e, (uint8_t)(0xc0 + h)), e32(e, (uint32_t)in->imm);
 	} else {
-		e8(e, (uint8_t)(0xb8 + h)), e32(e, (uint32_t)in->imm);
+		e8(e, (uint8_t)(0xb8 + h)), e32(e, (uint32_t)(in->osz == 1 ? in->imm & 0xff : in->imm));
 	}
 }
 
@@ -752,7 +795,7 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
 
-	if (f->dst != SRC_REG || (f->op != OP_MOV && (!dead || f->a != SRC_REG || f->ra != f->rd)))
+	if (f->dst != SRC_REG || in->osz == 1 || (f->op != OP_MOV && (!dead || f->a != SRC_REG || f->ra != f->rd)))
 		return false;
 	if (f->op == OP_MOV && f->a == SRC_REG) {
 		unsigned hs = rc_get(x, f->ra, true), hd = rc_get(x, f->rd, f->rd == f->ra);
@@ -800,7 +843,7 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 		      unsigned pending, bool dead)
 {
 	struct emit *e = &x->e;
-	bool w64 = in->osz == 8;
+	bool w64 = in->osz == 8, byte = in->osz == 1;
 
 	if (!s && emit_form_direct(x, in, f, dead))
 		return;
@@ -809,9 +852,10 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 			return; /* not reached: describe's caller checked */
 		emit_tlb(x, s, f->dst == SRC_MEM ? ACC_W : ACC_R, f->msz ? f->msz : in->osz);
 	}
-	load_opnd(x, HAX, f->a, f->ra, in, f->msz, f->sx);
+	/* bytes: zero-extended (lf_a, lf_b as alu() masks them) */
+	load_opnd(x, HAX, f->a, f->ra, in, byte ? 1 : f->msz, f->sx);
 	if (f->op != OP_MOV) {
-		load_opnd(x, HCX, f->b, f->rb, in, 0, false);
+		load_opnd(x, HCX, f->b, f->rb, in, byte, false);
 		if (!dead) {
 			str(e, HAX, O(lf_a));
 			str(e, HCX, O(lf_b));
@@ -822,12 +866,17 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 		e8(e, (uint8_t)(alu_ops[f->op].hostop - (in->osz == 1))), e8(e, 0xc8);
 	}
 	/* From here to the end only MOVs: the host's flags stay the op's. */
-	if (f->dst == SRC_REG) {
+	if (f->dst == SRC_REG && byte) {
+		/* mov hd8, al: the rest of the register stays (a REX always: dil, bpl) */
+		unsigned hd = rc_get(x, f->rd, true);
+		e8(e, (uint8_t)(0x40 | (hd >= 8 ? 1 : 0))), e8(e, 0x88), e8(e, (uint8_t)(0xc0 | (hd & 7)));
+		x->rc.dirty |= (uint16_t)(1u << f->rd);
+	} else if (f->dst == SRC_REG) {
 		gput(x, HAX, f->rd);
 	} else if (f->dst == SRC_MEM) {
 		if (w64)
 			e8(e, 0x48);
-		e8(e, 0x89), e8(e, 0x02); /* mov [rdx], eax/rax */
+		e8(e, byte ? 0x88 : 0x89), e8(e, 0x02); /* mov [rdx], al/eax/rax */
 	}
 	if (f->op != OP_MOV && !dead) {
 		str(e, HAX, O(lf_res));
