@@ -1327,7 +1327,10 @@ static void test_diff_interp(void **state)
 
 int main(void)
 {
-	/* The translator's run first: its child starts from a fresh harness. */
+	/* The translator's run first: its child starts from a fresh harness.
+	 * The parent's run is the interpreter's (the translator is emu's
+	 * default), and it runs the random sequences both ways. */
+	emu_jit_on = false;
 	const struct CMUnitTest tests[] = { cmocka_unit_test(test_diff_jit),
 					    cmocka_unit_test(test_diff_interp) };
 

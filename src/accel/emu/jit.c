@@ -222,7 +222,8 @@ struct form {
 	uint8_t op;        /* ALU index (0 ADD .. 7 CMP), OP_TEST, OP_MOV */
 	uint8_t a, b, dst; /* SRC_*: operands; dst SRC_NONE, SRC_REG or SRC_MEM */
 	uint8_t ra, rb, rd; /* their registers */
-	uint8_t msz;       /* bytes of a MOVZX source (1, 2), else 0 */
+	uint8_t msz;       /* bytes of a MOVZX/MOVSX source (1, 2; MOVSXD 4), else 0 */
+	bool sx;           /* MOVSX/MOVSXD: msz sign-extends */
 };
 
 /* ALU operations with ModRM the host runs as they are: host opcode of
@@ -240,6 +241,54 @@ static bool mem_ok(const struct insn *in, bool code64)
 	return code64 && in->asz == 8;
 }
 
+/* The byte forms: MOV, ALU and TEST between low-byte registers (AL..R15B,
+ * not AH..BH), an immediate and memory. */
+static bool describe_byte(const struct insn *in, bool code64, struct form *f)
+{
+	bool mem = in->flags & IN_MEM, reg_ok = in->reg < 16;
+	unsigned opc = in->opc, rm_src = mem ? SRC_MEM : SRC_REG;
+
+	if (in->map != 0 || (mem && !mem_ok(in, code64)) || (!mem && in->rm >= 16))
+		return false;
+	f->ra = f->rd = in->rm, f->rb = in->reg;
+	if (opc >= 0xb0 && opc <= 0xb7 && reg_ok) { /* MOV r8, imm8 */
+		f->op = OP_MOV, f->a = SRC_IMM, f->dst = SRC_REG, f->rd = in->reg;
+		return true;
+	}
+	if ((opc == 0x88 || opc == 0x8a) && reg_ok) {
+		f->op = OP_MOV;
+		if (opc == 0x88)
+			f->a = SRC_REG, f->ra = in->reg, f->dst = (uint8_t)rm_src;
+		else
+			f->a = (uint8_t)rm_src, f->dst = SRC_REG, f->rd = in->reg;
+		return true;
+	}
+	if (opc == 0xc6 && in->op == 0) {
+		f->op = OP_MOV, f->a = SRC_IMM, f->dst = (uint8_t)rm_src;
+		return true;
+	}
+	if (opc < 0x40 && (opc & 7) == 0 && alu_ok(opc >> 3) && reg_ok) { /* op r/m8, r8 */
+		f->op = (uint8_t)(opc >> 3), f->a = (uint8_t)rm_src, f->b = SRC_REG;
+	} else if (opc < 0x40 && (opc & 7) == 2 && alu_ok(opc >> 3) && reg_ok) { /* op r8, r/m8 */
+		f->op = (uint8_t)(opc >> 3), f->a = SRC_REG, f->ra = in->reg, f->b = (uint8_t)rm_src;
+		f->rb = in->rm, f->rd = in->reg;
+	} else if (opc < 0x40 && (opc & 7) == 4 && alu_ok(opc >> 3) && !mem) { /* op al, imm8 */
+		f->op = (uint8_t)(opc >> 3), f->a = SRC_REG, f->ra = f->rd = 0, f->b = SRC_IMM;
+	} else if (opc == 0x80 && alu_ok(in->op)) {
+		f->op = in->op, f->a = (uint8_t)rm_src, f->b = SRC_IMM;
+	} else if (opc == 0x84 && reg_ok) {
+		f->op = OP_TEST, f->a = (uint8_t)rm_src, f->b = SRC_REG;
+	} else if (opc == 0xa8 && !mem) {
+		f->op = OP_TEST, f->a = SRC_REG, f->ra = 0, f->b = SRC_IMM;
+	} else if (opc == 0xf6 && in->op == 0) {
+		f->op = OP_TEST, f->a = (uint8_t)rm_src, f->b = SRC_IMM;
+	} else {
+		return false;
+	}
+	f->dst = f->op == 7 || f->op == OP_TEST ? SRC_NONE : f->a;
+	return true;
+}
+
 /* The inline form of in, if it has one. */
 static bool describe(const struct insn *in, bool code64, struct form *f)
 {
@@ -249,13 +298,8 @@ static bool describe(const struct insn *in, bool code64, struct form *f)
 	memset(f, 0, sizeof(*f));
 	if (in->flags & (IN_LOCK | IN_REP | IN_REPNE))
 		return false;
-	if (in->osz == 1 && in->map == 0 && mem && mem_ok(in, code64) &&
-	    ((opc == 0x80 && in->op == 7) || (opc == 0xf6 && in->op == 0))) {
-		/* CMP/TEST byte [mem], imm8: string code's loop test */
-		f->op = opc == 0x80 ? 7 : OP_TEST, f->a = SRC_MEM, f->b = SRC_IMM;
-		f->dst = SRC_NONE, f->msz = 1;
-		return true;
-	}
+	if (in->osz == 1)
+		return describe_byte(in, code64, f);
 	if (in->osz != 4 && in->osz != 8)
 		return false;
 	if (mem && !mem_ok(in, code64))
@@ -269,15 +313,23 @@ static bool describe(const struct insn *in, bool code64, struct form *f)
 	if (!mem && in->rm >= 16)
 		return false;
 	f->ra = f->rd = in->rm, f->rb = in->reg;
-	if (in->map == 1) {
-		if (opc != 0xb6 && opc != 0xb7)
+	if (in->map == 1) { /* MOVZX, MOVSX */
+		if (opc != 0xb6 && opc != 0xb7 && opc != 0xbe && opc != 0xbf)
 			return false;
 		f->op = OP_MOV, f->a = (uint8_t)rm_src, f->dst = SRC_REG, f->rd = in->reg;
-		f->msz = opc == 0xb6 ? 1 : 2;
+		f->msz = opc & 1 ? 2 : 1;
+		f->sx = opc >= 0xbe;
 		return true;
 	}
 	if (in->map != 0)
 		return false;
+	if (opc == 0x63) { /* MOVSXD r64, r/m32 (ARPL outside 64-bit code) */
+		if (!code64 || in->osz != 8)
+			return false;
+		f->op = OP_MOV, f->a = (uint8_t)rm_src, f->dst = SRC_REG, f->rd = in->reg;
+		f->msz = 4, f->sx = true;
+		return true;
+	}
 	if (opc == 0x89 || opc == 0x8b || (opc == 0xc7 && in->op == 0)) {
 		f->op = OP_MOV;
 		if (opc == 0x89)
@@ -341,6 +393,22 @@ static int shift_cnt(const struct insn *in)
 	return (int)((in->opc == 0xd1 ? 1 : in->imm) & (in->osz == 8 ? 63 : 31));
 }
 
+/* ROL/ROR r, imm or 1: the count, or -1 when in is not one. */
+static int rot_cnt(const struct insn *in)
+{
+	if (in->map != 0 || (in->opc != 0xc1 && in->opc != 0xd1) || (in->flags & IN_MEM) ||
+	    (in->osz != 4 && in->osz != 8) || in->op > 1 || in->rm >= 16)
+		return -1;
+	return (int)((in->opc == 0xd1 ? 1 : in->imm) & (in->osz == 8 ? 63 : 31));
+}
+
+/* INC/DEC r (FF /0 /1) on a register. */
+static bool is_incdec(const struct insn *in)
+{
+	return in->map == 0 && in->opc == 0xff && in->op <= 1 && !(in->flags & (IN_MEM | IN_LOCK)) &&
+	       (in->osz == 4 || in->osz == 8) && in->rm < 16;
+}
+
 /* IMUL r, r/m (0F AF) and IMUL r, r/m, imm (69, 6B) between registers. */
 static bool is_imul(const struct insn *in)
 {
@@ -371,7 +439,10 @@ static bool flags_dead(const struct block *b, unsigned k, bool code64)
 		const struct insn *in = &b->insns[j];
 		struct form f;
 		int cnt = shift_cnt(in);
-		if (is_lea(in, code64) || cnt == 0)
+		/* A rotate keeps the flags but CF and OF as they were, INC and
+		 * DEC keep CF: they read them only when their own are live, so
+		 * they are seen through. */
+		if (is_lea(in, code64) || cnt == 0 || rot_cnt(in) >= 0 || is_incdec(in))
 			continue;
 		if (cnt > 0 || is_imul(in))
 			return true;
@@ -412,6 +483,7 @@ struct xl {
 	bool code64;
 	bool dynamic_end;   /* the block ends in a handler's branch: any target */
 	bool hflags;        /* the host's flags are the guest's: the last code was an inline ALU op */
+	bool hjoin;         /* ... but not where its slow path (a stub) rejoins */
 	uintptr_t epi;
 	struct rcache rc;
 	struct stub stubs[BLOCK_MAX_INSNS + 1]; /* one per instruction, and the branch */
@@ -517,15 +589,27 @@ static void gget(struct xl *x, unsigned h, unsigned g, bool w64)
 	mov_rr(&x->e, h, rc_get(x, g, true), w64);
 }
 
-/* host h = guest register g's low byte (msz 1) or word (msz 2), zero-extended */
-static void gget_zx(struct xl *x, unsigned h, unsigned g, unsigned msz)
+/* The opcode bytes of "movzx/movsx r, r/m" from msz bytes (MOVSXD for 4);
+ * REX.W when w64 sign-extends. */
+static void ext_op(struct emit *e, unsigned msz, bool sx)
+{
+	if (msz == 4)
+		e8(e, 0x63);
+	else
+		e8(e, 0x0f), e8(e, (uint8_t)((sx ? 0xbe : 0xb6) + (msz == 2)));
+}
+
+/* host h = guest register g's low byte (msz 1), word (2) or dword (4, sx
+ * only), zero- or sign-extended (sx) to 32 bits, or 64 with w64 */
+static void gget_ext(struct xl *x, unsigned h, unsigned g, unsigned msz, bool sx, bool w64)
 {
 	struct emit *e = &x->e;
 	unsigned r = rc_get(x, g, true);
 
-	/* movzx h, r8/r16 (a REX always, so rdi/rbp are dil/bpl) */
-	e8(e, (uint8_t)(0x40 | (h >= 8 ? 4 : 0) | (r >= 8 ? 1 : 0)));
-	e8(e, 0x0f), e8(e, msz == 1 ? 0xb6 : 0xb7), e8(e, (uint8_t)(0xc0 | (h & 7) << 3 | (r & 7)));
+	/* a REX always, so rdi/rbp are dil/bpl */
+	e8(e, (uint8_t)(0x40 | (sx && w64 ? 8 : 0) | (h >= 8 ? 4 : 0) | (r >= 8 ? 1 : 0)));
+	ext_op(e, msz, sx);
+	e8(e, (uint8_t)(0xc0 | (h & 7) << 3 | (r & 7)));
 }
 
 /* guest register g = host h (all 64 bits) */
@@ -664,19 +748,23 @@ static void emit_tlb(struct xl *x, struct stub *s, int acc, unsigned sz)
 	e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, addend));
 }
 
-/* Host register h = an operand of size sz (4, 8; msz 1/2 zero-extends). */
+/* Host register h = an operand of size sz (4, 8; msz 1/2 zero-extends,
+ * or 1/2/4 sign-extends with sx). */
 static void load_opnd(struct xl *x, unsigned h, unsigned src, unsigned reg, const struct insn *in,
-		      unsigned msz)
+		      unsigned msz, bool sx)
 {
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
 
 	if (src == SRC_REG && msz) {
-		gget_zx(x, h, reg, msz);
+		gget_ext(x, h, reg, msz, sx, w64);
 	} else if (src == SRC_REG) {
 		gget(x, h, reg, w64);
 	} else if (src == SRC_MEM && msz) {
-		e8(e, 0x0f), e8(e, msz == 1 ? 0xb6 : 0xb7), e8(e, (uint8_t)(0x02 | h << 3));
+		if (sx && w64)
+			e8(e, 0x48);
+		ext_op(e, msz, sx);
+		e8(e, (uint8_t)(0x02 | h << 3)); /* movzx/movsx h, [rdx] */
 	} else if (src == SRC_MEM) {
 		if (w64)
 			e8(e, 0x48);
@@ -686,7 +774,7 @@ static void load_opnd(struct xl *x, unsigned h, unsigned src, unsigned reg, cons
 	} else if (w64) {
 		e8(e, 0x48), e8(e, 0xc7), e8(e, (uint8_t)(0xc0 + h)), e32(e, (uint32_t)in->imm);
 	} else {
-		e8(e, (uint8_t)(0xb8 + h)), e32(e, (uint32_t)in->imm);
+		e8(e, (uint8_t)(0xb8 + h)), e32(e, (uint32_t)(in->osz == 1 ? in->imm & 0xff : in->imm));
 	}
 }
 
@@ -707,13 +795,13 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
 
-	if (f->dst != SRC_REG || (f->op != OP_MOV && (!dead || f->a != SRC_REG || f->ra != f->rd)))
+	if (f->dst != SRC_REG || in->osz == 1 || (f->op != OP_MOV && (!dead || f->a != SRC_REG || f->ra != f->rd)))
 		return false;
 	if (f->op == OP_MOV && f->a == SRC_REG) {
 		unsigned hs = rc_get(x, f->ra, true), hd = rc_get(x, f->rd, f->rd == f->ra);
-		if (f->msz) { /* movzx hd, hs8|hs16 (a REX always: dil, bpl) */
-			rex_rm(e, false, hd, hs, true);
-			e8(e, 0x0f), e8(e, f->msz == 1 ? 0xb6 : 0xb7);
+		if (f->msz) { /* movzx/movsx hd, hs8|hs16|hs32 (a REX always: dil, bpl) */
+			rex_rm(e, f->sx && w64, hd, hs, true);
+			ext_op(e, f->msz, f->sx);
 		} else {
 			rex_rm(e, w64, hs, hd, false);
 			e8(e, 0x89); /* mov hd, hs */
@@ -755,7 +843,7 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 		      unsigned pending, bool dead)
 {
 	struct emit *e = &x->e;
-	bool w64 = in->osz == 8;
+	bool w64 = in->osz == 8, byte = in->osz == 1;
 
 	if (!s && emit_form_direct(x, in, f, dead))
 		return;
@@ -764,9 +852,10 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 			return; /* not reached: describe's caller checked */
 		emit_tlb(x, s, f->dst == SRC_MEM ? ACC_W : ACC_R, f->msz ? f->msz : in->osz);
 	}
-	load_opnd(x, HAX, f->a, f->ra, in, f->msz);
+	/* bytes: zero-extended (lf_a, lf_b as alu() masks them) */
+	load_opnd(x, HAX, f->a, f->ra, in, byte ? 1 : f->msz, f->sx);
 	if (f->op != OP_MOV) {
-		load_opnd(x, HCX, f->b, f->rb, in, 0);
+		load_opnd(x, HCX, f->b, f->rb, in, byte, false);
 		if (!dead) {
 			str(e, HAX, O(lf_a));
 			str(e, HCX, O(lf_b));
@@ -777,12 +866,17 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 		e8(e, (uint8_t)(alu_ops[f->op].hostop - (in->osz == 1))), e8(e, 0xc8);
 	}
 	/* From here to the end only MOVs: the host's flags stay the op's. */
-	if (f->dst == SRC_REG) {
+	if (f->dst == SRC_REG && byte) {
+		/* mov hd8, al: the rest of the register stays (a REX always: dil, bpl) */
+		unsigned hd = rc_get(x, f->rd, true);
+		e8(e, (uint8_t)(0x40 | (hd >= 8 ? 1 : 0))), e8(e, 0x88), e8(e, (uint8_t)(0xc0 | (hd & 7)));
+		x->rc.dirty |= (uint16_t)(1u << f->rd);
+	} else if (f->dst == SRC_REG) {
 		gput(x, HAX, f->rd);
 	} else if (f->dst == SRC_MEM) {
 		if (w64)
 			e8(e, 0x48);
-		e8(e, 0x89), e8(e, 0x02); /* mov [rdx], eax/rax */
+		e8(e, byte ? 0x88 : 0x89), e8(e, 0x02); /* mov [rdx], al/eax/rax */
 	}
 	if (f->op != OP_MOV && !dead) {
 		str(e, HAX, O(lf_res));
@@ -827,6 +921,156 @@ static void emit_shift(struct xl *x, const struct insn *in, unsigned cnt, bool d
 	}
 }
 
+/* Short jumps within one form's code: jcc rel8 (0x70 | cc, 0xeb: jmp). */
+static uint8_t *jmp8(struct emit *e, uint8_t op)
+{
+	e8(e, op), e8(e, 0);
+	return e->p - 1;
+}
+static void patch8_here(struct emit *e, uint8_t *rel)
+{
+	*rel = (uint8_t)(e->p - (rel + 1));
+}
+
+/* ROL/ROR r, cnt: what lf_rotate does with CF and OF (ecx: CF | OF << 1)
+ * over the lazy flags as they stand at run time. */
+static void emit_rot(struct xl *x, const struct insn *in, unsigned cnt, bool dead)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+	unsigned bits = w64 ? 64 : 32;
+
+	if (dead || !cnt) { /* on the guest register's host copy */
+		unsigned h = rc_get(x, in->rm, true);
+		if (cnt) {
+			rex_rm(e, w64, 0, h, false);
+			e8(e, 0xc1), e8(e, (uint8_t)(0xc0 | in->op << 3 | (h & 7))), e8(e, (uint8_t)cnt);
+		} else if (!w64) {
+			mov_rr(e, h, h, false); /* a 32-bit write clears the upper half */
+		}
+		x->rc.dirty |= (uint16_t)(1u << in->rm);
+		return;
+	}
+	gget(x, HAX, in->rm, w64);
+	rex_rm(e, w64, 0, HAX, false);
+	e8(e, 0xc1), e8(e, (uint8_t)(0xc0 | in->op << 3)), e8(e, (uint8_t)cnt); /* rol/ror eax */
+	gput(x, HAX, in->rm);
+	mov_rr(e, HCX, HAX, w64);
+	rex_rm(e, w64, 0, HCX, false);
+	e8(e, 0xc1), e8(e, 0xe9), e8(e, (uint8_t)(bits - 1));        /* shr ecx, bits-1: the MSB */
+	mov_rr(e, HDX, HAX, w64);
+	if (in->op == 0) { /* ROL: CF = bit 0, OF = MSB ^ CF */
+		e8(e, 0x83), e8(e, 0xe2), e8(e, 1);                    /* and edx, 1 */
+		e8(e, 0x31), e8(e, 0xd1);                              /* xor ecx, edx */
+		e8(e, 0x8d), e8(e, 0x0c), e8(e, 0x4a);                 /* lea ecx, [rdx+rcx*2] */
+	} else { /* ROR: CF = MSB, OF = MSB ^ the bit below */
+		rex_rm(e, w64, 0, HDX, false);
+		e8(e, 0xc1), e8(e, 0xea), e8(e, (uint8_t)(bits - 2)); /* shr edx, bits-2 */
+		e8(e, 0x31), e8(e, 0xca);                              /* xor edx, ecx */
+		e8(e, 0x83), e8(e, 0xe2), e8(e, 1);                    /* and edx, 1 */
+		e8(e, 0x8d), e8(e, 0x0c), e8(e, 0x51);                 /* lea ecx, [rcx+rdx*2] */
+	}
+	e8(e, 0x8b), e8(e, 0x93), e32(e, O(lf_op));                   /* mov edx, [rbx+lf_op] */
+	e8(e, 0x85), e8(e, 0xd2);                                      /* test edx, edx */
+	uint8_t *lazy = jmp8(e, 0x75);                                 /* jnz lazy */
+	/* LF_NONE: into RFLAGS (CF bit 0, OF bit 11) */
+	e8(e, 0x48), e8(e, 0x81), e8(e, 0xa3), e32(e, O(flags));
+	e32(e, (uint32_t)~(uint32_t)(F_CF | F_OF));                    /* and qword [rbx+flags], ~(CF|OF) */
+	e8(e, 0x89), e8(e, 0xca);                                      /* mov edx, ecx */
+	e8(e, 0x83), e8(e, 0xe2), e8(e, 1);                            /* and edx, 1 */
+	e8(e, 0xc1), e8(e, 0xe9), e8(e, 1);                            /* shr ecx, 1 */
+	e8(e, 0xc1), e8(e, 0xe1), e8(e, 11);                           /* shl ecx, 11 */
+	e8(e, 0x09), e8(e, 0xd1);                                      /* or ecx, edx */
+	e8(e, 0x48), e8(e, 0x09), e8(e, 0x8b), e32(e, O(flags));      /* or [rbx+flags], rcx */
+	uint8_t *done = jmp8(e, 0xeb);
+	patch8_here(e, lazy);
+	e8(e, 0x83), e8(e, 0xfa), e8(e, LF_ROT);                       /* cmp edx, LF_ROT */
+	uint8_t *rot = jmp8(e, 0x74);                                  /* je: lf_prev stays */
+	e8(e, 0x89), e8(e, 0x93), e32(e, O(lf_prev));                 /* mov [rbx+lf_prev], edx */
+	st_imm32(e, O(lf_op), LF_ROT);
+	patch8_here(e, rot);
+	e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_rot));                  /* mov [rbx+lf_rot], ecx */
+	patch8_here(e, done);
+}
+
+/* ecx = CF of the lazy flags as they stand (flags_cf): LF_LOGIC,
+ * LF_INC and LF_DEC inline, the rest through flags_cf itself, the
+ * caller-saved host registers holding guest registers kept around it. */
+static void emit_cf(struct xl *x)
+{
+	struct emit *e = &x->e;
+	uint8_t saved[16];
+	unsigned n = 0;
+
+	e8(e, 0x8b), e8(e, 0x83), e32(e, O(lf_op));       /* mov eax, [rbx+lf_op] */
+	e8(e, 0x8b), e8(e, 0x8b), e32(e, O(lf_cf));       /* mov ecx, [rbx+lf_cf] */
+	e8(e, 0x83), e8(e, 0xe8), e8(e, LF_LOGIC);        /* sub eax, LF_LOGIC */
+	e8(e, 0x83), e8(e, 0xf8), e8(e, LF_DEC - LF_LOGIC); /* cmp eax, LF_DEC - LF_LOGIC */
+	uint8_t *inl = jmp8(e, 0x76);                     /* jbe inl */
+	for (unsigned g = 0; g < 16; g++) {
+		unsigned h = x->rc.host[g];
+		if (h == 7 || (h >= 8 && h <= 11))
+			saved[n++] = (uint8_t)h;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (saved[i] >= 8)
+			e8(e, 0x41);
+		e8(e, (uint8_t)(0x50 + (saved[i] & 7)));  /* push */
+	}
+	if (n & 1)
+		e8(e, 0x48), e8(e, 0x83), e8(e, 0xec), e8(e, 8); /* sub rsp, 8: the call's alignment */
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0xdf);            /* mov rdi, rbx */
+	call(e, (uintptr_t)flags_cf);
+	e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc8);            /* movzx ecx, al */
+	if (n & 1)
+		e8(e, 0x48), e8(e, 0x83), e8(e, 0xc4), e8(e, 8); /* add rsp, 8 */
+	for (unsigned i = n; i-- > 0;) {
+		if (saved[i] >= 8)
+			e8(e, 0x41);
+		e8(e, (uint8_t)(0x58 + (saved[i] & 7)));  /* pop */
+	}
+	uint8_t *done = jmp8(e, 0xeb);
+	patch8_here(e, inl);
+	e8(e, 0x85), e8(e, 0xc0);                         /* test eax, eax */
+	uint8_t *keep = jmp8(e, 0x75);                    /* jnz: INC/DEC, their lf_cf */
+	e8(e, 0x31), e8(e, 0xc9);                         /* xor ecx, ecx: LOGIC */
+	patch8_here(e, keep);
+	patch8_here(e, done);
+}
+
+/* INC/DEC r: CF kept (lf_cf), the rest from the result. The host's INC
+ * over the guest's CF leaves the host's flags the guest's. */
+static void emit_incdec(struct xl *x, const struct insn *in, bool dead)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+
+	if (dead) { /* on the guest register's host copy */
+		unsigned h = rc_get(x, in->rm, true);
+		rex_rm(e, w64, 0, h, false);
+		e8(e, 0xff), e8(e, (uint8_t)(0xc0 | in->op << 3 | (h & 7)));
+		x->rc.dirty |= (uint16_t)(1u << in->rm);
+		x->hflags = false;
+		return;
+	}
+	if (x->hflags && !x->hjoin) /* the last inline ALU op's CF is the host's */
+		e8(e, 0x0f), e8(e, 0x92), e8(e, 0xc1), e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc9); /* setb cl; movzx ecx, cl */
+	else
+		emit_cf(x);
+	gget(x, HAX, in->rm, w64);
+	str(e, HAX, O(lf_a));
+	e8(e, 0x0f), e8(e, 0xba), e8(e, 0xe1), e8(e, 0);  /* bt ecx, 0: the host's CF */
+	rex_rm(e, w64, 0, HAX, false);
+	e8(e, 0xff), e8(e, (uint8_t)(0xc0 | in->op << 3)); /* inc/dec eax */
+	gput(x, HAX, in->rm);
+	str(e, HAX, O(lf_res));
+	e8(e, 0x48), e8(e, 0xc7), e8(e, 0x83), e32(e, O(lf_b)), e32(e, 1);
+	st_imm32(e, O(lf_op), in->op ? LF_DEC : LF_INC);
+	st_imm32(e, O(lf_sz), in->osz);
+	e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_cf));      /* mov [rbx+lf_cf], ecx */
+	x->hflags = true;
+}
+
 static void emit_imul(struct xl *x, const struct insn *in, bool dead)
 {
 	struct emit *e = &x->e;
@@ -846,7 +1090,7 @@ static void emit_imul(struct xl *x, const struct insn *in, bool dead)
 		return;
 	}
 	gget(x, HAX, in->rm, w64);
-	load_opnd(x, HCX, in->map == 1 ? SRC_REG : SRC_IMM, in->reg, in, 0);
+	load_opnd(x, HCX, in->map == 1 ? SRC_REG : SRC_IMM, in->reg, in, 0, false);
 	if (w64)
 		e8(e, 0x48);
 	e8(e, 0x0f), e8(e, 0xaf), e8(e, 0xc1);             /* imul eax, ecx: CF = OF = overflow */
@@ -1174,6 +1418,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			}
 			x.hflags = false;
 			emit_form(&x, in, &f, s, pending, dead);
+			x.hjoin = s && s->kind == STUB_BACK;
 			if (s)
 				s->back = here_rx(e), s->post = x.rc;
 			pending += in->len;
@@ -1182,6 +1427,18 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		if (shift_cnt(in) >= 0) {
 			x.hflags = false; /* OF after a count above 1, AF: the host's may differ */
 			emit_shift(&x, in, (unsigned)shift_cnt(in), flags_dead(b, k, code64));
+			pending += in->len;
+			continue;
+		}
+		if (rot_cnt(in) >= 0) {
+			x.hflags = false; /* the host's OF after a count above 1 is undefined */
+			emit_rot(&x, in, (unsigned)rot_cnt(in), flags_dead(b, k, code64));
+			pending += in->len;
+			continue;
+		}
+		if (is_incdec(in)) {
+			emit_incdec(&x, in, flags_dead(b, k, code64));
+			x.hjoin = false;
 			pending += in->len;
 			continue;
 		}
