@@ -212,13 +212,22 @@ struct emu_cpu {
 	uint32_t lf_op, lf_sz; /* lf_sz in bytes */
 	uint32_t lf_cf;        /* carry in (ADC/SBB), preserved CF (INC/DEC), CF=OF (MUL) */
 	uint32_t lf_prev, lf_rot; /* LF_ROT: the kind under it and its CF | OF << 1 */
-	uint8_t cpl, code64, stop, user; /* user = CPL 3 for memory accesses */
-	uint8_t irq_check;     /* look at interrupts at the next block boundary */
-	uint8_t shadow;        /* interrupt shadow: SHADOW_STI, or SHADOW_SS (also holds #DB traps) */
+	uint8_t cpl, code64, user; /* user = CPL 3 for memory accesses */
 	uint8_t implicit;      /* a system-structure access (SMAP ignores AC): sys_read */
-	uint8_t halted;
 	uint8_t tlb_large;      /* the TLB holds pieces of large pages (the largest's bits) */
 	uint8_t nmi_blocked, nmi_pending; /* NMIs wait for the IRET of the last one */
+	/* What wants the run loop at a block's end, in one aligned word that
+	 * a translation's link tests with one compare (emit_chain_exit):
+	 * each a byte of its own, so the other threads' atomic stores to
+	 * kicked and exit_req never touch the vCPU's. */
+	_Alignas(8) uint8_t stop;
+	uint8_t irq_check;     /* look at interrupts at the next block boundary */
+	uint8_t shadow;        /* interrupt shadow: SHADOW_STI, or SHADOW_SS (also holds #DB traps) */
+	uint8_t halted;
+	uint8_t exit_now;      /* leave vcpu_run: the exit reason, or 1 */
+	uint8_t nolink;        /* a budget is set: one block per block_run */
+	_Atomic uint8_t kicked;   /* set by other threads: events */
+	_Atomic uint8_t exit_req; /* ... and leave vcpu_run */
 	uint32_t cur_ramidx;   /* RAM page of the block in execution */
 	struct tlb_entry tlb[2][TLB_SIZE]; /* [user] */
 	struct emu_vm *vm;
@@ -264,7 +273,6 @@ struct emu_cpu {
 	uint8_t io_pending, io_size, io_reg_in, io_string;
 	uint8_t io_data[8];
 	struct vcpu_exit *exit;
-	uint8_t exit_now;
 
 	/* CPUID leaves this vCPU reports (cpuid_policy applied). */
 	struct cpuid_entry cpuid[48];
@@ -272,8 +280,6 @@ struct emu_cpu {
 
 	/* Host side. */
 	unsigned index;
-	atomic_int kicked;
-	atomic_int exit_req;
 	atomic_int in_run;          /* inside vcpu_run: it acks wflush_gen itself */
 	_Atomic uint32_t wflush_seen; /* vm->wflush_gen of its last write-entry drop */
 	pthread_mutex_t lock;

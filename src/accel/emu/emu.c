@@ -603,6 +603,7 @@ static int cpu_run(struct emu_cpu *c)
 				continue;
 		}
 		if (unlikely(c->budget) && --c->budget == 0) {
+			c->nolink = 0;
 			c->exit->reason = VCPU_EXIT_NONE;
 			return 0;
 		}
@@ -634,6 +635,7 @@ static int emu_vcpu_run(struct accel_vcpu *v, struct vcpu_exit *exit)
 void emu_set_budget(struct accel_vcpu *v, uint64_t blocks)
 {
 	to_cpu(v)->budget = blocks;
+	to_cpu(v)->nolink = blocks != 0;
 }
 
 int emu_set_jit(struct accel_vcpu *v, bool on)

@@ -1174,6 +1174,17 @@ static void emit_exit(struct xl *x, unsigned count)
 	jmp_to(&x->e, x->epi);
 }
 
+/* The run loop's reasons to stop chaining, tested as one word. */
+_Static_assert(offsetof(struct emu_cpu, stop) % 8 == 0 &&
+	       offsetof(struct emu_cpu, irq_check) == offsetof(struct emu_cpu, stop) + 1 &&
+	       offsetof(struct emu_cpu, shadow) == offsetof(struct emu_cpu, stop) + 2 &&
+	       offsetof(struct emu_cpu, halted) == offsetof(struct emu_cpu, stop) + 3 &&
+	       offsetof(struct emu_cpu, exit_now) == offsetof(struct emu_cpu, stop) + 4 &&
+	       offsetof(struct emu_cpu, nolink) == offsetof(struct emu_cpu, stop) + 5 &&
+	       offsetof(struct emu_cpu, kicked) == offsetof(struct emu_cpu, stop) + 6 &&
+	       offsetof(struct emu_cpu, exit_req) == offsetof(struct emu_cpu, stop) + 7,
+	       "emu_cpu: the chain's stop word");
+
 /* A block's end with a link (slot 0 or 1): when it was linked (jit_link)
  * and the guest's rip, the epoch and the code-write count are still those
  * of the link, and nothing wants the run loop (events, kicks, TF, a
@@ -1183,33 +1194,24 @@ static void emit_exit(struct xl *x, unsigned count)
 static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dynamic)
 {
 	struct emit *e = &x->e;
-	uint8_t *unl[24], *miss[4];
+	uint8_t *unl[24], *miss[4], *poll;
 	unsigned nu = 0, nm = 0;
 	struct block *b = x->b;
 #define JCC_TO(cc, list, n) (e8(e, 0x0f), e8(e, (cc)), list[n++] = e->p, e32(e, 0))
 #define JNE_UNL() JCC_TO(0x85, unl, nu)
-#define CMPB0(off) (e8(e, 0x80), e8(e, 0xbb), e32(e, (off)), e8(e, 0), JNE_UNL())
 
 	e8(e, 0x48), e8(e, 0xb8), e64(e, (uintptr_t)x->codewrites); /* mov rax, &vm->codewrites */
 	e8(e, 0x8b), e8(e, 0x00);                                /* mov eax, [rax] */
 	e8(e, 0x3b), e8(e, 0x83), e32(e, O(codewrites_seen));    /* cmp eax, [rbx+codewrites_seen] */
 	JNE_UNL();
-	CMPB0(O(stop));
-	CMPB0(O(irq_check));
-	CMPB0(O(shadow));
-	CMPB0(O(halted));
-	CMPB0(O(exit_now));
-	e8(e, 0xf7), e8(e, 0x83), e32(e, O(flags)), e32(e, F_TF); /* test dword [rbx+flags], TF */
+	/* stop, irq_check, shadow, halted, exit_now, nolink, kicked, exit_req */
+	e8(e, 0x48), e8(e, 0x83), e8(e, 0xbb), e32(e, O(stop)), e8(e, 0); /* cmp qword [rbx+stop], 0 */
 	JNE_UNL();
-	e8(e, 0x83), e8(e, 0xbb), e32(e, O(kicked)), e8(e, 0);   /* cmp dword [rbx+kicked], 0 */
+	e8(e, 0xf6), e8(e, 0x83), e32(e, O(flags) + 1), e8(e, F_TF >> 8); /* test byte [rbx+flags+1], TF>>8 */
 	JNE_UNL();
-	e8(e, 0x83), e8(e, 0xbb), e32(e, O(exit_req)), e8(e, 0);
-	JNE_UNL();
-	e8(e, 0x48), e8(e, 0x83), e8(e, 0xbb), e32(e, O(budget)), e8(e, 0); /* cmp qword [rbx+budget], 0 */
-	JNE_UNL();
-	add_mem_imm(e, O(nblocks), 1);
-	e8(e, 0xf6), e8(e, 0x83), e32(e, O(nblocks)), e8(e, 0xff); /* test byte [rbx+nblocks], 255 */
-	JCC_TO(0x84, unl, nu);                                    /* jz: the timer poll */
+	/* The timer poll when the low byte wraps: its carry goes on below. */
+	e8(e, 0x80), e8(e, 0x83), e32(e, O(nblocks)), e8(e, 1);   /* add byte [rbx+nblocks], 1 */
+	e8(e, 0x0f), e8(e, 0x82), poll = e->p, e32(e, 0);          /* jc poll */
 	e8(e, 0x48), e8(e, 0xb8);                                /* mov rax, imm64 (the link's rip) */
 	b->link_rip[slot] = (uint32_t)(e->p - e->rw0);
 	e64(e, 1ULL << 63);
@@ -1260,11 +1262,12 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 	} else {
 		e8(e, 0xe9), unl[nu++] = e->p, e32(e, 0);
 	}
+	patch_here(e, poll);
+	add_mem_imm(e, O(nblocks), 256); /* poll: the carry out of the low byte */
 	for (unsigned i = 0; i < nu; i++)
 		patch_here(e, unl[i]);
 	e8(e, 0xc6), e8(e, 0x83), e32(e, O(jit_exit)), e8(e, (uint8_t)slot); /* mov byte [rbx+jit_exit], slot */
 	emit_exit(x, count);
-#undef CMPB0
 #undef JNE_UNL
 #undef JCC_TO
 }
