@@ -257,8 +257,19 @@ static inline __attribute__((always_inline)) struct block *block_next(struct emu
 	if (p) {
 		for (int k = 0; k < 2; k++)
 			if (p->succ_rip[k] == c->rip && p->succ_epoch[k] == c->epoch[p->succ_g[k]]) {
+				b = p->succ[k];
 				c->next_g = p->succ_g[k];
-				return p->succ[k];
+				if (likely(c->code64)) {
+					/* For the translations' lookup on a link's miss,
+					 * which the successor lists shadow otherwise. */
+					j = &c->jcache[jcache_index(c->rip)];
+					j->rip = c->rip;
+					j->b = b;
+					j->g = c->next_g;
+					j->epoch = c->epoch[j->g];
+					j->user = c->user;
+				}
+				return b;
 			}
 	}
 	if (likely(c->code64)) {

@@ -1229,6 +1229,7 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 	for (unsigned i = 0; i < nm; i++)
 		patch_here(e, miss[i]);
 	if (dynamic && x->code64) {
+		b->link_dyn |= (uint8_t)(1u << slot);
 		/* Another target: the run loop's jump cache (emu.c block_next),
 		 * entry valid for this rip, epoch and privilege with a translation. */
 		const uint32_t je = sizeof(struct jcache_entry);
@@ -1281,12 +1282,24 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	uintptr_t body = (uintptr_t)to->code + JIT_BODY;
 	uint32_t d = (uint32_t)(int32_t)((intptr_t)body - (intptr_t)(j->rx + from->link_jmp[slot] + 4));
 
+	uint64_t old_rip;
+	uint32_t old_epoch, old_eoff, old_d;
+
 	if (!from->link_jmp[slot])
 		return;
-	/* Unchanged: no store into code the host CPU may be running. */
-	if (!memcmp(j->rw + from->link_rip[slot], &rip, 8) &&
-	    !memcmp(j->rw + from->link_epoch[slot], &epoch, 4) &&
-	    !memcmp(j->rw + from->link_epoch[slot] - 4, &eoff, 4) && !memcmp(rel, &d, 4))
+	/* Writing the code cache costs the host a pipeline flush (the page
+	 * runs through the other view), so a link is written only when it
+	 * changes: not after the run loop's polls and events (the same link
+	 * again), and a slot whose misses look in the jump cache keeps its
+	 * first target of an epoch (a RET would otherwise thrash it). */
+	memcpy(&old_rip, j->rw + from->link_rip[slot], 8);
+	memcpy(&old_epoch, j->rw + from->link_epoch[slot], 4);
+	memcpy(&old_eoff, j->rw + from->link_epoch[slot] - 4, 4);
+	memcpy(&old_d, rel, 4);
+	if (old_epoch == epoch && old_eoff == eoff && old_rip == rip && old_d == d)
+		return;
+	if ((from->link_dyn & (1u << slot)) && old_epoch == epoch && old_eoff == eoff &&
+	    old_rip != 1ULL << 63)
 		return;
 	memcpy(j->rw + from->link_rip[slot], &rip, 8);
 	memcpy(j->rw + from->link_epoch[slot] - 4, &eoff, 4);
@@ -1376,6 +1389,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 	x.codemark = (uint8_t *)c->vm->codemark;
 	x.codewrites = (uint32_t *)&c->vm->codewrites;
 	((struct block *)b)->link_jmp[0] = ((struct block *)b)->link_jmp[1] = 0;
+	((struct block *)b)->link_dyn = 0;
 	struct emit *e = &x.e;
 	/* The epilogue first: the count of instructions run is in eax. */
 	x.epi = here_rx(e);
