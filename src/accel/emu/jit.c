@@ -887,6 +887,22 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 		x->hflags = true;
 }
 
+/* C1 /op r, cnt straight on the guest register's host copy (flags dead). */
+static void emit_shift_host(struct xl *x, const struct insn *in, unsigned cnt)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+	unsigned h = rc_get(x, in->rm, true);
+
+	if (cnt) {
+		rex_rm(e, w64, 0, h, false);
+		e8(e, 0xc1), e8(e, (uint8_t)(0xc0 | in->op << 3 | (h & 7))), e8(e, (uint8_t)cnt);
+	} else if (!w64) {
+		mov_rr(e, h, h, false); /* a 32-bit write clears the upper half */
+	}
+	x->rc.dirty |= (uint16_t)(1u << in->rm);
+}
+
 static void emit_shift(struct xl *x, const struct insn *in, unsigned cnt, bool dead)
 {
 	static const uint32_t lf[4] = { LF_SHL, LF_SHR, LF_SHL, LF_SAR };
@@ -894,14 +910,7 @@ static void emit_shift(struct xl *x, const struct insn *in, unsigned cnt, bool d
 	bool w64 = in->osz == 8;
 
 	if (dead) { /* on the guest register's host copy */
-		unsigned h = rc_get(x, in->rm, true);
-		if (cnt) {
-			rex_rm(e, w64, 0, h, false);
-			e8(e, 0xc1), e8(e, (uint8_t)(0xc0 | in->op << 3 | (h & 7))), e8(e, (uint8_t)cnt);
-		} else if (!w64) {
-			mov_rr(e, h, h, false); /* a 32-bit write clears the upper half */
-		}
-		x->rc.dirty |= (uint16_t)(1u << in->rm);
+		emit_shift_host(x, in, cnt);
 		return;
 	}
 	gget(x, HAX, in->rm, w64);
@@ -941,14 +950,7 @@ static void emit_rot(struct xl *x, const struct insn *in, unsigned cnt, bool dea
 	unsigned bits = w64 ? 64 : 32;
 
 	if (dead || !cnt) { /* on the guest register's host copy */
-		unsigned h = rc_get(x, in->rm, true);
-		if (cnt) {
-			rex_rm(e, w64, 0, h, false);
-			e8(e, 0xc1), e8(e, (uint8_t)(0xc0 | in->op << 3 | (h & 7))), e8(e, (uint8_t)cnt);
-		} else if (!w64) {
-			mov_rr(e, h, h, false); /* a 32-bit write clears the upper half */
-		}
-		x->rc.dirty |= (uint16_t)(1u << in->rm);
+		emit_shift_host(x, in, cnt);
 		return;
 	}
 	gget(x, HAX, in->rm, w64);
