@@ -1041,6 +1041,13 @@ static void test_single_step(void **state)
  * across a CR3 write and dropped by INVLPG. The data page at 0x40000000 is
  * mapped by 4 KiB pages through a second PDPT entry. */
 #define PT 0x30000ULL
+
+/* 4 KiB pages at 0x40000000: PDPT[1] -> PD at PT+0x1000 -> PT at PT */
+static void env_pt(struct env *e)
+{
+	put64(e, PML4 + 0x1000 + 8, (PT + 0x1000) | 7);
+	put64(e, PT + 0x1000, PT | 7);
+}
 SNIPPET(t_pgx, ".code64\n"
 	"mov $0x40000000, %rbx\n"
 	"movq $1, (%rbx)\n"               /* read-only page, WP=0: allowed */
@@ -1071,9 +1078,7 @@ static void test_paging_details(void **state)
 	e->s.efer |= 1 << 11; /* NXE */
 	e->s.cr4 |= 1 << 7;   /* PGE */
 	e->s.cr0 &= ~(1ULL << 16); /* WP off */
-	/* PDPT[1] -> PD at PT+0x1000 -> PT at PT */
-	put64(e, PML4 + 0x1000 + 8, (PT + 0x1000) | 7);
-	put64(e, PT + 0x1000, PT | 7);
+	env_pt(e);
 	put64(e, PT + 0 * 8, 0x800000ULL | 0x1);                  /* RO */
 	put64(e, PT + 1 * 8, 0x801000ULL | 0x3 | (1ULL << 63));   /* NX */
 	put64(e, PT + 2 * 8, 0x803000ULL | 0x103);                /* global */
@@ -1130,9 +1135,7 @@ static void test_global_code(void **state)
 		struct env *e = env_new();
 		env_long(e);
 		e->s.cr4 |= 1 << 7; /* PGE */
-		/* PDPT[1] -> PD at PT+0x1000 -> PT at PT */
-		put64(e, PML4 + 0x1000 + 8, (PT + 0x1000) | 7);
-		put64(e, PT + 0x1000, PT | 7);
+		env_pt(e);
 		put64(e, PT, 0x805103);
 		load_code(e, 0x805000, t_gcode_one_s, t_gcode_one_e);
 		load_code(e, 0x806000, t_gcode_two_s, t_gcode_two_e);

@@ -240,6 +240,16 @@ static unsigned jcache_index(uint64_t rip)
 	return (unsigned)((rip ^ (rip >> 12)) & (JCACHE - 1));
 }
 
+/* Jump-cache entry j: rip is b, for the epoch of the kind block_next found. */
+static inline void jcache_fill(struct emu_cpu *c, struct jcache_entry *j, struct block *b)
+{
+	j->rip = c->rip;
+	j->b = b;
+	j->g = c->next_g;
+	j->epoch = c->epoch[j->g];
+	j->user = c->user;
+}
+
 /* The next block: through the previous block's links when they still hold,
  * then the jump cache (64-bit code), then the physical-page hash. */
 static inline __attribute__((always_inline)) struct block *block_next(struct emu_cpu *c)
@@ -259,16 +269,10 @@ static inline __attribute__((always_inline)) struct block *block_next(struct emu
 			if (p->succ_rip[k] == c->rip && p->succ_epoch[k] == c->epoch[p->succ_g[k]]) {
 				b = p->succ[k];
 				c->next_g = p->succ_g[k];
-				if (likely(c->code64)) {
-					/* For the translations' lookup on a link's miss,
-					 * which the successor lists shadow otherwise. */
-					j = &c->jcache[jcache_index(c->rip)];
-					j->rip = c->rip;
-					j->b = b;
-					j->g = c->next_g;
-					j->epoch = c->epoch[j->g];
-					j->user = c->user;
-				}
+				/* For the translations' lookup on a link's miss,
+				 * which the successor lists shadow otherwise. */
+				if (likely(c->code64))
+					jcache_fill(c, &c->jcache[jcache_index(c->rip)], b);
 				return b;
 			}
 	}
@@ -283,13 +287,8 @@ static inline __attribute__((always_inline)) struct block *block_next(struct emu
 	b = block_find(c);
 	if (b->ramidx == UINT32_MAX)
 		return b;
-	if (j) {
-		j->rip = c->rip;
-		j->b = b;
-		j->g = c->next_g;
-		j->epoch = c->epoch[j->g];
-		j->user = c->user;
-	}
+	if (j)
+		jcache_fill(c, j, b);
 link:
 	if (p) {
 		int k = p->succ_epoch[0] == c->epoch[p->succ_g[0]] && p->succ_rip[0] != c->rip ? 1 : 0;

@@ -384,23 +384,20 @@ static bool is_pushpop(const struct insn *in, bool code64)
 	       in->reg < 16;
 }
 
-/* SHL/SHR/SAR r, imm or 1: the count, or -1 when in is not one. */
-static int shift_cnt(const struct insn *in)
+/* C1/D1 /op r, imm or 1 with /op in the set ops (bit per /op): the
+ * count, or -1 when in is not one. */
+static int grp2_cnt(const struct insn *in, unsigned ops)
 {
 	if (in->map != 0 || (in->opc != 0xc1 && in->opc != 0xd1) || (in->flags & IN_MEM) ||
-	    (in->osz != 4 && in->osz != 8) || in->op < 4 || in->rm >= 16)
+	    (in->osz != 4 && in->osz != 8) || in->op > 7 || !(ops & 1u << in->op) || in->rm >= 16)
 		return -1;
 	return (int)((in->opc == 0xd1 ? 1 : in->imm) & (in->osz == 8 ? 63 : 31));
 }
 
-/* ROL/ROR r, imm or 1: the count, or -1 when in is not one. */
-static int rot_cnt(const struct insn *in)
-{
-	if (in->map != 0 || (in->opc != 0xc1 && in->opc != 0xd1) || (in->flags & IN_MEM) ||
-	    (in->osz != 4 && in->osz != 8) || in->op > 1 || in->rm >= 16)
-		return -1;
-	return (int)((in->opc == 0xd1 ? 1 : in->imm) & (in->osz == 8 ? 63 : 31));
-}
+/* SHL/SHR/SAR (/4 /5 /6 /7) and ROL/ROR (/0 /1) */
+static int shift_cnt(const struct insn *in) { return grp2_cnt(in, 0xf0); }
+static int rot_cnt(const struct insn *in) { return grp2_cnt(in, 0x03); }
+
 
 /* INC/DEC r (FF /0 /1) on a register. */
 static bool is_incdec(const struct insn *in)
@@ -1283,7 +1280,6 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	/* to's code after its prologue */
 	uintptr_t body = (uintptr_t)to->code + JIT_BODY;
 	uint32_t d = (uint32_t)(int32_t)((intptr_t)body - (intptr_t)(j->rx + from->link_jmp[slot] + 4));
-
 	uint64_t old_rip;
 	uint32_t old_epoch, old_eoff, old_d;
 
