@@ -428,6 +428,15 @@ static int branch_cc(const struct insn *in, bool code64)
 	return -2;
 }
 
+/* CALL rel32 (E8) and RET (C3) of 64-bit code without prefixes: what
+ * call_rel64 and ret64 (fast.c) run; 0 when in is neither. */
+static int callret(const struct insn *in, bool code64)
+{
+	if (!code64 || in->map != 0 || in->osz != 8 || (in->flags & (IN_LOCK | IN_REP | IN_REPNE)))
+		return 0;
+	return in->opc == 0xe8 ? 'c' : in->opc == 0xc3 ? 'r' : 0;
+}
+
 /* Whether the lazy flags insn k writes are overwritten before anything
  * reads them (or could fault, exit or end the block and show them). */
 static bool flags_dead(const struct block *b, unsigned k, bool code64)
@@ -462,7 +471,7 @@ struct rcache {
 };
 
 struct stub {
-	uint8_t *patch[4];  /* rel32s to it */
+	uint8_t *patch[5];  /* rel32s to it: a store's TLB path has 4, a CALL's target one more */
 	unsigned np;
 	const struct insn *in;
 	unsigned k, pending;
@@ -658,6 +667,8 @@ static void to_stub(struct xl *x, struct stub *s, uint8_t cc)
 {
 	if (s->np && memcmp(&s->pre, &x->rc, sizeof(x->rc)))
 		abort(); /* a register moved between two jumps to one stub: a bug */
+	if (s->np == sizeof(s->patch) / sizeof(s->patch[0]))
+		abort(); /* more jumps to one stub than it has room for: a bug */
 	s->pre = x->rc;
 	e8(&x->e, 0x0f), e8(&x->e, cc);
 	s->patch[s->np++] = x->e.p;
@@ -1342,6 +1353,46 @@ static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
 	return true;
 }
 
+/* CALL rel32 and RET ending the block, as call_rel64 and ret64 run them:
+ * the return address through the TLB fast path, the target's canonical
+ * check; anything else (a miss, a fault) goes to the stub, which runs the
+ * handler from the start (nothing is written before every check passed).
+ * CALL links to its target; RET looks up the jump cache on a miss. */
+static bool emit_callret(struct xl *x, const struct insn *in, int kind, unsigned k,
+			 unsigned pending)
+{
+	struct emit *e = &x->e;
+	int64_t d = (int64_t)pending + in->len, t = d + (int64_t)in->imm;
+
+	if (kind == 'c' && (d != (int32_t)d || t != (int32_t)t))
+		return false;
+	struct stub *s = stub_new(x, in, k, pending);
+	s->kind = STUB_END;
+	gget(x, HDX, CPU_RSP, true);
+	if (kind == 'c')
+		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x52), e8(e, 0xf8); /* lea rdx, [rdx-8] */
+	emit_tlb(x, s, kind == 'c' ? ACC_W : ACC_R, 8);
+	if (kind == 'c') {
+		ldr(e, HAX, O(rip), true);
+		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x88), e32(e, (uint32_t)(int32_t)t); /* lea rcx, [rax+t] */
+		e8(e, 0x48), e8(e, 0x05), e32(e, (uint32_t)(int32_t)d);             /* add rax, d */
+	} else {
+		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x0a);             /* mov rcx, [rdx]: the target */
+	}
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0xce);              /* mov rsi, rcx */
+	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xe6), e8(e, 16);   /* shl rsi, 16 */
+	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xfe), e8(e, 16);   /* sar rsi, 16 */
+	e8(e, 0x48), e8(e, 0x39), e8(e, 0xce);              /* cmp rsi, rcx */
+	to_stub(x, s, 0x85);
+	if (kind == 'c')
+		e8(e, 0x48), e8(e, 0x89), e8(e, 0x02);         /* mov [rdx], rax */
+	str(e, HCX, O(rip));
+	gadd_imm(x, CPU_RSP, kind == 'c' ? -8 : 8);
+	rc_writeback(x);
+	emit_chain_exit(x, 0, k + 1, kind == 'r');
+	return true;
+}
+
 static void emit_stub(struct xl *x, const struct stub *s)
 {
 	struct emit *e = &x->e;
@@ -1478,6 +1529,10 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			s->back = here_rx(e), s->post = x.rc;
 			pending += in->len;
 			continue;
+		}
+		if (last && callret(in, code64) && emit_callret(&x, in, callret(in, code64), k, pending)) {
+			pending = 0;
+			goto stubs;
 		}
 		if (last && cc >= -1 && emit_branch(&x, in, cc, k, pending)) {
 			pending = 0;
