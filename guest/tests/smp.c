@@ -1,20 +1,23 @@
 /* Two vCPUs: the BSP wakes the AP (INIT-SIPI-SIPI, trampoline below 1 MiB,
  * long mode), both add to a shared counter with lock xadd, the AP prints
- * its APIC id and the BSP checks the sum. Needs --cpus 2. */
+ * its APIC id and the BSP checks the sum; a second counter takes lock add
+ * (emu translates it inline: no update may be lost). Needs --cpus 2. */
 #include "lib.h"
 #include "smp.h"
 
-#define ADDS 1000
+#define ADDS 20000
 
-static volatile uint64_t counter, ap_sum;
+static volatile uint64_t counter, ap_sum, counter2;
 static volatile unsigned ap_apic;
 static volatile int ap_done;
 
 static uint64_t add_many(void)
 {
 	uint64_t seen = 0;
-	for (int i = 0; i < ADDS; i++)
+	for (int i = 0; i < ADDS; i++) {
 		seen += __atomic_fetch_add(&counter, 1, __ATOMIC_SEQ_CST);   /* lock xadd */
+		__atomic_fetch_add(&counter2, 1, __ATOMIC_SEQ_CST);          /* lock add */
+	}
 	return seen;
 }
 
@@ -54,10 +57,10 @@ int main(void)
 	/* Each value 0..2*ADDS-1 was seen by exactly one CPU. */
 	uint64_t all = 2 * ADDS;
 	bool sums_ok = bsp_sum + ap_sum == all * (all - 1) / 2;
-	printf("bsp: ap apic id %s the madt's, counter %lu, fetched values %s\n",
+	printf("bsp: ap apic id %s the madt's, counter %lu, fetched values %s, lock add %s\n",
 	       ap_apic == ap ? "matches" : "differs from", counter,
-	       sums_ok ? "unique" : "repeated");
-	if (ap_apic != ap || counter != all || !sums_ok)
+	       sums_ok ? "unique" : "repeated", counter2 == all ? "exact" : "lost updates");
+	if (ap_apic != ap || counter != all || !sums_ok || counter2 != all)
 		return 6;
 	puts("smp: ok");
 	return 0;

@@ -985,8 +985,8 @@ static void emu_vcpu_destroy(struct accel_vcpu *v)
 	log_debug("emu: vCPU %u ran %llu instructions", c->index,
 		  (unsigned long long)c->icount);
 	if (c->jit)
-		log_debug("emu: vCPU %u code cache: %zu KiB of %zu used at most", c->index,
-			  jit_used(c->jit) >> 10, emu_jit_size >> 10);
+		log_debug("emu: vCPU %u code cache: %zu KiB of %zu used at most, flushed %u times",
+			  c->index, jit_used(c->jit) >> 10, emu_jit_size >> 10, jit_flushes(c->jit));
 	c->vm->cpus[c->index] = NULL;
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);

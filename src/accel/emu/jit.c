@@ -118,6 +118,11 @@ size_t jit_used(const struct jit *j)
 	return j ? j->peak : 0;
 }
 
+unsigned jit_flushes(const struct jit *j)
+{
+	return j ? j->flushes : 0;
+}
+
 void jit_flush(struct jit *j)
 {
 	if (j && j->used) {
@@ -289,15 +294,31 @@ static bool describe_byte(const struct insn *in, bool code64, struct form *f)
 	return true;
 }
 
+static bool describe_any(const struct insn *in, bool code64, struct form *f);
+
+/* LOCK ADD/OR/AND/SUB/XOR to memory: a compare-exchange loop on the host
+ * (rm_rmw's); the rest with LOCK (or that #UD with it) go to the handler. */
+static bool lock_ok(const struct form *f)
+{
+	return f->dst == SRC_MEM && (f->op <= 1 || (f->op >= 4 && f->op <= 6));
+}
+
 /* The inline form of in, if it has one. */
 static bool describe(const struct insn *in, bool code64, struct form *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (in->flags & (IN_REP | IN_REPNE))
+		return false;
+	if (!describe_any(in, code64, f))
+		return false;
+	return !(in->flags & IN_LOCK) || lock_ok(f);
+}
+
+static bool describe_any(const struct insn *in, bool code64, struct form *f)
 {
 	bool mem = in->flags & IN_MEM;
 	unsigned opc = in->opc, rm_src = mem ? SRC_MEM : SRC_REG;
 
-	memset(f, 0, sizeof(*f));
-	if (in->flags & (IN_LOCK | IN_REP | IN_REPNE))
-		return false;
 	if (in->osz == 1)
 		return describe_byte(in, code64, f);
 	if (in->osz != 4 && in->osz != 8)
@@ -847,6 +868,50 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 	return true;
 }
 
+/* "op esi, ecx" (sil, cl for bytes) or "op eax, ecx" (h = HAX), at in's size. */
+static void alu_host(struct emit *e, const struct insn *in, const struct form *f, unsigned h)
+{
+	if (in->osz == 8)
+		e8(e, 0x48);
+	else if (in->osz == 1 && h == HSI)
+		e8(e, 0x40);
+	e8(e, (uint8_t)(alu_ops[f->op].hostop - (in->osz == 1))), e8(e, (uint8_t)(0xc8 | h));
+}
+
+/* LOCK op [rdx], b with the old value in rax (loaded): retried until the
+ * compare-exchange finds memory unchanged, so other vCPUs' writes between
+ * the load and the store are never lost; then the op again on the old
+ * value gives the host's flags and lf_res as the unlocked form's. */
+static void emit_lock_rmw(struct xl *x, const struct insn *in, const struct form *f, bool dead)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8, byte = in->osz == 1;
+	uint8_t *loop;
+
+	load_opnd(x, HCX, f->b, f->rb, in, byte, false);
+	loop = e->p;
+	if (w64)
+		e8(e, 0x48);
+	e8(e, 0x89), e8(e, 0xc6); /* mov esi, eax */
+	alu_host(e, in, f, HSI);
+	e8(e, 0xf0);              /* lock cmpxchg [rdx], esi (sil): rax = memory when it differs */
+	if (w64 || byte)
+		e8(e, w64 ? 0x48 : 0x40);
+	e8(e, 0x0f), e8(e, byte ? 0xb0 : 0xb1), e8(e, 0x32);
+	e8(e, 0x75), e8(e, (uint8_t)(loop - (e->p + 1))); /* jne loop */
+	if (!dead) {
+		str(e, HAX, O(lf_a));
+		str(e, HCX, O(lf_b));
+	}
+	alu_host(e, in, f, HAX);
+	if (!dead) {
+		str(e, HAX, O(lf_res));
+		st_imm32(e, O(lf_op), alu_ops[f->op].lf);
+		st_imm32(e, O(lf_sz), in->osz);
+	}
+	x->hflags = true;
+}
+
 static void emit_form(struct xl *x, const struct insn *in, const struct form *f, struct stub *s,
 		      unsigned pending, bool dead)
 {
@@ -862,6 +927,10 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 	}
 	/* bytes: zero-extended (lf_a, lf_b as alu() masks them) */
 	load_opnd(x, HAX, f->a, f->ra, in, byte ? 1 : f->msz, f->sx);
+	if (in->flags & IN_LOCK) {
+		emit_lock_rmw(x, in, f, dead);
+		return;
+	}
 	if (f->op != OP_MOV) {
 		load_opnd(x, HCX, f->b, f->rb, in, byte, false);
 		if (!dead) {

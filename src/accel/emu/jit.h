@@ -28,6 +28,8 @@ int emu_set_jit(struct accel_vcpu *v, bool on);
 void jit_destroy(struct jit *j);
 /* The most of the code cache its translations filled (bytes). */
 size_t jit_used(const struct jit *j);
+/* How many times the cache was flushed (full, or its blocks gone). */
+unsigned jit_flushes(const struct jit *j);
 /* Forgets every translation (their blocks must be gone too). */
 void jit_flush(struct jit *j);
 /* NULL when the cache is full: flush the blocks and the cache, retry later. */
