@@ -162,7 +162,7 @@ struct block {
 	unsigned (*code)(struct emu_cpu *c); /* its translation (jit.c), or NULL */
 	/* Its exits' links in the code cache (jit_link): offsets of the rip,
 	 * the epoch and the jump; link_jmp 0 when the slot has none. */
-	uint32_t link_rip[2], link_epoch[2], link_jmp[2];
+	uint32_t link_rip[2], link_epoch[2], link_gen[2], link_jmp[2];
 	uint8_t link_dyn;     /* bit per slot: its misses look in the jump cache */
 };
 
@@ -189,7 +189,6 @@ struct emu_vm {
 	_Atomic uint8_t *codemark;  /* per RAM page: decoded code lives here */
 	_Atomic uint32_t *codegen;  /* per RAM page: bumped when code is written */
 	_Atomic uint64_t *codehash; /* per RAM page: its bytes when code was first decoded */
-	_Atomic uint32_t codewrites; /* bumped with any codegen: links are rechecked */
 	/* Dirty tracking: bumped to make every vCPU drop its TLB write entries
 	 * (each filled after its page's dirty bit was set) before going on. */
 	_Atomic uint32_t wflush_gen;
@@ -300,7 +299,6 @@ struct emu_cpu {
 	 * global pages (a kernel's) survive address-space switches. Bit 0 of
 	 * both: c->user. */
 	uint32_t epoch[2];
-	uint32_t codewrites_seen; /* vm->codewrites when the links were last valid */
 	uint64_t budget;       /* blocks left before vcpu_run returns (0: unlimited) */
 	struct block *prev_block;
 	struct jcache_entry jcache[JCACHE];

@@ -179,6 +179,14 @@ static struct block *block_found(struct emu_cpu *c, struct block *b, uint64_t li
 	return b;
 }
 
+/* No page of b was written since it was decoded. */
+static inline bool block_fresh(const struct emu_vm *vm, const struct block *b)
+{
+	return b->gen == atomic_load_explicit(&vm->codegen[b->ramidx], memory_order_acquire) &&
+	       (b->ramidx2 == UINT32_MAX ||
+		b->gen2 == atomic_load_explicit(&vm->codegen[b->ramidx2], memory_order_acquire));
+}
+
 static __attribute__((noinline)) struct block *block_find(struct emu_cpu *c)
 {
 	static __thread struct block scratch;
@@ -208,9 +216,7 @@ static __attribute__((noinline)) struct block *block_find(struct emu_cpu *c)
 	unsigned h = block_hash(off, key);
 	for (struct block *b = c->hash[h]; b; b = b->next) {
 		if (b->gpa == off && b->key == key) {
-			if (b->gen == atomic_load_explicit(&c->vm->codegen[idx], memory_order_acquire) &&
-			    (b->ramidx2 == UINT32_MAX ||
-			     b->gen2 == atomic_load_explicit(&c->vm->codegen[b->ramidx2], memory_order_acquire)) &&
+			if (block_fresh(c->vm, b) &&
 			    atomic_load_explicit(&c->vm->codemark[idx], memory_order_relaxed))
 				return block_found(c, b, lin);
 			break;
@@ -256,17 +262,13 @@ static inline __attribute__((always_inline)) struct block *block_next(struct emu
 {
 	struct block *p = c->prev_block, *b;
 	struct jcache_entry *j = NULL;
-	uint32_t cw = atomic_load_explicit(&c->vm->codewrites, memory_order_acquire);
 
-	/* Links and the jump cache hold while no code page was written (by
-	 * any vCPU); then they all go, and the hash lookup checks each block. */
-	if (unlikely(cw != c->codewrites_seen)) {
-		c->codewrites_seen = cw;
-		epoch_bump(c);
-	}
+	/* Links and the jump cache hold for their epoch while the block's
+	 * pages keep their generation (no vCPU or device wrote them). */
 	if (p) {
 		for (int k = 0; k < 2; k++)
-			if (p->succ_rip[k] == c->rip && p->succ_epoch[k] == c->epoch[p->succ_g[k]]) {
+			if (p->succ_rip[k] == c->rip && p->succ_epoch[k] == c->epoch[p->succ_g[k]] &&
+			    block_fresh(c->vm, p->succ[k])) {
 				b = p->succ[k];
 				c->next_g = p->succ_g[k];
 				/* For the translations' lookup on a link's miss,
@@ -278,7 +280,8 @@ static inline __attribute__((always_inline)) struct block *block_next(struct emu
 	}
 	if (likely(c->code64)) {
 		j = &c->jcache[jcache_index(c->rip)];
-		if (j->rip == c->rip && j->b && j->epoch == c->epoch[j->g] && j->user == c->user) {
+		if (j->rip == c->rip && j->b && j->epoch == c->epoch[j->g] && j->user == c->user &&
+		    block_fresh(c->vm, j->b)) {
 			b = j->b;
 			c->next_g = (uint8_t)j->g;
 			goto link;
@@ -341,7 +344,7 @@ next:
 			/* The block before it ended by a link slot: link it here. */
 			if (c->jit_from && c->jit_from == c->prev_block)
 				jit_link(c->jit, c->jit_from, c->jit_slot, b, c->rip, c->next_g,
-					 c->epoch[c->next_g]);
+					 c->epoch[c->next_g], c->vm->codegen);
 			c->jit_exit = 0xff;
 			cnt = b->code(c);
 			/* Linked blocks may have run before the one that returned. */
@@ -834,8 +837,6 @@ static void emu_code_dma(void *opaque, uint64_t idx)
 
 	if (atomic_exchange_explicit(&vm->codemark[idx], 0, memory_order_acq_rel)) {
 		atomic_fetch_add_explicit(&vm->codegen[idx], 1, memory_order_release);
-		/* The vCPUs' block links are checked against this, not codegen. */
-		atomic_fetch_add_explicit(&vm->codewrites, 1, memory_order_release);
 	}
 }
 

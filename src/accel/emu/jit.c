@@ -8,8 +8,8 @@
  * interpreter keeps them, so faults (longjmp out of a handler), exits and
  * the block's end leave the same state behind; inline forms let rip lag
  * and catch it up before any handler, slow path or exit. Block ends link
- * straight into the next block's code while rip, epoch, code writes and
- * the run loop's events allow (emit_chain_exit).
+ * straight into the next block's code while rip, epoch, the next block's
+ * page generation and the run loop's events allow (emit_chain_exit).
  *
  * The code cache is one memfd mapped twice: a read-write view that the
  * emitter writes and a read-execute view that runs, so no page is ever
@@ -516,7 +516,7 @@ struct xl {
 	struct stub stubs[BLOCK_MAX_INSNS + 1]; /* one per instruction, and the branch */
 	unsigned nstubs;
 	uint8_t *codemark;
-	uint32_t *codewrites;
+	const _Atomic uint32_t *codegen; /* the VM's code generations by RAM page */
 };
 
 /* ---- the guest's registers ----
@@ -1265,8 +1265,8 @@ _Static_assert(offsetof(struct emu_cpu, stop) % 8 == 0 &&
 	       "emu_cpu: the chain's stop word");
 
 /* A block's end with a link (slot 0 or 1): when it was linked (jit_link)
- * and the guest's rip, the epoch and the code-write count are still those
- * of the link, and nothing wants the run loop (events, kicks, TF, a
+ * and the guest's rip, the epoch and the target page's code generation
+ * are still those of the link, and nothing wants the run loop (events, kicks, TF, a
  * budget, the timer poll every 256 blocks), it jumps straight into the
  * next block's code; else it returns with jit_exit = slot, so the run
  * loop can link it. Unlinked, its rip is non-canonical: never taken. */
@@ -1279,10 +1279,6 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 #define JCC_TO(cc, list, n) (e8(e, 0x0f), e8(e, (cc)), list[n++] = e->p, e32(e, 0))
 #define JNE_UNL() JCC_TO(0x85, unl, nu)
 
-	e8(e, 0x48), e8(e, 0xb8), e64(e, (uintptr_t)x->codewrites); /* mov rax, &vm->codewrites */
-	e8(e, 0x8b), e8(e, 0x00);                                /* mov eax, [rax] */
-	e8(e, 0x3b), e8(e, 0x83), e32(e, O(codewrites_seen));    /* cmp eax, [rbx+codewrites_seen] */
-	JNE_UNL();
 	/* stop, irq_check, shadow, halted, exit_now, nolink, kicked, exit_req */
 	e8(e, 0x48), e8(e, 0x83), e8(e, 0xbb), e32(e, O(stop)), e8(e, 0); /* cmp qword [rbx+stop], 0 */
 	JNE_UNL();
@@ -1299,6 +1295,11 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 	e8(e, 0x81), e8(e, 0xbb), e32(e, O(epoch));              /* cmp dword [rbx+epoch[g]], imm32 */
 	b->link_epoch[slot] = (uint32_t)(e->p - e->rw0);         /* (jit_link sets g and imm32) */
 	e32(e, 0);
+	JCC_TO(0x85, miss, nm);
+	e8(e, 0x48), e8(e, 0xb8);                                /* mov rax, imm64 (&codegen[its page]) */
+	b->link_gen[slot] = (uint32_t)(e->p - e->rw0);
+	e64(e, (uintptr_t)x->codegen);
+	e8(e, 0x81), e8(e, 0x38), e32(e, 0);                     /* cmp dword [rax], imm32 (its generation) */
 	JCC_TO(0x85, miss, nm);
 	add_mem_imm(e, O(icount), (int32_t)count);
 	e8(e, 0xe9);                                              /* jmp the next block (linked) */
@@ -1336,6 +1337,14 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x81), e32(e, (uint32_t)offsetof(struct block, code)); /* mov rax, [rcx+code] */
 		e8(e, 0x48), e8(e, 0x85), e8(e, 0xc0);              /* test rax, rax */
 		JCC_TO(0x84, unl, nu);
+		/* and its code not written since (one page: jit_link's rule) */
+		e8(e, 0x83), e8(e, 0xb9), e32(e, (uint32_t)offsetof(struct block, ramidx2)), e8(e, 0xff); /* cmp dword [rcx+ramidx2], -1 */
+		JNE_UNL();
+		e8(e, 0x8b), e8(e, 0x91), e32(e, (uint32_t)offsetof(struct block, ramidx)); /* mov edx, [rcx+ramidx] */
+		e8(e, 0x48), e8(e, 0xbe), e64(e, (uintptr_t)x->codegen);  /* mov rsi, codegen */
+		e8(e, 0x8b), e8(e, 0x14), e8(e, 0x96);              /* mov edx, [rsi+rdx*4] */
+		e8(e, 0x3b), e8(e, 0x91), e32(e, (uint32_t)offsetof(struct block, gen)); /* cmp edx, [rcx+gen] */
+		JNE_UNL();
 		add_mem_imm(e, O(icount), (int32_t)count);
 		e8(e, 0x48), e8(e, 0x83), e8(e, 0xc0), e8(e, JIT_BODY); /* add rax, JIT_BODY: its body */
 		e8(e, 0xff), e8(e, 0xe0);                           /* jmp rax */
@@ -1353,8 +1362,10 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 }
 
 void jit_link(struct jit *j, struct block *from, unsigned slot, const struct block *to,
-	      uint64_t rip, unsigned g, uint32_t epoch)
+	      uint64_t rip, unsigned g, uint32_t epoch, const _Atomic uint32_t *codegen)
 {
+	uint64_t genp = (uintptr_t)&codegen[to->ramidx], old_genp;
+	uint32_t gen = to->gen, old_gen;
 	uint32_t eoff = O(epoch) + 4 * g;
 	uint8_t *rel = j->rw + from->link_jmp[slot];
 	/* to's code after its prologue */
@@ -1363,7 +1374,9 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	uint64_t old_rip;
 	uint32_t old_epoch, old_eoff, old_d;
 
-	if (!from->link_jmp[slot])
+	/* The link checks one page's generation: a block across two is
+	 * reached through the run loop. */
+	if (!from->link_jmp[slot] || to->ramidx2 != UINT32_MAX)
 		return;
 	/* Writing the code cache costs the host a pipeline flush (the page
 	 * runs through the other view), so a link is written only when it
@@ -1374,14 +1387,19 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	memcpy(&old_epoch, j->rw + from->link_epoch[slot], 4);
 	memcpy(&old_eoff, j->rw + from->link_epoch[slot] - 4, 4);
 	memcpy(&old_d, rel, 4);
-	if (old_epoch == epoch && old_eoff == eoff && old_rip == rip && old_d == d)
+	memcpy(&old_genp, j->rw + from->link_gen[slot], 8);
+	memcpy(&old_gen, j->rw + from->link_gen[slot] + 10, 4);
+	bool same_gen = old_genp == genp && old_gen == gen;
+	if (old_epoch == epoch && old_eoff == eoff && old_rip == rip && old_d == d && same_gen)
 		return;
 	if ((from->link_dyn & (1u << slot)) && old_epoch == epoch && old_eoff == eoff &&
-	    old_rip != 1ULL << 63)
+	    old_rip != 1ULL << 63 && same_gen)
 		return;
 	memcpy(j->rw + from->link_rip[slot], &rip, 8);
 	memcpy(j->rw + from->link_epoch[slot] - 4, &eoff, 4);
 	memcpy(j->rw + from->link_epoch[slot], &epoch, 4);
+	memcpy(j->rw + from->link_gen[slot], &genp, 8);
+	memcpy(j->rw + from->link_gen[slot] + 10, &gen, 4);
 	memcpy(rel, &d, 4);
 }
 
@@ -1505,7 +1523,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 	x.b = b;
 	x.code64 = code64;
 	x.codemark = (uint8_t *)c->vm->codemark;
-	x.codewrites = (uint32_t *)&c->vm->codewrites;
+	x.codegen = c->vm->codegen;
 	((struct block *)b)->link_jmp[0] = ((struct block *)b)->link_jmp[1] = 0;
 	((struct block *)b)->link_dyn = 0;
 	struct emit *e = &x.e;

@@ -36,8 +36,9 @@ void jit_flush(struct jit *j);
 jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b);
 /* Links exit slot of from (a block whose translation returned with
  * jit_exit = slot) to to's translation, for this rip and epoch of kind g
- * (EPOCH_ALL, EPOCH_GLOBAL). */
+ * (EPOCH_ALL, EPOCH_GLOBAL), while to's page keeps its generation in
+ * codegen (the VM's, by RAM page). */
 void jit_link(struct jit *j, struct block *from, unsigned slot, const struct block *to,
-	      uint64_t rip, unsigned g, uint32_t epoch);
+	      uint64_t rip, unsigned g, uint32_t epoch, const _Atomic uint32_t *codegen);
 
 #endif

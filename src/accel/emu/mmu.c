@@ -141,7 +141,6 @@ void mmu_code_written(struct emu_cpu *c, uint32_t ramidx)
 
 	if (atomic_exchange_explicit(&vm->codemark[ramidx], 0, memory_order_acq_rel)) {
 		atomic_fetch_add_explicit(&vm->codegen[ramidx], 1, memory_order_release);
-		atomic_fetch_add_explicit(&vm->codewrites, 1, memory_order_release);
 	}
 	/* The block in execution may have just been rewritten: end it. */
 	if (ramidx == c->cur_ramidx)
