@@ -10,7 +10,7 @@
 # Workloads: the cpu part's programs (int, memcpy-rep, memcpy-sse2, sort,
 # syscall) and the linux part's (boot, md5, loop, gzip).
 # Environment: BUILD, VMON, BENCH_TIMEOUT (seconds, 1800), PERF (perf),
-# PROFILE_FREQ (samples per second, 999), PROFILE_ACCEL (emu: its translator;
+# PROFILE_FREQ (samples per second, 999), PROFILE_ACCEL (emu,jit-size=512: its translator;
 # emu,jit=off the interpreter;
 # translated code shows up as guest_RIP_N, from the perf map vmon writes
 # under VMON_PERF_MAP=1).
@@ -21,7 +21,9 @@ workload=${1:-}
 top=${2:-25}
 perf=${PERF:-perf}
 freq=${PROFILE_FREQ:-999}
-accel=${PROFILE_ACCEL:-emu}
+# The default cache of 512 MiB is never flushed, so no two translations
+# share an address in the perf map (a refill would mix their samples).
+accel=${PROFILE_ACCEL:-emu,jit-size=512}
 export VMON_PERF_MAP=1
 kernel=$BUILD/images/vmlinuz
 initrd=$BUILD/images/initramfs.cpio.gz

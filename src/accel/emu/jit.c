@@ -38,7 +38,8 @@ bool emu_jit_on = true; /* jit=off: the interpreter, the reference */
 size_t emu_jit_size = JIT_SIZE_DEFAULT;
 /* VMON_PERF_MAP=1: each translation's start and end offsets in the code
  * cache and guest rip go to /tmp/vmon-jit-PID.map, so bench/profile.sh can name
- * the guest code perf samples (perf sees the memfd, not a JIT map). */
+ * the guest code perf samples (perf sees the memfd, not a JIT map); at the
+ * end the cache's bytes go to /tmp/vmon-jit-PID.bin. */
 static FILE *jit_perf_map;
 
 int emu_jit_options(const char *opts)
@@ -108,6 +109,17 @@ void jit_destroy(struct jit *j)
 {
 	if (!j)
 		return;
+	if (jit_perf_map) {
+		/* The cache's bytes beside the map, for objdump -b binary at
+		 * the map's offsets (right when the cache was never flushed). */
+		char path[64];
+		snprintf(path, sizeof(path), "/tmp/vmon-jit-%d.bin", (int)getpid());
+		FILE *f = fopen(path, "w");
+		if (f) {
+			fwrite(j->rw, 1, j->peak, f);
+			fclose(f);
+		}
+	}
 	munmap(j->rw, j->size);
 	munmap(j->rx, j->size);
 	free(j);
