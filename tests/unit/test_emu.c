@@ -1151,6 +1151,57 @@ static void test_global_code(void **state)
 	}
 }
 
+/* Accesses across a page boundary, the translator's TLB path too: the two
+ * pages are not adjacent frames, the third is absent (#PF at its first
+ * byte), and a non-canonical address is #GP, not a TLB hit. */
+SNIPPET(t_xpage, ".code64\n"
+	"mov $0x40000ffc, %rbx\n"
+	"mov (%rbx), %r12\n"               /* 4 bytes of each frame */
+	"mov $0x8877665544332211, %rax\n"
+	"mov %rax, 2(%rbx)\n"
+	"mov $0x40001ffd, %rcx\n"
+	"mov (%rcx), %r13\n"               /* #PF: 3 bytes long */
+	"mov $0x800000000000, %rcx\n"
+	"mov (%rcx), %r8\n"                /* #GP */
+	"out %al, $0x91\n"
+	".org sbase+0x100\n"
+	"pop %r14\n mov %cr2, %r15\n addq $3, (%rsp)\n iretq\n"
+	".org sbase+0x180\n"
+	"pop %r9\n mov $1, %r10\n addq $3, (%rsp)\n iretq\n");
+
+static void test_page_cross(void **state)
+{
+	(void)state;
+	for (int jit = 0; jit < 2; jit++) {
+		struct env *e = env_new();
+		env_long(e);
+		env_pt(e);
+		put64(e, PT + 0 * 8, 0x800003);
+		put64(e, PT + 1 * 8, 0x802003);
+		put64(e, 0x800ff8, 0xddccbbaa00000000ULL);
+		put64(e, 0x802000, 0x0000000044332211ULL);
+		put64(e, 0x801000, 0x0000000099999999ULL); /* the adjacent frame: never read */
+		load_code(e, CODE, t_xpage_s, t_xpage_e);
+		idt64(e, 14, CODE + 0x100);
+		idt64(e, 13, CODE + 0x180);
+		assert_int_equal(emu_set_jit(e->cpu, jit), 0);
+		e->s.gpr[CPU_R13] = 7;
+		e->s.gpr[CPU_R8] = 7;
+		set_state(e);
+		run_to_out(e, 0x91);
+		assert_int_equal(e->s.gpr[CPU_R12], 0x44332211ddccbbaaULL);
+		assert_int_equal(get64(e, 0x800ff8) >> 48, 0x2211);
+		assert_int_equal(get64(e, 0x802000), 0x0000887766554433ULL);
+		assert_int_equal(e->s.gpr[CPU_R13], 7);
+		assert_int_equal(e->s.gpr[CPU_R14], 0);        /* read, not present */
+		assert_int_equal(e->s.gpr[CPU_R15], 0x40002000);
+		assert_int_equal(e->s.gpr[CPU_R8], 7);
+		assert_int_equal(e->s.gpr[CPU_R9], 0);
+		assert_int_equal(e->s.gpr[CPU_R10], 1);
+		env_free(e);
+	}
+}
+
 /* IST: an interrupt gate with IST 1 switches to the TSS's IST1 stack even
  * without a privilege change. */
 SNIPPET(t_ist, ".code64\n"
@@ -1424,6 +1475,7 @@ int main(void)
 		cmocka_unit_test(test_single_step),
 		cmocka_unit_test(test_paging_details),
 		cmocka_unit_test(test_global_code),
+		cmocka_unit_test(test_page_cross),
 		cmocka_unit_test(test_ist),
 		cmocka_unit_test(test_dma_code),
 		cmocka_unit_test(test_dma_code_notify),

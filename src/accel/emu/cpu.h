@@ -105,12 +105,14 @@ struct tlb_entry {
 };
 #define TLB_INVALID 1ULL
 
-/* The TLB slot of a linear address: the page number folded with the
- * 1 MiB number, so buffers a power of two apart (a copy's source and
- * destination) do not take each other's slot. */
+/* The TLB slot of a linear address: the page number plus the 1 MiB
+ * number, so buffers a power of two apart (a copy's source and
+ * destination) do not take each other's slot, and the next page's slot
+ * is never the page's own (1 or 2 further: the translations' one-compare
+ * fast path relies on it). */
 static inline unsigned tlb_index(uint64_t lin)
 {
-	return (unsigned)((lin >> 12) ^ (lin >> 20)) & (TLB_SIZE - 1);
+	return (unsigned)((lin >> 12) + (lin >> 20)) & (TLB_SIZE - 1);
 }
 
 /* A decoded instruction. */
@@ -213,6 +215,7 @@ struct emu_cpu {
 	uint32_t lf_cf;        /* carry in (ADC/SBB), preserved CF (INC/DEC), CF=OF (MUL) */
 	uint32_t lf_prev, lf_rot; /* LF_ROT: the kind under it and its CF | OF << 1 */
 	uint8_t cpl, code64, user; /* user = CPL 3 for memory accesses */
+	uint32_t tlb_row;          /* user * TLB_SIZE: the translations' TLB row */
 	uint8_t implicit;      /* a system-structure access (SMAP ignores AC): sys_read */
 	uint8_t tlb_large;      /* the TLB holds pieces of large pages (the largest's bits) */
 	uint8_t nmi_blocked, nmi_pending; /* NMIs wait for the IRET of the last one */

@@ -742,50 +742,42 @@ static bool emit_ea(struct xl *x, const struct insn *in, unsigned pending, bool 
 }
 
 /* The TLB fast path for an access of sz bytes at rdx: on a hit rdx becomes
- * the host address; anything else goes to stub s. Uses rax, rcx, rsi. */
+ * the host address; anything else goes to stub s. Uses rax, rcx, rsi.
+ * One compare covers all: the last byte's page must be the tag of the
+ * first byte's slot. Tags are canonical pages (tlb_fill), so a
+ * non-canonical address misses, and a page is never cached in the slot of
+ * the page before it (tlb_index), so an access crossing pages misses. */
 static void emit_tlb(struct xl *x, struct stub *s, int acc, unsigned sz)
 {
 	struct emit *e = &x->e;
-	const uint32_t esz = sizeof(struct tlb_entry);
 
-	/* canonical: sign-extending bit 47 changes nothing */
-	e8(e, 0x48), e8(e, 0x89), e8(e, 0xd0);              /* mov rax, rdx */
-	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xe0), e8(e, 16);   /* shl rax, 16 */
-	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xf8), e8(e, 16);   /* sar rax, 16 */
-	e8(e, 0x48), e8(e, 0x39), e8(e, 0xd0);              /* cmp rax, rdx */
-	to_stub(x, s, 0x85);                                /* jne */
-	/* the entry: tlb[user][(lin >> 12 ^ lin >> 20) & 255] (tlb_index) */
+	_Static_assert(sizeof(struct tlb_entry) == 40, "the slot's address is idx * 5 * 8");
+	if (sz > 1)
+		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x4a), e8(e, (uint8_t)(sz - 1)); /* lea rcx, [rdx+sz-1] */
+	else
+		e8(e, 0x48), e8(e, 0x89), e8(e, 0xd1);      /* mov rcx, rdx */
+	/* the slot: tlb_row + ((lin >> 12) + (lin >> 20)) & 255 (tlb_index) */
 	e8(e, 0x89), e8(e, 0xd0);                           /* mov eax, edx */
 	e8(e, 0xc1), e8(e, 0xe8), e8(e, 12);                /* shr eax, 12 */
-	e8(e, 0x89), e8(e, 0xd1);                           /* mov ecx, edx */
-	e8(e, 0xc1), e8(e, 0xe9), e8(e, 20);                /* shr ecx, 20 */
-	e8(e, 0x31), e8(e, 0xc8);                           /* xor eax, ecx */
+	e8(e, 0x89), e8(e, 0xc6);                           /* mov esi, eax */
+	e8(e, 0xc1), e8(e, 0xee), e8(e, 8);                 /* shr esi, 8 */
+	e8(e, 0x01), e8(e, 0xf0);                           /* add eax, esi */
 	e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc0);              /* movzx eax, al */
-	e8(e, 0x0f), e8(e, 0xb6), e8(e, 0x8b), e32(e, O(user)); /* movzx ecx, byte [rbx+user] */
-	e8(e, 0xc1), e8(e, 0xe1), e8(e, 8);                 /* shl ecx, 8 */
-	e8(e, 0x09), e8(e, 0xc8);                           /* or eax, ecx */
-	e8(e, 0x69), e8(e, 0xc0), e32(e, esz);              /* imul eax, eax, esz */
-	/* the tag (adjacent pages may share a slot: the crossing is checked apart) */
-	e8(e, 0x48), e8(e, 0x89), e8(e, 0xd1);                           /* mov rcx, rdx */
-	e8(e, 0x48), e8(e, 0x81), e8(e, 0xe1), e32(e, 0xfffff000u);      /* and rcx, -4096 */
-	e8(e, 0x48), e8(e, 0x3b), e8(e, 0x8c), e8(e, 0x03);              /* cmp rcx, [rbx+rax+tag] */
+	e8(e, 0x03), e8(e, 0x83), e32(e, O(tlb_row));      /* add eax, [rbx+tlb_row] */
+	e8(e, 0x8d), e8(e, 0x04), e8(e, 0x80);              /* lea eax, [rax+rax*4] */
+	e8(e, 0x48), e8(e, 0x81), e8(e, 0xe1), e32(e, 0xfffff000u); /* and rcx, -4096 */
+	e8(e, 0x48), e8(e, 0x3b), e8(e, 0x8c), e8(e, 0xc3);         /* cmp rcx, [rbx+rax*8+tag] */
 	e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, tag) + 8 * (uint32_t)acc);
-	to_stub(x, s, 0x85);
-	if (sz > 1) {
-		e8(e, 0x89), e8(e, 0xd1);                                /* mov ecx, edx */
-		e8(e, 0x81), e8(e, 0xe1), e32(e, 0xfff);                 /* and ecx, 0xfff */
-		e8(e, 0x81), e8(e, 0xf9), e32(e, 4096 - sz);             /* cmp ecx, 4096 - sz */
-		to_stub(x, s, 0x87);                                     /* ja */
-	}
+	to_stub(x, s, 0x85);                                /* jne */
 	if (acc == ACC_W) {
 		/* a page holding decoded code: the slow path sees the write */
-		e8(e, 0x8b), e8(e, 0x8c), e8(e, 0x03);            /* mov ecx, [rbx+rax+ramidx] */
+		e8(e, 0x8b), e8(e, 0x8c), e8(e, 0xc3);            /* mov ecx, [rbx+rax*8+ramidx] */
 		e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, ramidx));
 		e8(e, 0x48), e8(e, 0xbe), e64(e, (uintptr_t)x->codemark); /* mov rsi, codemark */
 		e8(e, 0x80), e8(e, 0x3c), e8(e, 0x0e), e8(e, 0);  /* cmp byte [rsi+rcx], 0 */
 		to_stub(x, s, 0x85);
 	}
-	e8(e, 0x48), e8(e, 0x03), e8(e, 0x94), e8(e, 0x03);       /* add rdx, [rbx+rax+addend] */
+	e8(e, 0x48), e8(e, 0x03), e8(e, 0x94), e8(e, 0xc3);       /* add rdx, [rbx+rax*8+addend] */
 	e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, addend));
 }
 

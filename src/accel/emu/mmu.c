@@ -421,6 +421,8 @@ static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uin
 	host = ram_page(c->vm, w.gpa);
 	if (!host || is_lapic(c, w.gpa))
 		return NULL;
+	if (unlikely(!is_canonical(page)))
+		return host; /* never cached: emit_tlb takes a miss for non-canonical */
 	e = &c->tlb[user][tlb_index(lin)];
 	if (e->tag[0] != page && e->tag[1] != page && e->tag[2] != page)
 		e->tag[0] = e->tag[1] = e->tag[2] = TLB_INVALID;
