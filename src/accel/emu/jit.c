@@ -27,6 +27,7 @@
 
 #include "accel/emu/cpu.h"
 #include "accel/emu/jit.h"
+#include "accel/emu/ops.h"
 
 struct jit {
 	uint8_t *rw, *rx;
@@ -246,12 +247,25 @@ struct form {
 /* ALU operations with ModRM the host runs as they are: host opcode of
  * "op eax, ecx" and the lazy-flags kind. */
 static const struct { uint8_t hostop; uint32_t lf; } alu_ops[9] = {
-	[0] = { 0x01, LF_ADD }, [1] = { 0x09, LF_LOGIC }, [4] = { 0x21, LF_LOGIC },
+	[0] = { 0x01, LF_ADD }, [1] = { 0x09, LF_LOGIC }, [2] = { 0x11, LF_ADC }, [3] = { 0x19, LF_SBB },
+	[4] = { 0x21, LF_LOGIC },
 	[5] = { 0x29, LF_SUB }, [6] = { 0x31, LF_LOGIC }, [7] = { 0x29, LF_SUB },
 	[OP_TEST] = { 0x21, LF_LOGIC },
 };
 
 static bool alu_ok(unsigned op) { return op < 9 && alu_ops[op].hostop; }
+
+/* ADC and SBB read CF. */
+static bool alu_carry(unsigned op) { return op == 2 || op == 3; }
+
+/* The forms on rAX with an immediate and no ModRM (04, 05, ... 3C, 3D, A8, A9). */
+static bool acc_imm(const struct insn *in)
+{
+	unsigned opc = in->opc;
+
+	return in->map == 0 && ((opc < 0x40 && ((opc & 7) == 4 || (opc & 7) == 5)) ||
+				opc == 0xa8 || opc == 0xa9);
+}
 
 static bool mem_ok(const struct insn *in, bool code64)
 {
@@ -265,7 +279,7 @@ static bool describe_byte(const struct insn *in, bool code64, struct form *f)
 	bool mem = in->flags & IN_MEM, reg_ok = in->reg < 16;
 	unsigned opc = in->opc, rm_src = mem ? SRC_MEM : SRC_REG;
 
-	if (in->map != 0 || (mem && !mem_ok(in, code64)) || (!mem && in->rm >= 16))
+	if (in->map != 0 || (mem && !mem_ok(in, code64)) || (!mem && in->rm >= 16 && !acc_imm(in)))
 		return false;
 	f->ra = f->rd = in->rm, f->rb = in->reg;
 	if (opc >= 0xb0 && opc <= 0xb7 && reg_ok) { /* MOV r8, imm8 */
@@ -343,7 +357,7 @@ static bool describe_any(const struct insn *in, bool code64, struct form *f)
 		f->op = OP_MOV, f->a = SRC_IMM, f->dst = SRC_REG, f->rd = in->reg;
 		return true;
 	}
-	if (!mem && in->rm >= 16)
+	if (!mem && in->rm >= 16 && !acc_imm(in))
 		return false;
 	f->ra = f->rd = in->rm, f->rb = in->reg;
 	if (in->map == 1) { /* MOVZX, MOVSX */
@@ -485,7 +499,7 @@ static bool flags_dead(const struct block *b, unsigned k, bool code64)
 			continue;
 		if (cnt > 0 || is_imul(in))
 			return true;
-		if (!describe(in, code64, &f) || form_mem(&f))
+		if (!describe(in, code64, &f) || form_mem(&f) || alu_carry(f.op))
 			return false;
 		if (f.op != OP_MOV)
 			return true;
@@ -820,6 +834,32 @@ static void rex_rm(struct emit *e, bool w64, unsigned r, unsigned m, bool byte)
 		e8(e, rex);
 }
 
+static void emit_cf(struct xl *x);
+
+/* ADC, SBB: the guest's CF goes to lf_cf (their lazy carry-in) before
+ * anything changes the host's flags (the TLB path does; emit_cf calls out,
+ * so it comes before the address in rdx), and back to the host's CF right
+ * before the operation. lf_cf = CF leaves any lazy state's flags as they
+ * were (INC, DEC, MUL keep CF there; ADC, SBB their carry-in, which is CF
+ * when it counts). */
+static void emit_carry_save(struct xl *x)
+{
+	struct emit *e = &x->e;
+
+	if (x->hflags && !x->hjoin) {
+		st_imm32(e, O(lf_cf), 0);                          /* mov: no flags */
+		e8(e, 0x0f), e8(e, 0x92), e8(e, 0x83), e32(e, O(lf_cf)); /* setb [rbx+lf_cf] */
+	} else {
+		emit_cf(x);
+		e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_cf));        /* mov [rbx+lf_cf], ecx */
+	}
+}
+
+static void emit_carry_in(struct emit *e)
+{
+	e8(e, 0x0f), e8(e, 0xba), e8(e, 0xa3), e32(e, O(lf_cf)), e8(e, 0); /* bt dword [rbx+lf_cf], 0 */
+}
+
 /* A register form straight on the host registers holding the guest's:
  * MOV/MOVZX r, r and MOV r, imm; ALU r, r|imm whose flags nobody reads.
  * False when f is not one (emit_form does it through rax). */
@@ -857,10 +897,14 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 		return false;
 	} else if (f->b == SRC_REG) {
 		unsigned hb = rc_get(x, f->rb, true), hd = rc_get(x, f->rd, true);
+		if (alu_carry(f->op))
+			emit_carry_in(e);
 		rex_rm(e, w64, hb, hd, false);
 		e8(e, alu_ops[f->op].hostop), e8(e, (uint8_t)(0xc0 | (hb & 7) << 3 | (hd & 7)));
 	} else if (f->b == SRC_IMM) {
 		unsigned hd = rc_get(x, f->rd, true);
+		if (alu_carry(f->op))
+			emit_carry_in(e);
 		/* op hd, imm32 (81 /op; the immediate sign-extends in both) */
 		rex_rm(e, w64, 0, hd, false);
 		e8(e, 0x81), e8(e, (uint8_t)(0xc0 | f->op << 3 | (hd & 7))), e32(e, (uint32_t)in->imm);
@@ -922,6 +966,9 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8, byte = in->osz == 1;
 
+	if (alu_carry(f->op))
+		emit_carry_save(x);
+	x->hflags = false; /* the TLB path changes them */
 	if (!s && emit_form_direct(x, in, f, dead))
 		return;
 	if (s) {
@@ -941,6 +988,8 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 			str(e, HAX, O(lf_a));
 			str(e, HCX, O(lf_b));
 		}
+		if (alu_carry(f->op))
+			emit_carry_in(e);
 		if (w64)
 			e8(e, 0x48);
 		/* op eax/rax, ecx/rcx (al, cl for bytes: the opcode below) */
@@ -1408,8 +1457,8 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 }
 
 /* A relative Jcc/JMP ending the block: the host's flags decide (cc >= 0,
- * only right after an inline ALU op), the target's canonical check goes
- * to the stub. */
+ * only right after an inline ALU op, not where its slow path rejoins), the
+ * target's canonical check goes to the stub. */
 static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
 			unsigned pending)
 {
@@ -1417,7 +1466,7 @@ static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
 	int64_t d = (int64_t)pending + in->len + (int64_t)in->imm;
 	uint8_t *over = NULL;
 
-	if (d != (int32_t)d || (cc >= 0 && !x->hflags))
+	if (d != (int32_t)d || (cc >= 0 && (!x->hflags || x->hjoin)))
 		return false;
 	rc_writeback(x); /* movs: the host's flags stay */
 	struct stub *s = stub_new(x, in, k, pending);
@@ -1573,12 +1622,15 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 				else if (branch_cc(in + 1, code64) >= 0 && k + 2 == b->n)
 					s->kind = STUB_THEN; /* its Jcc reads the host's flags */
 			}
-			x.hflags = false;
 			emit_form(&x, in, &f, s, pending, dead);
 			x.hjoin = s && s->kind == STUB_BACK;
 			if (s)
 				s->back = here_rx(e), s->post = x.rc;
 			pending += in->len;
+			continue;
+		}
+		if (in->fn == op_nop || (in->fn == op_xchg_a_r && in->reg == CPU_RAX)) {
+			pending += in->len; /* NOP, hint NOPs, PAUSE: nothing to run */
 			continue;
 		}
 		if (shift_cnt(in) >= 0) {
