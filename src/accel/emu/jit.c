@@ -139,7 +139,12 @@ unsigned jit_flushes(const struct jit *j)
 void jit_flush(struct jit *j)
 {
 	if (j && j->used) {
-		j->used = 0;
+		/* Under VMON_PERF_MAP a flush of the blocks alone (their arena
+		 * is full, not the cache) goes on after the old code, so no
+		 * two translations share an address in the map: nothing enters
+		 * the old code again, no block holds it. */
+		if (!jit_perf_map || j->used > j->size / 2)
+			j->used = 0;
 		j->flushes++;
 	}
 }
