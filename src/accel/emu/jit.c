@@ -542,6 +542,8 @@ struct xl {
 	bool dynamic_end;   /* the block ends in a handler's branch: any target */
 	bool hflags;        /* the host's flags are the guest's: the last code was an inline ALU op */
 	bool hjoin;         /* ... but not where its slow path (a stub) rejoins */
+	uint8_t lf, lf_sz;  /* the lazy-flags kind and size the block's last flag writer
+			     * stored (an inline ALU op, or its slow path): LF_NONE unknown */
 	uintptr_t epi;
 	struct rcache rc;
 	struct stub stubs[BLOCK_MAX_INSNS + 1]; /* one per instruction, and the branch */
@@ -847,11 +849,47 @@ static void emit_cf(struct xl *x);
  * before the operation. lf_cf = CF leaves any lazy state's flags as they
  * were (INC, DEC, MUL keep CF there; ADC, SBB their carry-in, which is CF
  * when it counts). */
+static void emit_carry_in(struct emit *e);
+
+/* Makes the host's flags the guest's for a condition or CF: as they are
+ * right after an inline ALU op, else by running the block's last flag
+ * writer again on the operands it stored (ADD, ADC, SUB, SBB, CMP give
+ * every flag but AF again, a logic op's TEST on the result the same).
+ * False when that writer is unknown here. Uses rax. */
+static bool emit_hflags(struct xl *x)
+{
+	static const uint8_t hostop[] = { [LF_ADD] = 0x03, [LF_ADC] = 0x13, [LF_SUB] = 0x3b,
+					  [LF_SBB] = 0x1b, [LF_LOGIC] = 0x85 };
+	struct emit *e = &x->e;
+	unsigned sz = x->lf_sz;
+
+	if (x->hflags && !x->hjoin)
+		return true;
+	if (x->lf >= sizeof(hostop) || !hostop[x->lf])
+		return false;
+	if (x->lf == LF_ADC || x->lf == LF_SBB)
+		emit_carry_in(e);
+	ldr(e, HAX, x->lf == LF_LOGIC ? O(lf_res) : O(lf_a), true); /* a mov: CF stays */
+	if (sz == 2)
+		e8(e, 0x66);
+	else if (sz == 8)
+		e8(e, 0x48);
+	if (x->lf == LF_LOGIC) {
+		e8(e, (uint8_t)(0x85 - (sz == 1))), e8(e, 0xc0);             /* test eax, eax */
+	} else {
+		e8(e, (uint8_t)(hostop[x->lf] - (sz == 1))), e8(e, 0x83);    /* op eax, [rbx+lf_b] */
+		e32(e, O(lf_b));
+	}
+	x->hflags = true;
+	x->hjoin = false;
+	return true;
+}
+
 static void emit_carry_save(struct xl *x)
 {
 	struct emit *e = &x->e;
 
-	if (x->hflags && !x->hjoin) {
+	if (emit_hflags(x)) {
 		st_imm32(e, O(lf_cf), 0);                          /* mov: no flags */
 		e8(e, 0x0f), e8(e, 0x92), e8(e, 0x83), e32(e, O(lf_cf)); /* setb [rbx+lf_cf] */
 	} else {
@@ -971,11 +1009,20 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8, byte = in->osz == 1;
 
+	bool hf = x->hflags;
+
 	if (alu_carry(f->op))
 		emit_carry_save(x);
+	if (f->op != OP_MOV) {
+		x->lf = dead ? LF_NONE : (uint8_t)alu_ops[f->op].lf;
+		x->lf_sz = in->osz;
+	}
 	x->hflags = false; /* the TLB path changes them */
-	if (!s && emit_form_direct(x, in, f, dead))
+	if (!s && emit_form_direct(x, in, f, dead)) {
+		if (f->op == OP_MOV)
+			x->hflags = hf; /* a register MOV changes no flags */
 		return;
+	}
 	if (s) {
 		if (!emit_ea(x, in, pending, true))
 			return; /* not reached: describe's caller checked */
@@ -1190,7 +1237,7 @@ static void emit_incdec(struct xl *x, const struct insn *in, bool dead)
 		x->hflags = false;
 		return;
 	}
-	if (x->hflags && !x->hjoin) /* the last inline ALU op's CF is the host's */
+	if (emit_hflags(x)) /* CF from the host's flags */
 		e8(e, 0x0f), e8(e, 0x92), e8(e, 0xc1), e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc9); /* setb cl; movzx ecx, cl */
 	else
 		emit_cf(x);
@@ -1471,7 +1518,7 @@ static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
 	int64_t d = (int64_t)pending + in->len + (int64_t)in->imm;
 	uint8_t *over = NULL;
 
-	if (d != (int32_t)d || (cc >= 0 && (!x->hflags || x->hjoin)))
+	if (d != (int32_t)d || (cc >= 0 && !emit_hflags(x)))
 		return false;
 	rc_writeback(x); /* movs: the host's flags stay */
 	struct stub *s = stub_new(x, in, k, pending);
@@ -1628,7 +1675,8 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 					s->kind = STUB_THEN; /* its Jcc reads the host's flags */
 			}
 			emit_form(&x, in, &f, s, pending, dead);
-			x.hjoin = s && s->kind == STUB_BACK;
+			if (s || f.op != OP_MOV) /* a register MOV keeps both */
+				x.hjoin = s && s->kind == STUB_BACK;
 			if (s)
 				s->back = here_rx(e), s->post = x.rc;
 			pending += in->len;
@@ -1638,6 +1686,8 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			pending += in->len; /* NOP, hint NOPs, PAUSE: nothing to run */
 			continue;
 		}
+		if (shift_cnt(in) >= 0 || rot_cnt(in) >= 0 || is_incdec(in) || is_imul(in))
+			x.lf = LF_NONE; /* their flags are not run again (emit_hflags) */
 		if (shift_cnt(in) >= 0) {
 			x.hflags = false; /* OF after a count above 1, AF: the host's may differ */
 			emit_shift(&x, in, (unsigned)shift_cnt(in), flags_dead(b, k, code64));
@@ -1687,6 +1737,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			goto stubs;
 		}
 		emit_call(&x, in, k, pending, last);
+		x.lf = LF_NONE;
 		x.dynamic_end = last;
 		pending = 0;
 	}
