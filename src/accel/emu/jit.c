@@ -342,6 +342,8 @@ static bool describe(const struct insn *in, bool code64, struct form *f)
 		return false;
 	if (!describe_any(in, code64, f))
 		return false;
+	if (in->osz == 2 && (f->op != OP_MOV || f->msz))
+		return false; /* words: MOV only, into the low half */
 	return !(in->flags & IN_LOCK) || lock_ok(f);
 }
 
@@ -352,7 +354,7 @@ static bool describe_any(const struct insn *in, bool code64, struct form *f)
 
 	if (in->osz == 1)
 		return describe_byte(in, code64, f);
-	if (in->osz != 4 && in->osz != 8)
+	if (in->osz != 2 && in->osz != 4 && in->osz != 8)
 		return false;
 	if (mem && !mem_ok(in, code64))
 		return false;
@@ -459,6 +461,12 @@ static bool is_incdec(const struct insn *in)
 }
 
 /* IMUL r, r/m (0F AF) and IMUL r, r/m, imm (69, 6B) between registers. */
+static bool is_notneg(const struct insn *in)
+{
+	return in->map == 0 && in->opc == 0xf7 && (in->op == 2 || in->op == 3) &&
+	       !(in->flags & (IN_MEM | IN_LOCK)) && (in->osz == 4 || in->osz == 8) && in->rm < 16;
+}
+
 static bool is_imul(const struct insn *in)
 {
 	return ((in->map == 1 && in->opc == 0xaf) ||
@@ -500,9 +508,10 @@ static bool flags_dead(const struct block *b, unsigned k, bool code64)
 		/* A rotate keeps the flags but CF and OF as they were, INC and
 		 * DEC keep CF: they read them only when their own are live, so
 		 * they are seen through. */
-		if (is_lea(in, code64) || cnt == 0 || rot_cnt(in) >= 0 || is_incdec(in))
+		if (is_lea(in, code64) || cnt == 0 || rot_cnt(in) >= 0 || is_incdec(in) ||
+		    (is_notneg(in) && in->op == 2))
 			continue;
-		if (cnt > 0 || is_imul(in))
+		if (cnt > 0 || is_imul(in) || is_notneg(in))
 			return true;
 		if (!describe(in, code64, &f) || form_mem(&f) || alu_carry(f.op))
 			return false;
@@ -911,7 +920,7 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
 
-	if (f->dst != SRC_REG || in->osz == 1 || (f->op != OP_MOV && (!dead || f->a != SRC_REG || f->ra != f->rd)))
+	if (f->dst != SRC_REG || in->osz <= 2 || (f->op != OP_MOV && (!dead || f->a != SRC_REG || f->ra != f->rd)))
 		return false;
 	if (f->op == OP_MOV && f->a == SRC_REG) {
 		unsigned hs = rc_get(x, f->ra, true), hd = rc_get(x, f->rd, f->rd == f->ra);
@@ -1028,8 +1037,8 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 			return; /* not reached: describe's caller checked */
 		emit_tlb(x, s, f->dst == SRC_MEM ? ACC_W : ACC_R, f->msz ? f->msz : in->osz);
 	}
-	/* bytes: zero-extended (lf_a, lf_b as alu() masks them) */
-	load_opnd(x, HAX, f->a, f->ra, in, byte ? 1 : f->msz, f->sx);
+	/* bytes, words: zero-extended (lf_a, lf_b as alu() masks them) */
+	load_opnd(x, HAX, f->a, f->ra, in, byte ? 1 : in->osz == 2 ? 2 : f->msz, f->sx);
 	if (in->flags & IN_LOCK) {
 		emit_lock_rmw(x, in, f, dead);
 		return;
@@ -1053,9 +1062,19 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 		unsigned hd = rc_get(x, f->rd, true);
 		e8(e, (uint8_t)(0x40 | (hd >= 8 ? 1 : 0))), e8(e, 0x88), e8(e, (uint8_t)(0xc0 | (hd & 7)));
 		x->rc.dirty |= (uint16_t)(1u << f->rd);
+	} else if (f->dst == SRC_REG && in->osz == 2) {
+		/* mov hd16, ax: the rest of the register stays */
+		unsigned hd = rc_get(x, f->rd, true);
+		e8(e, 0x66);
+		if (hd >= 8)
+			e8(e, 0x41);
+		e8(e, 0x89), e8(e, (uint8_t)(0xc0 | (hd & 7)));
+		x->rc.dirty |= (uint16_t)(1u << f->rd);
 	} else if (f->dst == SRC_REG) {
 		gput(x, HAX, f->rd);
 	} else if (f->dst == SRC_MEM) {
+		if (in->osz == 2)
+			e8(e, 0x66);
 		if (w64)
 			e8(e, 0x48);
 		e8(e, byte ? 0x88 : 0x89), e8(e, 0x02); /* mov [rdx], al/eax/rax */
@@ -1253,6 +1272,34 @@ static void emit_incdec(struct xl *x, const struct insn *in, bool dead)
 	st_imm32(e, O(lf_sz), in->osz);
 	e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_cf));      /* mov [rbx+lf_cf], ecx */
 	x->hflags = true;
+}
+
+/* NOT r (no flags) and NEG r (SUB from 0's flags, the host's too) on the
+ * guest register's host copy. */
+static void emit_notneg(struct xl *x, const struct insn *in, bool dead)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8, neg = in->op == 3;
+	unsigned h = rc_get(x, in->rm, true);
+
+	if (neg && !dead) {
+		mov_rr(e, HCX, h, w64);
+		str(e, HCX, O(lf_b));
+		e8(e, 0x48), e8(e, 0xc7), e8(e, 0x83), e32(e, O(lf_a)), e32(e, 0); /* mov qword [lf_a], 0 */
+	}
+	rex_rm(e, w64, 0, h, false);
+	e8(e, 0xf7), e8(e, (uint8_t)(0xc0 | in->op << 3 | (h & 7)));
+	x->rc.dirty |= (uint16_t)(1u << in->rm);
+	if (!neg)
+		return;
+	x->hflags = true, x->hjoin = false;
+	x->lf = dead ? LF_NONE : LF_SUB, x->lf_sz = in->osz;
+	if (!dead) {
+		mov_rr(e, HAX, h, w64);
+		str(e, HAX, O(lf_res));
+		st_imm32(e, O(lf_op), LF_SUB);
+		st_imm32(e, O(lf_sz), in->osz);
+	}
 }
 
 static void emit_imul(struct xl *x, const struct insn *in, bool dead)
@@ -1703,6 +1750,11 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		if (is_incdec(in)) {
 			emit_incdec(&x, in, flags_dead(b, k, code64));
 			x.hjoin = false;
+			pending += in->len;
+			continue;
+		}
+		if (is_notneg(in)) {
+			emit_notneg(&x, in, flags_dead(b, k, code64));
 			pending += in->len;
 			continue;
 		}
