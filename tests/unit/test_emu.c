@@ -1151,6 +1151,45 @@ static void test_global_code(void **state)
 	}
 }
 
+/* One code page at two linear addresses whose next pages differ: a block
+ * at the page's end jumps into the next page, which is other code at the
+ * alias, so its link (made at the first address) must not be taken at the
+ * second. The callee ends its page with mov $5, %eax; jmp +9 (to the next
+ * page's offset 8), which returns 1 (frame 0x806000) or 2 (0x807000). */
+SNIPPET(t_alias, ".code64\n"
+	"mov $0x40000ff8, %rbx\n"
+	"mov $3, %ecx\n 1: call *%rbx\n mov %rax, %r12\n dec %ecx\n jnz 1b\n"
+	"mov $0x40002ff8, %rbx\n"
+	"mov $3, %ecx\n 1: call *%rbx\n mov %rax, %r13\n dec %ecx\n jnz 1b\n"
+	"out %al, $0x91\n");
+SNIPPET(t_alias_end, ".code64\n mov $5, %eax\n .byte 0xeb, 0x09\n");
+SNIPPET(t_alias_one, ".code64\n mov $1, %eax\n ret\n");
+SNIPPET(t_alias_two, ".code64\n mov $2, %eax\n ret\n");
+
+static void test_code_alias(void **state)
+{
+	(void)state;
+	for (int jit = 0; jit < 2; jit++) {
+		struct env *e = env_new();
+		env_long(e);
+		env_pt(e);
+		put64(e, PT + 0 * 8, 0x805003);
+		put64(e, PT + 1 * 8, 0x806003);
+		put64(e, PT + 2 * 8, 0x805003);
+		put64(e, PT + 3 * 8, 0x807003);
+		load_code(e, 0x805ff8, t_alias_end_s, t_alias_end_e);
+		load_code(e, 0x806008, t_alias_one_s, t_alias_one_e);
+		load_code(e, 0x807008, t_alias_two_s, t_alias_two_e);
+		load_code(e, CODE, t_alias_s, t_alias_e);
+		assert_int_equal(emu_set_jit(e->cpu, jit), 0);
+		set_state(e);
+		run_to_out(e, 0x91);
+		assert_int_equal(e->s.gpr[CPU_R12], 1);
+		assert_int_equal(e->s.gpr[CPU_R13], 2);
+		env_free(e);
+	}
+}
+
 /* Accesses across a page boundary, the translator's TLB path too: the two
  * pages are not adjacent frames, the third is absent (#PF at its first
  * byte), and a non-canonical address is #GP, not a TLB hit. */
@@ -1476,6 +1515,7 @@ int main(void)
 		cmocka_unit_test(test_paging_details),
 		cmocka_unit_test(test_global_code),
 		cmocka_unit_test(test_page_cross),
+		cmocka_unit_test(test_code_alias),
 		cmocka_unit_test(test_ist),
 		cmocka_unit_test(test_dma_code),
 		cmocka_unit_test(test_dma_code_notify),

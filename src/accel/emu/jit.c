@@ -1416,13 +1416,24 @@ _Static_assert(offsetof(struct emu_cpu, stop) % 8 == 0 &&
 	       offsetof(struct emu_cpu, exit_req) == offsetof(struct emu_cpu, stop) + 7,
 	       "emu_cpu: the chain's stop word");
 
+/* Whether d bytes on from instruction k of b is in b's page (b in one page). */
+static bool in_page(const struct block *b, unsigned k, int64_t d)
+{
+	int64_t at = (int64_t)(b->gpa & 0xfff) + d;
+
+	for (unsigned i = 0; i < k; i++)
+		at += b->insns[i].len;
+	return b->ramidx2 == UINT32_MAX && at >= 0 && at < 4096;
+}
+
 /* A block's end with a link (slot 0 or 1): when it was linked (jit_link)
  * and the guest's rip, the epoch and the target page's code generation
  * are still those of the link, and nothing wants the run loop (events, kicks, TF, a
  * budget, the timer poll every 256 blocks), it jumps straight into the
  * next block's code; else it returns with jit_exit = slot, so the run
  * loop can link it. Unlinked, its rip is non-canonical: never taken. */
-static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dynamic)
+static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dynamic,
+			    bool fixed)
 {
 	struct emit *e = &x->e;
 	uint8_t *unl[24], *miss[4], *poll;
@@ -1439,11 +1450,16 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 	/* The timer poll when the low byte wraps: its carry goes on below. */
 	e8(e, 0x80), e8(e, 0x83), e32(e, O(nblocks)), e8(e, 1);   /* add byte [rbx+nblocks], 1 */
 	e8(e, 0x0f), e8(e, 0x82), poll = e->p, e32(e, 0);          /* jc poll */
-	e8(e, 0x48), e8(e, 0xb8);                                /* mov rax, imm64 (the link's rip) */
-	b->link_rip[slot] = (uint32_t)(e->p - e->rw0);
-	e64(e, 1ULL << 63);
-	e8(e, 0x48), e8(e, 0x39), e8(e, 0x83), e32(e, O(rip));   /* cmp [rbx+rip], rax */
-	JCC_TO(0x85, miss, nm);
+	/* A fixed target (a branch into the block's own page) is the same
+	 * block whatever the linear address the page runs at: no rip check. */
+	b->link_rip[slot] = 0;
+	if (!fixed) {
+		e8(e, 0x48), e8(e, 0xb8);                        /* mov rax, imm64 (the link's rip) */
+		b->link_rip[slot] = (uint32_t)(e->p - e->rw0);
+		e64(e, 1ULL << 63);
+		e8(e, 0x48), e8(e, 0x39), e8(e, 0x83), e32(e, O(rip)); /* cmp [rbx+rip], rax */
+		JCC_TO(0x85, miss, nm);
+	}
 	e8(e, 0x81), e8(e, 0xbb), e32(e, O(epoch));              /* cmp dword [rbx+epoch[g]], imm32 */
 	b->link_epoch[slot] = (uint32_t)(e->p - e->rw0);         /* (jit_link sets g and imm32) */
 	e32(e, 0);
@@ -1535,7 +1551,9 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	 * changes: not after the run loop's polls and events (the same link
 	 * again), and a slot whose misses look in the jump cache keeps its
 	 * first target of an epoch (a RET would otherwise thrash it). */
-	memcpy(&old_rip, j->rw + from->link_rip[slot], 8);
+	old_rip = rip;
+	if (from->link_rip[slot])
+		memcpy(&old_rip, j->rw + from->link_rip[slot], 8);
 	memcpy(&old_epoch, j->rw + from->link_epoch[slot], 4);
 	memcpy(&old_eoff, j->rw + from->link_epoch[slot] - 4, 4);
 	memcpy(&old_d, rel, 4);
@@ -1547,7 +1565,8 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	if ((from->link_dyn & (1u << slot)) && old_epoch == epoch && old_eoff == eoff &&
 	    old_rip != 1ULL << 63 && same_gen)
 		return;
-	memcpy(j->rw + from->link_rip[slot], &rip, 8);
+	if (from->link_rip[slot])
+		memcpy(j->rw + from->link_rip[slot], &rip, 8);
 	memcpy(j->rw + from->link_epoch[slot] - 4, &eoff, 4);
 	memcpy(j->rw + from->link_epoch[slot], &epoch, 4);
 	memcpy(j->rw + from->link_gen[slot], &genp, 8);
@@ -1583,11 +1602,11 @@ static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
 	e8(e, 0x48), e8(e, 0x39), e8(e, 0xc1);                 /* cmp rcx, rax */
 	to_stub(x, s, 0x85);
 	str(e, HAX, O(rip));
-	emit_chain_exit(x, 1, k + 1, false);
+	emit_chain_exit(x, 1, k + 1, false, in_page(x->b, k, in->len + (int64_t)in->imm));
 	if (over) {
 		patch_here(e, over);
 		add_mem_imm(e, O(rip), (int32_t)(pending + in->len));
-		emit_chain_exit(x, 0, k + 1, false);
+		emit_chain_exit(x, 0, k + 1, false, in_page(x->b, k, in->len));
 	}
 	return true;
 }
@@ -1628,7 +1647,8 @@ static bool emit_callret(struct xl *x, const struct insn *in, int kind, unsigned
 	str(e, HCX, O(rip));
 	gadd_imm(x, CPU_RSP, kind == 'c' ? -8 : 8);
 	rc_writeback(x);
-	emit_chain_exit(x, 0, k + 1, kind == 'r');
+	emit_chain_exit(x, 0, k + 1, kind == 'r',
+			kind == 'c' && in_page(x->b, k, in->len + (int64_t)in->imm));
 	return true;
 }
 
@@ -1798,7 +1818,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		add_mem_imm(e, O(rip), (int32_t)pending);
 	/* After a handler, rip may be anything: the link's rip check covers it
 	 * (a one-entry cache for indirect branches and returns too). */
-	emit_chain_exit(&x, 0, b->n, x.dynamic_end);
+	emit_chain_exit(&x, 0, b->n, x.dynamic_end, !x.dynamic_end && in_page(b, b->n, 0));
 stubs:
 	for (unsigned i = 0; i < x.nstubs; i++)
 		emit_stub(&x, &x.stubs[i]);
