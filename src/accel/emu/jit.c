@@ -1594,15 +1594,21 @@ static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
 		over = e->p;
 		e32(e, 0);
 	}
-	ldr(e, HAX, O(rip), true);
-	e8(e, 0x48), e8(e, 0x05), e32(e, (uint32_t)(int32_t)d); /* add rax, d */
-	e8(e, 0x48), e8(e, 0x89), e8(e, 0xc1);                 /* mov rcx, rax */
-	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xe1), e8(e, 16);      /* shl rcx, 16 */
-	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xf9), e8(e, 16);      /* sar rcx, 16 */
-	e8(e, 0x48), e8(e, 0x39), e8(e, 0xc1);                 /* cmp rcx, rax */
-	to_stub(x, s, 0x85);
-	str(e, HAX, O(rip));
-	emit_chain_exit(x, 1, k + 1, false, in_page(x->b, k, in->len + (int64_t)in->imm));
+	bool fixed = in_page(x->b, k, in->len + (int64_t)in->imm);
+	if (fixed) { /* in the page of a canonical rip: canonical */
+		if (d)
+			add_mem_imm(e, O(rip), (int32_t)d);
+	} else {
+		ldr(e, HAX, O(rip), true);
+		e8(e, 0x48), e8(e, 0x05), e32(e, (uint32_t)(int32_t)d); /* add rax, d */
+		e8(e, 0x48), e8(e, 0x89), e8(e, 0xc1);                 /* mov rcx, rax */
+		e8(e, 0x48), e8(e, 0xc1), e8(e, 0xe1), e8(e, 16);      /* shl rcx, 16 */
+		e8(e, 0x48), e8(e, 0xc1), e8(e, 0xf9), e8(e, 16);      /* sar rcx, 16 */
+		e8(e, 0x48), e8(e, 0x39), e8(e, 0xc1);                 /* cmp rcx, rax */
+		to_stub(x, s, 0x85);
+		str(e, HAX, O(rip));
+	}
+	emit_chain_exit(x, 1, k + 1, false, fixed);
 	if (over) {
 		patch_here(e, over);
 		add_mem_imm(e, O(rip), (int32_t)(pending + in->len));
@@ -1657,6 +1663,8 @@ static void emit_stub(struct xl *x, const struct stub *s)
 	struct emit *e = &x->e;
 	const struct insn *in = s->in;
 
+	if (!s->np)
+		return; /* nothing jumps to it (a branch to a fixed target) */
 	for (unsigned i = 0; i < s->np; i++)
 		patch_here(e, s->patch[i]);
 	x->rc = s->pre; /* emit_call writes its dirty copies back */
