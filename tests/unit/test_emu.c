@@ -1151,6 +1151,51 @@ static void test_global_code(void **state)
 	}
 }
 
+/* 16-byte SSE moves (the translator runs them inline): MOVDQA to or from
+ * a misaligned address is #GP, MOVDQU is not; with CR0.TS set #NM, and the
+ * move runs again after CLTS. */
+SNIPPET(t_ssemov, ".code64\n"
+	"mov $0x300008, %rax\n"
+	"movq $0x1111, (%rax)\n movq $0x2222, 8(%rax)\n"
+	"movdqa (%rax), %xmm1\n"          /* #GP */
+	"movdqu (%rax), %xmm2\n"
+	"movdqa %xmm2, (%rax)\n"          /* #GP */
+	"movdqa %xmm2, 8(%rax)\n"
+	"movq %xmm2, %r8\n movq %xmm1, %r9\n"
+	"mov %cr0, %rcx\n or $8, %rcx\n mov %rcx, %cr0\n"
+	"movdqu (%rax), %xmm3\n"          /* #NM, then again */
+	"mov %r15, %r12\n"                /* before the next SSE instruction */
+	"movq %xmm3, %r10\n"
+	"out %al, $0x91\n"
+	".org sbase+0x100\n"
+	"pop %r11\n inc %r14\n addq $4, (%rsp)\n iretq\n"
+	".org sbase+0x180\n"
+	"inc %r15\n clts\n iretq\n");
+
+static void test_sse_move(void **state)
+{
+	(void)state;
+	for (int jit = 0; jit < 2; jit++) {
+		struct env *e = env_new();
+		env_long(e);
+		load_code(e, CODE, t_ssemov_s, t_ssemov_e);
+		idt64(e, 13, CODE + 0x100);
+		idt64(e, 7, CODE + 0x180);
+		assert_int_equal(emu_set_jit(e->cpu, jit), 0);
+		set_state(e);
+		run_to_out(e, 0x91);
+		assert_int_equal(e->s.gpr[CPU_R14], 2);
+		assert_int_equal(e->s.gpr[CPU_R15], 1);
+		assert_int_equal(e->s.gpr[CPU_R12], 1);
+		assert_int_equal(e->s.gpr[CPU_R8], 0x1111);
+		assert_int_equal(e->s.gpr[CPU_R9], 0);
+		assert_int_equal(e->s.gpr[CPU_R10], 0x1111);
+		assert_int_equal(get64(e, 0x300010), 0x1111);
+		assert_int_equal(get64(e, 0x300018), 0x2222);
+		env_free(e);
+	}
+}
+
 /* One code page at two linear addresses whose next pages differ: a block
  * at the page's end jumps into the next page, which is other code at the
  * alias, so its link (made at the first address) must not be taken at the
@@ -1516,6 +1561,7 @@ int main(void)
 		cmocka_unit_test(test_global_code),
 		cmocka_unit_test(test_page_cross),
 		cmocka_unit_test(test_code_alias),
+		cmocka_unit_test(test_sse_move),
 		cmocka_unit_test(test_ist),
 		cmocka_unit_test(test_dma_code),
 		cmocka_unit_test(test_dma_code_notify),

@@ -1372,6 +1372,43 @@ static void emit_pushpop(struct xl *x, const struct insn *in, struct stub *s)
 
 /* The handler path: rip caught up, rip_next set, in->fn called, rip =
  * rip_next; then the block goes on unless the handler stopped it. */
+/* MOVAPS/MOVUPS/MOVDQA/MOVDQU (sse_move): 16 bytes through the host's
+ * xmm0 between the guest's register file and memory or another register,
+ * after sse_check's CR0/CR4 test, the alignment check and the TLB path;
+ * anything else goes to stub s (the handler raises #UD, #NM, #GP, #PF). */
+static void emit_sse_move(struct xl *x, const struct insn *in, int kind, struct stub *s,
+			  unsigned pending)
+{
+	struct emit *e = &x->e;
+	uint32_t xr = O(xmm) + 16 * (in->reg & 15u), xm = O(xmm) + 16 * (in->rm & 15u);
+	bool mem = in->flags & IN_MEM, store = kind & SSE_MOVE_STORE;
+
+	if (mem)
+		emit_ea(x, in, pending, true); /* first: it may load registers */
+	e8(e, 0xf7), e8(e, 0x83), e32(e, O(cr0)), e32(e, (uint32_t)(CR0_EM | CR0_TS)); /* test [cr0], imm */
+	to_stub(x, s, 0x85);
+	e8(e, 0xf7), e8(e, 0x83), e32(e, O(cr4)), e32(e, (uint32_t)CR4_OSFXSR); /* test [cr4], imm */
+	to_stub(x, s, 0x84);
+	if (mem && (kind & SSE_MOVE_ALIGN)) {
+		e8(e, 0xf6), e8(e, 0xc2), e8(e, 15); /* test dl, 15 */
+		to_stub(x, s, 0x85);
+	}
+	if (mem)
+		emit_tlb(x, s, store ? ACC_W : ACC_R, 16);
+	/* movdqu xmm0, source; movdqu destination, xmm0 ([rdx] or [rbx+xmm]) */
+	e8(e, 0xf3), e8(e, 0x0f), e8(e, 0x6f);
+	if (mem && !store)
+		e8(e, 0x02);
+	else
+		e8(e, 0x83), e32(e, store ? xr : xm);
+	e8(e, 0xf3), e8(e, 0x0f), e8(e, 0x7f);
+	if (mem && store)
+		e8(e, 0x02);
+	else
+		e8(e, 0x83), e32(e, store ? xm : xr);
+	x->hflags = false;
+}
+
 static void emit_call(struct xl *x, const struct insn *in, unsigned k, unsigned pending, bool last)
 {
 	struct emit *e = &x->e;
@@ -1759,6 +1796,16 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		}
 		if (in->fn == op_nop || (in->fn == op_xchg_a_r && in->reg == CPU_RAX)) {
 			pending += in->len; /* NOP, hint NOPs, PAUSE: nothing to run */
+			continue;
+		}
+		int sk = sse_move(in);
+		if (sk >= 0 && (!(in->flags & IN_MEM) || (mem_ok(in, code64) && ea_ok(in, pending)))) {
+			struct stub *s = stub_new(&x, in, k, pending);
+			if (last)
+				s->kind = STUB_END;
+			emit_sse_move(&x, in, sk, s, pending);
+			s->back = here_rx(e), s->post = x.rc;
+			pending += in->len;
 			continue;
 		}
 		if (shift_cnt(in) >= 0 || rot_cnt(in) >= 0 || is_incdec(in) || is_imul(in))

@@ -82,6 +82,8 @@ void except_iret(struct emu_cpu *c, unsigned osz);
 void fast_specialize(struct emu_cpu *c, struct insn *in);
 /* The handler for a 16-byte SSE move, or NULL (sse.c). */
 insn_fn sse_specialize(const struct insn *in);
+enum { SSE_MOVE_STORE = 1, SSE_MOVE_ALIGN = 2 };
+int sse_move(const struct insn *in);
 insn_fn simd_specialize(const struct insn *in);
 
 #endif

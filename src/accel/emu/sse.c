@@ -76,6 +76,21 @@ static void store128(struct emu_cpu *c, const struct insn *in, const uint8_t *v,
 	}
 MOVX(movx_load_a, 0, 1) MOVX(movx_load_u, 0, 0) MOVX(movx_store_a, 1, 1) MOVX(movx_store_u, 1, 0)
 
+/* For the translator: what in is when it is one of those (SSE_MOVE_STORE,
+ * SSE_MOVE_ALIGN), -1 when not. */
+int sse_move(const struct insn *in)
+{
+	if (in->fn == movx_load_a)
+		return SSE_MOVE_ALIGN;
+	if (in->fn == movx_load_u)
+		return 0;
+	if (in->fn == movx_store_a)
+		return SSE_MOVE_STORE | SSE_MOVE_ALIGN;
+	if (in->fn == movx_store_u)
+		return SSE_MOVE_STORE;
+	return -1;
+}
+
 insn_fn sse_specialize(const struct insn *in)
 {
 	bool p66 = in->flags & IN_OPSZ, rep = in->flags & IN_REP, repne = in->flags & IN_REPNE;
