@@ -1151,9 +1151,9 @@ static void test_global_code(void **state)
 	}
 }
 
-/* 16-byte SSE moves (the translator runs them inline): MOVDQA to or from
- * a misaligned address is #GP, MOVDQU is not; with CR0.TS set #NM, and the
- * move runs again after CLTS. */
+/* 16-byte SSE moves and integer forms (the translator runs them inline):
+ * MOVDQA to or from a misaligned address is #GP, MOVDQU is not, PXOR with
+ * memory is; with CR0.TS set #NM, and the move runs again after CLTS. */
 SNIPPET(t_ssemov, ".code64\n"
 	"mov $0x300008, %rax\n"
 	"movq $0x1111, (%rax)\n movq $0x2222, 8(%rax)\n"
@@ -1161,6 +1161,8 @@ SNIPPET(t_ssemov, ".code64\n"
 	"movdqu (%rax), %xmm2\n"
 	"movdqa %xmm2, (%rax)\n"          /* #GP */
 	"movdqa %xmm2, 8(%rax)\n"
+	"pxor (%rax), %xmm1\n"            /* #GP */
+	"movdqa %xmm2, %xmm4\n pcmpeqb 8(%rax), %xmm4\n pmovmskb %xmm4, %r13d\n"
 	"movq %xmm2, %r8\n movq %xmm1, %r9\n"
 	"mov %cr0, %rcx\n or $8, %rcx\n mov %rcx, %cr0\n"
 	"movdqu (%rax), %xmm3\n"          /* #NM, then again */
@@ -1184,7 +1186,8 @@ static void test_sse_move(void **state)
 		assert_int_equal(emu_set_jit(e->cpu, jit), 0);
 		set_state(e);
 		run_to_out(e, 0x91);
-		assert_int_equal(e->s.gpr[CPU_R14], 2);
+		assert_int_equal(e->s.gpr[CPU_R14], 3);
+		assert_int_equal(e->s.gpr[CPU_R13], 0xffff);
 		assert_int_equal(e->s.gpr[CPU_R15], 1);
 		assert_int_equal(e->s.gpr[CPU_R12], 1);
 		assert_int_equal(e->s.gpr[CPU_R8], 0x1111);

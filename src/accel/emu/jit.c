@@ -1372,16 +1372,15 @@ static void emit_pushpop(struct xl *x, const struct insn *in, struct stub *s)
 
 /* The handler path: rip caught up, rip_next set, in->fn called, rip =
  * rip_next; then the block goes on unless the handler stopped it. */
-/* MOVAPS/MOVUPS/MOVDQA/MOVDQU (sse_move): 16 bytes through the host's
- * xmm0 between the guest's register file and memory or another register,
- * after sse_check's CR0/CR4 test, the alignment check and the TLB path;
- * anything else goes to stub s (the handler raises #UD, #NM, #GP, #PF). */
-static void emit_sse_move(struct xl *x, const struct insn *in, int kind, struct stub *s,
-			  unsigned pending)
+/* An SSE instruction's way in: sse_check's CR0.EM/TS and CR4.OSFXSR test
+ * and, for a memory operand, its address in rdx, the alignment check (align)
+ * and the TLB path; anything else goes to stub s (the handler raises #UD,
+ * #NM, #GP or #PF). */
+static void emit_sse_enter(struct xl *x, const struct insn *in, struct stub *s, unsigned pending,
+			   int acc, bool align)
 {
 	struct emit *e = &x->e;
-	uint32_t xr = O(xmm) + 16 * (in->reg & 15u), xm = O(xmm) + 16 * (in->rm & 15u);
-	bool mem = in->flags & IN_MEM, store = kind & SSE_MOVE_STORE;
+	bool mem = in->flags & IN_MEM;
 
 	if (mem)
 		emit_ea(x, in, pending, true); /* first: it may load registers */
@@ -1389,24 +1388,58 @@ static void emit_sse_move(struct xl *x, const struct insn *in, int kind, struct 
 	to_stub(x, s, 0x85);
 	e8(e, 0xf7), e8(e, 0x83), e32(e, O(cr4)), e32(e, (uint32_t)CR4_OSFXSR); /* test [cr4], imm */
 	to_stub(x, s, 0x84);
-	if (mem && (kind & SSE_MOVE_ALIGN)) {
+	if (mem && align) {
 		e8(e, 0xf6), e8(e, 0xc2), e8(e, 15); /* test dl, 15 */
 		to_stub(x, s, 0x85);
 	}
 	if (mem)
-		emit_tlb(x, s, store ? ACC_W : ACC_R, 16);
-	/* movdqu xmm0, source; movdqu destination, xmm0 ([rdx] or [rbx+xmm]) */
-	e8(e, 0xf3), e8(e, 0x0f), e8(e, 0x6f);
-	if (mem && !store)
-		e8(e, 0x02);
-	else
-		e8(e, 0x83), e32(e, store ? xr : xm);
-	e8(e, 0xf3), e8(e, 0x0f), e8(e, 0x7f);
-	if (mem && store)
-		e8(e, 0x02);
-	else
-		e8(e, 0x83), e32(e, store ? xm : xr);
+		emit_tlb(x, s, acc, 16);
 	x->hflags = false;
+}
+
+/* movdqu xmm<h>, [rdx] (mem) or [rbx+off]; op 0x7f: the store the other way */
+static void xmm_mov(struct emit *e, uint8_t op, unsigned h, bool mem, uint32_t off)
+{
+	e8(e, 0xf3), e8(e, 0x0f), e8(e, op);
+	if (mem)
+		e8(e, (uint8_t)(0x02 | h << 3));
+	else
+		e8(e, (uint8_t)(0x83 | h << 3)), e32(e, off);
+}
+
+static uint32_t xmm_off(unsigned r) { return O(xmm) + 16 * (r & 15u); }
+
+/* MOVAPS/MOVUPS/MOVDQA/MOVDQU (sse_move): 16 bytes through the host's xmm0
+ * between the guest's register file and memory or another register. */
+static void emit_sse_move(struct xl *x, const struct insn *in, int kind, struct stub *s,
+			  unsigned pending)
+{
+	struct emit *e = &x->e;
+	bool mem = in->flags & IN_MEM, store = kind & SSE_MOVE_STORE;
+
+	emit_sse_enter(x, in, s, pending, store ? ACC_W : ACC_R, kind & SSE_MOVE_ALIGN);
+	xmm_mov(e, 0x6f, 0, mem && !store, xmm_off(store ? in->reg : in->rm));
+	xmm_mov(e, 0x7f, 0, mem && store, xmm_off(store ? in->rm : in->reg));
+}
+
+/* The SSE2 integer forms simd_x_op names: the host's same instruction on
+ * xmm0 (the destination) and xmm1 (the source); PMOVMSKB into eax. */
+static void emit_sse_int(struct xl *x, const struct insn *in, int kind, struct stub *s,
+			 unsigned pending)
+{
+	struct emit *e = &x->e;
+	bool mem = in->flags & IN_MEM;
+
+	emit_sse_enter(x, in, s, pending, ACC_R, true);
+	xmm_mov(e, 0x6f, 1, mem, xmm_off(in->rm));
+	if (kind == 2) {
+		e8(e, 0x66), e8(e, 0x0f), e8(e, 0xd7), e8(e, 0xc1); /* pmovmskb eax, xmm1 */
+		gput(x, HAX, in->reg);
+		return;
+	}
+	xmm_mov(e, 0x6f, 0, false, xmm_off(in->reg));
+	e8(e, 0x66), e8(e, 0x0f), e8(e, in->opc), e8(e, 0xc1); /* op xmm0, xmm1 */
+	xmm_mov(e, 0x7f, 0, false, xmm_off(in->reg));
 }
 
 static void emit_call(struct xl *x, const struct insn *in, unsigned k, unsigned pending, bool last)
@@ -1798,12 +1831,16 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			pending += in->len; /* NOP, hint NOPs, PAUSE: nothing to run */
 			continue;
 		}
-		int sk = sse_move(in);
-		if (sk >= 0 && (!(in->flags & IN_MEM) || (mem_ok(in, code64) && ea_ok(in, pending)))) {
+		int sk = sse_move(in), si = simd_x_op(in);
+		if ((sk >= 0 || (si && (si == 1 || in->reg < 16))) &&
+		    (!(in->flags & IN_MEM) || (mem_ok(in, code64) && ea_ok(in, pending)))) {
 			struct stub *s = stub_new(&x, in, k, pending);
 			if (last)
 				s->kind = STUB_END;
-			emit_sse_move(&x, in, sk, s, pending);
+			if (sk >= 0)
+				emit_sse_move(&x, in, sk, s, pending);
+			else
+				emit_sse_int(&x, in, si, s, pending);
 			s->back = here_rx(e), s->post = x.rc;
 			pending += in->len;
 			continue;

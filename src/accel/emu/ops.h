@@ -84,6 +84,7 @@ void fast_specialize(struct emu_cpu *c, struct insn *in);
 insn_fn sse_specialize(const struct insn *in);
 enum { SSE_MOVE_STORE = 1, SSE_MOVE_ALIGN = 2 };
 int sse_move(const struct insn *in);
+int simd_x_op(const struct insn *in);
 insn_fn simd_specialize(const struct insn *in);
 
 #endif

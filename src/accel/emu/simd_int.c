@@ -418,6 +418,15 @@ static const insn_fn simd_x_ops[256] = {
 	[0xfc] = x_paddb, [0xfd] = x_paddw, [0xfe] = x_paddd,
 };
 
+/* For the translator: 1 when in runs one of those (the host's same
+ * instruction on xmm0, xmm1 does), 2 for PMOVMSKB r32, xmm, else 0. */
+int simd_x_op(const struct insn *in)
+{
+	if (in->fn == x_pmovmskb)
+		return 2;
+	return in->map == 1 && simd_x_ops[in->opc] && in->fn == simd_x_ops[in->opc];
+}
+
 /* The decode-time handler of an XMM integer form, or NULL (the caller
  * has ruled out LOCK and F2). */
 insn_fn simd_specialize(const struct insn *in)
