@@ -1199,6 +1199,39 @@ static void test_sse_move(void **state)
 	}
 }
 
+/* PCMPISTRI (the translator runs the host's where it has SSE4.2): the
+ * index in ecx, its flags read by Jcc after a store (which leaves the
+ * host's flags other). "ab" against "xxb": index 2, CF and ZF set. */
+SNIPPET(t_pcmpstr, ".code64\n"
+	"mov $0x300100, %rax\n"
+	"mov $0x6261, %ecx\n movq %rcx, %xmm5\n"
+	"mov $0x627878, %ecx\n mov %rcx, (%rax)\n movq $0, 8(%rax)\n"
+	"pcmpistri $0, (%rax), %xmm5\n"
+	"mov %rcx, %r8\n"
+	"mov %r9, 0x40(%rax)\n"
+	"mov $0, %r10d\n"
+	"jnc 1f\n or $1, %r10d\n 1:\n"
+	"pcmpistri $0, (%rax), %xmm5\n"
+	"mov %r9, 0x40(%rax)\n"
+	"jnz 1f\n or $2, %r10d\n 1:\n"
+	"out %al, $0x91\n");
+
+static void test_pcmpstr(void **state)
+{
+	(void)state;
+	for (int jit = 0; jit < 2; jit++) {
+		struct env *e = env_new();
+		env_long(e);
+		load_code(e, CODE, t_pcmpstr_s, t_pcmpstr_e);
+		assert_int_equal(emu_set_jit(e->cpu, jit), 0);
+		set_state(e);
+		run_to_out(e, 0x91);
+		assert_int_equal(e->s.gpr[CPU_R8], 2);
+		assert_int_equal(e->s.gpr[CPU_R10], 3);
+		env_free(e);
+	}
+}
+
 /* One code page at two linear addresses whose next pages differ: a block
  * at the page's end jumps into the next page, which is other code at the
  * alias, so its link (made at the first address) must not be taken at the
@@ -1565,6 +1598,7 @@ int main(void)
 		cmocka_unit_test(test_page_cross),
 		cmocka_unit_test(test_code_alias),
 		cmocka_unit_test(test_sse_move),
+		cmocka_unit_test(test_pcmpstr),
 		cmocka_unit_test(test_ist),
 		cmocka_unit_test(test_dma_code),
 		cmocka_unit_test(test_dma_code_notify),

@@ -543,6 +543,7 @@ struct stub {
 	struct rcache post; /* and where the inline path goes on after it (STUB_BACK) */
 };
 enum { STUB_BACK, STUB_END, STUB_THEN };
+enum { LF_EAGER = 0xff };
 
 struct xl {
 	struct emit e;
@@ -552,7 +553,8 @@ struct xl {
 	bool hflags;        /* the host's flags are the guest's: the last code was an inline ALU op */
 	bool hjoin;         /* ... but not where its slow path (a stub) rejoins */
 	uint8_t lf, lf_sz;  /* the lazy-flags kind and size the block's last flag writer
-			     * stored (an inline ALU op, or its slow path): LF_NONE unknown */
+			     * stored (an inline ALU op, or its slow path): LF_NONE unknown,
+			     * LF_EAGER all in RFLAGS (lf_op LF_NONE) */
 	uintptr_t epi;
 	struct rcache rc;
 	struct stub stubs[BLOCK_MAX_INSNS + 1]; /* one per instruction, and the branch */
@@ -874,6 +876,13 @@ static bool emit_hflags(struct xl *x)
 
 	if (x->hflags && !x->hjoin)
 		return true;
+	if (x->lf == LF_EAGER) { /* the arithmetic flags are in RFLAGS: popfq them */
+		ldr(e, HAX, O(flags), true);
+		e8(e, 0x25), e32(e, F_ARITH);            /* and eax, F_ARITH (no TF, IF, DF) */
+		e8(e, 0x50), e8(e, 0x9d);                /* push rax; popfq */
+		x->hflags = true, x->hjoin = false;
+		return true;
+	}
 	if (x->lf >= sizeof(hostop) || !hostop[x->lf])
 		return false;
 	if (x->lf == LF_ADC || x->lf == LF_SBB)
@@ -1442,6 +1451,55 @@ static void emit_sse_int(struct xl *x, const struct insn *in, int kind, struct s
 	xmm_mov(e, 0x7f, 0, false, xmm_off(in->reg));
 }
 
+/* PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM (66 0F 3A 60-63) where the host
+ * has SSE4.2: its own instruction on xmm2 (the guest's first operand) and
+ * xmm1, rAX and rDX the guest's for the explicit lengths; the index goes
+ * to rcx, the mask to the guest's xmm0; CF, ZF, SF, OF as the host's (AF,
+ * PF clear) into the guest's RFLAGS, eagerly as op_pcmpstr leaves them. */
+static bool is_pcmpstr(const struct insn *in)
+{
+	static int host = -1;
+
+	if (host < 0)
+		host = __builtin_cpu_supports("sse4.2");
+	return host && in->fn == op_pcmpstr && in->map == 3 && (in->flags & IN_OPSZ) &&
+	       !(in->flags & (IN_REP | IN_REPNE | IN_LOCK));
+}
+
+static void emit_pcmpstr(struct xl *x, const struct insn *in, struct stub *s, unsigned pending)
+{
+	struct emit *e = &x->e;
+	bool index = in->opc & 1, implicit = in->opc & 2;
+
+	emit_sse_enter(x, in, s, pending, ACC_R, false);
+	xmm_mov(e, 0x6f, 1, in->flags & IN_MEM, xmm_off(in->rm));
+	xmm_mov(e, 0x6f, 2, false, xmm_off(in->reg));
+	if (!implicit) { /* rdx is free again */
+		gget(x, HAX, CPU_RAX, true);
+		gget(x, HDX, CPU_RDX, true);
+	}
+	e8(e, 0x66);
+	if (in->osz == 8)
+		e8(e, 0x48);
+	e8(e, 0x0f), e8(e, 0x3a), e8(e, in->opc), e8(e, 0xd1), e8(e, (uint8_t)in->imm); /* op xmm2, xmm1, imm8 */
+	if (index)
+		gput(x, HCX, CPU_RCX); /* ecx, zero-extended */
+	else
+		xmm_mov(e, 0x7f, 0, false, xmm_off(0));
+	/* the host's flags saved around the merge, so a Jcc can read them */
+	e8(e, 0x9c);                                       /* pushfq */
+	e8(e, 0x48), e8(e, 0x8b), e8(e, 0x04), e8(e, 0x24); /* mov rax, [rsp] */
+	e8(e, 0x25), e32(e, F_ARITH);                      /* and eax, F_ARITH */
+	ldr(e, HCX, O(flags), true);
+	e8(e, 0x48), e8(e, 0x81), e8(e, 0xe1), e32(e, (uint32_t)~F_ARITH); /* and rcx, ~F_ARITH */
+	e8(e, 0x48), e8(e, 0x09), e8(e, 0xc1);             /* or rcx, rax */
+	str(e, HCX, O(flags));
+	st_imm32(e, O(lf_op), LF_NONE);
+	e8(e, 0x9d);                                       /* popfq */
+	x->hflags = true, x->hjoin = false;
+	x->lf = LF_EAGER;
+}
+
 static void emit_call(struct xl *x, const struct insn *in, unsigned k, unsigned pending, bool last)
 {
 	struct emit *e = &x->e;
@@ -1841,6 +1899,16 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 				emit_sse_move(&x, in, sk, s, pending);
 			else
 				emit_sse_int(&x, in, si, s, pending);
+			s->back = here_rx(e), s->post = x.rc;
+			pending += in->len;
+			continue;
+		}
+		if (is_pcmpstr(in) && (!(in->flags & IN_MEM) || (mem_ok(in, code64) && ea_ok(in, pending)))) {
+			struct stub *s = stub_new(&x, in, k, pending);
+			if (last)
+				s->kind = STUB_END;
+			emit_pcmpstr(&x, in, s, pending);
+			x.hjoin = s->kind == STUB_BACK; /* its slow path leaves other host flags */
 			s->back = here_rx(e), s->post = x.rc;
 			pending += in->len;
 			continue;
