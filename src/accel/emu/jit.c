@@ -1386,7 +1386,7 @@ static void emit_pushpop(struct xl *x, const struct insn *in, struct stub *s)
  * and the TLB path; anything else goes to stub s (the handler raises #UD,
  * #NM, #GP or #PF). */
 static void emit_sse_enter(struct xl *x, const struct insn *in, struct stub *s, unsigned pending,
-			   int acc, bool align)
+			   int acc, bool align, unsigned sz)
 {
 	struct emit *e = &x->e;
 	bool mem = in->flags & IN_MEM;
@@ -1402,7 +1402,7 @@ static void emit_sse_enter(struct xl *x, const struct insn *in, struct stub *s, 
 		to_stub(x, s, 0x85);
 	}
 	if (mem)
-		emit_tlb(x, s, acc, 16);
+		emit_tlb(x, s, acc, sz);
 	x->hflags = false;
 }
 
@@ -1426,9 +1426,66 @@ static void emit_sse_move(struct xl *x, const struct insn *in, int kind, struct 
 	struct emit *e = &x->e;
 	bool mem = in->flags & IN_MEM, store = kind & SSE_MOVE_STORE;
 
-	emit_sse_enter(x, in, s, pending, store ? ACC_W : ACC_R, kind & SSE_MOVE_ALIGN);
+	emit_sse_enter(x, in, s, pending, store ? ACC_W : ACC_R, kind & SSE_MOVE_ALIGN, 16);
 	xmm_mov(e, 0x6f, 0, mem && !store, xmm_off(store ? in->reg : in->rm));
 	xmm_mov(e, 0x7f, 0, mem && store, xmm_off(store ? in->rm : in->reg));
+}
+
+/* MOVD/MOVQ with an XMM register's low half: 'l' loads xmm[reg] from r/m
+ * (66 0F 6E: a general register or memory; F3 0F 7E: an XMM register or
+ * memory), zero-extended; 's' stores its low half (66 0F 7E: to a general
+ * register or memory; 66 0F D6: to memory or an XMM register, zero-extended).
+ * sz the bytes, *xo whether r/m is an XMM register; 0 when in is none. */
+static int sse_movq(const struct insn *in, unsigned *sz, bool *xo)
+{
+	unsigned f = in->flags & (IN_OPSZ | IN_REP | IN_REPNE | IN_LOCK);
+
+	*xo = false;
+	*sz = (in->flags & IN_REX) && in->osz == 8 ? 8 : 4;
+	if (in->map != 1 || (!(in->flags & IN_MEM) && in->rm >= 16))
+		return 0;
+	if (in->fn == op_sse_movd && f == IN_OPSZ)
+		return 'l';
+	if (in->fn == op_sse_movd_store && f == IN_OPSZ) {
+		*sz = in->osz == 8 ? 8 : 4;
+		return 's';
+	}
+	*sz = 8, *xo = true;
+	if (in->fn == op_sse_movd_store && f == IN_REP)
+		return 'l';
+	if (in->fn == op_sse_movq_store && f == IN_OPSZ)
+		return 's';
+	return 0;
+}
+
+static void emit_sse_movq(struct xl *x, const struct insn *in, int kind, unsigned sz, bool xo,
+			  struct stub *s, unsigned pending)
+{
+	struct emit *e = &x->e;
+	bool w64 = sz == 8, mem = in->flags & IN_MEM;
+	uint32_t xr = xmm_off(in->reg), xm = xmm_off(in->rm);
+
+	emit_sse_enter(x, in, s, pending, kind == 's' ? ACC_W : ACC_R, false, sz);
+	if (kind == 'l') {
+		if (mem)
+			rex_rm(e, w64, 0, 0, false), e8(e, 0x8b), e8(e, 0x02); /* mov eax/rax, [rdx] */
+		else if (xo)
+			ldr(e, HAX, xm, true);
+		else
+			gget(x, HAX, in->rm, w64);
+		str(e, HAX, xr);
+		e8(e, 0x48), e8(e, 0xc7), e8(e, 0x83), e32(e, xr + 8), e32(e, 0); /* the high half 0 */
+		return;
+	}
+	ldr(e, HAX, xr, w64);
+	if (mem) {
+		rex_rm(e, w64, 0, 0, false), e8(e, 0x89), e8(e, 0x02);         /* mov [rdx], eax/rax */
+	} else if (xo) {
+		str(e, HAX, xm);
+		e8(e, 0x48), e8(e, 0xc7), e8(e, 0x83), e32(e, xm + 8), e32(e, 0);
+	} else {
+		gput(x, HAX, in->rm);
+	}
 }
 
 /* The SSE2 integer forms simd_x_op names: the host's same instruction on
@@ -1439,7 +1496,7 @@ static void emit_sse_int(struct xl *x, const struct insn *in, int kind, struct s
 	struct emit *e = &x->e;
 	bool mem = in->flags & IN_MEM;
 
-	emit_sse_enter(x, in, s, pending, ACC_R, true);
+	emit_sse_enter(x, in, s, pending, ACC_R, true, 16);
 	xmm_mov(e, 0x6f, 1, mem, xmm_off(in->rm));
 	if (kind == 2) {
 		e8(e, 0x66), e8(e, 0x0f), e8(e, 0xd7), e8(e, 0xc1); /* pmovmskb eax, xmm1 */
@@ -1471,7 +1528,7 @@ static void emit_pcmpstr(struct xl *x, const struct insn *in, struct stub *s, un
 	struct emit *e = &x->e;
 	bool index = in->opc & 1, implicit = in->opc & 2;
 
-	emit_sse_enter(x, in, s, pending, ACC_R, false);
+	emit_sse_enter(x, in, s, pending, ACC_R, false, 16);
 	xmm_mov(e, 0x6f, 1, in->flags & IN_MEM, xmm_off(in->rm));
 	xmm_mov(e, 0x6f, 2, false, xmm_off(in->reg));
 	if (!implicit) { /* rdx is free again */
@@ -1889,14 +1946,18 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			pending += in->len; /* NOP, hint NOPs, PAUSE: nothing to run */
 			continue;
 		}
-		int sk = sse_move(in), si = simd_x_op(in);
-		if ((sk >= 0 || (si && (si == 1 || in->reg < 16))) &&
+		unsigned qsz;
+		bool qxo;
+		int sk = sse_move(in), si = simd_x_op(in), sq = sse_movq(in, &qsz, &qxo);
+		if ((sk >= 0 || sq || (si && (si == 1 || in->reg < 16))) &&
 		    (!(in->flags & IN_MEM) || (mem_ok(in, code64) && ea_ok(in, pending)))) {
 			struct stub *s = stub_new(&x, in, k, pending);
 			if (last)
 				s->kind = STUB_END;
 			if (sk >= 0)
 				emit_sse_move(&x, in, sk, s, pending);
+			else if (sq)
+				emit_sse_movq(&x, in, sq, qsz, qxo, s, pending);
 			else
 				emit_sse_int(&x, in, si, s, pending);
 			s->back = here_rx(e), s->post = x.rc;
