@@ -2,8 +2,9 @@
  * forms run inline on the guest register file (MOV, MOVZX, LEA, ALU, TEST,
  * shifts by a constant, IMUL, PUSH/POP; memory operands through an inline
  * soft-TLB lookup), writing emu's lazy flags as their handlers do, or not
- * at all when a later inline op overwrites them first; a Jcc after an
- * inline ALU op is decided by the host's flags. Everything else calls the
+ * at all when a later inline op overwrites them first; a Jcc, SETcc or
+ * CMOVcc after an inline ALU op (register MOVs and LEAs between) is
+ * decided by the host's flags. Everything else calls the
  * instruction's handler, with rip and rip_next kept exactly as the
  * interpreter keeps them, so faults (longjmp out of a handler), exits and
  * the block's end leave the same state behind; inline forms let rip lag
@@ -475,6 +476,19 @@ static bool is_imul(const struct insn *in)
 	       in->rm < 16 && in->reg < 16;
 }
 
+/* SETcc r8 (0F 90..9F, not AH..BH) and CMOVcc r, r (0F 40..4F, 32 and 64
+ * bits): 's' or 'c', 0 when in is neither. Both read the flags. */
+static int cond_op(const struct insn *in)
+{
+	if (in->map != 1 || (in->flags & (IN_MEM | IN_LOCK | IN_REP | IN_REPNE)) || in->rm >= 16)
+		return 0;
+	if (in->opc >= 0x90 && in->opc <= 0x9f)
+		return 's';
+	if (in->opc >= 0x40 && in->opc <= 0x4f && (in->osz == 4 || in->osz == 8) && in->reg < 16)
+		return 'c';
+	return 0;
+}
+
 /* Jcc (cc >= 0) or JMP (cc = -1) relative, 64-bit; -2 when neither. */
 static int branch_cc(const struct insn *in, bool code64)
 {
@@ -505,6 +519,8 @@ static bool flags_dead(const struct block *b, unsigned k, bool code64)
 		const struct insn *in = &b->insns[j];
 		struct form f;
 		int cnt = shift_cnt(in);
+		if (cond_op(in))
+			return false; /* SETcc, CMOVcc: readers, whichever way they run */
 		/* A rotate keeps the flags but CF and OF as they were, INC and
 		 * DEC keep CF: they read them only when their own are live, so
 		 * they are seen through. */
@@ -537,12 +553,13 @@ struct stub {
 	const struct insn *in;
 	unsigned k, pending;
 	uint8_t kind;       /* STUB_BACK: on to back; STUB_END: the block ends after it;
-			     * STUB_THEN: then insn k+1 (a Jcc) through its handler */
+			     * STUB_THEN: then insn k+1 (a Jcc) through its handler;
+			     * STUB_PAIR: then insn k+1 (SETcc, CMOVcc) too, on to back */
 	uintptr_t back;
 	struct rcache pre;  /* the registers' places where the inline path left for it */
 	struct rcache post; /* and where the inline path goes on after it (STUB_BACK) */
 };
-enum { STUB_BACK, STUB_END, STUB_THEN };
+enum { STUB_BACK, STUB_END, STUB_THEN, STUB_PAIR };
 enum { LF_EAGER = 0xff };
 
 struct xl {
@@ -550,11 +567,13 @@ struct xl {
 	struct block *b;
 	bool code64;
 	bool dynamic_end;   /* the block ends in a handler's branch: any target */
-	bool hflags;        /* the host's flags are the guest's: the last code was an inline ALU op */
+	bool hflags;        /* the host's flags are the guest's: the last code to change
+			     * them was an inline ALU op (register MOVs, LEA, SETcc, CMOVcc keep them) */
 	bool hjoin;         /* ... but not where its slow path (a stub) rejoins */
 	uint8_t lf, lf_sz;  /* the lazy-flags kind and size the block's last flag writer
 			     * stored (an inline ALU op, or its slow path): LF_NONE unknown,
 			     * LF_EAGER all in RFLAGS (lf_op LF_NONE) */
+	struct stub *pair;  /* a STUB_PAIR whose SETcc or CMOVcc comes next */
 	uintptr_t epi;
 	struct rcache rc;
 	struct stub stubs[BLOCK_MAX_INSNS + 1]; /* one per instruction, and the branch */
@@ -973,7 +992,8 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 		return false;
 	}
 	x->rc.dirty |= (uint16_t)(1u << f->rd);
-	x->hflags = f->op != OP_MOV;
+	if (f->op != OP_MOV)
+		x->hflags = true;
 	return true;
 }
 
@@ -1343,6 +1363,28 @@ static void emit_imul(struct xl *x, const struct insn *in, bool dead)
 		st_imm32(e, O(lf_op), LF_MUL);
 		st_imm32(e, O(lf_sz), in->osz);
 	}
+}
+
+/* SETcc r8 and CMOVcc r, r on the guest registers' host copies, decided
+ * by the host's flags (the caller checked they are the guest's); neither
+ * changes them. SETcc writes only the low byte; a 32-bit CMOV clears the
+ * upper half whether or not it moves, on the host as in the guest. */
+static void emit_cond(struct xl *x, const struct insn *in, int kind)
+{
+	struct emit *e = &x->e;
+	unsigned cc = in->opc & 15;
+
+	if (kind == 's') {
+		unsigned h = rc_get(x, in->rm, true);
+		rex_rm(e, false, 0, h, true); /* a REX always: dil, bpl */
+		e8(e, 0x0f), e8(e, (uint8_t)(0x90 | cc)), e8(e, (uint8_t)(0xc0 | (h & 7)));
+		x->rc.dirty |= (uint16_t)(1u << in->rm);
+		return;
+	}
+	unsigned hd = rc_get(x, in->reg, true), hs = rc_get(x, in->rm, true);
+	rex_rm(e, in->osz == 8, hd, hs, false);
+	e8(e, 0x0f), e8(e, (uint8_t)(0x40 | cc)), e8(e, (uint8_t)(0xc0 | (hd & 7) << 3 | (hs & 7)));
+	x->rc.dirty |= (uint16_t)(1u << in->reg);
 }
 
 static void emit_lea(struct xl *x, const struct insn *in, unsigned pending)
@@ -1760,8 +1802,9 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 }
 
 /* A relative Jcc/JMP ending the block: the host's flags decide (cc >= 0,
- * only right after an inline ALU op, not where its slow path rejoins), the
- * target's canonical check goes to the stub. */
+ * only while they are the guest's, x->hflags, not where a slow path
+ * rejoins, or emit_hflags makes them so), the target's canonical check
+ * goes to the stub. */
 static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
 			unsigned pending)
 {
@@ -1847,6 +1890,7 @@ static void emit_stub(struct xl *x, const struct stub *s)
 {
 	struct emit *e = &x->e;
 	const struct insn *in = s->in;
+	unsigned len = in->len;
 
 	if (!s->np)
 		return; /* nothing jumps to it (a branch to a fixed target) */
@@ -1854,6 +1898,10 @@ static void emit_stub(struct xl *x, const struct stub *s)
 		patch_here(e, s->patch[i]);
 	x->rc = s->pre; /* emit_call writes its dirty copies back */
 	emit_call(x, in, s->k, s->pending, s->kind == STUB_END);
+	if (s->kind == STUB_PAIR) { /* its SETcc or CMOVcc on the lazy flags the handler wrote */
+		emit_call(x, in + 1, s->k + 1, 0, false);
+		len += in[1].len;
+	}
 	if (s->kind == STUB_END) {
 		emit_exit(x, s->k + 1);
 	} else if (s->kind == STUB_THEN) {
@@ -1862,7 +1910,7 @@ static void emit_stub(struct xl *x, const struct stub *s)
 	} else {
 		/* rip lags again by what the inline path has pending after it */
 		ldr(e, HAX, O(rip), true);
-		e8(e, 0x48), e8(e, 0x2d), e32(e, s->pending + in->len); /* sub rax, imm32 */
+		e8(e, 0x48), e8(e, 0x2d), e32(e, s->pending + len); /* sub rax, imm32 */
 		str(e, HAX, O(rip));
 		rc_reload(x, &s->post);
 		jmp_to(e, s->back);
@@ -1924,6 +1972,8 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		struct form f;
 		int cc = branch_cc(in, code64);
 
+		if (x.pair && !(cond_op(in) && x.hflags && !x.hjoin))
+			abort(); /* a STUB_PAIR without its inline SETcc or CMOVcc: a bug */
 		if (describe(in, code64, &f) && (!form_mem(&f) || ea_ok(in, pending))) {
 			struct stub *s = NULL;
 			bool dead = f.op != OP_MOV && flags_dead(b, k, code64);
@@ -1933,11 +1983,15 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 					s->kind = STUB_END;
 				else if (branch_cc(in + 1, code64) >= 0 && k + 2 == b->n)
 					s->kind = STUB_THEN; /* its Jcc reads the host's flags */
+				else if (f.op != OP_MOV && cond_op(in + 1))
+					s->kind = STUB_PAIR; /* so does its SETcc or CMOVcc */
 			}
 			emit_form(&x, in, &f, s, pending, dead);
 			if (s || f.op != OP_MOV) /* a register MOV keeps both */
 				x.hjoin = s && s->kind == STUB_BACK;
-			if (s)
+			if (s && s->kind == STUB_PAIR)
+				x.pair = s; /* it rejoins after the SETcc or CMOVcc */
+			else if (s)
 				s->back = here_rx(e), s->post = x.rc;
 			pending += in->len;
 			continue;
@@ -2005,9 +2059,17 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			pending += in->len;
 			continue;
 		}
+		if (cond_op(in) && emit_hflags(&x)) {
+			emit_cond(&x, in, cond_op(in)); /* x.hflags stays: a SETcc or Jcc next may use it */
+			if (x.pair) { /* the form before's slow path rejoins here, its host flags not the guest's */
+				x.pair->back = here_rx(e), x.pair->post = x.rc;
+				x.pair = NULL, x.hjoin = true;
+			}
+			pending += in->len;
+			continue;
+		}
 		if (is_lea(in, code64) && ea_ok(in, pending)) {
-			emit_lea(&x, in, pending);
-			x.hflags = false;
+			emit_lea(&x, in, pending); /* the host's flags stay */
 			pending += in->len;
 			continue;
 		}
