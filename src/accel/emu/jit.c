@@ -462,6 +462,13 @@ static bool is_incdec(const struct insn *in)
 }
 
 /* IMUL r, r/m (0F AF) and IMUL r, r/m, imm (69, 6B) between registers. */
+/* SHL/SHR/SAR r, CL (D3 /4 /5 /6 /7). */
+static bool is_shift_cl(const struct insn *in)
+{
+	return in->map == 0 && in->opc == 0xd3 && in->op >= 4 && !(in->flags & (IN_MEM | IN_LOCK)) &&
+	       (in->osz == 4 || in->osz == 8) && in->rm < 16;
+}
+
 static bool is_notneg(const struct insn *in)
 {
 	return in->map == 0 && in->opc == 0xf7 && (in->op == 2 || in->op == 3) &&
@@ -1303,6 +1310,37 @@ static void emit_incdec(struct xl *x, const struct insn *in, bool dead)
 	x->hflags = true;
 }
 
+/* SHL/SHR/SAR r, CL as the host's on the register's host copy; a count
+ * of 0 leaves the flags (and the lazy state) as they were, else the lazy
+ * state is the shift's (lf_a the old value, lf_b the count). */
+static void emit_shift_cl(struct xl *x, const struct insn *in, bool dead)
+{
+	static const uint32_t lf[4] = { LF_SHL, LF_SHR, LF_SHL, LF_SAR };
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+	unsigned hc = rc_get(x, CPU_RCX, true), hd = rc_get(x, in->rm, true);
+
+	mov_rr(e, HCX, hc, false);
+	if (!dead)
+		mov_rr(e, HAX, hd, w64); /* masked to the size, as the interpreter's */
+	rex_rm(e, w64, 0, hd, false);
+	e8(e, 0xd3), e8(e, (uint8_t)(0xc0 | in->op << 3 | (hd & 7))); /* op hd, cl */
+	x->rc.dirty |= (uint16_t)(1u << in->rm);
+	x->hflags = false;
+	x->lf = LF_NONE;
+	if (dead)
+		return;
+	e8(e, 0x83), e8(e, 0xe1), e8(e, w64 ? 63 : 31);   /* and ecx, mask */
+	uint8_t *zero = jmp8(e, 0x74);                    /* jz: flags as they were */
+	str(e, HAX, O(lf_a));
+	str(e, HCX, O(lf_b));
+	mov_rr(e, HAX, hd, true);
+	str(e, HAX, O(lf_res));
+	st_imm32(e, O(lf_op), lf[in->op - 4]);
+	st_imm32(e, O(lf_sz), in->osz);
+	patch8_here(e, zero);
+}
+
 /* NOT r (no flags) and NEG r (SUB from 0's flags, the host's too) on the
  * guest register's host copy. */
 static void emit_notneg(struct xl *x, const struct insn *in, bool dead)
@@ -2045,6 +2083,11 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		if (is_incdec(in)) {
 			emit_incdec(&x, in, flags_dead(b, k, code64));
 			x.hjoin = false;
+			pending += in->len;
+			continue;
+		}
+		if (is_shift_cl(in)) {
+			emit_shift_cl(&x, in, flags_dead(b, k, code64));
 			pending += in->len;
 			continue;
 		}
