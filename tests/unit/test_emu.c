@@ -1102,6 +1102,14 @@ static void test_paging_details(void **state)
 	env_free(e);
 }
 
+/* The state set and run to the OUT to port 0x91, translated or not. */
+static void jit_run(struct env *e, int jit)
+{
+	assert_int_equal(emu_set_jit(e->cpu, jit), 0);
+	set_state(e);
+	run_to_out(e, 0x91);
+}
+
 /* Code on a global page: the links and jump-cache entries into it outlive
  * a CR3 write (as the TLB entry does), not an INVLPG or a CR4.PGE toggle;
  * into a page that is not global they go with the CR3 write. The callee at
@@ -1140,9 +1148,7 @@ static void test_global_code(void **state)
 		load_code(e, 0x805000, t_gcode_one_s, t_gcode_one_e);
 		load_code(e, 0x806000, t_gcode_two_s, t_gcode_two_e);
 		load_code(e, CODE, t_gcode_s, t_gcode_e);
-		assert_int_equal(emu_set_jit(e->cpu, jit), 0);
-		set_state(e);
-		run_to_out(e, 0x91);
+		jit_run(e, jit);
 		assert_int_equal(e->s.gpr[CPU_R12], 1);
 		assert_int_equal(e->s.gpr[CPU_R13], 2);
 		assert_int_equal(e->s.gpr[CPU_R14], 1);
@@ -1183,9 +1189,7 @@ static void test_sse_move(void **state)
 		load_code(e, CODE, t_ssemov_s, t_ssemov_e);
 		idt64(e, 13, CODE + 0x100);
 		idt64(e, 7, CODE + 0x180);
-		assert_int_equal(emu_set_jit(e->cpu, jit), 0);
-		set_state(e);
-		run_to_out(e, 0x91);
+		jit_run(e, jit);
 		assert_int_equal(e->s.gpr[CPU_R14], 3);
 		assert_int_equal(e->s.gpr[CPU_R13], 0xffff);
 		assert_int_equal(e->s.gpr[CPU_R15], 1);
@@ -1223,9 +1227,7 @@ static void test_pcmpstr(void **state)
 		struct env *e = env_new();
 		env_long(e);
 		load_code(e, CODE, t_pcmpstr_s, t_pcmpstr_e);
-		assert_int_equal(emu_set_jit(e->cpu, jit), 0);
-		set_state(e);
-		run_to_out(e, 0x91);
+		jit_run(e, jit);
 		assert_int_equal(e->s.gpr[CPU_R8], 2);
 		assert_int_equal(e->s.gpr[CPU_R10], 3);
 		env_free(e);
@@ -1262,9 +1264,7 @@ static void test_code_alias(void **state)
 		load_code(e, 0x806008, t_alias_one_s, t_alias_one_e);
 		load_code(e, 0x807008, t_alias_two_s, t_alias_two_e);
 		load_code(e, CODE, t_alias_s, t_alias_e);
-		assert_int_equal(emu_set_jit(e->cpu, jit), 0);
-		set_state(e);
-		run_to_out(e, 0x91);
+		jit_run(e, jit);
 		assert_int_equal(e->s.gpr[CPU_R12], 1);
 		assert_int_equal(e->s.gpr[CPU_R13], 2);
 		env_free(e);
@@ -1304,11 +1304,9 @@ static void test_page_cross(void **state)
 		load_code(e, CODE, t_xpage_s, t_xpage_e);
 		idt64(e, 14, CODE + 0x100);
 		idt64(e, 13, CODE + 0x180);
-		assert_int_equal(emu_set_jit(e->cpu, jit), 0);
 		e->s.gpr[CPU_R13] = 7;
 		e->s.gpr[CPU_R8] = 7;
-		set_state(e);
-		run_to_out(e, 0x91);
+		jit_run(e, jit);
 		assert_int_equal(e->s.gpr[CPU_R12], 0x44332211ddccbbaaULL);
 		assert_int_equal(get64(e, 0x800ff8) >> 48, 0x2211);
 		assert_int_equal(get64(e, 0x802000), 0x0000887766554433ULL);
