@@ -544,6 +544,38 @@ static bool flags_dead(const struct block *b, unsigned k, bool code64)
 	return false;
 }
 
+/* Whether the lazy flags insn k writes can wait for a slow path: the
+ * next instruction writing every flag comes in the block after only MOVs,
+ * LEAs and NOPs that leave the guest registers r1 and r2 (k's operands)
+ * as they are, so only those MOVs' slow paths, or its own, could show
+ * them (a fault). *end: that writer's index. */
+static bool flags_deferrable(const struct block *b, unsigned k, bool code64, unsigned r1,
+			     unsigned r2, unsigned *end)
+{
+	for (unsigned j = k + 1; j < b->n; j++) {
+		const struct insn *in = &b->insns[j];
+		struct form f;
+		unsigned rd = 16;
+
+		*end = j;
+		if (describe(in, code64, &f)) {
+			if (f.op != OP_MOV)
+				return !alu_carry(f.op);
+			if (f.dst == SRC_REG)
+				rd = f.rd;
+		} else if (shift_cnt(in) > 0) {
+			return true; /* a register shift: it cannot fault */
+		} else if (is_lea(in, code64)) {
+			rd = in->reg;
+		} else if (in->fn != op_nop) {
+			return false;
+		}
+		if (rd == r1 || rd == r2)
+			return false;
+	}
+	return false;
+}
+
 /* Where the guest's general registers are during a block: host[g] is the
  * host register holding guest register g (0: in the register file only),
  * dirty the ones whose host copy is newer than the file. */
@@ -554,7 +586,16 @@ struct rcache {
 	uint8_t clock;
 };
 
+/* A flag writer whose lazy state waits (flags_deferrable): until the
+ * next writer only a slow path could show it, so those store it first. */
+struct defer {
+	const struct insn *in; /* NULL: nothing waits */
+	struct form f;         /* its form (an ALU op; INC/DEC: not used) */
+	unsigned end;          /* the next writer's index: stubs up to it carry this */
+};
+
 struct stub {
+	struct defer dfr;   /* a writer's lazy state to store before the handler */
 	uint8_t *patch[5];  /* rel32s to it: a store's TLB path has 4, a CALL's target one more */
 	unsigned np;
 	const struct insn *in;
@@ -581,6 +622,7 @@ struct xl {
 			     * stored (an inline ALU op, or its slow path): LF_NONE unknown,
 			     * LF_EAGER all in RFLAGS (lf_op LF_NONE) */
 	struct stub *pair;  /* a STUB_PAIR whose SETcc or CMOVcc comes next */
+	struct defer dfr;   /* a flag writer whose lazy state is not stored yet */
 	uintptr_t epi;
 	struct rcache rc;
 	struct stub stubs[BLOCK_MAX_INSNS + 1]; /* one per instruction, and the branch */
@@ -750,6 +792,8 @@ static struct stub *stub_new(struct xl *x, const struct insn *in, unsigned k, un
 	struct stub *s = &x->stubs[x->nstubs++];
 
 	*s = (struct stub){ .in = in, .k = k, .pending = pending, .kind = STUB_BACK };
+	if (x->dfr.in && k <= x->dfr.end)
+		s->dfr = x->dfr;
 	return s;
 }
 
@@ -888,6 +932,61 @@ static void emit_cf(struct xl *x);
  * when it counts). */
 static void emit_carry_in(struct emit *e);
 
+/* "op eax, ecx" at in's size (hostop: 01 ADD, 29 SUB, 21 AND). */
+static void op_ax_cx(struct emit *e, const struct insn *in, uint8_t hostop)
+{
+	if (in->osz == 8)
+		e8(e, 0x48);
+	e8(e, (uint8_t)(hostop - (in->osz == 1))), e8(e, 0xc8);
+}
+
+/* Stores the lazy state of the writer that waits (x->dfr), as it would
+ * have: its operands are in the guest registers still (flags_deferrable),
+ * the result too, or the state under it for an INC/DEC's CF. Uses rax,
+ * rcx and the host's flags. */
+static void dfr_store(struct xl *x)
+{
+	struct emit *e = &x->e;
+	const struct insn *in = x->dfr.in;
+	const struct form *f = &x->dfr.f;
+	bool byte = in && in->osz == 1, w64 = in && in->osz == 8;
+
+	if (!in)
+		return;
+	x->dfr.in = NULL;
+	x->hflags = false;
+	x->lf_sz = in->osz;
+	if (is_incdec(in)) {
+		emit_cf(x); /* ecx: the CF under it */
+		gget(x, HAX, in->rm, w64);
+		str(e, HAX, O(lf_res));
+		rex_rm(e, w64, 0, HAX, false);
+		e8(e, 0xff), e8(e, in->op ? 0xc0 : 0xc8); /* its operand: inc/dec eax the other way */
+		str(e, HAX, O(lf_a));
+		e8(e, 0x48), e8(e, 0xc7), e8(e, 0x83), e32(e, O(lf_b)), e32(e, 1);
+		e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_cf)); /* mov [rbx+lf_cf], ecx */
+		x->lf = in->op ? LF_DEC : LF_INC;
+	} else {
+		unsigned lf = alu_ops[f->op].lf;
+		load_opnd(x, HCX, f->b, f->rb, in, byte, false);
+		load_opnd(x, HAX, SRC_REG, f->dst == SRC_REG ? f->rd : f->ra, in, byte, false);
+		if (f->dst == SRC_REG) { /* rax: the result, its operand from it */
+			str(e, HAX, O(lf_res));
+			if (lf != LF_LOGIC)
+				op_ax_cx(e, in, lf == LF_ADD ? 0x29 : 0x01);
+			str(e, HAX, O(lf_a));
+		} else { /* CMP, TEST: rax the operand */
+			str(e, HAX, O(lf_a));
+			op_ax_cx(e, in, f->op == OP_TEST ? 0x21 : 0x29);
+			str(e, HAX, O(lf_res));
+		}
+		str(e, HCX, O(lf_b));
+		x->lf = (uint8_t)lf;
+	}
+	st_imm32(e, O(lf_op), x->lf);
+	st_imm32(e, O(lf_sz), in->osz);
+}
+
 /* Makes the host's flags the guest's for a condition or CF: as they are
  * right after an inline ALU op, else by running the block's last flag
  * writer again on the operands it stored (ADD, ADC, SUB, SBB, CMP give
@@ -902,6 +1001,7 @@ static bool emit_hflags(struct xl *x)
 
 	if (x->hflags && !x->hjoin)
 		return true;
+	dfr_store(x);
 	if (x->lf == LF_EAGER) { /* the arithmetic flags are in RFLAGS: popfq them */
 		ldr(e, HAX, O(flags), true);
 		e8(e, 0x25), e32(e, F_ARITH);            /* and eax, F_ARITH (no TF, IF, DF) */
@@ -1190,6 +1290,7 @@ static void emit_rot(struct xl *x, const struct insn *in, unsigned cnt, bool dea
 		emit_shift_host(x, in, cnt);
 		return;
 	}
+	dfr_store(x); /* it keeps the lazy kind under it */
 	gget(x, HAX, in->rm, w64);
 	rex_rm(e, w64, 0, HAX, false);
 	e8(e, 0xc1), e8(e, (uint8_t)(0xc0 | in->op << 3)), e8(e, (uint8_t)cnt); /* rol/ror eax */
@@ -1241,6 +1342,7 @@ static void emit_cf(struct xl *x)
 	uint8_t saved[16];
 	unsigned n = 0;
 
+	dfr_store(x);
 	e8(e, 0x8b), e8(e, 0x83), e32(e, O(lf_op));       /* mov eax, [rbx+lf_op] */
 	e8(e, 0x8b), e8(e, 0x8b), e32(e, O(lf_cf));       /* mov ecx, [rbx+lf_cf] */
 	e8(e, 0x83), e8(e, 0xe8), e8(e, LF_LOGIC);        /* sub eax, LF_LOGIC */
@@ -1641,6 +1743,7 @@ static void emit_call(struct xl *x, const struct insn *in, unsigned k, unsigned 
 {
 	struct emit *e = &x->e;
 
+	dfr_store(x); /* the handler reads the lazy flags, or faults with them */
 	rc_flush(x);
 	ldr(e, HAX, O(rip), true);
 	if (pending) {
@@ -1935,6 +2038,7 @@ static void emit_stub(struct xl *x, const struct stub *s)
 	for (unsigned i = 0; i < s->np; i++)
 		patch_here(e, s->patch[i]);
 	x->rc = s->pre; /* emit_call writes its dirty copies back */
+	x->dfr = s->dfr;
 	emit_call(x, in, s->k, s->pending, s->kind == STUB_END);
 	if (s->kind == STUB_PAIR) { /* its SETcc or CMOVcc on the lazy flags the handler wrote */
 		emit_call(x, in + 1, s->k + 1, 0, false);
@@ -2012,9 +2116,15 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 
 		if (x.pair && !(cond_op(in) && x.hflags && !x.hjoin))
 			abort(); /* a STUB_PAIR without its inline SETcc or CMOVcc: a bug */
+		if (x.dfr.in && k > x.dfr.end)
+			x.dfr.in = NULL; /* the next writer's state is the one now */
 		if (describe(in, code64, &f) && (!form_mem(&f) || ea_ok(in, pending))) {
 			struct stub *s = NULL;
 			bool dead = f.op != OP_MOV && flags_dead(b, k, code64);
+			unsigned end;
+			bool wait = !dead && f.op != OP_MOV && !alu_carry(f.op) && f.a == SRC_REG &&
+				    (f.b == SRC_REG || f.b == SRC_IMM) &&
+				    flags_deferrable(b, k, code64, f.ra, f.b == SRC_REG ? f.rb : 16, &end);
 			if (form_mem(&f)) {
 				s = stub_new(&x, in, k, pending);
 				if (last)
@@ -2024,7 +2134,9 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 				else if (f.op != OP_MOV && cond_op(in + 1))
 					s->kind = STUB_PAIR; /* so does its SETcc or CMOVcc */
 			}
-			emit_form(&x, in, &f, s, pending, dead);
+			emit_form(&x, in, &f, s, pending, dead || wait);
+			if (wait)
+				x.dfr = (struct defer){ in, f, end };
 			if (s || f.op != OP_MOV) /* a register MOV keeps both */
 				x.hjoin = s && s->kind == STUB_BACK;
 			if (s && s->kind == STUB_PAIR)
@@ -2081,7 +2193,14 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			continue;
 		}
 		if (is_incdec(in)) {
-			emit_incdec(&x, in, flags_dead(b, k, code64));
+			unsigned end;
+			bool dead = flags_dead(b, k, code64);
+			bool wait = !dead && flags_deferrable(b, k, code64, in->rm, in->rm, &end);
+			if (wait)
+				dfr_store(&x); /* (none waits here) its CF comes from the state under it */
+			emit_incdec(&x, in, dead || wait);
+			if (wait)
+				x.dfr = (struct defer){ .in = in, .end = end };
 			x.hjoin = false;
 			pending += in->len;
 			continue;
@@ -2139,6 +2258,9 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		x.dynamic_end = last;
 		pending = 0;
 	}
+	if (x.dfr.in && x.dfr.end + 1 != b->n)
+		abort(); /* flags_deferrable's writer never came: a bug */
+	x.dfr.in = NULL; /* the last instruction was that writer */
 	rc_writeback(&x);
 	if (pending)
 		add_mem_imm(e, O(rip), (int32_t)pending);
