@@ -615,6 +615,8 @@ struct xl {
 	struct block *b;
 	bool code64;
 	bool dynamic_end;   /* the block ends in a handler's branch: any target */
+	bool called;        /* a handler ran on the way here (not a slow path's): it may
+			     * have changed the mode or the epoch */
 	bool hflags;        /* the host's flags are the guest's: the last code to change
 			     * them was an inline ALU op (register MOVs, LEA, SETcc, CMOVcc keep them) */
 	bool hjoin;         /* ... but not where its slow path (a stub) rejoins */
@@ -1796,10 +1798,12 @@ static bool in_page(const struct block *b, unsigned k, int64_t d)
 
 /* A block's end with a link (slot 0 or 1): when it was linked (jit_link)
  * and the guest's rip, the epoch and the target page's code generation
- * are still those of the link, and nothing wants the run loop (events, kicks, TF, a
+ * are still those of the link, and nothing wants the run loop (events, kicks, a
  * budget, the timer poll every 256 blocks), it jumps straight into the
  * next block's code; else it returns with jit_exit = slot, so the run
- * loop can link it. Unlinked, its rip is non-canonical: never taken. */
+ * loop can link it. Unlinked, its rip is non-canonical: never taken. A
+ * fixed target (in the block's page) has no rip check, nor an epoch check
+ * unless a handler ran before. */
 static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dynamic,
 			    bool fixed)
 {
@@ -1813,8 +1817,8 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 	/* stop, irq_check, shadow, halted, exit_now, nolink, kicked, exit_req */
 	e8(e, 0x48), e8(e, 0x83), e8(e, 0xbb), e32(e, O(stop)), e8(e, 0); /* cmp qword [rbx+stop], 0 */
 	JNE_UNL();
-	e8(e, 0xf6), e8(e, 0x83), e32(e, O(flags) + 1), e8(e, F_TF >> 8); /* test byte [rbx+flags+1], TF>>8 */
-	JNE_UNL();
+	/* TF: blocks start with it clear (block_run), and what sets it
+	 * (flags_write, SYSRET) sets irq_check or stop too. */
 	/* The timer poll when the low byte wraps: its carry goes on below. */
 	e8(e, 0x80), e8(e, 0x83), e32(e, O(nblocks)), e8(e, 1);   /* add byte [rbx+nblocks], 1 */
 	e8(e, 0x0f), e8(e, 0x82), poll = e->p, e32(e, 0);          /* jc poll */
@@ -1828,15 +1832,25 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 		e8(e, 0x48), e8(e, 0x39), e8(e, 0x83), e32(e, O(rip)); /* cmp [rbx+rip], rax */
 		JCC_TO(0x85, miss, nm);
 	}
-	e8(e, 0x81), e8(e, 0xbb), e32(e, O(epoch));              /* cmp dword [rbx+epoch[g]], imm32 */
-	b->link_epoch[slot] = (uint32_t)(e->p - e->rw0);         /* (jit_link sets g and imm32) */
-	e32(e, 0);
-	JCC_TO(0x85, miss, nm);
+	/* The same page as a block that ran in this epoch, mode and
+	 * privilege, none of which an inline form changes: the same block. */
+	b->link_epoch[slot] = 0;
+	if (!fixed || x->called) {
+		e8(e, 0x81), e8(e, 0xbb), e32(e, O(epoch));      /* cmp dword [rbx+epoch[g]], imm32 */
+		b->link_epoch[slot] = (uint32_t)(e->p - e->rw0); /* (jit_link sets g and imm32) */
+		e32(e, 0);
+		JCC_TO(0x85, miss, nm);
+	}
 	e8(e, 0x48), e8(e, 0xb8);                                /* mov rax, imm64 (&codegen[its page]) */
 	b->link_gen[slot] = (uint32_t)(e->p - e->rw0);
 	e64(e, (uintptr_t)x->codegen);
 	e8(e, 0x81), e8(e, 0x38), e32(e, 0);                     /* cmp dword [rax], imm32 (its generation) */
 	JCC_TO(0x85, miss, nm);
+	b->link_idx[slot] = 0;
+	if (!fixed) { /* the block in execution's page, for code writes (mmu.c) */
+		b->link_idx[slot] = (uint32_t)(e->p - e->rw0) + 6;
+		st_imm32(e, O(cur_ramidx), 0);                   /* (jit_link sets it) */
+	}
 	add_mem_imm(e, O(icount), (int32_t)count);
 	e8(e, 0xe9);                                              /* jmp the next block (linked) */
 	b->link_jmp[slot] = (uint32_t)(e->p - e->rw0);
@@ -1877,6 +1891,7 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 		e8(e, 0x83), e8(e, 0xb9), e32(e, (uint32_t)offsetof(struct block, ramidx2)), e8(e, 0xff); /* cmp dword [rcx+ramidx2], -1 */
 		JNE_UNL();
 		e8(e, 0x8b), e8(e, 0x91), e32(e, (uint32_t)offsetof(struct block, ramidx)); /* mov edx, [rcx+ramidx] */
+		e8(e, 0x89), e8(e, 0x93), e32(e, O(cur_ramidx));    /* mov [rbx+cur_ramidx], edx */
 		e8(e, 0x48), e8(e, 0xbe), e64(e, (uintptr_t)x->codegen);  /* mov rsi, codegen */
 		e8(e, 0x8b), e8(e, 0x14), e8(e, 0x96);              /* mov edx, [rsi+rdx*4] */
 		e8(e, 0x3b), e8(e, 0x91), e32(e, (uint32_t)offsetof(struct block, gen)); /* cmp edx, [rcx+gen] */
@@ -1922,8 +1937,11 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	old_rip = rip;
 	if (from->link_rip[slot])
 		memcpy(&old_rip, j->rw + from->link_rip[slot], 8);
-	memcpy(&old_epoch, j->rw + from->link_epoch[slot], 4);
-	memcpy(&old_eoff, j->rw + from->link_epoch[slot] - 4, 4);
+	old_epoch = epoch, old_eoff = eoff;
+	if (from->link_epoch[slot]) {
+		memcpy(&old_epoch, j->rw + from->link_epoch[slot], 4);
+		memcpy(&old_eoff, j->rw + from->link_epoch[slot] - 4, 4);
+	}
 	memcpy(&old_d, rel, 4);
 	memcpy(&old_genp, j->rw + from->link_gen[slot], 8);
 	memcpy(&old_gen, j->rw + from->link_gen[slot] + 10, 4);
@@ -1935,8 +1953,12 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 		return;
 	if (from->link_rip[slot])
 		memcpy(j->rw + from->link_rip[slot], &rip, 8);
-	memcpy(j->rw + from->link_epoch[slot] - 4, &eoff, 4);
-	memcpy(j->rw + from->link_epoch[slot], &epoch, 4);
+	if (from->link_epoch[slot]) {
+		memcpy(j->rw + from->link_epoch[slot] - 4, &eoff, 4);
+		memcpy(j->rw + from->link_epoch[slot], &epoch, 4);
+	}
+	if (from->link_idx[slot])
+		memcpy(j->rw + from->link_idx[slot], &to->ramidx, 4);
 	memcpy(j->rw + from->link_gen[slot], &genp, 8);
 	memcpy(j->rw + from->link_gen[slot] + 10, &gen, 4);
 	memcpy(rel, &d, 4);
@@ -2084,6 +2106,10 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 	struct emit *e = &x.e;
 	/* The epilogue first: the count of instructions run is in eax. */
 	x.epi = here_rx(e);
+	/* The block that ran last, for the run loop (linked blocks return
+	 * through their own epilogue). */
+	e8(e, 0x48), e8(e, 0xb9), e64(e, (uintptr_t)b);            /* mov rcx, b */
+	e8(e, 0x48), e8(e, 0x89), e8(e, 0x8b), e32(e, O(jit_block)); /* mov [rbx+jit_block], rcx */
 	static const uint8_t epilogue[] = {
 		0x48, 0x83, 0xc4, 0x08, /* add rsp, 8 */
 		0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, /* pop r15, r14, r13, r12 */
@@ -2100,11 +2126,8 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 	uintptr_t entry = here_rx(e);
 	memcpy(e->p, prologue, sizeof(prologue));
 	e->p += sizeof(prologue);
-	/* The body, where links enter: the block in execution (emu.c's run
-	 * loop reads it, code writes compare its page). */
-	e8(e, 0x48), e8(e, 0xb8), e64(e, (uintptr_t)b);            /* mov rax, b */
-	str(e, HAX, O(jit_block));
-	st_imm32(e, O(cur_ramidx), b->ramidx);
+	/* The body, where links enter (cur_ramidx, the page in execution,
+	 * is the run loop's or the link's to set). */
 	/* rip lags by pending bytes over inline forms, caught up before any
 	 * handler (which may read it, fault or stop) and at the end. */
 	unsigned pending = 0;
@@ -2254,6 +2277,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			goto stubs;
 		}
 		emit_call(&x, in, k, pending, last);
+		x.called = true;
 		x.lf = LF_NONE;
 		x.dynamic_end = last;
 		pending = 0;
