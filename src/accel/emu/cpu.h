@@ -93,7 +93,8 @@ enum lf_op { LF_NONE, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC,
 /* Memory access kinds (also the TLB tag index). */
 enum { ACC_R = 0, ACC_W = 1, ACC_X = 2 };
 
-#define TLB_SIZE 256
+#define TLB_BITS 10
+#define TLB_SIZE (1 << TLB_BITS)
 struct tlb_entry {
 	uint64_t tag[3];     /* linear page per access kind, or TLB_INVALID */
 	uintptr_t addend;    /* host = linear + addend */
@@ -105,14 +106,14 @@ struct tlb_entry {
 };
 #define TLB_INVALID 1ULL
 
-/* The TLB slot of a linear address: the page number plus the 1 MiB
- * number, so buffers a power of two apart (a copy's source and
- * destination) do not take each other's slot, and the next page's slot
- * is never the page's own (1 or 2 further: the translations' one-compare
- * fast path relies on it). */
+/* The TLB slot of a linear address: the page number plus the number of
+ * its TLB_SIZE pages, so buffers a power of two apart (a copy's source
+ * and destination) do not take each other's slot, and the next page's
+ * slot is never the page's own (1 or 2 further: the translations'
+ * one-compare fast path relies on it). */
 static inline unsigned tlb_index(uint64_t lin)
 {
-	return (unsigned)((lin >> 12) + (lin >> 20)) & (TLB_SIZE - 1);
+	return (unsigned)((lin >> 12) + (lin >> (12 + TLB_BITS))) & (TLB_SIZE - 1);
 }
 
 /* A decoded instruction. */

@@ -860,13 +860,14 @@ static void emit_tlb(struct xl *x, struct stub *s, int acc, unsigned sz)
 		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x4a), e8(e, (uint8_t)(sz - 1)); /* lea rcx, [rdx+sz-1] */
 	else
 		e8(e, 0x48), e8(e, 0x89), e8(e, 0xd1);      /* mov rcx, rdx */
-	/* the slot: tlb_row + ((lin >> 12) + (lin >> 20)) & 255 (tlb_index) */
+	/* the slot: tlb_row + ((lin >> 12) + (lin >> (12 + TLB_BITS))) % TLB_SIZE (tlb_index) */
+	_Static_assert(TLB_BITS < 20, "the index from the low 32 bits");
 	e8(e, 0x89), e8(e, 0xd0);                           /* mov eax, edx */
 	e8(e, 0xc1), e8(e, 0xe8), e8(e, 12);                /* shr eax, 12 */
 	e8(e, 0x89), e8(e, 0xc6);                           /* mov esi, eax */
-	e8(e, 0xc1), e8(e, 0xee), e8(e, 8);                 /* shr esi, 8 */
+	e8(e, 0xc1), e8(e, 0xee), e8(e, TLB_BITS);          /* shr esi, TLB_BITS */
 	e8(e, 0x01), e8(e, 0xf0);                           /* add eax, esi */
-	e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc0);              /* movzx eax, al */
+	e8(e, 0x25), e32(e, TLB_SIZE - 1);                  /* and eax, TLB_SIZE-1 */
 	e8(e, 0x03), e8(e, 0x83), e32(e, O(tlb_row));      /* add eax, [rbx+tlb_row] */
 	e8(e, 0x8d), e8(e, 0x04), e8(e, 0x80);              /* lea eax, [rax+rax*4] */
 	e8(e, 0x48), e8(e, 0x81), e8(e, 0xe1), e32(e, 0xfffff000u); /* and rcx, -4096 */
