@@ -1278,6 +1278,8 @@ static uint8_t *jmp8(struct emit *e, uint8_t op)
 }
 static void patch8_here(struct emit *e, uint8_t *rel)
 {
+	if (e->p - (rel + 1) > 127)
+		abort(); /* a rel8 too short for the code between: a bug */
 	*rel = (uint8_t)(e->p - (rel + 1));
 }
 
@@ -1336,8 +1338,8 @@ static void emit_rot(struct xl *x, const struct insn *in, unsigned cnt, bool dea
 	patch8_here(e, done);
 }
 
-/* ecx = CF of the lazy flags as they stand (flags_cf): LF_LOGIC,
- * LF_INC and LF_DEC inline, the rest through flags_cf itself, the
+/* ecx = CF of the lazy flags as they stand (flags_cf): LF_ADD, LF_SUB,
+ * LF_LOGIC, LF_INC and LF_DEC inline (rdx, rsi), the rest through flags_cf itself, the
  * caller-saved host registers holding guest registers kept around it. */
 static void emit_cf(struct xl *x)
 {
@@ -1351,6 +1353,10 @@ static void emit_cf(struct xl *x)
 	e8(e, 0x83), e8(e, 0xe8), e8(e, LF_LOGIC);        /* sub eax, LF_LOGIC */
 	e8(e, 0x83), e8(e, 0xf8), e8(e, LF_DEC - LF_LOGIC); /* cmp eax, LF_DEC - LF_LOGIC */
 	uint8_t *inl = jmp8(e, 0x76);                     /* jbe inl */
+	e8(e, 0x83), e8(e, 0xf8), e8(e, (uint8_t)(LF_SUB - LF_LOGIC)); /* cmp eax, LF_SUB - LF_LOGIC */
+	uint8_t *sub = jmp8(e, 0x74);                     /* je sub */
+	e8(e, 0x83), e8(e, 0xf8), e8(e, (uint8_t)(LF_ADD - LF_LOGIC)); /* cmp eax, LF_ADD - LF_LOGIC */
+	uint8_t *add = jmp8(e, 0x74);                     /* je add */
 	for (unsigned g = 0; g < 16; g++) {
 		unsigned h = x->rc.host[g];
 		if (h == 7 || (h >= 8 && h <= 11))
@@ -1378,8 +1384,27 @@ static void emit_cf(struct xl *x)
 	e8(e, 0x85), e8(e, 0xc0);                         /* test eax, eax */
 	uint8_t *keep = jmp8(e, 0x75);                    /* jnz: INC/DEC, their lf_cf */
 	e8(e, 0x31), e8(e, 0xc9);                         /* xor ecx, ecx: LOGIC */
+	uint8_t *done2 = jmp8(e, 0xeb);
+	/* ADD: res < a, SUB: a < b, unsigned at lf_sz: both shifted to the top */
+	patch8_here(e, add);
+	ldr(e, HSI, O(lf_res), true);
+	ldr(e, HDX, O(lf_a), true);
+	uint8_t *cmp = jmp8(e, 0xeb);
+	patch8_here(e, sub);
+	ldr(e, HSI, O(lf_a), true);
+	ldr(e, HDX, O(lf_b), true);
+	patch8_here(e, cmp);
+	ldr(e, HCX, O(lf_sz), false);
+	e8(e, 0xc1), e8(e, 0xe1), e8(e, 3);               /* shl ecx, 3 */
+	e8(e, 0xf7), e8(e, 0xd9);                         /* neg ecx: 64 - bits, mod 64 */
+	e8(e, 0x48), e8(e, 0xd3), e8(e, 0xe6);            /* shl rsi, cl */
+	e8(e, 0x48), e8(e, 0xd3), e8(e, 0xe2);            /* shl rdx, cl */
+	e8(e, 0x31), e8(e, 0xc9);                         /* xor ecx, ecx */
+	e8(e, 0x48), e8(e, 0x39), e8(e, 0xd6);            /* cmp rsi, rdx */
+	e8(e, 0x0f), e8(e, 0x92), e8(e, 0xc1);            /* setb cl */
 	patch8_here(e, keep);
 	patch8_here(e, done);
+	patch8_here(e, done2);
 }
 
 /* INC/DEC r: CF kept (lf_cf), the rest from the result. The host's INC
