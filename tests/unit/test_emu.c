@@ -1157,6 +1157,39 @@ static void test_global_code(void **state)
 	}
 }
 
+/* Two pages in one TLB slot (0x40001000 and 0x500000, tlb_index 0x101;
+ * the code's is 0x100): the one pushed out goes to its other slot
+ * (tlb_alt) and both keep hitting, and INVLPG takes it from there too. */
+SNIPPET(t_tlb2, ".code64\n"
+	"mov $0x40001000, %rbx\n mov $0x500000, %rsi\n"
+	"mov $3, %ecx\n"
+	"1: mov (%rbx), %r12\n mov (%rsi), %r13\n dec %ecx\n jnz 1b\n"
+	"movq $0x806003, (0x30008)\n"    /* remap 0x40001000 */
+	"mov (%rsi), %r13\n"             /* 0x500000 in the slot, 0x40001000 in the other */
+	"invlpg (%rbx)\n"
+	"mov (%rbx), %r14\n"             /* the new frame */
+	"out %al, $0x91\n");
+
+static void test_tlb_two_way(void **state)
+{
+	(void)state;
+	for (int jit = 0; jit < 2; jit++) {
+		struct env *e = env_new();
+		env_long(e);
+		env_pt(e);
+		put64(e, PT + 8, 0x805003);
+		put64(e, 0x805000, 0x1111);
+		put64(e, 0x806000, 0x2222);
+		put64(e, 0x500000, 0x3333);
+		load_code(e, CODE, t_tlb2_s, t_tlb2_e);
+		jit_run(e, jit);
+		assert_int_equal(e->s.gpr[CPU_R12], 0x1111);
+		assert_int_equal(e->s.gpr[CPU_R13], 0x3333);
+		assert_int_equal(e->s.gpr[CPU_R14], 0x2222);
+		env_free(e);
+	}
+}
+
 /* 16-byte SSE moves and integer forms (the translator runs them inline):
  * MOVDQA to or from a misaligned address is #GP, MOVDQU is not, PXOR with
  * memory is; with CR0.TS set #NM, and the move runs again after CLTS. */
@@ -1593,6 +1626,7 @@ int main(void)
 		cmocka_unit_test(test_single_step),
 		cmocka_unit_test(test_paging_details),
 		cmocka_unit_test(test_global_code),
+		cmocka_unit_test(test_tlb_two_way),
 		cmocka_unit_test(test_page_cross),
 		cmocka_unit_test(test_code_alias),
 		cmocka_unit_test(test_sse_move),

@@ -116,6 +116,13 @@ static inline unsigned tlb_index(uint64_t lin)
 	return (unsigned)((lin >> 12) + (lin >> (12 + TLB_BITS))) & (TLB_SIZE - 1);
 }
 
+/* The other slot a page may be in (two-way): a page pushed out of its
+ * slot by a fill moves there. Never either slot of the page after it. */
+static inline unsigned tlb_alt(unsigned idx)
+{
+	return idx ^ (TLB_SIZE / 2);
+}
+
 /* A decoded instruction. */
 typedef void (*insn_fn)(struct emu_cpu *c, const struct insn *in);
 

@@ -845,12 +845,40 @@ static bool emit_ea(struct xl *x, const struct insn *in, unsigned pending, bool 
 	return true;
 }
 
+/* eax = the TLB slot of rdx (tlb_index, or tlb_alt's), scaled by 5: the
+ * entry is at rbx + rax*8. Uses rsi. */
+static void emit_tlb_slot(struct emit *e, bool alt)
+{
+	_Static_assert(TLB_BITS < 20, "the index from the low 32 bits");
+	e8(e, 0x89), e8(e, 0xd0);                           /* mov eax, edx */
+	e8(e, 0xc1), e8(e, 0xe8), e8(e, 12);                /* shr eax, 12 */
+	e8(e, 0x89), e8(e, 0xc6);                           /* mov esi, eax */
+	e8(e, 0xc1), e8(e, 0xee), e8(e, TLB_BITS);          /* shr esi, TLB_BITS */
+	e8(e, 0x01), e8(e, 0xf0);                           /* add eax, esi */
+	e8(e, 0x25), e32(e, TLB_SIZE - 1);                  /* and eax, TLB_SIZE-1 */
+	if (alt)
+		e8(e, 0x35), e32(e, TLB_SIZE / 2);          /* xor eax, TLB_SIZE/2 */
+	e8(e, 0x03), e8(e, 0x83), e32(e, O(tlb_row));      /* add eax, [rbx+tlb_row] */
+	e8(e, 0x8d), e8(e, 0x04), e8(e, 0x80);              /* lea eax, [rax+rax*4] */
+}
+
+/* cmp rcx, [rbx+rax*8+tag[acc]] */
+static void emit_tlb_cmp(struct emit *e, int acc)
+{
+	e8(e, 0x48), e8(e, 0x3b), e8(e, 0x8c), e8(e, 0xc3);
+	e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, tag) + 8 * (uint32_t)acc);
+}
+
 /* The TLB fast path for an access of sz bytes at rdx: on a hit rdx becomes
  * the host address; anything else goes to stub s. Uses rax, rcx, rsi.
  * One compare covers all: the last byte's page must be the tag of the
- * first byte's slot. Tags are canonical pages (tlb_fill), so a
- * non-canonical address misses, and a page is never cached in the slot of
- * the page before it (tlb_index), so an access crossing pages misses. */
+ * first byte's slot (or of its other one). Tags are canonical pages
+ * (tlb_fill), so a non-canonical address misses, and a page is never
+ * cached in either slot of the page before it (tlb_index, tlb_alt), so an
+ * access crossing pages misses. */
+static uint8_t *jmp8(struct emit *e, uint8_t op);
+static void patch8_here(struct emit *e, uint8_t *rel);
+
 static void emit_tlb(struct xl *x, struct stub *s, int acc, unsigned sz)
 {
 	struct emit *e = &x->e;
@@ -860,20 +888,14 @@ static void emit_tlb(struct xl *x, struct stub *s, int acc, unsigned sz)
 		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x4a), e8(e, (uint8_t)(sz - 1)); /* lea rcx, [rdx+sz-1] */
 	else
 		e8(e, 0x48), e8(e, 0x89), e8(e, 0xd1);      /* mov rcx, rdx */
-	/* the slot: tlb_row + ((lin >> 12) + (lin >> (12 + TLB_BITS))) % TLB_SIZE (tlb_index) */
-	_Static_assert(TLB_BITS < 20, "the index from the low 32 bits");
-	e8(e, 0x89), e8(e, 0xd0);                           /* mov eax, edx */
-	e8(e, 0xc1), e8(e, 0xe8), e8(e, 12);                /* shr eax, 12 */
-	e8(e, 0x89), e8(e, 0xc6);                           /* mov esi, eax */
-	e8(e, 0xc1), e8(e, 0xee), e8(e, TLB_BITS);          /* shr esi, TLB_BITS */
-	e8(e, 0x01), e8(e, 0xf0);                           /* add eax, esi */
-	e8(e, 0x25), e32(e, TLB_SIZE - 1);                  /* and eax, TLB_SIZE-1 */
-	e8(e, 0x03), e8(e, 0x83), e32(e, O(tlb_row));      /* add eax, [rbx+tlb_row] */
-	e8(e, 0x8d), e8(e, 0x04), e8(e, 0x80);              /* lea eax, [rax+rax*4] */
+	emit_tlb_slot(e, false);
 	e8(e, 0x48), e8(e, 0x81), e8(e, 0xe1), e32(e, 0xfffff000u); /* and rcx, -4096 */
-	e8(e, 0x48), e8(e, 0x3b), e8(e, 0x8c), e8(e, 0xc3);         /* cmp rcx, [rbx+rax*8+tag] */
-	e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, tag) + 8 * (uint32_t)acc);
+	emit_tlb_cmp(e, acc);
+	uint8_t *hit = jmp8(e, 0x74);                       /* je hit */
+	emit_tlb_slot(e, true);                             /* else its other slot (tlb_alt) */
+	emit_tlb_cmp(e, acc);
 	to_stub(x, s, 0x85);                                /* jne */
+	patch8_here(e, hit);
 	if (acc == ACC_W) {
 		/* a page holding decoded code: the slow path sees the write */
 		e8(e, 0x8b), e8(e, 0x8c), e8(e, 0xc3);            /* mov ecx, [rbx+rax*8+ramidx] */

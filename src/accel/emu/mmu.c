@@ -113,11 +113,12 @@ void mmu_invlpg(struct emu_cpu *c, uint64_t lin)
 {
 	unsigned bits = 12;
 
-	for (int u = 0; u < 2; u++) {
-		struct tlb_entry *e = &c->tlb[u][tlb_index(lin)];
-		e->tag[0] = e->tag[1] = e->tag[2] = TLB_INVALID;
-		e->global = 0;
-	}
+	for (int u = 0; u < 2; u++)
+		for (int k = 0; k < 2; k++) {
+			struct tlb_entry *e = &c->tlb[u][k ? tlb_alt(tlb_index(lin)) : tlb_index(lin)];
+			e->tag[0] = e->tag[1] = e->tag[2] = TLB_INVALID;
+			e->global = 0;
+		}
 	/* Large pages are cached as 4 KiB pieces: the pieces of the large
 	 * page around lin go, and links into any page it may have held. */
 	if (c->tlb_large) {
@@ -408,10 +409,21 @@ static void mmu_walk(struct emu_cpu *c, uint64_t lin, int acc, int user, struct 
 static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uint64_t *gpa)
 {
 	struct walk w = { .w = true, .u = true, .x = true, .large = 0 };
-	struct tlb_entry *e;
+	struct tlb_entry *e = &c->tlb[user][tlb_index(lin)];
+	struct tlb_entry *alt = &c->tlb[user][tlb_alt(tlb_index(lin))], t;
 	uint8_t *host;
 	uint64_t page = lin & ~0xfffULL;
 
+	/* In the other slot: back to its own, the page there to the other. */
+	if (alt->tag[0] == page || alt->tag[1] == page || alt->tag[2] == page) {
+		t = *e, *e = *alt, *alt = t;
+		if (e->tag[acc] == page && !c->dbg_data) {
+			uint64_t off = (uint64_t)(page + e->addend - (uintptr_t)c->vm->ram);
+			*gpa = (off < c->vm->low_size ? off : off - c->vm->low_size + MEMMAP_HIGH_RAM) |
+			       (lin & 0xfff);
+			return (uint8_t *)(uintptr_t)(page + e->addend);
+		}
+	}
 	if (c->cr0 & CR0_PG) {
 		mmu_walk(c, lin, acc, user, &w);
 	} else {
@@ -423,9 +435,11 @@ static uint8_t *tlb_fill(struct emu_cpu *c, uint64_t lin, int acc, int user, uin
 		return NULL;
 	if (unlikely(!is_canonical(page)))
 		return host; /* never cached: emit_tlb takes a miss for non-canonical */
-	e = &c->tlb[user][tlb_index(lin)];
-	if (e->tag[0] != page && e->tag[1] != page && e->tag[2] != page)
+	if (e->tag[0] != page && e->tag[1] != page && e->tag[2] != page) {
+		if (e->tag[0] != TLB_INVALID || e->tag[1] != TLB_INVALID || e->tag[2] != TLB_INVALID)
+			*alt = *e; /* the page it held: the other slot */
 		e->tag[0] = e->tag[1] = e->tag[2] = TLB_INVALID;
+	}
 	e->addend = (uintptr_t)host - page;
 	e->ramidx = (uint32_t)((host - c->vm->ram) >> 12);
 	e->global = w.g;
