@@ -509,12 +509,16 @@ static int branch_cc(const struct insn *in, bool code64)
 	return -2;
 }
 
-/* CALL rel32 (E8) and RET (C3) of 64-bit code without prefixes: what
- * call_rel64 and ret64 (fast.c) run; 0 when in is neither. */
+/* CALL rel32 (E8), RET (C3), JMP r/m64 (FF /4) and CALL r/m64 (FF /2)
+ * of 64-bit code without prefixes: what call_rel64 and ret64 (fast.c),
+ * op_jmp_rm and op_call_rm run; 0 when in is none. */
 static int callret(const struct insn *in, bool code64)
 {
 	if (!code64 || in->map != 0 || in->osz != 8 || (in->flags & (IN_LOCK | IN_REP | IN_REPNE)))
 		return 0;
+	if (in->opc == 0xff && (in->op == 2 || in->op == 4) &&
+	    ((in->flags & IN_MEM) ? mem_ok(in, code64) : in->rm < 16))
+		return in->op == 4 ? 'j' : 'C';
 	return in->opc == 0xe8 ? 'c' : in->opc == 0xc3 ? 'r' : 0;
 }
 
@@ -2056,11 +2060,15 @@ static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
 	return true;
 }
 
-/* CALL rel32 and RET ending the block, as call_rel64 and ret64 run them:
- * the return address through the TLB fast path, the target's canonical
- * check; anything else (a miss, a fault) goes to the stub, which runs the
- * handler from the start (nothing is written before every check passed).
- * CALL links to its target; RET looks up the jump cache on a miss. */
+static void emit_canonical(struct xl *x, struct stub *s, unsigned h);
+
+/* CALL rel32, RET, JMP r/m64 and CALL r/m64 ending the block, as their
+ * handlers run them: the return address and a target in memory through
+ * the TLB fast path, the target's canonical check; anything else (a miss,
+ * a fault) goes to the stub, which runs the handler from the start
+ * (nothing is written before every check passed). CALL rel32 links to its
+ * target; the others look up the jump cache on a miss. */
+
 static bool emit_callret(struct xl *x, const struct insn *in, int kind, unsigned k,
 			 unsigned pending)
 {
@@ -2069,32 +2077,72 @@ static bool emit_callret(struct xl *x, const struct insn *in, int kind, unsigned
 
 	if (kind == 'c' && (d != (int32_t)d || t != (int32_t)t))
 		return false;
+	if ((kind == 'j' || kind == 'C') && (d != (int32_t)d || ((in->flags & IN_MEM) && !ea_ok(in, pending))))
+		return false;
 	struct stub *s = stub_new(x, in, k, pending);
+	unsigned hsp = 0;
 	s->kind = STUB_END;
-	gget(x, HDX, CPU_RSP, true);
-	if (kind == 'c')
+	if (kind == 'j' || kind == 'C') { /* the target: rcx, canonical */
+		if (in->flags & IN_MEM)
+			emit_ea(x, in, pending, true);
+		else
+			gget(x, HCX, in->rm, true);
+		/* rsp's host copy before the first jump to the stub (the
+		 * register cache stays as it is from there) */
+		if (kind == 'C')
+			hsp = rc_get(x, CPU_RSP, true);
+		if (in->flags & IN_MEM) {
+			emit_tlb(x, s, ACC_R, 8);
+			e8(e, 0x48), e8(e, 0x8b), e8(e, 0x0a);     /* mov rcx, [rdx] */
+		}
+		emit_canonical(x, s, HCX);
+		if (kind == 'j') {
+			str(e, HCX, O(rip));
+			rc_writeback(x);
+			emit_chain_exit(x, 0, k + 1, true, false);
+			return true;
+		}
+		str(e, HCX, O(rip_next)); /* kept there over the push's TLB path */
+		mov_rr(e, HDX, hsp, true);
+	} else {
+		gget(x, HDX, CPU_RSP, true);
+	}
+	if (kind != 'r')
 		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x52), e8(e, 0xf8); /* lea rdx, [rdx-8] */
-	emit_tlb(x, s, kind == 'c' ? ACC_W : ACC_R, 8);
+	emit_tlb(x, s, kind != 'r' ? ACC_W : ACC_R, 8);
 	if (kind == 'c') {
 		ldr(e, HAX, O(rip), true);
 		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x88), e32(e, (uint32_t)(int32_t)t); /* lea rcx, [rax+t] */
 		e8(e, 0x48), e8(e, 0x05), e32(e, (uint32_t)(int32_t)d);             /* add rax, d */
+		emit_canonical(x, s, HCX);
+	} else if (kind == 'C') {
+		ldr(e, HAX, O(rip), true);
+		e8(e, 0x48), e8(e, 0x05), e32(e, (uint32_t)(int32_t)d);             /* add rax, d */
+		ldr(e, HCX, O(rip_next), true);
 	} else {
 		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x0a);             /* mov rcx, [rdx]: the target */
+		emit_canonical(x, s, HCX);
 	}
-	e8(e, 0x48), e8(e, 0x89), e8(e, 0xce);              /* mov rsi, rcx */
-	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xe6), e8(e, 16);   /* shl rsi, 16 */
-	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xfe), e8(e, 16);   /* sar rsi, 16 */
-	e8(e, 0x48), e8(e, 0x39), e8(e, 0xce);              /* cmp rsi, rcx */
-	to_stub(x, s, 0x85);
-	if (kind == 'c')
+	if (kind != 'r')
 		e8(e, 0x48), e8(e, 0x89), e8(e, 0x02);         /* mov [rdx], rax */
 	str(e, HCX, O(rip));
-	gadd_imm(x, CPU_RSP, kind == 'c' ? -8 : 8);
+	gadd_imm(x, CPU_RSP, kind == 'r' ? 8 : -8);
 	rc_writeback(x);
-	emit_chain_exit(x, 0, k + 1, kind == 'r',
+	emit_chain_exit(x, 0, k + 1, kind != 'c',
 			kind == 'c' && in_page(x->b, k, in->len + (int64_t)in->imm));
 	return true;
+}
+
+/* A branch target in host register h: non-canonical goes to stub s (#GP). Uses rsi. */
+static void emit_canonical(struct xl *x, struct stub *s, unsigned h)
+{
+	struct emit *e = &x->e;
+
+	e8(e, 0x48), e8(e, 0x89), e8(e, (uint8_t)(0xc6 | h << 3)); /* mov rsi, h */
+	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xe6), e8(e, 16);   /* shl rsi, 16 */
+	e8(e, 0x48), e8(e, 0xc1), e8(e, 0xfe), e8(e, 16);   /* sar rsi, 16 */
+	e8(e, 0x48), e8(e, 0x39), e8(e, (uint8_t)(0xc6 | h << 3)); /* cmp rsi, h */
+	to_stub(x, s, 0x85);
 }
 
 static void emit_stub(struct xl *x, const struct stub *s)
