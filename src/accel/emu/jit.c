@@ -1740,7 +1740,12 @@ static void emit_sse_int(struct xl *x, const struct insn *in, int kind, struct s
 		return;
 	}
 	xmm_mov(e, 0x6f, 0, false, xmm_off(in->reg));
-	e8(e, 0x66), e8(e, 0x0f), e8(e, in->opc), e8(e, 0xc1); /* op xmm0, xmm1 */
+	if (kind == 3)
+		e8(e, 0x66), e8(e, 0x0f), e8(e, 0x38), e8(e, 0x00), e8(e, 0xc1); /* pshufb xmm0, xmm1 */
+	else if (kind == 4)
+		e8(e, 0x66), e8(e, 0x0f), e8(e, 0x70), e8(e, 0xc1), e8(e, (uint8_t)in->imm); /* pshufd xmm0, xmm1, imm */
+	else
+		e8(e, 0x66), e8(e, 0x0f), e8(e, in->opc), e8(e, 0xc1); /* op xmm0, xmm1 */
 	xmm_mov(e, 0x7f, 0, false, xmm_off(in->reg));
 }
 
@@ -2272,7 +2277,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		unsigned qsz;
 		bool qxo;
 		int sk = sse_move(in), si = simd_x_op(in), sq = sse_movq(in, &qsz, &qxo);
-		if ((sk >= 0 || sq || (si && (si == 1 || in->reg < 16))) &&
+		if ((sk >= 0 || sq || (si && (si != 2 || in->reg < 16))) &&
 		    (!(in->flags & IN_MEM) || (mem_ok(in, code64) && ea_ok(in, pending)))) {
 			struct stub *s = stub_new(&x, in, k, pending);
 			if (last)

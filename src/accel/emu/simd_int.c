@@ -419,11 +419,23 @@ static const insn_fn simd_x_ops[256] = {
 };
 
 /* For the translator: 1 when in runs one of those (the host's same
- * instruction on xmm0, xmm1 does), 2 for PMOVMSKB r32, xmm, else 0. */
+ * instruction on xmm0, xmm1 does), 2 for PMOVMSKB r32, xmm, 3 for PSHUFB
+ * xmm (where the host has SSSE3), 4 for PSHUFD, else 0. */
 int simd_x_op(const struct insn *in)
 {
+	static int ssse3 = -1;
+
 	if (in->fn == x_pmovmskb)
 		return 2;
+	if (!(in->flags & IN_OPSZ) || (in->flags & (IN_REP | IN_REPNE | IN_LOCK)))
+		return 0;
+	if (in->fn == op_pshufd && in->map == 1 && in->opc == 0x70)
+		return 4;
+	if (in->fn == op_ssse3 && in->map == 2 && in->opc == 0x00) {
+		if (ssse3 < 0)
+			ssse3 = __builtin_cpu_supports("ssse3");
+		return ssse3 ? 3 : 0;
+	}
 	return in->map == 1 && simd_x_ops[in->opc] && in->fn == simd_x_ops[in->opc];
 }
 
