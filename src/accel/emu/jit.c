@@ -343,8 +343,8 @@ static bool describe(const struct insn *in, bool code64, struct form *f)
 		return false;
 	if (!describe_any(in, code64, f))
 		return false;
-	if (in->osz == 2 && (f->op != OP_MOV || f->msz))
-		return false; /* words: MOV only, into the low half */
+	if (in->osz == 2 && (f->msz || (in->flags & IN_LOCK)))
+		return false; /* words: into the low half; no MOVZX/MOVSX r16, no LOCK */
 	return !(in->flags & IN_LOCK) || lock_ok(f);
 }
 
@@ -938,7 +938,8 @@ static void load_opnd(struct xl *x, unsigned h, unsigned src, unsigned reg, cons
 	} else if (w64) {
 		e8(e, 0x48), e8(e, 0xc7), e8(e, (uint8_t)(0xc0 + h)), e32(e, (uint32_t)in->imm);
 	} else {
-		e8(e, (uint8_t)(0xb8 + h)), e32(e, (uint32_t)(in->osz == 1 ? in->imm & 0xff : in->imm));
+		e8(e, (uint8_t)(0xb8 + h));
+		e32(e, (uint32_t)(in->osz == 1 ? in->imm & 0xff : in->osz == 2 ? in->imm & 0xffff : in->imm));
 	}
 }
 
@@ -966,6 +967,8 @@ static void op_ax_cx(struct emit *e, const struct insn *in, uint8_t hostop)
 {
 	if (in->osz == 8)
 		e8(e, 0x48);
+	else if (in->osz == 2)
+		e8(e, 0x66);
 	e8(e, (uint8_t)(hostop - (in->osz == 1))), e8(e, 0xc8);
 }
 
@@ -997,8 +1000,9 @@ static void dfr_store(struct xl *x)
 		x->lf = in->op ? LF_DEC : LF_INC;
 	} else {
 		unsigned lf = alu_ops[f->op].lf;
-		load_opnd(x, HCX, f->b, f->rb, in, byte, false);
-		load_opnd(x, HAX, SRC_REG, f->dst == SRC_REG ? f->rd : f->ra, in, byte, false);
+		unsigned msz = byte ? 1 : in->osz == 2 ? 2 : 0; /* zero-extended, as emit_form's */
+		load_opnd(x, HCX, f->b, f->rb, in, msz, false);
+		load_opnd(x, HAX, SRC_REG, f->dst == SRC_REG ? f->rd : f->ra, in, msz, false);
 		if (f->dst == SRC_REG) { /* rax: the result, its operand from it */
 			str(e, HAX, O(lf_res));
 			if (lf != LF_LOGIC)
@@ -1209,7 +1213,7 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 		return;
 	}
 	if (f->op != OP_MOV) {
-		load_opnd(x, HCX, f->b, f->rb, in, byte, false);
+		load_opnd(x, HCX, f->b, f->rb, in, byte ? 1 : in->osz == 2 ? 2 : 0, false);
 		if (!dead) {
 			str(e, HAX, O(lf_a));
 			str(e, HCX, O(lf_b));
@@ -1218,7 +1222,9 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 			emit_carry_in(e);
 		if (w64)
 			e8(e, 0x48);
-		/* op eax/rax, ecx/rcx (al, cl for bytes: the opcode below) */
+		else if (in->osz == 2)
+			e8(e, 0x66);
+		/* op eax/rax, ecx/rcx (ax, cx; al, cl for bytes: the opcode below) */
 		e8(e, (uint8_t)(alu_ops[f->op].hostop - (in->osz == 1))), e8(e, 0xc8);
 	}
 	/* From here to the end only MOVs: the host's flags stay the op's. */
