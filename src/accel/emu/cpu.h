@@ -174,6 +174,7 @@ struct block {
 	 * the epoch and the jump; link_jmp 0 when the slot has none. */
 	uint32_t link_rip[2], link_epoch[2], link_gen[2], link_jmp[2];
 	uint32_t link_idx[2]; /* ... and its target's RAM page (cur_ramidx), 0 when the same */
+	uint32_t link_tramp[2]; /* ... and the 5 bytes before the lazy flags it stores, 0 none */
 	uint8_t link_dyn;     /* bit per slot: its misses look in the jump cache */
 };
 

@@ -524,9 +524,9 @@ static int callret(const struct insn *in, bool code64)
 
 /* Whether the lazy flags insn k writes are overwritten before anything
  * reads them (or could fault, exit or end the block and show them). */
-static bool flags_dead(const struct block *b, unsigned k, bool code64)
+static bool flags_dead_from(const struct block *b, unsigned k0, bool code64)
 {
-	for (unsigned j = k + 1; j < b->n; j++) {
+	for (unsigned j = k0; j < b->n; j++) {
 		const struct insn *in = &b->insns[j];
 		struct form f;
 		int cnt = shift_cnt(in);
@@ -546,6 +546,20 @@ static bool flags_dead(const struct block *b, unsigned k, bool code64)
 			return true;
 	}
 	return false;
+}
+
+static bool flags_dead(const struct block *b, unsigned k, bool code64)
+{
+	return flags_dead_from(b, k + 1, code64);
+}
+
+/* Whether insn k is the flag writer right before the block's last, a
+ * Jcc: its lazy flags can wait for the block's ends, which store them
+ * but on a link to a block that overwrites them first (jit_link). */
+static bool block_end_cc(const struct block *b, unsigned k, bool code64, unsigned *end)
+{
+	*end = b->n;
+	return k + 2 == b->n && branch_cc(&b->insns[k + 1], code64) >= 0;
 }
 
 /* Whether the lazy flags insn k writes can wait for a slow path: the
@@ -629,6 +643,8 @@ struct xl {
 			     * LF_EAGER all in RFLAGS (lf_op LF_NONE) */
 	struct stub *pair;  /* a STUB_PAIR whose SETcc or CMOVcc comes next */
 	struct defer dfr;   /* a flag writer whose lazy state is not stored yet */
+	unsigned incdec_next; /* k+1 after an INC/DEC k on the host copy: the host's
+			       * flags are the guest's but CF for insn k+1 */
 	uintptr_t epi;
 	struct rcache rc;
 	struct stub stubs[BLOCK_MAX_INSNS + 1]; /* one per instruction, and the branch */
@@ -1018,6 +1034,17 @@ static void dfr_store(struct xl *x)
 	}
 	st_imm32(e, O(lf_op), x->lf);
 	st_imm32(e, O(lf_sz), in->osz);
+}
+
+/* dfr_store on one path of several (a block's exits): the waiting
+ * writer and the register cache stay as they were for the next. */
+static void dfr_store_keep(struct xl *x)
+{
+	struct defer d = x->dfr;
+	struct rcache rc = x->rc;
+
+	dfr_store(x);
+	x->dfr = d, x->rc = rc;
 }
 
 /* Makes the host's flags the guest's for a condition or CF: as they are
@@ -1877,6 +1904,8 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 #define JCC_TO(cc, list, n) (e8(e, 0x0f), e8(e, (cc)), list[n++] = e->p, e32(e, 0))
 #define JNE_UNL() JCC_TO(0x85, unl, nu)
 
+	if (dynamic)
+		dfr_store(x); /* (none waits here) any block may come next */
 	/* stop, irq_check, shadow, halted, exit_now, nolink, kicked, exit_req */
 	e8(e, 0x48), e8(e, 0x83), e8(e, 0xbb), e32(e, O(stop)), e8(e, 0); /* cmp qword [rbx+stop], 0 */
 	JNE_UNL();
@@ -1915,6 +1944,16 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 		st_imm32(e, O(cur_ramidx), 0);                   /* (jit_link sets it) */
 	}
 	add_mem_imm(e, O(icount), (int32_t)count);
+	/* A writer's lazy flags left waiting: stored on the way to the next
+	 * block unless jit_link finds it overwrites them first, and puts a
+	 * jump straight there in place of the 5-byte NOP. */
+	b->link_tramp[slot] = 0;
+	if (x->dfr.in && !dynamic) {
+		static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+		b->link_tramp[slot] = (uint32_t)(e->p - e->rw0);
+		memcpy(e->p, nop5, 5), e->p += 5;
+		dfr_store_keep(x);
+	}
 	e8(e, 0xe9);                                              /* jmp the next block (linked) */
 	b->link_jmp[slot] = (uint32_t)(e->p - e->rw0);
 	miss[nm++] = e->p;
@@ -1969,6 +2008,8 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 	add_mem_imm(e, O(nblocks), 256); /* poll: the carry out of the low byte */
 	for (unsigned i = 0; i < nu; i++)
 		patch_here(e, unl[i]);
+	if (x->dfr.in)
+		dfr_store_keep(x); /* the run loop (an interrupt) may show them */
 	e8(e, 0xc6), e8(e, 0x83), e32(e, O(jit_exit)), e8(e, (uint8_t)slot); /* mov byte [rbx+jit_exit], slot */
 	emit_exit(x, count);
 #undef JNE_UNL
@@ -1985,8 +2026,23 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	/* to's code after its prologue */
 	uintptr_t body = (uintptr_t)to->code + JIT_BODY;
 	uint32_t d = (uint32_t)(int32_t)((intptr_t)body - (intptr_t)(j->rx + from->link_jmp[slot] + 4));
+	uint8_t skip[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 }, old_skip[5] = { 0 };
 	uint64_t old_rip;
 	uint32_t old_epoch, old_eoff, old_d;
+
+	/* The lazy flags from's end left waiting: stored on the way unless to
+	 * overwrites them before anything could show them (then a jump over). */
+	if (from->link_tramp[slot]) {
+		if (flags_dead_from(to, 0, to->key == 2)) {
+			uint32_t ds = (uint32_t)(int32_t)((intptr_t)body -
+							  (intptr_t)(j->rx + from->link_tramp[slot] + 5));
+			skip[0] = 0xe9;
+			memcpy(skip + 1, &ds, 4);
+		}
+		memcpy(old_skip, j->rw + from->link_tramp[slot], 5);
+	} else {
+		memcpy(old_skip, skip, 5);
+	}
 
 	/* The link checks one page's generation: a block across two is
 	 * reached through the run loop. */
@@ -2009,7 +2065,8 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	memcpy(&old_genp, j->rw + from->link_gen[slot], 8);
 	memcpy(&old_gen, j->rw + from->link_gen[slot] + 10, 4);
 	bool same_gen = old_genp == genp && old_gen == gen;
-	if (old_epoch == epoch && old_eoff == eoff && old_rip == rip && old_d == d && same_gen)
+	if (old_epoch == epoch && old_eoff == eoff && old_rip == rip && old_d == d && same_gen &&
+	    !memcmp(old_skip, skip, 5))
 		return;
 	if ((from->link_dyn & (1u << slot)) && old_epoch == epoch && old_eoff == eoff &&
 	    old_rip != 1ULL << 63 && same_gen)
@@ -2025,6 +2082,8 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	memcpy(j->rw + from->link_gen[slot], &genp, 8);
 	memcpy(j->rw + from->link_gen[slot] + 10, &gen, 4);
 	memcpy(rel, &d, 4);
+	if (from->link_tramp[slot])
+		memcpy(j->rw + from->link_tramp[slot], skip, 5);
 }
 
 /* A relative Jcc/JMP ending the block: the host's flags decide (cc >= 0,
@@ -2038,7 +2097,10 @@ static bool emit_branch(struct xl *x, const struct insn *in, int cc, unsigned k,
 	int64_t d = (int64_t)pending + in->len + (int64_t)in->imm;
 	uint8_t *over = NULL;
 
-	if (d != (int32_t)d || (cc >= 0 && !emit_hflags(x)))
+	/* right after an INC/DEC on the host copy: all but CF are the guest's */
+	bool incdec = x->incdec_next && x->incdec_next == k && cc >= 0 && (cc >> 1) != 1 && (cc >> 1) != 3;
+
+	if (d != (int32_t)d || (cc >= 0 && !incdec && !emit_hflags(x)))
 		return false;
 	rc_writeback(x); /* movs: the host's flags stay */
 	struct stub *s = stub_new(x, in, k, pending);
@@ -2252,9 +2314,13 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			struct stub *s = NULL;
 			bool dead = f.op != OP_MOV && flags_dead(b, k, code64);
 			unsigned end;
-			bool wait = !dead && f.op != OP_MOV && !alu_carry(f.op) && f.a == SRC_REG &&
-				    (f.b == SRC_REG || f.b == SRC_IMM) &&
-				    flags_deferrable(b, k, code64, f.ra, f.b == SRC_REG ? f.rb : 16, &end);
+			/* (ADD, SUB r, r of one register: its operand is gone) */
+			bool reg = f.op != OP_MOV && !alu_carry(f.op) && f.a == SRC_REG &&
+				   (f.b == SRC_IMM || (f.b == SRC_REG && (f.rb != f.rd || f.dst != SRC_REG ||
+							       alu_ops[f.op].lf == LF_LOGIC)));
+			bool wait = !dead && reg &&
+				    (flags_deferrable(b, k, code64, f.ra, f.b == SRC_REG ? f.rb : 16, &end) ||
+				     block_end_cc(b, k, code64, &end));
 			if (form_mem(&f)) {
 				s = stub_new(&x, in, k, pending);
 				if (last)
@@ -2325,12 +2391,15 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		if (is_incdec(in)) {
 			unsigned end;
 			bool dead = flags_dead(b, k, code64);
-			bool wait = !dead && flags_deferrable(b, k, code64, in->rm, in->rm, &end);
+			bool wait = !dead && (flags_deferrable(b, k, code64, in->rm, in->rm, &end) ||
+					      block_end_cc(b, k, code64, &end));
 			if (wait)
 				dfr_store(&x); /* (none waits here) its CF comes from the state under it */
 			emit_incdec(&x, in, dead || wait);
 			if (wait)
 				x.dfr = (struct defer){ .in = in, .end = end };
+			if (dead || wait)
+				x.incdec_next = k + 1;
 			x.hjoin = false;
 			pending += in->len;
 			continue;
