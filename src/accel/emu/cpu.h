@@ -171,10 +171,12 @@ struct block {
 	uint8_t succ_g[2];
 	unsigned (*code)(struct emu_cpu *c); /* its translation (jit.c), or NULL */
 	/* Its exits' links in the code cache (jit_link): offsets of the rip,
-	 * the epoch and the jump; link_jmp 0 when the slot has none. */
+	 * the epoch and the jump; link_jmp 0 when the slot has none, link_rip
+	 * and link_epoch 0 when the link checks neither (a fixed target). */
 	uint32_t link_rip[2], link_epoch[2], link_gen[2], link_jmp[2];
-	uint32_t link_idx[2]; /* ... and its target's RAM page (cur_ramidx), 0 when the same */
-	uint32_t link_tramp[2]; /* ... and the 5 bytes before the lazy flags it stores, 0 none */
+	uint32_t link_idx[2]; /* ... its target's RAM page (cur_ramidx), 0 when the same */
+	uint32_t link_tramp[2]; /* ... the 5-byte NOP before the stores of lazy flags left
+				 * waiting (jit_link: a jump over them), 0 none */
 	uint8_t link_dyn;     /* bit per slot: its misses look in the jump cache */
 };
 
