@@ -178,6 +178,9 @@ struct block {
 	uint32_t link_tramp[2]; /* ... the 5-byte NOP before the stores of lazy flags left
 				 * waiting (jit_link: a jump over them), 0 none */
 	uint8_t link_dyn;     /* bit per slot: its misses look in the jump cache */
+	uint8_t kills_flags;  /* its translation overwrites the lazy flags before anything
+			       * could show them: links into it skip the stores of flags
+			       * left waiting (jit.c) */
 };
 
 #define BLOCK_HASH 16384

@@ -865,6 +865,9 @@ static bool emit_ea(struct xl *x, const struct insn *in, unsigned pending, bool 
 	return true;
 }
 
+static uint8_t *jmp8(struct emit *e, uint8_t op);
+static void patch8_here(struct emit *e, uint8_t *rel);
+
 /* eax = the TLB slot of rdx (tlb_index, or tlb_alt's), scaled by 5: the
  * entry is at rbx + rax*8. Uses rsi. */
 static void emit_tlb_slot(struct emit *e, bool alt)
@@ -896,9 +899,6 @@ static void emit_tlb_cmp(struct emit *e, int acc)
  * (tlb_fill), so a non-canonical address misses, and a page is never
  * cached in either slot of the page before it (tlb_index, tlb_alt), so an
  * access crossing pages misses. */
-static uint8_t *jmp8(struct emit *e, uint8_t op);
-static void patch8_here(struct emit *e, uint8_t *rel);
-
 static void emit_tlb(struct xl *x, struct stub *s, int acc, unsigned sz)
 {
 	struct emit *e = &x->e;
@@ -978,14 +978,18 @@ static void emit_cf(struct xl *x);
  * when it counts). */
 static void emit_carry_in(struct emit *e);
 
-/* "op eax, ecx" at in's size (hostop: 01 ADD, 29 SUB, 21 AND). */
-static void op_ax_cx(struct emit *e, const struct insn *in, uint8_t hostop)
+/* "op eax, ecx" (ax, cx; al, cl) or "op esi, ecx" (h = HSI; sil, cl) at
+ * in's size; hostop is the r/m, r opcode of the 32-bit form (01 ADD,
+ * 29 SUB, 21 AND, alu_ops[]). */
+static void alu_host(struct emit *e, const struct insn *in, uint8_t hostop, unsigned h)
 {
 	if (in->osz == 8)
 		e8(e, 0x48);
 	else if (in->osz == 2)
 		e8(e, 0x66);
-	e8(e, (uint8_t)(hostop - (in->osz == 1))), e8(e, 0xc8);
+	else if (in->osz == 1 && h == HSI)
+		e8(e, 0x40);
+	e8(e, (uint8_t)(hostop - (in->osz == 1))), e8(e, (uint8_t)(0xc8 | h));
 }
 
 /* Stores the lazy state of the writer that waits (x->dfr), as it would
@@ -1022,11 +1026,11 @@ static void dfr_store(struct xl *x)
 		if (f->dst == SRC_REG) { /* rax: the result, its operand from it */
 			str(e, HAX, O(lf_res));
 			if (lf != LF_LOGIC)
-				op_ax_cx(e, in, lf == LF_ADD ? 0x29 : 0x01);
+				alu_host(e, in, lf == LF_ADD ? 0x29 : 0x01, HAX);
 			str(e, HAX, O(lf_a));
 		} else { /* CMP, TEST: rax the operand */
 			str(e, HAX, O(lf_a));
-			op_ax_cx(e, in, f->op == OP_TEST ? 0x21 : 0x29);
+			alu_host(e, in, f->op == OP_TEST ? 0x21 : 0x29, HAX);
 			str(e, HAX, O(lf_res));
 		}
 		str(e, HCX, O(lf_b));
@@ -1164,16 +1168,6 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 	return true;
 }
 
-/* "op esi, ecx" (sil, cl for bytes) or "op eax, ecx" (h = HAX), at in's size. */
-static void alu_host(struct emit *e, const struct insn *in, const struct form *f, unsigned h)
-{
-	if (in->osz == 8)
-		e8(e, 0x48);
-	else if (in->osz == 1 && h == HSI)
-		e8(e, 0x40);
-	e8(e, (uint8_t)(alu_ops[f->op].hostop - (in->osz == 1))), e8(e, (uint8_t)(0xc8 | h));
-}
-
 /* LOCK op [rdx], b with the old value in rax (loaded): retried until the
  * compare-exchange finds memory unchanged, so other vCPUs' writes between
  * the load and the store are never lost; then the op again on the old
@@ -1189,7 +1183,7 @@ static void emit_lock_rmw(struct xl *x, const struct insn *in, const struct form
 	if (w64)
 		e8(e, 0x48);
 	e8(e, 0x89), e8(e, 0xc6); /* mov esi, eax */
-	alu_host(e, in, f, HSI);
+	alu_host(e, in, alu_ops[f->op].hostop, HSI);
 	e8(e, 0xf0);              /* lock cmpxchg [rdx], esi (sil): rax = memory when it differs */
 	if (w64 || byte)
 		e8(e, w64 ? 0x48 : 0x40);
@@ -1199,7 +1193,7 @@ static void emit_lock_rmw(struct xl *x, const struct insn *in, const struct form
 		str(e, HAX, O(lf_a));
 		str(e, HCX, O(lf_b));
 	}
-	alu_host(e, in, f, HAX);
+	alu_host(e, in, alu_ops[f->op].hostop, HAX);
 	if (!dead) {
 		str(e, HAX, O(lf_res));
 		st_imm32(e, O(lf_op), alu_ops[f->op].lf);
@@ -1247,12 +1241,7 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 		}
 		if (alu_carry(f->op))
 			emit_carry_in(e);
-		if (w64)
-			e8(e, 0x48);
-		else if (in->osz == 2)
-			e8(e, 0x66);
-		/* op eax/rax, ecx/rcx (ax, cx; al, cl for bytes: the opcode below) */
-		e8(e, (uint8_t)(alu_ops[f->op].hostop - (in->osz == 1))), e8(e, 0xc8);
+		alu_host(e, in, alu_ops[f->op].hostop, HAX);
 	}
 	/* From here to the end only MOVs: the host's flags stay the op's. */
 	if (f->dst == SRC_REG && byte) {
@@ -2030,10 +2019,14 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	uint64_t old_rip;
 	uint32_t old_epoch, old_eoff, old_d;
 
+	/* The link checks one page's generation: a block across two is
+	 * reached through the run loop. */
+	if (!from->link_jmp[slot] || to->ramidx2 != UINT32_MAX)
+		return;
 	/* The lazy flags from's end left waiting: stored on the way unless to
 	 * overwrites them before anything could show them (then a jump over). */
 	if (from->link_tramp[slot]) {
-		if (flags_dead_from(to, 0, to->key == 2)) {
+		if (to->kills_flags) {
 			uint32_t ds = (uint32_t)(int32_t)((intptr_t)body -
 							  (intptr_t)(j->rx + from->link_tramp[slot] + 5));
 			skip[0] = 0xe9;
@@ -2043,11 +2036,6 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	} else {
 		memcpy(old_skip, skip, 5);
 	}
-
-	/* The link checks one page's generation: a block across two is
-	 * reached through the run loop. */
-	if (!from->link_jmp[slot] || to->ramidx2 != UINT32_MAX)
-		return;
 	/* Writing the code cache costs the host a pipeline flush (the page
 	 * runs through the other view), so a link is written only when it
 	 * changes: not after the run loop's polls and events (the same link
@@ -2141,7 +2129,6 @@ static void emit_canonical(struct xl *x, struct stub *s, unsigned h);
  * a fault) goes to the stub, which runs the handler from the start
  * (nothing is written before every check passed). CALL rel32 links to its
  * target; the others look up the jump cache on a miss. */
-
 static bool emit_callret(struct xl *x, const struct insn *in, int kind, unsigned k,
 			 unsigned pending)
 {
@@ -2272,6 +2259,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 	x.codegen = c->vm->codegen;
 	((struct block *)b)->link_jmp[0] = ((struct block *)b)->link_jmp[1] = 0;
 	((struct block *)b)->link_dyn = 0;
+	b->kills_flags = flags_dead_from(b, 0, code64);
 	struct emit *e = &x.e;
 	/* The epilogue first: the count of instructions run is in eax. */
 	x.epi = here_rx(e);
