@@ -194,8 +194,11 @@ struct jcache_entry {
 	uint16_t user;
 	uint16_t g;   /* the epoch's kind (EPOCH_ALL, EPOCH_GLOBAL) */
 };
-#define BLOCK_ARENA 32768
-#define INSN_ARENA (BLOCK_ARENA * 8)
+/* The decoded-block arena: a block per KiB of code cache (32768 for the
+ * default 32 MiB), so a larger cache is not flushed early by a full arena;
+ * 8 instructions a block on average. */
+#define BLOCK_ARENA_MIN 32768
+#define BLOCK_INSNS_AVG 8
 
 struct emu_vm {
 	struct machine *m;
@@ -309,7 +312,7 @@ struct emu_cpu {
 	struct block *hash[BLOCK_HASH];
 	struct block *blocks;
 	struct insn *insns;
-	unsigned nblk, ninsn;
+	unsigned nblk, ninsn, nblk_max;
 	/* Links and jump-cache entries hold for one epoch. [EPOCH_ALL] is
 	 * bumped (epoch_bump) when translations, the code mode or any page's
 	 * mapping may change; [EPOCH_GLOBAL] likewise, but not by a CR3 write

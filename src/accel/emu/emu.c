@@ -222,7 +222,7 @@ static __attribute__((noinline)) struct block *block_find(struct emu_cpu *c)
 			break;
 		}
 	}
-	if (c->nblk == BLOCK_ARENA || c->ninsn + BLOCK_MAX_INSNS > INSN_ARENA)
+	if (c->nblk == c->nblk_max || c->ninsn + BLOCK_MAX_INSNS > c->nblk_max * BLOCK_INSNS_AVG)
 		blocks_flush(c);
 	struct block *b = &c->blocks[c->nblk];
 	memset(b, 0, sizeof(*b));
@@ -947,8 +947,11 @@ static int emu_vcpu_create(struct accel_vm *v, unsigned index, struct accel_vcpu
 	if (!c)
 		return -ENOMEM;
 	memset(c, 0, sizeof(*c));
-	c->blocks = calloc(BLOCK_ARENA, sizeof(*c->blocks));
-	c->insns = calloc(INSN_ARENA, sizeof(*c->insns));
+	c->nblk_max = (unsigned)(emu_jit_size >> 10);
+	if (c->nblk_max < BLOCK_ARENA_MIN)
+		c->nblk_max = BLOCK_ARENA_MIN;
+	c->blocks = calloc(c->nblk_max, sizeof(*c->blocks));
+	c->insns = calloc((size_t)c->nblk_max * BLOCK_INSNS_AVG, sizeof(*c->insns));
 	if (!c->blocks || !c->insns) {
 		free(c->blocks);
 		free(c->insns);
