@@ -522,35 +522,55 @@ static int callret(const struct insn *in, bool code64)
 	return in->opc == 0xe8 ? 'c' : in->opc == 0xc3 ? 'r' : 0;
 }
 
-/* Whether the lazy flags insn k writes are overwritten before anything
- * reads them (or could fault, exit or end the block and show them). */
-static bool flags_dead_from(const struct block *b, unsigned k0, bool code64)
+/* Whether the lazy flags insn k0 - 1 writes are overwritten before
+ * anything reads them (or could fault, exit or end the block and show
+ * them). host: the host's flags are the guest's after it (an inline
+ * register ALU op or NEG), so SETcc and CMOVcc read those, not the lazy
+ * state, while only code that keeps the host's flags comes between. */
+static bool flags_dead_from(const struct block *b, unsigned k0, bool code64, bool host)
 {
 	for (unsigned j = k0; j < b->n; j++) {
 		const struct insn *in = &b->insns[j];
 		struct form f;
 		int cnt = shift_cnt(in);
-		if (cond_op(in))
+		if (cond_op(in)) {
+			if (host)
+				continue; /* emit_cond on the host's flags */
 			return false; /* SETcc, CMOVcc: readers, whichever way they run */
+		}
+		if (is_lea(in, code64) || (is_notneg(in) && in->op == 2)) {
+			/* emit_lea and NOT keep the host's flags, but a LEA
+			 * through its handler (RIP-relative, ea_ok) */
+			host = host && !(in->flags & IN_RIPREL);
+			continue;
+		}
 		/* A rotate keeps the flags but CF and OF as they were, INC and
 		 * DEC keep CF: they read them only when their own are live, so
 		 * they are seen through. */
-		if (is_lea(in, code64) || cnt == 0 || rot_cnt(in) >= 0 || is_incdec(in) ||
-		    (is_notneg(in) && in->op == 2))
+		if (cnt == 0 || rot_cnt(in) >= 0 || is_incdec(in)) {
+			host = false;
 			continue;
+		}
 		if (cnt > 0 || is_imul(in) || is_notneg(in))
 			return true;
 		if (!describe(in, code64, &f) || form_mem(&f) || alu_carry(f.op))
 			return false;
 		if (f.op != OP_MOV)
 			return true;
+		/* emit_form_direct's MOVs keep the host's flags */
+		host = host && in->osz >= 4;
 	}
 	return false;
 }
 
 static bool flags_dead(const struct block *b, unsigned k, bool code64)
 {
-	return flags_dead_from(b, k + 1, code64);
+	const struct insn *in = &b->insns[k];
+	struct form f;
+	bool host = (describe(in, code64, &f) && f.op != OP_MOV && !form_mem(&f)) ||
+		    (is_notneg(in) && in->op == 3);
+
+	return flags_dead_from(b, k + 1, code64, host);
 }
 
 /* Whether insn k is the flag writer right before the block's last, a
@@ -2259,7 +2279,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 	x.codegen = c->vm->codegen;
 	((struct block *)b)->link_jmp[0] = ((struct block *)b)->link_jmp[1] = 0;
 	((struct block *)b)->link_dyn = 0;
-	b->kills_flags = flags_dead_from(b, 0, code64);
+	b->kills_flags = flags_dead_from(b, 0, code64, false);
 	struct emit *e = &x.e;
 	/* The epilogue first: the count of instructions run is in eax. */
 	x.epi = here_rx(e);
