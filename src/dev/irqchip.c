@@ -620,14 +620,10 @@ int irqchip_pending(struct irqchip *c, unsigned cpu)
 	return v;
 }
 
-void irqchip_ack(struct irqchip *c, unsigned cpu, int vector)
+static void irqchip_ack_locked(struct irqchip *c, unsigned cpu, int vector)
 {
-	struct lapic_state *l;
+	struct lapic_state *l = &c->st.lapic[cpu];
 
-	if (cpu >= c->ncpus || vector < 0 || vector > 255)
-		return;
-	l = &c->st.lapic[cpu];
-	irqchip_lock(c);
 	if (irqchip_pic_path(c, cpu) &&
 	    (pic_peek_vector(&c->st.pic) == vector || !lapic_ack(l, vector))) {
 		pic_ack(&c->st.pic);
@@ -636,17 +632,37 @@ void irqchip_ack(struct irqchip *c, unsigned cpu, int vector)
 	} else {
 		lapic_ack(l, vector);
 	}
+}
+
+void irqchip_ack(struct irqchip *c, unsigned cpu, int vector)
+{
+	if (cpu >= c->ncpus || vector < 0 || vector > 255)
+		return;
+	irqchip_lock(c);
+	irqchip_ack_locked(c, cpu, vector);
 	irqchip_unlock(c);
 }
 
 unsigned irqchip_take_events(struct irqchip *c, unsigned cpu, uint8_t *sipi_vector)
 {
+	return irqchip_take(c, cpu, sipi_vector, NULL);
+}
+
+unsigned irqchip_take(struct irqchip *c, unsigned cpu, uint8_t *sipi_vector, int *vec)
+{
 	unsigned ev;
 
+	if (vec)
+		*vec = -1;
 	if (cpu >= c->ncpus)
 		return 0;
 	irqchip_lock(c);
 	ev = lapic_take_events(&c->st.lapic[cpu], sipi_vector);
+	if (!ev && vec) {
+		*vec = irqchip_pending_locked(c, cpu);
+		if (*vec >= 0)
+			irqchip_ack_locked(c, cpu, *vec);
+	}
 	irqchip_unlock(c);
 	return ev;
 }

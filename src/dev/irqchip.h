@@ -60,6 +60,10 @@ void irqchip_ack(struct irqchip *c, unsigned cpu, int vector);
  * and taking INIT resets the local APIC as the CPU's INIT does. */
 enum { IRQCHIP_EV_NMI = 1, IRQCHIP_EV_INIT = 2, IRQCHIP_EV_SIPI = 4 };
 unsigned irqchip_take_events(struct irqchip *c, unsigned cpu, uint8_t *sipi_vector);
+/* irqchip_take_events and, when it finds none and vec is not NULL, the
+ * interrupt irqchip_pending would give, acknowledged (irqchip_ack), under
+ * one lock: *vec its vector or -1. For a CPU that could take it now. */
+unsigned irqchip_take(struct irqchip *c, unsigned cpu, uint8_t *sipi_vector, int *vec);
 
 /* Whether anything (maskable or not) is pending for cpu: used to leave HLT. */
 bool irqchip_has_work(struct irqchip *c, unsigned cpu);

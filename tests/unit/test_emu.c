@@ -95,6 +95,17 @@ unsigned irqchip_take_events(struct irqchip *c, unsigned cpu, uint8_t *v)
 	*v = fake_sipi;
 	return ev;
 }
+unsigned irqchip_take(struct irqchip *c, unsigned cpu, uint8_t *v, int *vec)
+{
+	unsigned ev = irqchip_take_events(c, cpu, v);
+
+	if (vec) {
+		*vec = ev ? -1 : irqchip_pending(c, cpu);
+		if (*vec >= 0)
+			irqchip_ack(c, cpu, *vec);
+	}
+	return ev;
+}
 bool irqchip_has_work(struct irqchip *c, unsigned cpu) { (void)c, (void)cpu; return fake_vector >= 0; }
 void irqchip_set_tsc_offset(struct irqchip *c, int64_t off) { (void)c, (void)off; }
 /* Snapshots: the fake has no APIC page or controllers to give. */

@@ -257,6 +257,33 @@ static void test_msi(void **state)
 	assert_int_equal(irqchip_take_events(f->c, 0, NULL), IRQCHIP_EV_NMI);
 }
 
+/* irqchip_take: the events first; the interrupt (acknowledged) only when
+ * there are none, so an NMI or INIT is never passed over. */
+static void test_take_one_lock(void **state)
+{
+	struct fix *f = *state;
+	int vec = 7;
+
+	pic_off(f);
+	lapic_enable(f, 0);
+	assert_int_equal(irqchip_take(f->c, 0, NULL, &vec), 0);
+	assert_int_equal(vec, -1);
+	irqchip_send_msi(f->c, 0xfee00000, 0x0061);
+	irqchip_send_msi(f->c, 0xfee00000, 0x0400); /* NMI */
+	assert_int_equal(irqchip_take(f->c, 0, NULL, &vec), IRQCHIP_EV_NMI);
+	assert_int_equal(vec, -1);
+	assert_int_equal(irqchip_pending(f->c, 0), 0x61); /* still in IRR */
+	assert_int_equal(irqchip_take(f->c, 0, NULL, NULL), 0);
+	assert_int_equal(irqchip_pending(f->c, 0), 0x61);
+	assert_int_equal(irqchip_take(f->c, 0, NULL, &vec), 0);
+	assert_int_equal(vec, 0x61);
+	assert_int_equal(lapic_rd(f, 0, 0x100 + 0x30) & 2, 2); /* in service now */
+	assert_int_equal(irqchip_pending(f->c, 0), -1);
+	lapic_wr(f, 0, 0xb0, 0);
+	assert_int_equal(irqchip_take(f->c, 9, NULL, &vec), 0); /* no such CPU */
+	assert_int_equal(vec, -1);
+}
+
 /* An ExtINT entry makes the CPU ask the PIC for the vector (INTA). */
 static void test_ioapic_extint(void **state)
 {
@@ -443,6 +470,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ioapic_pit_gsi2, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_msi, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_extint, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_take_one_lock, fix_setup, fix_teardown),
 		cmocka_unit_test(test_kick_unlocked),
 		cmocka_unit_test_setup_teardown(test_threads, fix_setup, fix_teardown),
 	};

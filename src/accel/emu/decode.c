@@ -583,5 +583,9 @@ int decode_insn(struct emu_cpu *c, uint64_t rip, struct insn *in, bool may_fault
 	in->fn = d->fn;
 	in->len = (uint8_t)f.n;
 	*ends = (d->f & D_END) != 0;
+	/* SWAPGS changes only GS's base, which every access reads: the
+	 * block goes on (a kernel's entry runs one at each end). */
+	if (map == 1 && b == 0x01 && !(in->flags & IN_MEM) && in->op == 7 && (in->rm & 7) == 0)
+		*ends = false;
 	return 0;
 }

@@ -352,7 +352,9 @@ next:
 			n = b->n;
 			in = b->insns + cnt;
 			end = b->insns + n;
-			c->jit_from = c->jit_exit != 0xff && cnt == n ? b : NULL;
+			/* (not after a stop: SYSCALL's block would look up its link
+			 * each time to find it unchanged, and never take it) */
+			c->jit_from = c->jit_exit != 0xff && cnt == n && !c->stop ? b : NULL;
 			c->jit_slot = c->jit_exit;
 			goto out;
 		}
@@ -508,9 +510,16 @@ static bool cpu_events(struct emu_cpu *c)
 		c->exit->reason = VCPU_EXIT_NONE;
 		return true;
 	}
+	/* The interrupt this CPU can take now, when no event comes first:
+	 * taken with the events under one lock (-1 none, -2 not looked at). */
+	int vec = -2;
 	if (chip && c->irq_check) {
 		uint8_t sipi = 0;
-		unsigned ev = irqchip_take_events(chip, c->index, &sipi);
+		bool now = !c->shadow && (c->flags & F_IF) && !c->nmi_pending &&
+			   c->mp_state == CPU_MP_RUNNABLE;
+		unsigned ev = irqchip_take(chip, c->index, &sipi, now ? &vec : NULL);
+		if (ev)
+			vec = -2; /* (not looked at: the events may change IF) */
 		if (ev & IRQCHIP_EV_INIT) {
 			cpu_init_reset(c);
 			c->mp_state = CPU_MP_INIT_RECEIVED;
@@ -534,9 +543,10 @@ static bool cpu_events(struct emu_cpu *c)
 	if (c->irq_check && !c->shadow) {
 		c->irq_check = 0;
 		if (chip && (c->flags & F_IF)) {
-			int v = irqchip_pending(chip, c->index);
+			int v = vec != -2 ? vec : irqchip_pending(chip, c->index);
 			if (v >= 0) {
-				irqchip_ack(chip, c->index, v);
+				if (vec == -2)
+					irqchip_ack(chip, c->index, v);
 				c->halted = 0;
 				except_deliver(c, v, false, 0, false, true);
 			}

@@ -68,7 +68,8 @@ uint64_t flags_get(const struct emu_cpu *c)
 
 void flags_set(struct emu_cpu *c, uint64_t v, uint64_t mask)
 {
-	uint64_t f = flags_get(c);
+	/* The lazy state matters only for arithmetic flags kept */
+	uint64_t f = (mask & F_ARITH) == F_ARITH ? c->flags : flags_get(c);
 
 	c->flags = (f & ~mask) | (v & mask) | 2;
 	c->lf_op = LF_NONE;

@@ -877,7 +877,9 @@ void op_syscall(struct emu_cpu *c, const struct insn *in)
 	if (!(c->efer & EFER_SCE) || !c->code64)
 		emu_ud(c);
 	c->r[CPU_RCX] = c->rip_next;
-	c->r[CPU_R11] = flags_get(c) & ~(uint64_t)F_RF;
+	c->flags = flags_get(c); /* once: flags_set below finds them there */
+	c->lf_op = LF_NONE;
+	c->r[CPU_R11] = c->flags & ~(uint64_t)F_RF;
 	flat_seg(&c->seg[SEG_CS], sel & 0xfffc, 0, true, true);
 	flat_seg(&c->seg[SEG_SS], (sel + 8) & 0xfffc, 0, false, false);
 	flags_set(c, 0, (c->fmask & 0x3f7fd5) | F_RF);
