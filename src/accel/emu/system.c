@@ -872,6 +872,7 @@ static void flat_seg(struct cpu_segment *s, uint16_t sel, unsigned dpl, bool cod
 void op_syscall(struct emu_cpu *c, const struct insn *in)
 {
 	uint16_t sel = (uint16_t)(c->star >> 32);
+	bool tf = c->flags & F_TF;
 
 	(void)in;
 	if (!(c->efer & EFER_SCE) || !c->code64)
@@ -884,11 +885,14 @@ void op_syscall(struct emu_cpu *c, const struct insn *in)
 	flat_seg(&c->seg[SEG_SS], (sel + 8) & 0xfffc, 0, false, false);
 	flags_set(c, 0, (c->fmask & 0x3f7fd5) | F_RF);
 	/* A single-step trap follows only if TF survives the mask (XSA-204). */
-	c->db_step = c->flags & F_TF ? DB_STEP_YES : DB_STEP_NO;
+	if (tf)
+		c->db_step = c->flags & F_TF ? DB_STEP_YES : DB_STEP_NO;
 	c->cpl = 0;
 	cpu_update_mode(c);
 	c->rip_next = c->lstar;
-	c->stop = 1;
+	/* No stop: the privilege is in the epoch that links and the jump
+	 * cache check, and the TLB row is read at each access; the flags
+	 * it clears (IF, TF, AC) need no look at interrupts or traps. */
 }
 
 void op_sysret(struct emu_cpu *c, const struct insn *in)
