@@ -7,6 +7,7 @@
 #include "dev/irqchip.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "dev/ioapic.h"
@@ -38,6 +39,7 @@ struct irqchip {
 	uint64_t (*clock)(void *opaque);
 	void *clock_opaque;
 	uint64_t kicks;          /* vCPUs to kick once the lock is dropped */
+	_Atomic uint64_t gen;    /* bumped by each unlock that may have changed st */
 	struct irqchip_state st;
 };
 
@@ -46,15 +48,29 @@ static void irqchip_lock(struct irqchip *c)
 	pthread_mutex_lock(&c->lock);
 }
 
-static void irqchip_unlock(struct irqchip *c)
+/* Drops the lock; changed: st may differ from what it was at the lock. */
+static void irqchip_unlock_gen(struct irqchip *c, bool changed)
 {
 	uint64_t kicks = c->kicks;
 
 	c->kicks = 0;
+	if (changed)
+		atomic_store_explicit(&c->gen, atomic_load_explicit(&c->gen, memory_order_relaxed) + 1,
+				      memory_order_release);
 	pthread_mutex_unlock(&c->lock);
 	for (unsigned i = 0; kicks && i < c->ncpus; i++)
 		if ((kicks >> i & 1) && c->kick)
 			c->kick(c->kick_opaque, i);
+}
+
+static void irqchip_unlock(struct irqchip *c)
+{
+	irqchip_unlock_gen(c, true);
+}
+
+uint64_t irqchip_gen(struct irqchip *c)
+{
+	return atomic_load_explicit(&c->gen, memory_order_acquire);
 }
 
 static uint64_t irqchip_now(struct irqchip *c)
@@ -645,15 +661,19 @@ void irqchip_ack(struct irqchip *c, unsigned cpu, int vector)
 
 unsigned irqchip_take_events(struct irqchip *c, unsigned cpu, uint8_t *sipi_vector)
 {
-	return irqchip_take(c, cpu, sipi_vector, NULL);
+	return irqchip_take(c, cpu, sipi_vector, NULL, NULL);
 }
 
-unsigned irqchip_take(struct irqchip *c, unsigned cpu, uint8_t *sipi_vector, int *vec)
+unsigned irqchip_take(struct irqchip *c, unsigned cpu, uint8_t *sipi_vector, int *vec,
+		      uint64_t *quiet)
 {
 	unsigned ev;
+	bool none;
 
 	if (vec)
 		*vec = -1;
+	if (quiet)
+		*quiet = UINT64_MAX;
 	if (cpu >= c->ncpus)
 		return 0;
 	irqchip_lock(c);
@@ -663,7 +683,11 @@ unsigned irqchip_take(struct irqchip *c, unsigned cpu, uint8_t *sipi_vector, int
 		if (*vec >= 0)
 			irqchip_ack_locked(c, cpu, *vec);
 	}
-	irqchip_unlock(c);
+	/* Nothing taken, nothing changed: the generation stays */
+	none = !ev && vec && *vec < 0;
+	if (none && quiet)
+		*quiet = atomic_load_explicit(&c->gen, memory_order_relaxed);
+	irqchip_unlock_gen(c, !none);
 	return ev;
 }
 

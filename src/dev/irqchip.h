@@ -62,8 +62,15 @@ enum { IRQCHIP_EV_NMI = 1, IRQCHIP_EV_INIT = 2, IRQCHIP_EV_SIPI = 4 };
 unsigned irqchip_take_events(struct irqchip *c, unsigned cpu, uint8_t *sipi_vector);
 /* irqchip_take_events and, when it finds none and vec is not NULL, the
  * interrupt irqchip_pending would give, acknowledged (irqchip_ack), under
- * one lock: *vec its vector or -1. For a CPU that could take it now. */
-unsigned irqchip_take(struct irqchip *c, unsigned cpu, uint8_t *sipi_vector, int *vec);
+ * one lock: *vec its vector or -1. For a CPU that could take it now.
+ * *quiet (when not NULL): the generation (irqchip_gen) under which it found
+ * neither, UINT64_MAX when it did. */
+unsigned irqchip_take(struct irqchip *c, unsigned cpu, uint8_t *sipi_vector, int *vec,
+		      uint64_t *quiet);
+/* The interrupt controller's generation, bumped by everything that may
+ * change its state: while it stays what irqchip_take gave as *quiet, that
+ * CPU has no event and no interrupt pending (a lock-free look). */
+uint64_t irqchip_gen(struct irqchip *c);
 
 /* Whether anything (maskable or not) is pending for cpu: used to leave HLT. */
 bool irqchip_has_work(struct irqchip *c, unsigned cpu);

@@ -95,9 +95,14 @@ unsigned irqchip_take_events(struct irqchip *c, unsigned cpu, uint8_t *v)
 	*v = fake_sipi;
 	return ev;
 }
-unsigned irqchip_take(struct irqchip *c, unsigned cpu, uint8_t *v, int *vec)
+/* Never quiet: each look at interrupts goes through irqchip_take. */
+uint64_t irqchip_gen(struct irqchip *c) { (void)c; return UINT64_MAX - 1; }
+unsigned irqchip_take(struct irqchip *c, unsigned cpu, uint8_t *v, int *vec, uint64_t *quiet)
 {
 	unsigned ev = irqchip_take_events(c, cpu, v);
+
+	if (quiet)
+		*quiet = UINT64_MAX;
 
 	if (vec) {
 		*vec = ev ? -1 : irqchip_pending(c, cpu);

@@ -266,22 +266,53 @@ static void test_take_one_lock(void **state)
 
 	pic_off(f);
 	lapic_enable(f, 0);
-	assert_int_equal(irqchip_take(f->c, 0, NULL, &vec), 0);
+	assert_int_equal(irqchip_take(f->c, 0, NULL, &vec, NULL), 0);
 	assert_int_equal(vec, -1);
 	irqchip_send_msi(f->c, 0xfee00000, 0x0061);
 	irqchip_send_msi(f->c, 0xfee00000, 0x0400); /* NMI */
-	assert_int_equal(irqchip_take(f->c, 0, NULL, &vec), IRQCHIP_EV_NMI);
+	assert_int_equal(irqchip_take(f->c, 0, NULL, &vec, NULL), IRQCHIP_EV_NMI);
 	assert_int_equal(vec, -1);
 	assert_int_equal(irqchip_pending(f->c, 0), 0x61); /* still in IRR */
-	assert_int_equal(irqchip_take(f->c, 0, NULL, NULL), 0);
+	assert_int_equal(irqchip_take(f->c, 0, NULL, NULL, NULL), 0);
 	assert_int_equal(irqchip_pending(f->c, 0), 0x61);
-	assert_int_equal(irqchip_take(f->c, 0, NULL, &vec), 0);
+	assert_int_equal(irqchip_take(f->c, 0, NULL, &vec, NULL), 0);
 	assert_int_equal(vec, 0x61);
 	assert_int_equal(lapic_rd(f, 0, 0x100 + 0x30) & 2, 2); /* in service now */
 	assert_int_equal(irqchip_pending(f->c, 0), -1);
 	lapic_wr(f, 0, 0xb0, 0);
-	assert_int_equal(irqchip_take(f->c, 9, NULL, &vec), 0); /* no such CPU */
+	assert_int_equal(irqchip_take(f->c, 9, NULL, &vec, NULL), 0); /* no such CPU */
 	assert_int_equal(vec, -1);
+}
+
+/* irqchip_take's *quiet: the generation under which it found nothing,
+ * which holds until anything changes the controller's state. */
+static void test_take_quiet(void **state)
+{
+	struct fix *f = *state;
+	uint64_t quiet;
+	int vec;
+
+	pic_off(f);
+	lapic_enable(f, 0);
+	irqchip_take(f->c, 0, NULL, &vec, &quiet);
+	assert_int_equal(vec, -1);
+	assert_true(quiet == irqchip_gen(f->c));
+	irqchip_take(f->c, 0, NULL, &vec, &quiet); /* finding nothing changes nothing */
+	assert_true(quiet == irqchip_gen(f->c));
+	irqchip_take(f->c, 0, NULL, NULL, &quiet); /* events only: no answer */
+	assert_true(quiet == UINT64_MAX);
+	irqchip_take(f->c, 0, NULL, &vec, &quiet);
+	irqchip_send_msi(f->c, 0xfee00000, 0x0061);
+	assert_true(quiet != irqchip_gen(f->c));
+	irqchip_take(f->c, 0, NULL, &vec, &quiet); /* takes 0x61: changed */
+	assert_int_equal(vec, 0x61);
+	assert_true(quiet == UINT64_MAX);
+	irqchip_take(f->c, 0, NULL, &vec, &quiet);
+	lapic_wr(f, 0, 0xb0, 0); /* EOI */
+	assert_true(quiet != irqchip_gen(f->c));
+	irqchip_take(f->c, 0, NULL, &vec, &quiet);
+	irqchip_set_irq(f->c, 5, 1); /* a line, routed nowhere */
+	assert_true(quiet != irqchip_gen(f->c));
 }
 
 /* An ExtINT entry makes the CPU ask the PIC for the vector (INTA). */
@@ -471,6 +502,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_msi, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_ioapic_extint, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_take_one_lock, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_take_quiet, fix_setup, fix_teardown),
 		cmocka_unit_test(test_kick_unlocked),
 		cmocka_unit_test_setup_teardown(test_threads, fix_setup, fix_teardown),
 	};

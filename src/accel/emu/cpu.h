@@ -307,6 +307,7 @@ struct emu_cpu {
 	pthread_cond_t cond;
 	uint64_t icount, nblocks;
 	uint64_t next_deadline;
+	uint64_t irq_quiet;         /* irqchip_take's: the generation with nothing pending */
 
 	/* Decoded-instruction cache. */
 	struct block *hash[BLOCK_HASH];
@@ -695,6 +696,9 @@ uint64_t tss_read(struct emu_cpu *c, unsigned off, unsigned sz, uint32_t ext);
 /* Nulls the data segment registers the outer level cpl may not use. */
 void seg_null_outer(struct emu_cpu *c, unsigned cpl);
 void flags_write(struct emu_cpu *c, uint64_t v, uint64_t mask);
+/* Whether no interrupt or event can be pending for c: the interrupt
+ * controller is as it was when c last found none (emu.c). */
+bool emu_irq_quiet(const struct emu_cpu *c);
 
 /* Not implemented: #UD, reported once per opcode with log_debug. */
 _Noreturn void insn_unimpl(struct emu_cpu *c, const struct insn *in);

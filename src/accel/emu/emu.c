@@ -408,6 +408,13 @@ out:
 	debug_end(c, tf);
 }
 
+bool emu_irq_quiet(const struct emu_cpu *c)
+{
+	struct irqchip *chip = c->vm->irqchip;
+
+	return !chip || c->irq_quiet == irqchip_gen(chip);
+}
+
 /* ---- port I/O ---- */
 
 void emu_io_exit(struct emu_cpu *c, uint16_t port, unsigned size, bool write, uint64_t val,
@@ -517,7 +524,7 @@ static bool cpu_events(struct emu_cpu *c)
 		uint8_t sipi = 0;
 		bool now = !c->shadow && (c->flags & F_IF) && !c->nmi_pending &&
 			   c->mp_state == CPU_MP_RUNNABLE;
-		unsigned ev = irqchip_take(chip, c->index, &sipi, now ? &vec : NULL);
+		unsigned ev = irqchip_take(chip, c->index, &sipi, now ? &vec : NULL, &c->irq_quiet);
 		if (ev)
 			vec = -2; /* (not looked at: the events may change IF) */
 		if (ev & IRQCHIP_EV_INIT) {
@@ -970,6 +977,7 @@ static int emu_vcpu_create(struct accel_vm *v, unsigned index, struct accel_vcpu
 	}
 	c->vm = vm;
 	c->index = index;
+	c->irq_quiet = UINT64_MAX;
 	c->delivering = -1;
 	c->inject_vec = -1;
 	c->next_deadline = 0;

@@ -50,7 +50,10 @@ void cpu_update_mode(struct emu_cpu *c)
 void flags_write(struct emu_cpu *c, uint64_t v, uint64_t mask)
 {
 	flags_set(c, v, mask);
-	c->irq_check = 1;
+	/* IF on: a look at interrupts, unless none can be pending; TF and
+	 * RF need the run loop (block_run) either way. */
+	if ((c->flags & (F_TF | F_RF)) || ((c->flags & F_IF) && !emu_irq_quiet(c)))
+		c->irq_check = 1;
 }
 
 void seg_load_real(struct emu_cpu *c, unsigned seg, uint16_t sel)
@@ -898,7 +901,7 @@ void op_syscall(struct emu_cpu *c, const struct insn *in)
 void op_sysret(struct emu_cpu *c, const struct insn *in)
 {
 	uint16_t sel = (uint16_t)(c->star >> 48);
-	bool q = in->osz == 8;
+	bool q = in->osz == 8, tf = c->flags & F_TF;
 
 	if (!(c->efer & EFER_SCE) || !c->code64)
 		emu_ud(c);
@@ -908,13 +911,18 @@ void op_sysret(struct emu_cpu *c, const struct insn *in)
 	flat_seg(&c->seg[SEG_CS], (uint16_t)((q ? sel + 16 : sel) | 3), 3, true, q);
 	flat_seg(&c->seg[SEG_SS], (uint16_t)((sel + 8) | 3), 3, false, false);
 	flags_set(c, (c->r[CPU_R11] & 0x3c7fd7) | 2, ~(uint64_t)0);
-	/* TF from R11 traps at once, before the first user instruction. */
-	c->db_step = c->flags & F_TF ? DB_STEP_YES : DB_STEP_NO;
 	c->cpl = 3;
 	cpu_update_mode(c);
 	c->rip_next = q ? c->r[CPU_RCX] : (uint32_t)c->r[CPU_RCX];
-	c->irq_check = 1;
-	c->stop = 1;
+	/* TF from R11 traps at once, before the first user instruction. */
+	if (tf || (c->flags & F_TF)) {
+		c->db_step = c->flags & F_TF ? DB_STEP_YES : DB_STEP_NO;
+		c->irq_check = 1;
+		c->stop = 1;
+	} else if ((c->flags & F_IF) && !emu_irq_quiet(c)) {
+		c->irq_check = 1; /* IF on, and an interrupt may be waiting */
+	}
+	/* Else on without the run loop, as after SYSCALL. */
 }
 
 void op_sysenter(struct emu_cpu *c, const struct insn *in)
