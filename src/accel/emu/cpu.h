@@ -171,8 +171,9 @@ struct block {
 	uint8_t succ_g[2];
 	unsigned (*code)(struct emu_cpu *c); /* its translation (jit.c), or NULL */
 	/* Its exits' links in the code cache (jit_link): offsets of the rip,
-	 * the epoch and the jump; link_jmp 0 when the slot has none, link_rip
-	 * and link_epoch 0 when the link checks neither (a fixed target). */
+	 * the epoch, the page generation and the jump; link_jmp 0 when the
+	 * slot has none, link_rip, link_epoch and link_gen 0 when the link
+	 * checks none of them (a fixed target, into its own page). */
 	uint32_t link_rip[2], link_epoch[2], link_gen[2], link_jmp[2];
 	uint32_t link_idx[2]; /* ... its target's RAM page (cur_ramidx), 0 when the same */
 	uint32_t link_tramp[2]; /* ... the 5-byte NOP before the stores of lazy flags left
@@ -183,6 +184,7 @@ struct block {
 			       * left waiting (jit.c) */
 };
 
+#define EMU_POLL_INSNS 1024
 #define BLOCK_HASH 16384
 /* 64-bit code: rip -> block without the TLB and the hash chain, for one
  * epoch (TLB changes, mode changes and cache flushes bump it). */
@@ -305,7 +307,11 @@ struct emu_cpu {
 	_Atomic uint32_t wflush_seen; /* vm->wflush_gen of its last write-entry drop */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t icount, nblocks;
+	/* Instructions run: icount up to the start of the poll period, and
+	 * poll_left of its EMU_POLL_INSNS still to run (the run loop polls
+	 * the timers at 0 or below: it and the translations count it down). */
+	uint64_t icount;
+	int32_t poll_left;
 	uint64_t next_deadline;
 	uint64_t irq_quiet;         /* irqchip_take's: the generation with nothing pending */
 

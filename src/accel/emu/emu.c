@@ -304,13 +304,14 @@ link:
 }
 
 /* Blocks chained without going back to the run loop: the limit keeps
- * the timer poll (every 256 blocks) and the event checks close. */
+ * the timer poll (every EMU_POLL_INSNS instructions) and the event checks close. */
 #define CHAIN_MAX 32
 
 static void block_run(struct emu_cpu *c)
 {
 	struct block *b;
 	unsigned n, i, chain = c->budget ? 1 : CHAIN_MAX;
+	bool counted;
 	bool shadow = c->shadow, tf = c->flags & F_TF;
 	bool single = shadow || tf || (c->flags & F_RF) || c->dbg_exec;
 	const struct insn *in, *end;
@@ -332,7 +333,7 @@ static void block_run(struct emu_cpu *c)
 	c->stop = 0;
 next:
 	c->cur_ramidx = b->ramidx;
-	c->nblocks++;
+	counted = false;
 	/* Four dispatch sites instead of one: each indirect call gets its own
 	 * branch-predictor history (the position in the block). */
 	in = b->insns, end = in + n;
@@ -355,6 +356,7 @@ next:
 			/* (not after a stop: SYSCALL's block would look up its link
 			 * each time to find it unchanged, and never take it) */
 			c->jit_from = c->jit_exit != 0xff && cnt == n && !c->stop ? b : NULL;
+			counted = c->jit_exit != 0xff; /* its chain exit counted it (poll_left) */
 			c->jit_slot = c->jit_exit;
 			goto out;
 		}
@@ -381,7 +383,8 @@ out:
 	i = likely(in == end) ? n : (unsigned)(in - b->insns);
 	if (!c->code64)
 		c->rip &= 0xffffffff;
-	c->icount += i;
+	if (!counted)
+		c->poll_left -= (int32_t)i;
 	c->prev_block = b->ramidx != UINT32_MAX && i == b->n ? b : NULL;
 	if (likely(!single)) {
 		if (unlikely(c->db_hit | c->db_step | c->db_trap)) {
@@ -389,7 +392,7 @@ out:
 			return;
 		}
 		/* On to the next block unless something wants the run loop. */
-		if (c->prev_block && --chain && (c->nblocks & 255) &&
+		if (c->prev_block && --chain && c->poll_left > 0 &&
 		    !(c->stop | c->shadow | c->irq_check | c->halted | c->exit_now) &&
 		    !(c->flags & F_TF) &&
 		    !(atomic_load_explicit(&c->kicked, memory_order_relaxed) |
@@ -638,8 +641,11 @@ static int cpu_run(struct emu_cpu *c)
 			return 0;
 		}
 		block_run(c);
-		if (unlikely((c->nblocks & 255) == 0))
+		if (unlikely(c->poll_left <= 0)) {
+			c->icount += (uint64_t)(EMU_POLL_INSNS - c->poll_left);
+			c->poll_left = EMU_POLL_INSNS;
 			cpu_timers(c);
+		}
 	}
 }
 
@@ -978,6 +984,7 @@ static int emu_vcpu_create(struct accel_vm *v, unsigned index, struct accel_vcpu
 	c->vm = vm;
 	c->index = index;
 	c->irq_quiet = UINT64_MAX;
+	c->poll_left = EMU_POLL_INSNS;
 	c->delivering = -1;
 	c->inject_vec = -1;
 	c->next_deadline = 0;
@@ -1005,7 +1012,7 @@ static void emu_vcpu_destroy(struct accel_vcpu *v)
 
 	/* The guest's work, whatever the host's load did to the wall time. */
 	log_debug("emu: vCPU %u ran %llu instructions", c->index,
-		  (unsigned long long)c->icount);
+		  (unsigned long long)(c->icount + (uint64_t)(EMU_POLL_INSNS - c->poll_left)));
 	if (c->jit)
 		log_debug("emu: vCPU %u code cache: %zu KiB of %zu used at most, flushed %u times",
 			  c->index, jit_used(c->jit) >> 10, emu_jit_size >> 10, jit_flushes(c->jit));

@@ -1897,17 +1897,17 @@ static bool in_page(const struct block *b, unsigned k, int64_t d)
 
 /* A block's end with a link (slot 0 or 1): when it was linked (jit_link)
  * and the guest's rip, the epoch and the target page's code generation
- * are still those of the link, and nothing wants the run loop (events, kicks, a
- * budget, the timer poll every 256 blocks), it jumps straight into the
- * next block's code; else it returns with jit_exit = slot, so the run
- * loop can link it. Unlinked, its rip is non-canonical: never taken. A
- * fixed target (in the block's page) has no rip check, nor an epoch check
- * unless a handler ran before. */
+ * are still those of the link, and nothing wants the run loop (events,
+ * kicks, a budget, the timer poll every EMU_POLL_INSNS instructions), it
+ * jumps straight into the next block's code; else it returns with
+ * jit_exit = slot, so the run loop can link it. Unlinked, its rip is
+ * non-canonical: never taken. A fixed target (in the block's page) has no
+ * rip or generation check, nor an epoch check unless a handler ran before. */
 static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dynamic,
 			    bool fixed)
 {
 	struct emit *e = &x->e;
-	uint8_t *unl[24], *miss[4], *poll;
+	uint8_t *unl[24], *miss[4];
 	unsigned nu = 0, nm = 0;
 	struct block *b = x->b;
 #define JCC_TO(cc, list, n) (e8(e, 0x0f), e8(e, (cc)), list[n++] = e->p, e32(e, 0))
@@ -1915,14 +1915,16 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 
 	if (dynamic)
 		dfr_store(x); /* (none waits here) any block may come next */
+	/* The instructions count down to the run loop's timer poll (at 0 or
+	 * below), first: every way out of here has counted the block. */
+	_Static_assert(BLOCK_MAX_INSNS < 128, "an imm8");
+	e8(e, 0x83), e8(e, 0xab), e32(e, O(poll_left)), e8(e, (uint8_t)count); /* sub dword [rbx+poll_left], count */
+	JCC_TO(0x8e, unl, nu);                                                  /* jle: the poll */
 	/* stop, irq_check, shadow, halted, exit_now, nolink, kicked, exit_req */
 	e8(e, 0x48), e8(e, 0x83), e8(e, 0xbb), e32(e, O(stop)), e8(e, 0); /* cmp qword [rbx+stop], 0 */
 	JNE_UNL();
 	/* TF: blocks start with it clear (block_run), and what sets it
 	 * (flags_write, SYSRET) sets irq_check or stop too. */
-	/* The timer poll when the low byte wraps: its carry goes on below. */
-	e8(e, 0x80), e8(e, 0x83), e32(e, O(nblocks)), e8(e, 1);   /* add byte [rbx+nblocks], 1 */
-	e8(e, 0x0f), e8(e, 0x82), poll = e->p, e32(e, 0);          /* jc poll */
 	/* A fixed target (a branch into the block's own page) is the same
 	 * block whatever the linear address the page runs at: no rip check. */
 	b->link_rip[slot] = 0;
@@ -1942,17 +1944,23 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 		e32(e, 0);
 		JCC_TO(0x85, miss, nm);
 	}
-	e8(e, 0x48), e8(e, 0xb8);                                /* mov rax, imm64 (&codegen[its page]) */
-	b->link_gen[slot] = (uint32_t)(e->p - e->rw0);
-	e64(e, (uintptr_t)x->codegen);
-	e8(e, 0x81), e8(e, 0x38), e32(e, 0);                     /* cmp dword [rax], imm32 (its generation) */
-	JCC_TO(0x85, miss, nm);
+	/* Its page's generation, but for a fixed target: that is this
+	 * block's page, whose writes by this vCPU stop it (mmu_code_written),
+	 * while another vCPU's or a device's are seen at the next poll, as
+	 * cross-modifying code may be (the run loop checks, block_fresh). */
+	b->link_gen[slot] = 0;
+	if (!fixed) {
+		e8(e, 0x48), e8(e, 0xb8);                        /* mov rax, imm64 (&codegen[its page]) */
+		b->link_gen[slot] = (uint32_t)(e->p - e->rw0);
+		e64(e, (uintptr_t)x->codegen);
+		e8(e, 0x81), e8(e, 0x38), e32(e, 0);             /* cmp dword [rax], imm32 (its generation) */
+		JCC_TO(0x85, miss, nm);
+	}
 	b->link_idx[slot] = 0;
 	if (!fixed) { /* the block in execution's page, for code writes (mmu.c) */
 		b->link_idx[slot] = (uint32_t)(e->p - e->rw0) + 6;
 		st_imm32(e, O(cur_ramidx), 0);                   /* (jit_link sets it) */
 	}
-	add_mem_imm(e, O(icount), (int32_t)count);
 	/* A writer's lazy flags left waiting: stored on the way to the next
 	 * block unless jit_link finds it overwrites them first, and puts a
 	 * jump straight there in place of the 5-byte NOP. */
@@ -2007,14 +2015,11 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 		e8(e, 0x8b), e8(e, 0x14), e8(e, 0x96);              /* mov edx, [rsi+rdx*4] */
 		e8(e, 0x3b), e8(e, 0x91), e32(e, (uint32_t)offsetof(struct block, gen)); /* cmp edx, [rcx+gen] */
 		JNE_UNL();
-		add_mem_imm(e, O(icount), (int32_t)count);
 		e8(e, 0x48), e8(e, 0x83), e8(e, 0xc0), e8(e, JIT_BODY); /* add rax, JIT_BODY: its body */
 		e8(e, 0xff), e8(e, 0xe0);                           /* jmp rax */
 	} else {
 		e8(e, 0xe9), unl[nu++] = e->p, e32(e, 0);
 	}
-	patch_here(e, poll);
-	add_mem_imm(e, O(nblocks), 256); /* poll: the carry out of the low byte */
 	for (unsigned i = 0; i < nu; i++)
 		patch_here(e, unl[i]);
 	if (x->dfr.in)
@@ -2070,8 +2075,11 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 		memcpy(&old_eoff, j->rw + from->link_epoch[slot] - 4, 4);
 	}
 	memcpy(&old_d, rel, 4);
-	memcpy(&old_genp, j->rw + from->link_gen[slot], 8);
-	memcpy(&old_gen, j->rw + from->link_gen[slot] + 10, 4);
+	old_genp = genp, old_gen = gen;
+	if (from->link_gen[slot]) {
+		memcpy(&old_genp, j->rw + from->link_gen[slot], 8);
+		memcpy(&old_gen, j->rw + from->link_gen[slot] + 10, 4);
+	}
 	bool same_gen = old_genp == genp && old_gen == gen;
 	if (old_epoch == epoch && old_eoff == eoff && old_rip == rip && old_d == d && same_gen &&
 	    !memcmp(old_skip, skip, 5))
@@ -2087,8 +2095,10 @@ void jit_link(struct jit *j, struct block *from, unsigned slot, const struct blo
 	}
 	if (from->link_idx[slot])
 		memcpy(j->rw + from->link_idx[slot], &to->ramidx, 4);
-	memcpy(j->rw + from->link_gen[slot], &genp, 8);
-	memcpy(j->rw + from->link_gen[slot] + 10, &gen, 4);
+	if (from->link_gen[slot]) {
+		memcpy(j->rw + from->link_gen[slot], &genp, 8);
+		memcpy(j->rw + from->link_gen[slot] + 10, &gen, 4);
+	}
 	memcpy(rel, &d, 4);
 	if (from->link_tramp[slot])
 		memcpy(j->rw + from->link_tramp[slot], skip, 5);
