@@ -110,6 +110,12 @@ else
 	kill -INT "$ppid" 2>/dev/null
 	wait "$ppid"
 	ppid=
+	# The guest powers off next: vmon then writes the code cache's bytes
+	# (/tmp/vmon-jit-PID.bin), which a kill would cut short.
+	for _ in $(seq 600); do
+		kill -0 "$vpid" 2>/dev/null || break
+		sleep 0.1
+	done
 	kill -KILL "$vpid" 2>/dev/null
 	wait "$vpid" 2>/dev/null
 	vpid=

@@ -1043,17 +1043,21 @@ static void dfr_store(struct xl *x)
 		unsigned msz = byte ? 1 : in->osz == 2 ? 2 : 0; /* zero-extended, as emit_form's */
 		load_opnd(x, HCX, f->b, f->rb, in, msz, false);
 		load_opnd(x, HAX, SRC_REG, f->dst == SRC_REG ? f->rd : f->ra, in, msz, false);
+		/* (logic: the result alone, as in emit_form) */
 		if (f->dst == SRC_REG) { /* rax: the result, its operand from it */
 			str(e, HAX, O(lf_res));
-			if (lf != LF_LOGIC)
+			if (lf != LF_LOGIC) {
 				alu_host(e, in, lf == LF_ADD ? 0x29 : 0x01, HAX);
-			str(e, HAX, O(lf_a));
+				str(e, HAX, O(lf_a));
+			}
 		} else { /* CMP, TEST: rax the operand */
-			str(e, HAX, O(lf_a));
+			if (lf != LF_LOGIC)
+				str(e, HAX, O(lf_a));
 			alu_host(e, in, f->op == OP_TEST ? 0x21 : 0x29, HAX);
 			str(e, HAX, O(lf_res));
 		}
-		str(e, HCX, O(lf_b));
+		if (lf != LF_LOGIC)
+			str(e, HCX, O(lf_b));
 		x->lf = (uint8_t)lf;
 	}
 	st_imm32(e, O(lf_op), x->lf);
@@ -1209,7 +1213,7 @@ static void emit_lock_rmw(struct xl *x, const struct insn *in, const struct form
 		e8(e, w64 ? 0x48 : 0x40);
 	e8(e, 0x0f), e8(e, byte ? 0xb0 : 0xb1), e8(e, 0x32);
 	e8(e, 0x75), e8(e, (uint8_t)(loop - (e->p + 1))); /* jne loop */
-	if (!dead) {
+	if (!dead && alu_ops[f->op].lf != LF_LOGIC) {
 		str(e, HAX, O(lf_a));
 		str(e, HCX, O(lf_b));
 	}
@@ -1255,7 +1259,8 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 	}
 	if (f->op != OP_MOV) {
 		load_opnd(x, HCX, f->b, f->rb, in, byte ? 1 : in->osz == 2 ? 2 : 0, false);
-		if (!dead) {
+		/* AND, OR, XOR, TEST: their flags come from the result alone */
+		if (!dead && alu_ops[f->op].lf != LF_LOGIC) {
 			str(e, HAX, O(lf_a));
 			str(e, HCX, O(lf_b));
 		}
