@@ -86,9 +86,13 @@ enum {
  * MUL/IMUL keep the low half in lf_res and CF=OF in lf_cf; SHLD/SHRD the
  * result, the destination in lf_a and CF in lf_cf. A rotate changes only
  * CF and OF: LF_ROT keeps the previous kind (never LF_NONE) in lf_prev for
- * SF/ZF/AF/PF and its own CF/OF in lf_rot (bit 0 CF, bit 1 OF). */
+ * SF/ZF/AF/PF and its own CF/OF in lf_rot (bit 0 CF, bit 1 OF). An
+ * INC/DEC the translator leaves lazy (LF_INCP, LF_DECP, the largest two)
+ * has its result in lf_res and size in lf_sz, and keeps CF lazy: the kind
+ * under it in lf_prev, with that one's lf_res and lf_sz in lf_pres and
+ * lf_psz (one over another keeps the first one's). */
 enum lf_op { LF_NONE, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC,
-	     LF_SHL, LF_SHR, LF_SAR, LF_MUL, LF_SHXD, LF_ROT };
+	     LF_SHL, LF_SHR, LF_SAR, LF_MUL, LF_SHXD, LF_ROT, LF_INCP, LF_DECP };
 
 /* Memory access kinds (also the TLB tag index). */
 enum { ACC_R = 0, ACC_W = 1, ACC_X = 2 };
@@ -234,6 +238,8 @@ struct emu_cpu {
 	uint32_t lf_op, lf_sz; /* lf_sz in bytes */
 	uint32_t lf_cf;        /* carry in (ADC/SBB), preserved CF (INC/DEC), CF=OF (MUL) */
 	uint32_t lf_prev, lf_rot; /* LF_ROT: the kind under it and its CF | OF << 1 */
+	uint64_t lf_pres;         /* LF_INCP, LF_DECP: lf_res and lf_sz of the kind under it */
+	uint32_t lf_psz;
 	uint8_t cpl, code64, user; /* user = CPL 3 for memory accesses */
 	uint32_t tlb_row;          /* user * TLB_SIZE: the translations' TLB row */
 	uint8_t implicit;      /* a system-structure access (SMAP ignores AC): sys_read */

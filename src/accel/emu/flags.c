@@ -2,30 +2,36 @@
  * kept, and each flag is computed when something reads it. */
 #include "accel/emu/cpu.h"
 
-bool flags_cf(const struct emu_cpu *c)
+/* CF of kind op with result res at size sz (the rest of the state: c's). */
+static bool cf_of(const struct emu_cpu *c, unsigned op, uint64_t res, unsigned sz)
 {
-	uint64_t m = sz_mask(c->lf_sz);
+	uint64_t m = sz_mask(sz), a = c->lf_a, b = c->lf_b;
 
-	switch (c->lf_op) {
-	case LF_ADD: return (c->lf_res & m) < (c->lf_a & m);
-	case LF_ADC: return (c->lf_res & m) < (c->lf_a & m) ||
-			    (c->lf_cf && (c->lf_res & m) == (c->lf_a & m));
-	case LF_SUB: return (c->lf_a & m) < (c->lf_b & m);
-	case LF_SBB: return (c->lf_a & m) < (c->lf_b & m) ||
-			    (c->lf_cf && (c->lf_a & m) == (c->lf_b & m));
+	switch (op) {
+	case LF_ADD: return (res & m) < (a & m);
+	case LF_ADC: return (res & m) < (a & m) || (c->lf_cf && (res & m) == (a & m));
+	case LF_SUB: return (a & m) < (b & m);
+	case LF_SBB: return (a & m) < (b & m) || (c->lf_cf && (a & m) == (b & m));
 	case LF_LOGIC: return false;
 	case LF_INC: case LF_DEC: case LF_MUL: case LF_SHXD: return c->lf_cf;
 	case LF_ROT: return c->lf_rot & 1;
 	case LF_SHL: /* the last bit shifted out; none past the width */
-		return c->lf_b <= c->lf_sz * 8u ? (c->lf_a >> (c->lf_sz * 8 - c->lf_b)) & 1 : 0;
+		return b <= sz * 8u ? (a >> (sz * 8 - b)) & 1 : 0;
 	case LF_SHR:
-		return c->lf_b <= c->lf_sz * 8u ? (c->lf_a >> (c->lf_b - 1)) & 1 : 0;
+		return b <= sz * 8u ? (a >> (b - 1)) & 1 : 0;
 	case LF_SAR:
-		if (c->lf_b >= c->lf_sz * 8u)
-			return (c->lf_a & sz_sign(c->lf_sz)) != 0;
-		return ((uint64_t)sext(c->lf_a, c->lf_sz) >> (c->lf_b - 1)) & 1;
+		if (b >= sz * 8u)
+			return (a & sz_sign(sz)) != 0;
+		return ((uint64_t)sext(a, sz) >> (b - 1)) & 1;
 	default: return c->flags & F_CF;
 	}
+}
+
+bool flags_cf(const struct emu_cpu *c)
+{
+	if (c->lf_op == LF_INCP || c->lf_op == LF_DECP)
+		return cf_of(c, c->lf_prev, c->lf_pres, c->lf_psz); /* INC/DEC keep CF */
+	return cf_of(c, c->lf_op, c->lf_res, c->lf_sz);
 }
 
 static bool flags_of(const struct emu_cpu *c)
@@ -36,8 +42,8 @@ static bool flags_of(const struct emu_cpu *c)
 	case LF_ADD: case LF_ADC: return ((a ^ r) & (b ^ r)) & s;
 	case LF_SUB: case LF_SBB: return ((a ^ b) & (a ^ r)) & s;
 	case LF_LOGIC: return false;
-	case LF_INC: return (r & sz_mask(c->lf_sz)) == s;
-	case LF_DEC: return (r & sz_mask(c->lf_sz)) == s - 1;
+	case LF_INC: case LF_INCP: return (r & sz_mask(c->lf_sz)) == s;
+	case LF_DEC: case LF_DECP: return (r & sz_mask(c->lf_sz)) == s - 1;
 	case LF_SHL: return ((r & s) != 0) ^ flags_cf(c);
 	case LF_SHR: return b == 1 && (a & s);
 	case LF_SAR: return false;
@@ -62,6 +68,10 @@ uint64_t flags_get(const struct emu_cpu *c)
 		f |= F_OF;
 	/* AF only from additions and subtractions: clear after logic, shifts, MUL. */
 	if (op <= LF_DEC && op != LF_LOGIC && ((c->lf_a ^ c->lf_b ^ c->lf_res) & 0x10))
+		f |= F_AF;
+	/* INC/DEC's operand is the result -/+ 1 */
+	if ((op == LF_INCP && ((c->lf_res - 1) ^ 1 ^ c->lf_res) & 0x10) ||
+	    (op == LF_DECP && ((c->lf_res + 1) ^ 1 ^ c->lf_res) & 0x10))
 		f |= F_AF;
 	return f;
 }

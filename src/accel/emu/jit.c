@@ -1012,6 +1012,28 @@ static void alu_host(struct emit *e, const struct insn *in, uint8_t hostop, unsi
 	e8(e, (uint8_t)(hostop - (in->osz == 1))), e8(e, (uint8_t)(0xc8 | h));
 }
 
+/* The lazy state of INC/DEC in with its result in rax: LF_INCP/LF_DECP
+ * over the state under it, whose CF stays lazy (cpu.h). Uses rcx. */
+static void incp_store(struct xl *x, const struct insn *in)
+{
+	struct emit *e = &x->e;
+
+	_Static_assert(LF_DECP == LF_INCP + 1, "the largest two kinds");
+	e8(e, 0x8b), e8(e, 0x8b), e32(e, O(lf_op));             /* mov ecx, [rbx+lf_op] */
+	e8(e, 0x83), e8(e, 0xf9), e8(e, LF_INCP);               /* cmp ecx, LF_INCP */
+	uint8_t *over = jmp8(e, 0x73);                          /* jae: one over another */
+	e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_prev));           /* mov [rbx+lf_prev], ecx */
+	ldr(e, HCX, O(lf_res), true);
+	str(e, HCX, O(lf_pres));
+	e8(e, 0x8b), e8(e, 0x8b), e32(e, O(lf_sz));             /* mov ecx, [rbx+lf_sz] */
+	e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_psz));            /* mov [rbx+lf_psz], ecx */
+	patch8_here(e, over);
+	str(e, HAX, O(lf_res));
+	st_imm32(e, O(lf_op), in->op ? LF_DECP : LF_INCP);
+	st_imm32(e, O(lf_sz), in->osz);
+	x->lf = LF_NONE; /* (emit_hflags cannot run it again) */
+}
+
 /* Stores the lazy state of the writer that waits (x->dfr), as it would
  * have: its operands are in the guest registers still (flags_deferrable),
  * the result too, or the state under it for an INC/DEC's CF. Uses rax,
@@ -1029,37 +1051,30 @@ static void dfr_store(struct xl *x)
 	x->hflags = false;
 	x->lf_sz = in->osz;
 	if (is_incdec(in)) {
-		emit_cf(x); /* ecx: the CF under it */
-		gget(x, HAX, in->rm, w64);
-		str(e, HAX, O(lf_res));
-		rex_rm(e, w64, 0, HAX, false);
-		e8(e, 0xff), e8(e, in->op ? 0xc0 : 0xc8); /* its operand: inc/dec eax the other way */
-		str(e, HAX, O(lf_a));
-		e8(e, 0x48), e8(e, 0xc7), e8(e, 0x83), e32(e, O(lf_b)), e32(e, 1);
-		e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_cf)); /* mov [rbx+lf_cf], ecx */
-		x->lf = in->op ? LF_DEC : LF_INC;
-	} else {
-		unsigned lf = alu_ops[f->op].lf;
-		unsigned msz = byte ? 1 : in->osz == 2 ? 2 : 0; /* zero-extended, as emit_form's */
-		load_opnd(x, HCX, f->b, f->rb, in, msz, false);
-		load_opnd(x, HAX, SRC_REG, f->dst == SRC_REG ? f->rd : f->ra, in, msz, false);
-		/* (logic: the result alone, as in emit_form) */
-		if (f->dst == SRC_REG) { /* rax: the result, its operand from it */
-			str(e, HAX, O(lf_res));
-			if (lf != LF_LOGIC) {
-				alu_host(e, in, lf == LF_ADD ? 0x29 : 0x01, HAX);
-				str(e, HAX, O(lf_a));
-			}
-		} else { /* CMP, TEST: rax the operand */
-			if (lf != LF_LOGIC)
-				str(e, HAX, O(lf_a));
-			alu_host(e, in, f->op == OP_TEST ? 0x21 : 0x29, HAX);
-			str(e, HAX, O(lf_res));
-		}
-		if (lf != LF_LOGIC)
-			str(e, HCX, O(lf_b));
-		x->lf = (uint8_t)lf;
+		gget(x, HAX, in->rm, w64); /* its result */
+		incp_store(x, in);
+		return;
 	}
+	unsigned lf = alu_ops[f->op].lf;
+	unsigned msz = byte ? 1 : in->osz == 2 ? 2 : 0; /* zero-extended, as emit_form's */
+	load_opnd(x, HCX, f->b, f->rb, in, msz, false);
+	load_opnd(x, HAX, SRC_REG, f->dst == SRC_REG ? f->rd : f->ra, in, msz, false);
+	/* (logic: the result alone, as in emit_form) */
+	if (f->dst == SRC_REG) { /* rax: the result, its operand from it */
+		str(e, HAX, O(lf_res));
+		if (lf != LF_LOGIC) {
+			alu_host(e, in, lf == LF_ADD ? 0x29 : 0x01, HAX);
+			str(e, HAX, O(lf_a));
+		}
+	} else { /* CMP, TEST: rax the operand */
+		if (lf != LF_LOGIC)
+			str(e, HAX, O(lf_a));
+		alu_host(e, in, f->op == OP_TEST ? 0x21 : 0x29, HAX);
+		str(e, HAX, O(lf_res));
+	}
+	if (lf != LF_LOGIC)
+		str(e, HCX, O(lf_b));
+	x->lf = (uint8_t)lf;
 	st_imm32(e, O(lf_op), x->lf);
 	st_imm32(e, O(lf_sz), in->osz);
 }
@@ -1481,8 +1496,9 @@ static void emit_cf(struct xl *x)
 }
 
 /* INC/DEC r: CF kept (lf_cf), the rest from the result. The host's INC
- * over the guest's CF leaves the host's flags the guest's. */
-static void emit_incdec(struct xl *x, const struct insn *in, bool dead)
+ * over the guest's CF leaves the host's flags the guest's. True when they
+ * are the guest's but CF (dead, or CF left lazy: incp_store). */
+static bool emit_incdec(struct xl *x, const struct insn *in, bool dead)
 {
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
@@ -1493,12 +1509,24 @@ static void emit_incdec(struct xl *x, const struct insn *in, bool dead)
 		e8(e, 0xff), e8(e, (uint8_t)(0xc0 | in->op << 3 | (h & 7)));
 		x->rc.dirty |= (uint16_t)(1u << in->rm);
 		x->hflags = false;
-		return;
+		return true;
 	}
-	if (emit_hflags(x)) /* CF from the host's flags */
-		e8(e, 0x0f), e8(e, 0x92), e8(e, 0xc1), e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc9); /* setb cl; movzx ecx, cl */
-	else
-		emit_cf(x);
+	if (!emit_hflags(x)) { /* the CF under it stays lazy */
+		gget(x, HAX, in->rm, w64);
+		rex_rm(e, w64, 0, HAX, false);
+		e8(e, 0xff), e8(e, (uint8_t)(0xc0 | in->op << 3)); /* inc/dec eax */
+		gput(x, HAX, in->rm);
+		incp_store(x, in);
+		/* the host's flags inc's again (but CF): dec/inc eax and back */
+		rex_rm(e, w64, 0, HAX, false);
+		e8(e, 0xff), e8(e, (uint8_t)(0xc0 | (in->op ^ 1) << 3));
+		rex_rm(e, w64, 0, HAX, false);
+		e8(e, 0xff), e8(e, (uint8_t)(0xc0 | in->op << 3));
+		x->hflags = false;
+		return true;
+	}
+	/* CF from the host's flags */
+	e8(e, 0x0f), e8(e, 0x92), e8(e, 0xc1), e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc9); /* setb cl; movzx ecx, cl */
 	gget(x, HAX, in->rm, w64);
 	str(e, HAX, O(lf_a));
 	e8(e, 0x0f), e8(e, 0xba), e8(e, 0xe1), e8(e, 0);  /* bt ecx, 0: the host's CF */
@@ -1511,6 +1539,7 @@ static void emit_incdec(struct xl *x, const struct insn *in, bool dead)
 	st_imm32(e, O(lf_sz), in->osz);
 	e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_cf));      /* mov [rbx+lf_cf], ecx */
 	x->hflags = true;
+	return false;
 }
 
 /* SHL/SHR/SAR r, CL as the host's on the register's host copy; a count
@@ -2418,10 +2447,10 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 					      block_end_cc(b, k, code64, &end));
 			if (wait)
 				dfr_store(&x); /* (none waits here) its CF comes from the state under it */
-			emit_incdec(&x, in, dead || wait);
+			bool nocf = emit_incdec(&x, in, dead || wait);
 			if (wait)
 				x.dfr = (struct defer){ .in = in, .end = end };
-			if (dead || wait)
+			if (nocf)
 				x.incdec_next = k + 1;
 			x.hjoin = false;
 			pending += in->len;
