@@ -157,11 +157,15 @@ struct insn {
 	uint8_t map;       /* 0 one-byte, 1 0F, 2 0F 38, 3 0F 3A */
 };
 
+/* A block's mode key: the code size (0 16-bit, 1 32-bit, 2 64-bit) and
+ * CPL 3 (its translation reads that TLB row). */
+enum { KEY_SIZE = 3, KEY_USER = 4 };
+
 /* A straight run of decoded instructions from one guest-physical page. */
 #define BLOCK_MAX_INSNS 64
 struct block {
 	uint64_t gpa;
-	uint32_t key;         /* code size and other decode mode bits */
+	uint32_t key;         /* the mode it was decoded in: KEY_SIZE, KEY_USER */
 	uint32_t gen, gen2;   /* code generations of the page(s) at decode time */
 	uint32_t ramidx, ramidx2; /* ramidx2 = UINT32_MAX when one page */
 	uint16_t n;
@@ -241,7 +245,6 @@ struct emu_cpu {
 	uint64_t lf_pres;         /* LF_INCP, LF_DECP: lf_res and lf_sz of the kind under it */
 	uint32_t lf_psz;
 	uint8_t cpl, code64, user; /* user = CPL 3 for memory accesses */
-	uint32_t tlb_row;          /* user * TLB_SIZE: the translations' TLB row */
 	uint8_t implicit;      /* a system-structure access (SMAP ignores AC): sys_read */
 	uint8_t tlb_large;      /* the TLB holds pieces of large pages (the largest's bits) */
 	uint8_t nmi_blocked, nmi_pending; /* NMIs wait for the IRET of the last one */

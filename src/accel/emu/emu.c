@@ -121,7 +121,7 @@ static unsigned block_hash(uint64_t off, uint32_t key)
 
 static uint32_t mode_key(const struct emu_cpu *c)
 {
-	return c->code64 ? 2 : c->seg[SEG_CS].db ? 1 : 0;
+	return (c->code64 ? 2u : c->seg[SEG_CS].db ? 1u : 0u) | (c->user ? KEY_USER : 0u);
 }
 
 /* Decodes a block at rip into b, which has room for BLOCK_MAX_INSNS. */

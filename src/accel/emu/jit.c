@@ -888,8 +888,8 @@ static bool emit_ea(struct xl *x, const struct insn *in, unsigned pending, bool 
 static uint8_t *jmp8(struct emit *e, uint8_t op);
 static void patch8_here(struct emit *e, uint8_t *rel);
 
-/* eax = the TLB slot of rdx (tlb_index, or tlb_alt's), scaled by 5: the
- * entry is at rbx + rax*8. Uses rsi. */
+/* eax = the TLB slot of rdx (tlb_index, or tlb_alt's) in its row, scaled
+ * by 5: the entry is at rbx + rax*8 + the row's offset (tlb_at). Uses rsi. */
 static void emit_tlb_slot(struct emit *e, bool alt)
 {
 	_Static_assert(TLB_BITS < 20, "the index from the low 32 bits");
@@ -901,15 +901,23 @@ static void emit_tlb_slot(struct emit *e, bool alt)
 	e8(e, 0x25), e32(e, TLB_SIZE - 1);                  /* and eax, TLB_SIZE-1 */
 	if (alt)
 		e8(e, 0x35), e32(e, TLB_SIZE / 2);          /* xor eax, TLB_SIZE/2 */
-	e8(e, 0x03), e8(e, 0x83), e32(e, O(tlb_row));      /* add eax, [rbx+tlb_row] */
 	e8(e, 0x8d), e8(e, 0x04), e8(e, 0x80);              /* lea eax, [rax+rax*4] */
 }
 
-/* cmp rcx, [rbx+rax*8+tag[acc]] */
-static void emit_tlb_cmp(struct emit *e, int acc)
+/* The offset from rbx of field off of the TLB entry at rax*8 in the row of
+ * the block's privilege: a translation runs at one (the block's key). */
+static uint32_t tlb_at(const struct xl *x, uint32_t off)
 {
+	return O_TLB + (x->b->key & KEY_USER ? TLB_SIZE * (uint32_t)sizeof(struct tlb_entry) : 0) + off;
+}
+
+/* cmp rcx, [rbx+rax*8+tag[acc]] */
+static void emit_tlb_cmp(struct xl *x, int acc)
+{
+	struct emit *e = &x->e;
+
 	e8(e, 0x48), e8(e, 0x3b), e8(e, 0x8c), e8(e, 0xc3);
-	e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, tag) + 8 * (uint32_t)acc);
+	e32(e, tlb_at(x, (uint32_t)offsetof(struct tlb_entry, tag) + 8 * (uint32_t)acc));
 }
 
 /* The TLB fast path for an access of sz bytes at rdx: on a hit rdx becomes
@@ -930,22 +938,22 @@ static void emit_tlb(struct xl *x, struct stub *s, int acc, unsigned sz)
 		e8(e, 0x48), e8(e, 0x89), e8(e, 0xd1);      /* mov rcx, rdx */
 	emit_tlb_slot(e, false);
 	e8(e, 0x48), e8(e, 0x81), e8(e, 0xe1), e32(e, 0xfffff000u); /* and rcx, -4096 */
-	emit_tlb_cmp(e, acc);
+	emit_tlb_cmp(x, acc);
 	uint8_t *hit = jmp8(e, 0x74);                       /* je hit */
 	emit_tlb_slot(e, true);                             /* else its other slot (tlb_alt) */
-	emit_tlb_cmp(e, acc);
+	emit_tlb_cmp(x, acc);
 	to_stub(x, s, 0x85);                                /* jne */
 	patch8_here(e, hit);
 	if (acc == ACC_W) {
 		/* a page holding decoded code: the slow path sees the write */
 		e8(e, 0x8b), e8(e, 0x8c), e8(e, 0xc3);            /* mov ecx, [rbx+rax*8+ramidx] */
-		e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, ramidx));
+		e32(e, tlb_at(x, (uint32_t)offsetof(struct tlb_entry, ramidx)));
 		e8(e, 0x48), e8(e, 0xbe), e64(e, (uintptr_t)x->codemark); /* mov rsi, codemark */
 		e8(e, 0x80), e8(e, 0x3c), e8(e, 0x0e), e8(e, 0);  /* cmp byte [rsi+rcx], 0 */
 		to_stub(x, s, 0x85);
 	}
 	e8(e, 0x48), e8(e, 0x03), e8(e, 0x94), e8(e, 0xc3);       /* add rdx, [rbx+rax*8+addend] */
-	e32(e, O_TLB + (uint32_t)offsetof(struct tlb_entry, addend));
+	e32(e, tlb_at(x, (uint32_t)offsetof(struct tlb_entry, addend)));
 }
 
 /* Host register h = an operand of size sz (4, 8; msz 1/2 zero-extends,
@@ -2309,7 +2317,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 {
 	static __thread struct xl x;
 	uint8_t *start;
-	bool code64 = b->key == 2;
+	bool code64 = (b->key & KEY_SIZE) == 2;
 
 	if (j->used + 64 + (size_t)b->n * INSN_CODE_MAX > j->size)
 		return NULL;

@@ -36,7 +36,6 @@ void cpu_update_mode(struct emu_cpu *c)
 	else if (c->flags & F_VM)
 		c->cpl = 3;
 	c->user = c->cpl == 3;
-	c->tlb_row = c->user * TLB_SIZE;
 	/* Decoded blocks and their links hold for one code size, and links for
 	 * one privilege (bit 0 of the epoch): 64-bit code (SYSCALL, SYSRET,
 	 * interrupts, IRETQ) keeps them; other modes depend on CS base, limit
