@@ -192,7 +192,7 @@ struct block {
 			       * left waiting (jit.c) */
 };
 
-#define EMU_POLL_INSNS 1024
+#define EMU_POLL_INSNS 4096
 #define BLOCK_HASH 16384
 /* 64-bit code: rip -> block without the TLB and the hash chain, for one
  * epoch (TLB changes, mode changes and cache flushes bump it). */
