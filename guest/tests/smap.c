@@ -7,8 +7,8 @@
  * 2 MiB stays a user page. A CPU without SMAP must refuse CR4.SMAP. */
 #include "lib.h"
 #include "native.h"
+#include "try.h"
 
-extern uint64_t pml4[];
 extern uint64_t gdt[];
 
 #define UPAGE 0x200000ULL
@@ -16,29 +16,6 @@ extern uint64_t gdt[];
 #define F_AC (1ULL << 18)
 
 static uint64_t sgdt[10] __attribute__((aligned(16)));
-
-static uint64_t *pd0(void)
-{
-	uint64_t pdpt = pml4[0] & ~0xfffULL;
-	return (uint64_t *)((*(uint64_t *)pdpt) & ~0xfffULL);
-}
-
-static void flush(void)
-{
-	uint64_t cr3;
-	__asm__ volatile("movq %%cr3, %0; movq %0, %%cr3" : "=r"(cr3) :: "memory");
-}
-
-/* The fault of the last TRY as vector << 8 | error, or 0. */
-static unsigned before;
-#define TRY_PRE "leaq 1f(%%rip), %%r11\n\tmovq %%r11, trap_resume(%%rip)\n\t"
-#define TRY(insn, ...) do { before = last_trap.count; \
-	__asm__ volatile(TRY_PRE insn "\n1:\n\tmovq $0, trap_resume(%%rip)" __VA_ARGS__); } while (0)
-
-static unsigned fault(void)
-{
-	return last_trap.count == before ? 0 : (unsigned)(last_trap.vector << 8 | last_trap.error);
-}
 
 static uint64_t u_stac(uint64_t a)
 {

@@ -4,34 +4,10 @@
  * the user bit back (and the TLB flushed) CPL3 reads what CPL0 wrote. emu
  * keeps a TLB per privilege and its translations read the one of theirs. */
 #include "lib.h"
-
-extern uint64_t pml4[];
+#include "try.h"
 
 #define PAGE 0x800000ULL
 #define PTE_US 4ULL
-
-static uint64_t *pd0(void)
-{
-	uint64_t pdpt = pml4[0] & ~0xfffULL;
-	return (uint64_t *)((*(uint64_t *)pdpt) & ~0xfffULL);
-}
-
-static void flush(void)
-{
-	uint64_t cr3;
-	__asm__ volatile("movq %%cr3, %0; movq %0, %%cr3" : "=r"(cr3) :: "memory");
-}
-
-static unsigned before;
-#define TRY_PRE "leaq 1f(%%rip), %%r11\n\tmovq %%r11, trap_resume(%%rip)\n\t"
-#define TRY(insn, ...) do { before = last_trap.count; \
-	__asm__ volatile(TRY_PRE insn "\n1:\n\tmovq $0, trap_resume(%%rip)" __VA_ARGS__); } while (0)
-
-/* The fault of the last TRY as vector << 8 | error, or 0. */
-static unsigned fault(void)
-{
-	return last_trap.count == before ? 0 : (unsigned)(last_trap.vector << 8 | last_trap.error);
-}
 
 static volatile uint32_t got;
 

@@ -893,8 +893,8 @@ void op_syscall(struct emu_cpu *c, const struct insn *in)
 	cpu_update_mode(c);
 	c->rip_next = c->lstar;
 	/* No stop: the privilege is in the epoch that links and the jump
-	 * cache check, and the TLB row is read at each access; the flags
-	 * it clears (IF, TF, AC) need no look at interrupts or traps. */
+	 * cache check, and in the key of the blocks (their TLB row); the
+	 * flags it clears (IF, TF, AC) need no look at interrupts or traps. */
 }
 
 void op_sysret(struct emu_cpu *c, const struct insn *in)
