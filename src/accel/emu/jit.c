@@ -1550,6 +1550,40 @@ static bool emit_incdec(struct xl *x, const struct insn *in, bool dead)
 	return false;
 }
 
+/* INC/DEC [m] (FF /0 /1, 32 and 64 bits, not LOCK): the host's on the
+ * memory through the TLB's write path, its CF left lazy (incp_store) when
+ * the flags live. */
+static bool is_incdec_mem(const struct insn *in, bool code64)
+{
+	return in->map == 0 && in->opc == 0xff && in->op <= 1 && (in->flags & IN_MEM) &&
+	       !(in->flags & IN_LOCK) && (in->osz == 4 || in->osz == 8) && mem_ok(in, code64);
+}
+
+static void emit_incdec_mem(struct xl *x, const struct insn *in, struct stub *s, unsigned pending,
+			    bool dead)
+{
+	struct emit *e = &x->e;
+	bool w64 = in->osz == 8;
+
+	if (!emit_ea(x, in, pending, true))
+		return; /* not reached: the caller checked ea_ok */
+	emit_tlb(x, s, ACC_W, in->osz);
+	x->hflags = false;
+	if (dead) {
+		rex_rm(e, w64, 0, 0, false);
+		e8(e, 0xff), e8(e, (uint8_t)(in->op << 3 | 2));  /* inc/dec [rdx] */
+		return;
+	}
+	rex_rm(e, w64, HAX, 0, false);
+	e8(e, 0x8b), e8(e, 0x02);                            /* mov eax, [rdx] */
+	rex_rm(e, w64, 0, HAX, false);
+	e8(e, 0xff), e8(e, (uint8_t)(0xc0 | in->op << 3));   /* inc/dec eax */
+	rex_rm(e, w64, HAX, 0, false);
+	e8(e, 0x89), e8(e, 0x02);                            /* mov [rdx], eax */
+	x->lf_sz = in->osz;
+	incp_store(x, in);
+}
+
 /* SHL/SHR/SAR r, CL as the host's on the register's host copy; a count
  * of 0 leaves the flags (and the lazy state) as they were, else the lazy
  * state is the shift's (lf_a the old value, lf_b the count). */
@@ -2445,6 +2479,17 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 		if (rot_cnt(in) >= 0) {
 			x.hflags = false; /* the host's OF after a count above 1 is undefined */
 			emit_rot(&x, in, (unsigned)rot_cnt(in), flags_dead(b, k, code64));
+			pending += in->len;
+			continue;
+		}
+		if (is_incdec_mem(in, code64) && ea_ok(in, pending)) {
+			struct stub *s = stub_new(&x, in, k, pending);
+			if (last)
+				s->kind = STUB_END;
+			x.lf = LF_NONE; /* its slow path leaves eager flags, this path lazy ones */
+			emit_incdec_mem(&x, in, s, pending, flags_dead(b, k, code64));
+			x.lf = LF_NONE;
+			s->back = here_rx(e), s->post = x.rc;
 			pending += in->len;
 			continue;
 		}
