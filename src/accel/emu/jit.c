@@ -956,6 +956,13 @@ static void emit_tlb(struct xl *x, struct stub *s, int acc, unsigned sz)
 	e32(e, tlb_at(x, (uint32_t)offsetof(struct tlb_entry, addend)));
 }
 
+/* The zero-extension of a byte or word operand as emit_form loads it (1,
+ * 2; 0 for 32 and 64 bits): lf_a and lf_b as alu() masks them. */
+static unsigned narrow_ext(const struct insn *in)
+{
+	return in->osz < 4 ? in->osz : 0;
+}
+
 /* Host register h = an operand of size sz (4, 8; msz 1/2 zero-extends,
  * or 1/2/4 sign-extends with sx). */
 static void load_opnd(struct xl *x, unsigned h, unsigned src, unsigned reg, const struct insn *in,
@@ -1051,7 +1058,7 @@ static void dfr_store(struct xl *x)
 	struct emit *e = &x->e;
 	const struct insn *in = x->dfr.in;
 	const struct form *f = &x->dfr.f;
-	bool byte = in && in->osz == 1, w64 = in && in->osz == 8;
+	bool w64 = in && in->osz == 8;
 
 	if (!in)
 		return;
@@ -1064,7 +1071,7 @@ static void dfr_store(struct xl *x)
 		return;
 	}
 	unsigned lf = alu_ops[f->op].lf;
-	unsigned msz = byte ? 1 : in->osz == 2 ? 2 : 0; /* zero-extended, as emit_form's */
+	unsigned msz = narrow_ext(in);
 	load_opnd(x, HCX, f->b, f->rb, in, msz, false);
 	load_opnd(x, HAX, SRC_REG, f->dst == SRC_REG ? f->rd : f->ra, in, msz, false);
 	/* (logic: the result alone, as in emit_form) */
@@ -1274,14 +1281,14 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 			return; /* not reached: describe's caller checked */
 		emit_tlb(x, s, f->dst == SRC_MEM ? ACC_W : ACC_R, f->msz ? f->msz : in->osz);
 	}
-	/* bytes, words: zero-extended (lf_a, lf_b as alu() masks them) */
-	load_opnd(x, HAX, f->a, f->ra, in, byte ? 1 : in->osz == 2 ? 2 : f->msz, f->sx);
+	/* bytes, words: zero-extended (narrow_ext) */
+	load_opnd(x, HAX, f->a, f->ra, in, narrow_ext(in) ? narrow_ext(in) : f->msz, f->sx);
 	if (in->flags & IN_LOCK) {
 		emit_lock_rmw(x, in, f, dead);
 		return;
 	}
 	if (f->op != OP_MOV) {
-		load_opnd(x, HCX, f->b, f->rb, in, byte ? 1 : in->osz == 2 ? 2 : 0, false);
+		load_opnd(x, HCX, f->b, f->rb, in, narrow_ext(in), false);
 		/* AND, OR, XOR, TEST: their flags come from the result alone */
 		if (!dead && alu_ops[f->op].lf != LF_LOGIC) {
 			str(e, HAX, O(lf_a));
@@ -1511,25 +1518,20 @@ static bool emit_incdec(struct xl *x, const struct insn *in, bool dead)
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
 
+	if (!dead && !emit_hflags(x)) {
+		/* The CF under it stays lazy: the state from the result (a LEA
+		 * keeps the flags incp_store changes), then the host's INC below */
+		gget(x, HAX, in->rm, w64);
+		rex_rm(e, w64, HAX, HAX, false);
+		e8(e, 0x8d), e8(e, 0x40), e8(e, in->op ? 0xff : 0x01); /* lea eax, [rax -/+ 1] */
+		incp_store(x, in);
+		dead = true;
+	}
 	if (dead) { /* on the guest register's host copy */
 		unsigned h = rc_get(x, in->rm, true);
 		rex_rm(e, w64, 0, h, false);
 		e8(e, 0xff), e8(e, (uint8_t)(0xc0 | in->op << 3 | (h & 7)));
 		x->rc.dirty |= (uint16_t)(1u << in->rm);
-		x->hflags = false;
-		return true;
-	}
-	if (!emit_hflags(x)) { /* the CF under it stays lazy */
-		gget(x, HAX, in->rm, w64);
-		rex_rm(e, w64, 0, HAX, false);
-		e8(e, 0xff), e8(e, (uint8_t)(0xc0 | in->op << 3)); /* inc/dec eax */
-		gput(x, HAX, in->rm);
-		incp_store(x, in);
-		/* the host's flags inc's again (but CF): dec/inc eax and back */
-		rex_rm(e, w64, 0, HAX, false);
-		e8(e, 0xff), e8(e, (uint8_t)(0xc0 | (in->op ^ 1) << 3));
-		rex_rm(e, w64, 0, HAX, false);
-		e8(e, 0xff), e8(e, (uint8_t)(0xc0 | in->op << 3));
 		x->hflags = false;
 		return true;
 	}
@@ -1580,7 +1582,6 @@ static void emit_incdec_mem(struct xl *x, const struct insn *in, struct stub *s,
 	e8(e, 0xff), e8(e, (uint8_t)(0xc0 | in->op << 3));   /* inc/dec eax */
 	rex_rm(e, w64, HAX, 0, false);
 	e8(e, 0x89), e8(e, 0x02);                            /* mov [rdx], eax */
-	x->lf_sz = in->osz;
 	incp_store(x, in);
 }
 
@@ -2486,9 +2487,8 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			struct stub *s = stub_new(&x, in, k, pending);
 			if (last)
 				s->kind = STUB_END;
-			x.lf = LF_NONE; /* its slow path leaves eager flags, this path lazy ones */
 			emit_incdec_mem(&x, in, s, pending, flags_dead(b, k, code64));
-			x.lf = LF_NONE;
+			x.lf = LF_NONE; /* its slow path leaves eager flags, this path lazy ones */
 			s->back = here_rx(e), s->post = x.rc;
 			pending += in->len;
 			continue;
