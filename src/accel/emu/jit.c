@@ -574,12 +574,12 @@ static bool flags_dead(const struct block *b, unsigned k, bool code64)
 }
 
 /* Whether insn k is the flag writer right before the block's last, a
- * Jcc: its lazy flags can wait for the block's ends, which store them
- * but on a link to a block that overwrites them first (jit_link). */
+ * Jcc or JMP: its lazy flags can wait for the block's ends, which store
+ * them but on a link to a block that overwrites them first (jit_link). */
 static bool block_end_cc(const struct block *b, unsigned k, bool code64, unsigned *end)
 {
 	*end = b->n;
-	return k + 2 == b->n && branch_cc(&b->insns[k + 1], code64) >= 0;
+	return k + 2 == b->n && branch_cc(&b->insns[k + 1], code64) >= -1;
 }
 
 /* Whether the lazy flags insn k writes can wait for a slow path: the
@@ -658,6 +658,8 @@ struct xl {
 	bool hflags;        /* the host's flags are the guest's: the last code to change
 			     * them was an inline ALU op (register MOVs, LEA, SETcc, CMOVcc keep them) */
 	bool hjoin;         /* ... but not where its slow path (a stub) rejoins */
+	bool keep_mem;      /* emit_form: a CMP or TEST of memory whose flags wait, that
+			     * operand in rsi (dfr_store takes it from there) */
 	uint8_t lf, lf_sz;  /* the lazy-flags kind and size the block's last flag writer
 			     * stored (an inline ALU op, or its slow path): LF_NONE unknown,
 			     * LF_EAGER all in RFLAGS (lf_op LF_NONE) */
@@ -1072,8 +1074,14 @@ static void dfr_store(struct xl *x)
 	}
 	unsigned lf = alu_ops[f->op].lf;
 	unsigned msz = narrow_ext(in);
-	load_opnd(x, HCX, f->b, f->rb, in, msz, false);
-	load_opnd(x, HAX, SRC_REG, f->dst == SRC_REG ? f->rd : f->ra, in, msz, false);
+	if (f->b == SRC_MEM)
+		mov_rr(e, HCX, HSI, true); /* (emit_form left it there) */
+	else
+		load_opnd(x, HCX, f->b, f->rb, in, msz, false);
+	if (f->a == SRC_MEM)
+		mov_rr(e, HAX, HSI, true);
+	else
+		load_opnd(x, HAX, SRC_REG, f->dst == SRC_REG ? f->rd : f->ra, in, msz, false);
 	/* (logic: the result alone, as in emit_form) */
 	if (f->dst == SRC_REG) { /* rax: the result, its operand from it */
 		str(e, HAX, O(lf_res));
@@ -1173,6 +1181,22 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
 
+	if (f->dst == SRC_NONE && dead && f->a == SRC_REG && in->osz >= 4 && f->b != SRC_MEM) {
+		/* CMP, TEST on the host copies: only the host's flags change */
+		bool cmp = f->op != OP_TEST;
+		unsigned ha = rc_get(x, f->ra, true);
+		if (f->b == SRC_REG) {
+			unsigned hb = rc_get(x, f->rb, true);
+			rex_rm(e, w64, hb, ha, false);
+			e8(e, cmp ? 0x39 : 0x85), e8(e, (uint8_t)(0xc0 | (hb & 7) << 3 | (ha & 7)));
+		} else { /* cmp ha, imm32 (81 /7); test ha, imm32 (F7 /0) */
+			rex_rm(e, w64, 0, ha, false);
+			e8(e, cmp ? 0x81 : 0xf7), e8(e, (uint8_t)(0xc0 | (cmp ? 7 << 3 : 0) | (ha & 7)));
+			e32(e, (uint32_t)in->imm);
+		}
+		x->hflags = true;
+		return true;
+	}
 	if (f->dst != SRC_REG || in->osz <= 2 || (f->op != OP_MOV && (!dead || f->a != SRC_REG || f->ra != f->rd)))
 		return false;
 	if (f->op == OP_MOV && f->a == SRC_REG) {
@@ -1281,6 +1305,18 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 			return; /* not reached: describe's caller checked */
 		emit_tlb(x, s, f->dst == SRC_MEM ? ACC_W : ACC_R, f->msz ? f->msz : in->osz);
 	}
+	if (s && f->op == OP_MOV && f->dst == SRC_REG && in->osz >= 4) {
+		/* a load straight into the register's host copy */
+		unsigned hd = rc_get(x, f->rd, false);
+		rex_rm(e, f->msz ? f->sx && w64 : w64, hd, 0, false);
+		if (f->msz)
+			ext_op(e, f->msz, f->sx);
+		else
+			e8(e, 0x8b);
+		e8(e, (uint8_t)(0x02 | (hd & 7) << 3)); /* mov/movzx/movsx hd, [rdx] */
+		x->rc.dirty |= (uint16_t)(1u << f->rd);
+		return;
+	}
 	/* bytes, words: zero-extended (narrow_ext) */
 	load_opnd(x, HAX, f->a, f->ra, in, narrow_ext(in) ? narrow_ext(in) : f->msz, f->sx);
 	if (in->flags & IN_LOCK) {
@@ -1293,6 +1329,13 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 		if (!dead && alu_ops[f->op].lf != LF_LOGIC) {
 			str(e, HAX, O(lf_a));
 			str(e, HCX, O(lf_b));
+		}
+		if (x->keep_mem) {
+			/* CMP, TEST: the memory operand waits in rsi for dfr_store */
+			mov_rr(e, HSI, f->a == SRC_MEM ? HAX : HCX, true);
+			alu_host(e, in, f->op == OP_TEST ? 0x85 : 0x39, HAX);
+			x->hflags = true;
+			return;
 		}
 		if (alu_carry(f->op))
 			emit_carry_in(e);
@@ -2416,6 +2459,14 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			bool wait = !dead && reg &&
 				    (flags_deferrable(b, k, code64, f.ra, f.b == SRC_REG ? f.rb : 16, &end) ||
 				     block_end_cc(b, k, code64, &end));
+			/* a CMP or TEST of memory right before the block's final
+			 * Jcc (its slow path, STUB_THEN, runs that too): the
+			 * loaded operand waits in rsi, which nothing on the way
+			 * out uses */
+			x.keep_mem = !dead && !wait && f.dst == SRC_NONE && form_mem(&f) &&
+				     !(in->flags & IN_LOCK) && block_end_cc(b, k, code64, &end) &&
+				     branch_cc(in + 1, code64) >= 0;
+			wait = wait || x.keep_mem;
 			if (form_mem(&f)) {
 				s = stub_new(&x, in, k, pending);
 				if (last)
@@ -2428,6 +2479,7 @@ jit_fn jit_translate(struct jit *j, struct emu_cpu *c, struct block *b)
 			emit_form(&x, in, &f, s, pending, dead || wait);
 			if (wait)
 				x.dfr = (struct defer){ in, f, end };
+			x.keep_mem = false;
 			if (s || f.op != OP_MOV) /* a register MOV keeps both */
 				x.hjoin = s && s->kind == STUB_BACK;
 			if (s && s->kind == STUB_PAIR)
