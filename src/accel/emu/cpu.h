@@ -107,21 +107,24 @@ struct tlb_entry {
 	uint8_t large;       /* a piece of a large page: its linear bits */
 	uint8_t w_ok;        /* the fill allowed writes (dirty tracking may have
 			      * dropped the write tag: restored without a walk) */
+	uint8_t pad[25];     /* a cache line each: translated code finds the
+			      * entry from the address with a shift and a mask */
 };
+_Static_assert(sizeof(struct tlb_entry) == 64, "a TLB entry is one cache line");
 #define TLB_INVALID 1ULL
 
-/* The TLB slot of a linear address: the page number plus the number of
- * its TLB_SIZE pages, so buffers a power of two apart (a copy's source
- * and destination) do not take each other's slot, and the next page's
- * slot is never the page's own (1 or 2 further: the translations'
- * one-compare fast path relies on it). */
+/* The TLB slot of a linear address: its page number's low bits, so the
+ * next page's slot is never the page's own (the translations' one-compare
+ * fast path relies on it). */
 static inline unsigned tlb_index(uint64_t lin)
 {
-	return (unsigned)((lin >> 12) + (lin >> (12 + TLB_BITS))) & (TLB_SIZE - 1);
+	return (unsigned)(lin >> 12) & (TLB_SIZE - 1);
 }
 
 /* The other slot a page may be in (two-way): a page pushed out of its
- * slot by a fill moves there. Never either slot of the page after it. */
+ * slot by a fill moves there, so buffers a multiple of TLB_SIZE pages
+ * apart (a copy's source and destination) both stay. Never either slot of
+ * the page after it. */
 static inline unsigned tlb_alt(unsigned idx)
 {
 	return idx ^ (TLB_SIZE / 2);
@@ -261,7 +264,7 @@ struct emu_cpu {
 	_Atomic uint8_t kicked;   /* set by other threads: events */
 	_Atomic uint8_t exit_req; /* ... and leave vcpu_run */
 	uint32_t cur_ramidx;   /* RAM page of the block in execution */
-	struct tlb_entry tlb[2][TLB_SIZE]; /* [user] */
+	_Alignas(64) struct tlb_entry tlb[2][TLB_SIZE]; /* [user] (emu_cpu is 64-aligned) */
 	struct emu_vm *vm;
 
 	struct cpu_segment seg[SEG_COUNT];

@@ -890,35 +890,29 @@ static bool emit_ea(struct xl *x, const struct insn *in, unsigned pending, bool 
 static uint8_t *jmp8(struct emit *e, uint8_t op);
 static void patch8_here(struct emit *e, uint8_t *rel);
 
-/* eax = the TLB slot of rdx (tlb_index, or tlb_alt's) in its row, scaled
- * by 5: the entry is at rbx + rax*8 + the row's offset (tlb_at). Uses rsi. */
-static void emit_tlb_slot(struct emit *e, bool alt)
+/* eax = the byte offset of rdx's TLB slot (tlb_index) in its row: with
+ * 64-byte entries, rdx's page number's low bits moved down by 6. */
+static void emit_tlb_slot(struct emit *e)
 {
-	_Static_assert(TLB_BITS < 20, "the index from the low 32 bits");
+	_Static_assert(TLB_BITS < 20 && sizeof(struct tlb_entry) == 64, "the offset from edx >> 6");
 	e8(e, 0x89), e8(e, 0xd0);                           /* mov eax, edx */
-	e8(e, 0xc1), e8(e, 0xe8), e8(e, 12);                /* shr eax, 12 */
-	e8(e, 0x89), e8(e, 0xc6);                           /* mov esi, eax */
-	e8(e, 0xc1), e8(e, 0xee), e8(e, TLB_BITS);          /* shr esi, TLB_BITS */
-	e8(e, 0x01), e8(e, 0xf0);                           /* add eax, esi */
-	e8(e, 0x25), e32(e, TLB_SIZE - 1);                  /* and eax, TLB_SIZE-1 */
-	if (alt)
-		e8(e, 0x35), e32(e, TLB_SIZE / 2);          /* xor eax, TLB_SIZE/2 */
-	e8(e, 0x8d), e8(e, 0x04), e8(e, 0x80);              /* lea eax, [rax+rax*4] */
+	e8(e, 0xc1), e8(e, 0xe8), e8(e, 6);                 /* shr eax, 6 */
+	e8(e, 0x25), e32(e, (TLB_SIZE - 1) << 6);           /* and eax, (TLB_SIZE-1) << 6 */
 }
 
-/* The offset from rbx of field off of the TLB entry at rax*8 in the row of
+/* The offset from rbx of field off of the TLB entry at rax in the row of
  * the block's privilege: a translation runs at one (the block's key). */
 static uint32_t tlb_at(const struct xl *x, uint32_t off)
 {
 	return O_TLB + (x->b->key & KEY_USER ? TLB_SIZE * (uint32_t)sizeof(struct tlb_entry) : 0) + off;
 }
 
-/* cmp rcx, [rbx+rax*8+tag[acc]] */
+/* cmp rcx, [rbx+rax+tag[acc]] */
 static void emit_tlb_cmp(struct xl *x, int acc)
 {
 	struct emit *e = &x->e;
 
-	e8(e, 0x48), e8(e, 0x3b), e8(e, 0x8c), e8(e, 0xc3);
+	e8(e, 0x48), e8(e, 0x3b), e8(e, 0x8c), e8(e, 0x03);
 	e32(e, tlb_at(x, (uint32_t)offsetof(struct tlb_entry, tag) + 8 * (uint32_t)acc));
 }
 
@@ -933,28 +927,27 @@ static void emit_tlb(struct xl *x, struct stub *s, int acc, unsigned sz)
 {
 	struct emit *e = &x->e;
 
-	_Static_assert(sizeof(struct tlb_entry) == 40, "the slot's address is idx * 5 * 8");
 	if (sz > 1)
 		e8(e, 0x48), e8(e, 0x8d), e8(e, 0x4a), e8(e, (uint8_t)(sz - 1)); /* lea rcx, [rdx+sz-1] */
 	else
 		e8(e, 0x48), e8(e, 0x89), e8(e, 0xd1);      /* mov rcx, rdx */
-	emit_tlb_slot(e, false);
+	emit_tlb_slot(e);
 	e8(e, 0x48), e8(e, 0x81), e8(e, 0xe1), e32(e, 0xfffff000u); /* and rcx, -4096 */
 	emit_tlb_cmp(x, acc);
 	uint8_t *hit = jmp8(e, 0x74);                       /* je hit */
-	emit_tlb_slot(e, true);                             /* else its other slot (tlb_alt) */
+	e8(e, 0x35), e32(e, (TLB_SIZE / 2) << 6);           /* xor eax: its other slot (tlb_alt) */
 	emit_tlb_cmp(x, acc);
 	to_stub(x, s, 0x85);                                /* jne */
 	patch8_here(e, hit);
 	if (acc == ACC_W) {
 		/* a page holding decoded code: the slow path sees the write */
-		e8(e, 0x8b), e8(e, 0x8c), e8(e, 0xc3);            /* mov ecx, [rbx+rax*8+ramidx] */
+		e8(e, 0x8b), e8(e, 0x8c), e8(e, 0x03);            /* mov ecx, [rbx+rax+ramidx] */
 		e32(e, tlb_at(x, (uint32_t)offsetof(struct tlb_entry, ramidx)));
 		e8(e, 0x48), e8(e, 0xbe), e64(e, (uintptr_t)x->codemark); /* mov rsi, codemark */
 		e8(e, 0x80), e8(e, 0x3c), e8(e, 0x0e), e8(e, 0);  /* cmp byte [rsi+rcx], 0 */
 		to_stub(x, s, 0x85);
 	}
-	e8(e, 0x48), e8(e, 0x03), e8(e, 0x94), e8(e, 0xc3);       /* add rdx, [rbx+rax*8+addend] */
+	e8(e, 0x48), e8(e, 0x03), e8(e, 0x94), e8(e, 0x03);       /* add rdx, [rbx+rax+addend] */
 	e32(e, tlb_at(x, (uint32_t)offsetof(struct tlb_entry, addend)));
 }
 
