@@ -608,7 +608,7 @@ static bool flags_deferrable(const struct block *b, unsigned k, bool code64, uns
 		} else if (in->fn != op_nop) {
 			return false;
 		}
-		if (rd == r1 || rd == r2)
+		if (rd < 16 && (rd == r1 || rd == r2)) /* (16: none) */
 			return false;
 	}
 	return false;
@@ -1308,6 +1308,13 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 			e8(e, 0x8b);
 		e8(e, (uint8_t)(0x02 | (hd & 7) << 3)); /* mov/movzx/movsx hd, [rdx] */
 		x->rc.dirty |= (uint16_t)(1u << f->rd);
+		return;
+	}
+	if (s && f->op == OP_MOV && f->dst == SRC_MEM && f->a == SRC_REG && in->osz >= 4) {
+		/* a store straight from the register's host copy */
+		unsigned ha = rc_get(x, f->ra, true);
+		rex_rm(e, w64, ha, 0, false);
+		e8(e, 0x89), e8(e, (uint8_t)(0x02 | (ha & 7) << 3)); /* mov [rdx], ha */
 		return;
 	}
 	/* bytes, words: zero-extended (narrow_ext) */
