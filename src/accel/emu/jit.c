@@ -1174,18 +1174,29 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 	struct emit *e = &x->e;
 	bool w64 = in->osz == 8;
 
-	if (f->dst == SRC_NONE && dead && f->a == SRC_REG && in->osz >= 4 && f->b != SRC_MEM) {
-		/* CMP, TEST on the host copies: only the host's flags change */
-		bool cmp = f->op != OP_TEST;
+	if (f->dst == SRC_NONE && dead && f->a == SRC_REG && f->b != SRC_MEM) {
+		/* CMP, TEST on the host copies, in the operand's size (bytes:
+		 * low-byte registers only, describe_byte): only the host's
+		 * flags change */
+		bool cmp = f->op != OP_TEST, byte = in->osz == 1;
 		unsigned ha = rc_get(x, f->ra, true);
+		unsigned hb = f->b == SRC_REG ? rc_get(x, f->rb, true) : 0;
+		if (in->osz == 2)
+			e8(e, 0x66); /* (after rc_get's loads) */
 		if (f->b == SRC_REG) {
-			unsigned hb = rc_get(x, f->rb, true);
-			rex_rm(e, w64, hb, ha, false);
-			e8(e, cmp ? 0x39 : 0x85), e8(e, (uint8_t)(0xc0 | (hb & 7) << 3 | (ha & 7)));
-		} else { /* cmp ha, imm32 (81 /7); test ha, imm32 (F7 /0) */
-			rex_rm(e, w64, 0, ha, false);
-			e8(e, cmp ? 0x81 : 0xf7), e8(e, (uint8_t)(0xc0 | (cmp ? 7 << 3 : 0) | (ha & 7)));
-			e32(e, (uint32_t)in->imm);
+			rex_rm(e, w64, hb, ha, byte);
+			e8(e, (uint8_t)((cmp ? 0x39 : 0x85) - byte));
+			e8(e, (uint8_t)(0xc0 | (hb & 7) << 3 | (ha & 7)));
+		} else { /* cmp ha, imm (81 /7, 80 /7 ib); test ha, imm (F7 /0, F6 /0 ib) */
+			rex_rm(e, w64, 0, ha, byte);
+			e8(e, (uint8_t)((cmp ? 0x81 : 0xf7) - byte));
+			e8(e, (uint8_t)(0xc0 | (cmp ? 7 << 3 : 0) | (ha & 7)));
+			if (byte)
+				e8(e, (uint8_t)in->imm);
+			else if (in->osz == 2)
+				e8(e, (uint8_t)in->imm), e8(e, (uint8_t)(in->imm >> 8));
+			else
+				e32(e, (uint32_t)in->imm);
 		}
 		x->hflags = true;
 		return true;
@@ -1298,23 +1309,22 @@ static void emit_form(struct xl *x, const struct insn *in, const struct form *f,
 			return; /* not reached: describe's caller checked */
 		emit_tlb(x, s, f->dst == SRC_MEM ? ACC_W : ACC_R, f->msz ? f->msz : in->osz);
 	}
-	if (s && f->op == OP_MOV && f->dst == SRC_REG && in->osz >= 4) {
-		/* a load straight into the register's host copy */
-		unsigned hd = rc_get(x, f->rd, false);
-		rex_rm(e, f->msz ? f->sx && w64 : w64, hd, 0, false);
+	if (s && f->op == OP_MOV && (f->dst == SRC_REG || f->a == SRC_REG)) {
+		/* a load straight into the register's host copy (bytes and
+		 * words into its low part: the rest stays), a store straight
+		 * from it; prefixes after rc_get's loads */
+		bool load = f->dst == SRC_REG, byte = in->osz == 1;
+		unsigned h = load ? rc_get(x, f->rd, in->osz < 4) : rc_get(x, f->ra, true);
+		if (in->osz == 2)
+			e8(e, 0x66);
+		rex_rm(e, f->msz ? f->sx && w64 : w64, h, 0, byte);
 		if (f->msz)
 			ext_op(e, f->msz, f->sx);
 		else
-			e8(e, 0x8b);
-		e8(e, (uint8_t)(0x02 | (hd & 7) << 3)); /* mov/movzx/movsx hd, [rdx] */
-		x->rc.dirty |= (uint16_t)(1u << f->rd);
-		return;
-	}
-	if (s && f->op == OP_MOV && f->dst == SRC_MEM && f->a == SRC_REG && in->osz >= 4) {
-		/* a store straight from the register's host copy */
-		unsigned ha = rc_get(x, f->ra, true);
-		rex_rm(e, w64, ha, 0, false);
-		e8(e, 0x89), e8(e, (uint8_t)(0x02 | (ha & 7) << 3)); /* mov [rdx], ha */
+			e8(e, (uint8_t)((load ? 0x8b : 0x89) - byte));
+		e8(e, (uint8_t)(0x02 | (h & 7) << 3)); /* mov h, [rdx]; movzx, movsx; mov [rdx], h */
+		if (load)
+			x->rc.dirty |= (uint16_t)(1u << f->rd);
 		return;
 	}
 	/* bytes, words: zero-extended (narrow_ext) */
