@@ -196,7 +196,10 @@ struct block {
 };
 
 #define EMU_POLL_INSNS 4096
-#define BLOCK_HASH 16384
+/* Block hash buckets: twice the default arena's blocks, so a lookup (a miss
+ * above all, which walks its whole chain of cold blocks) rarely takes a
+ * step more than the block it finds. */
+#define BLOCK_HASH 65536
 /* 64-bit code: rip -> block without the TLB and the hash chain, for one
  * epoch (TLB changes, mode changes and cache flushes bump it). */
 #define JCACHE 16384
