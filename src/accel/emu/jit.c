@@ -1153,8 +1153,11 @@ static void emit_carry_save(struct xl *x)
 	struct emit *e = &x->e;
 
 	if (emit_hflags(x)) {
-		st_imm32(e, O(lf_cf), 0);                          /* mov: no flags */
-		e8(e, 0x0f), e8(e, 0x92), e8(e, 0x83), e32(e, O(lf_cf)); /* setb [rbx+lf_cf] */
+		/* one dword store, which emit_carry_in's load forwards from
+		 * (a byte store into a dword store's bytes does not: a stall) */
+		e8(e, 0x0f), e8(e, 0x92), e8(e, 0xc1);             /* setb cl */
+		e8(e, 0x0f), e8(e, 0xb6), e8(e, 0xc9);             /* movzx ecx, cl (no flags) */
+		e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_cf));        /* mov [rbx+lf_cf], ecx */
 	} else {
 		emit_cf(x);
 		e8(e, 0x89), e8(e, 0x8b), e32(e, O(lf_cf));        /* mov [rbx+lf_cf], ecx */
