@@ -206,9 +206,13 @@ struct block {
 struct jcache_entry {
 	uint64_t rip;
 	struct block *b;
+	uintptr_t body;  /* b's translation's body (jit_body), 0 none or b across
+			  * two pages; with ramidx and gen, copies of b's for the
+			  * translations' lookup, which never touches b */
 	uint32_t epoch;
 	uint16_t user;
-	uint16_t g;   /* the epoch's kind (EPOCH_ALL, EPOCH_GLOBAL) */
+	uint16_t g;      /* the epoch's kind (EPOCH_ALL, EPOCH_GLOBAL) */
+	uint32_t ramidx, gen;
 };
 /* The decoded-block arena: a block per KiB of code cache (32768 for the
  * default 32 MiB), so a larger cache is not flushed early by a full arena;

@@ -251,6 +251,9 @@ static inline void jcache_fill(struct emu_cpu *c, struct jcache_entry *j, struct
 {
 	j->rip = c->rip;
 	j->b = b;
+	j->body = b->ramidx2 == UINT32_MAX ? jit_body(b->code) : 0;
+	j->ramidx = b->ramidx;
+	j->gen = b->gen;
 	j->g = c->next_g;
 	j->epoch = c->epoch[j->g];
 	j->user = c->user;
@@ -338,8 +341,13 @@ next:
 	 * branch-predictor history (the position in the block). */
 	in = b->insns, end = in + n;
 	if (c->jit && !single && !c->dbg_on && b->ramidx != UINT32_MAX) {
-		if (unlikely(!b->code))
+		if (unlikely(!b->code)) {
 			b->code = jit_translate(c->jit, c, b);
+			/* (its jump-cache entry, filled before, has it now) */
+			struct jcache_entry *j = &c->jcache[jcache_index(c->rip)];
+			if (c->code64 && j->b == b && j->rip == c->rip && b->ramidx2 == UINT32_MAX)
+				j->body = jit_body(b->code);
+		}
 		if (likely(b->code)) {
 			unsigned cnt;
 			/* The block before it ended by a link slot: link it here. */

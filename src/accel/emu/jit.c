@@ -200,10 +200,6 @@ static void patch_here(struct emit *e, uint8_t *rel)
 #define O(f) ((uint32_t)offsetof(struct emu_cpu, f))
 #define O_TLB ((uint32_t)offsetof(struct emu_cpu, tlb))
 
-/* A translation's entry saves the callee-saved registers it uses; links
- * between blocks enter after it (its length). */
-#define JIT_BODY 17
-
 /* Host registers by number: rbx holds the vCPU throughout. */
 enum { HAX = 0, HCX = 1, HDX = 2, HSI = 6 };
 
@@ -2130,25 +2126,26 @@ static void emit_chain_exit(struct xl *x, unsigned slot, unsigned count, bool dy
 		e8(e, 0x8b), e8(e, 0x84), e8(e, 0x83), e32(e, O(epoch)); /* mov eax, [rbx+rax*4+epoch] */
 		e8(e, 0x3b), e8(e, 0x41), e8(e, (uint8_t)offsetof(struct jcache_entry, epoch)); /* cmp eax, [rcx+epoch] */
 		JNE_UNL();
-		e8(e, 0x0f), e8(e, 0xb6), e8(e, 0x83), e32(e, O(user)); /* movzx eax, byte [rbx+user] */
-		e8(e, 0x66), e8(e, 0x3b), e8(e, 0x41), e8(e, (uint8_t)offsetof(struct jcache_entry, user)); /* cmp ax, [rcx+user] */
+		if (x->called) { /* a handler may have changed the privilege */
+			e8(e, 0x0f), e8(e, 0xb6), e8(e, 0x83), e32(e, O(user)); /* movzx eax, byte [rbx+user] */
+			e8(e, 0x66), e8(e, 0x3b), e8(e, 0x41), e8(e, (uint8_t)offsetof(struct jcache_entry, user)); /* cmp ax, [rcx+user] */
+		} else { /* the block's own */
+			e8(e, 0x66), e8(e, 0x83), e8(e, 0x79), e8(e, (uint8_t)offsetof(struct jcache_entry, user));
+			e8(e, x->b->key & KEY_USER ? 1 : 0);            /* cmp word [rcx+user], imm8 */
+		}
 		JNE_UNL();
-		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x49), e8(e, (uint8_t)offsetof(struct jcache_entry, b)); /* mov rcx, [rcx+b] */
-		e8(e, 0x48), e8(e, 0x85), e8(e, 0xc9);              /* test rcx, rcx */
-		JCC_TO(0x84, unl, nu);
-		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x81), e32(e, (uint32_t)offsetof(struct block, code)); /* mov rax, [rcx+code] */
+		/* its translation's body (0: none, or across two pages: jit_link's
+		 * rule), and its page not written since; the entry holds copies
+		 * of the block's (jcache_fill), so the block stays untouched */
+		e8(e, 0x48), e8(e, 0x8b), e8(e, 0x41), e8(e, (uint8_t)offsetof(struct jcache_entry, body)); /* mov rax, [rcx+body] */
 		e8(e, 0x48), e8(e, 0x85), e8(e, 0xc0);              /* test rax, rax */
 		JCC_TO(0x84, unl, nu);
-		/* and its code not written since (one page: jit_link's rule) */
-		e8(e, 0x83), e8(e, 0xb9), e32(e, (uint32_t)offsetof(struct block, ramidx2)), e8(e, 0xff); /* cmp dword [rcx+ramidx2], -1 */
-		JNE_UNL();
-		e8(e, 0x8b), e8(e, 0x91), e32(e, (uint32_t)offsetof(struct block, ramidx)); /* mov edx, [rcx+ramidx] */
+		e8(e, 0x8b), e8(e, 0x51), e8(e, (uint8_t)offsetof(struct jcache_entry, ramidx)); /* mov edx, [rcx+ramidx] */
 		e8(e, 0x89), e8(e, 0x93), e32(e, O(cur_ramidx));    /* mov [rbx+cur_ramidx], edx */
 		e8(e, 0x48), e8(e, 0xbe), e64(e, (uintptr_t)x->codegen);  /* mov rsi, codegen */
 		e8(e, 0x8b), e8(e, 0x14), e8(e, 0x96);              /* mov edx, [rsi+rdx*4] */
-		e8(e, 0x3b), e8(e, 0x91), e32(e, (uint32_t)offsetof(struct block, gen)); /* cmp edx, [rcx+gen] */
+		e8(e, 0x3b), e8(e, 0x51), e8(e, (uint8_t)offsetof(struct jcache_entry, gen)); /* cmp edx, [rcx+gen] */
 		JNE_UNL();
-		e8(e, 0x48), e8(e, 0x83), e8(e, 0xc0), e8(e, JIT_BODY); /* add rax, JIT_BODY: its body */
 		e8(e, 0xff), e8(e, 0xe0);                           /* jmp rax */
 	} else {
 		e8(e, 0xe9), unl[nu++] = e->p, e32(e, 0);

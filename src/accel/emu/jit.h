@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct emu_cpu;
 struct block;
@@ -16,6 +17,14 @@ struct accel_vcpu;
 /* Runs a translated block; returns how many of its instructions ran
  * (fewer when one stopped it; a fault longjmps out as in the interpreter). */
 typedef unsigned (*jit_fn)(struct emu_cpu *c);
+
+/* A translation's entry saves the callee-saved registers it uses; links
+ * between blocks enter after it (its length), at its body. */
+#define JIT_BODY 17
+static inline uintptr_t jit_body(jit_fn f)
+{
+	return f ? (uintptr_t)f + JIT_BODY : 0;
+}
 
 extern bool emu_jit_on;     /* --accel emu (jit=on, the default) or emu,jit=off */
 extern size_t emu_jit_size; /* --accel emu,jit-size=MIB */
