@@ -820,6 +820,10 @@ static void glea(struct xl *x, unsigned h, const struct insn *in, bool w64)
 
 	if (in->base != REG_NONE && in->index != REG_NONE && rc_get(x, in->base, true) != b)
 		abort(); /* the index evicted the base: the pool is too small, a bug */
+	if (in->base != REG_NONE && in->index == REG_NONE && in->disp == 0 && w64) {
+		mov_rr(e, h, b, true); /* [base]: a MOV, which the host renames (no latency) */
+		return;
+	}
 	e8(e, (uint8_t)(0x40 | (w64 ? 8 : 0) | (h >= 8 ? 4 : 0) | (i >= 8 ? 2 : 0) | (b >= 8 ? 1 : 0)));
 	e8(e, 0x8d);
 	e8(e, (uint8_t)((in->base != REG_NONE ? 0x80 : 0x00) | (h & 7) << 3 | 4));
