@@ -1204,7 +1204,14 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 		x->hflags = true;
 		return true;
 	}
-	if (f->dst != SRC_REG || in->osz <= 2 || (f->op != OP_MOV && (!dead || f->a != SRC_REG || f->ra != f->rd)))
+	/* live flags: stored around the op (lazy state as emit_form's) for
+	 * AND, OR, XOR (the result alone) and 64-bit ADD, SUB (whose stored
+	 * operands are the registers' whole copies) */
+	unsigned lf = f->op < 9 ? alu_ops[f->op].lf : LF_NONE;
+	bool live = !dead && f->op != OP_MOV &&
+		    (lf == LF_LOGIC || ((lf == LF_ADD || lf == LF_SUB) && w64));
+	if (f->dst != SRC_REG || in->osz <= 2 ||
+	    (f->op != OP_MOV && ((!dead && !live) || f->a != SRC_REG || f->ra != f->rd)))
 		return false;
 	if (f->op == OP_MOV && f->a == SRC_REG) {
 		unsigned hs = rc_get(x, f->ra, true), hd = rc_get(x, f->rd, f->rd == f->ra);
@@ -1233,12 +1240,19 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 		return false;
 	} else if (f->b == SRC_REG) {
 		unsigned hb = rc_get(x, f->rb, true), hd = rc_get(x, f->rd, true);
+		if (live && lf != LF_LOGIC) /* (before: b may be the destination) */
+			str_any(e, hd, O(lf_a)), str_any(e, hb, O(lf_b));
 		if (alu_carry(f->op))
 			emit_carry_in(e);
 		rex_rm(e, w64, hb, hd, false);
 		e8(e, alu_ops[f->op].hostop), e8(e, (uint8_t)(0xc0 | (hb & 7) << 3 | (hd & 7)));
 	} else if (f->b == SRC_IMM) {
 		unsigned hd = rc_get(x, f->rd, true);
+		if (live && lf != LF_LOGIC) {
+			str_any(e, hd, O(lf_a));
+			e8(e, 0x48), e8(e, 0xc7), e8(e, 0x83), e32(e, O(lf_b)); /* mov qword [rbx+lf_b], imm32 */
+			e32(e, (uint32_t)in->imm);
+		}
 		if (alu_carry(f->op))
 			emit_carry_in(e);
 		/* op hd, imm32 (81 /op; the immediate sign-extends in both) */
@@ -1246,6 +1260,11 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 		e8(e, 0x81), e8(e, (uint8_t)(0xc0 | f->op << 3 | (hd & 7))), e32(e, (uint32_t)in->imm);
 	} else {
 		return false;
+	}
+	if (live) { /* the result (32 bits: zero-extended by the op), kind, size */
+		str_any(e, rc_get(x, f->rd, true), O(lf_res));
+		st_imm32(e, O(lf_op), lf);
+		st_imm32(e, O(lf_sz), in->osz);
 	}
 	x->rc.dirty |= (uint16_t)(1u << f->rd);
 	if (f->op != OP_MOV)
