@@ -1205,11 +1205,11 @@ static bool emit_form_direct(struct xl *x, const struct insn *in, const struct f
 		return true;
 	}
 	/* live flags: stored around the op (lazy state as emit_form's) for
-	 * AND, OR, XOR (the result alone) and 64-bit ADD, SUB (whose stored
-	 * operands are the registers' whole copies) */
+	 * AND, OR, XOR (the result alone), ADD, SUB (32 bits: the operands
+	 * stored are the registers' whole copies, which every reader masks
+	 * to lf_sz, flags.c) */
 	unsigned lf = f->op < 9 ? alu_ops[f->op].lf : LF_NONE;
-	bool live = !dead && f->op != OP_MOV &&
-		    (lf == LF_LOGIC || ((lf == LF_ADD || lf == LF_SUB) && w64));
+	bool live = !dead && f->op != OP_MOV && (lf == LF_LOGIC || lf == LF_ADD || lf == LF_SUB);
 	if (f->dst != SRC_REG || in->osz <= 2 ||
 	    (f->op != OP_MOV && ((!dead && !live) || f->a != SRC_REG || f->ra != f->rd)))
 		return false;
