@@ -246,12 +246,19 @@ static unsigned jcache_index(uint64_t rip)
 	return (unsigned)((rip ^ (rip >> 12)) & (JCACHE - 1));
 }
 
+/* What the translations' lookup jumps to for b: its translation's body,
+ * 0 for none or a block across two pages (jit_link's rule). */
+static inline uintptr_t jcache_body(const struct block *b)
+{
+	return b->ramidx2 == UINT32_MAX ? jit_body(b->code) : 0;
+}
+
 /* Jump-cache entry j: rip is b, for the epoch of the kind block_next found. */
 static inline void jcache_fill(struct emu_cpu *c, struct jcache_entry *j, struct block *b)
 {
 	j->rip = c->rip;
 	j->b = b;
-	j->body = b->ramidx2 == UINT32_MAX ? jit_body(b->code) : 0;
+	j->body = jcache_body(b);
 	j->ramidx = b->ramidx;
 	j->gen = b->gen;
 	j->g = c->next_g;
@@ -345,8 +352,8 @@ next:
 			b->code = jit_translate(c->jit, c, b);
 			/* (its jump-cache entry, filled before, has it now) */
 			struct jcache_entry *j = &c->jcache[jcache_index(c->rip)];
-			if (c->code64 && j->b == b && j->rip == c->rip && b->ramidx2 == UINT32_MAX)
-				j->body = jit_body(b->code);
+			if (c->code64 && j->b == b && j->rip == c->rip)
+				j->body = jcache_body(b);
 		}
 		if (likely(b->code)) {
 			unsigned cnt;
